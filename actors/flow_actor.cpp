@@ -1,0 +1,175 @@
+// The flow actor: walks one run of a flow graph. Each step spawns a linked child (a node actor,
+// or a flow actor for a nested flow), sends it the current State, and follows the edge named by
+// the action in its reply. Nothing here blocks; the actor is idle while a child works.
+
+#include "actors/step_actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+namespace actorflow::actors {
+
+Error to_error(const caf::error& error, const std::string& where) {
+  if (error.category() == caf::atom("exit")) {
+    if (error == caf::exit_reason::user_shutdown || error == caf::exit_reason::kill)
+      return Error{Errc::cancelled, where + ": cancelled"};
+    return Error{Errc::peer_lost, where + ": actor exited (" + to_string(error) + ")"};
+  }
+  if (error == caf::sec::request_timeout)
+    return Error{Errc::deadline_exceeded, where + ": no reply in time"};
+  if (error == caf::sec::request_receiver_down)
+    return Error{Errc::peer_lost, where + ": the actor is gone"};
+  return Error{Errc::internal, where + ": " + to_string(error)};
+}
+
+namespace {
+
+struct FlowActorState {
+  using Self = caf::stateful_actor<FlowActorState>;
+  static inline const char* name = "actorflow.flow";
+
+  EnvironmentPtr env;
+  std::shared_ptr<const detail::FlowGraph> graph;
+  // Root flows report here, exactly once: shared with the exit hook, which fires after the
+  // state is gone (CAF destroys the state before running attached functors).
+  std::shared_ptr<RunCallback> on_done;
+  caf::response_promise rp; // nested flows answer their requester instead
+  std::size_t current = 0;
+  std::size_t steps = 0;
+  RunResult acc; // state, path and warnings so far
+};
+
+using Self = FlowActorState::Self;
+
+void finish(Self* self, Result<RunResult> result) {
+  auto& st = self->state;
+  if (st.on_done) {
+    if (auto done = std::exchange(*st.on_done, nullptr))
+      done(std::move(result));
+  } else
+    st.rp.deliver(StepReply::of(std::move(result)));
+  self->quit();
+}
+
+void fail(Self* self, Error error) {
+  error.message = "flow '" + self->state.graph->name + "': " + error.message;
+  finish(self, std::move(error));
+}
+
+void on_step_done(Self* self, RunResult step);
+
+// Runs the current vertex in a fresh linked child.
+void run_step(Self* self) {
+  auto& st = self->state;
+  const auto& graph = *st.graph;
+  if (++st.steps > graph.max_steps)
+    return fail(self, Error{Errc::step_limit,
+                            "more than max_steps=" + std::to_string(graph.max_steps) +
+                                " node runs (a cycle that never ends?); last node: '" +
+                                graph.vertices[st.current].name + "'"});
+  const auto& vertex = graph.vertices[st.current];
+  caf::actor child;
+  switch (vertex.kind) {
+    case detail::Vertex::Kind::sub_flow:
+      child = spawn_child_flow(self, st.env, vertex.sub_flow);
+      break;
+    case detail::Vertex::Kind::factory:
+      child = spawn_child_node(self, st.env, vertex.name, vertex.factory);
+      break;
+    case detail::Vertex::Kind::registered: {
+      auto env = st.env;
+      auto type = vertex.type_name;
+      child = spawn_child_node(self, st.env, vertex.name, [env, type] {
+        auto made = env->nodes.make(type);
+        if (!made)
+          throw Failure(made.error());
+        return std::move(*made);
+      });
+      break;
+    }
+  }
+  self->request(child, caf::infinite, run_atom::value, st.acc.state)
+      .then(
+          [self](StepReply& reply) {
+            auto result = std::move(reply).take();
+            if (!result)
+              return fail(self, std::move(result).error());
+            on_step_done(self, std::move(*result));
+          },
+          [self](caf::error& err) {
+            auto& s = self->state;
+            fail(self, to_error(err, "node '" + s.graph->vertices[s.current].name + "'"));
+          });
+}
+
+void on_step_done(Self* self, RunResult step) {
+  auto& st = self->state;
+  const auto& vertex = st.graph->vertices[st.current];
+  st.acc.state = std::move(step.state);
+  if (vertex.kind == detail::Vertex::Kind::sub_flow) {
+    for (auto& p : step.path)
+      st.acc.path.push_back(vertex.name + "/" + p);
+  } else {
+    st.acc.path.push_back(vertex.name);
+  }
+  for (auto& w : step.warnings)
+    st.acc.warnings.push_back(std::move(w));
+  auto edge = vertex.edges.find(step.action);
+  if (edge != vertex.edges.end()) {
+    st.current = edge->second;
+    return run_step(self);
+  }
+  if (!vertex.edges.empty()) {
+    std::string known;
+    for (const auto& [action, target] : vertex.edges)
+      known += (known.empty() ? "'" : ", '") + action + "'";
+    st.acc.warnings.push_back("flow '" + st.graph->name + "': node '" + vertex.name +
+                              "' returned action '" + step.action +
+                              "', which has no edge (edges: " + known + "); the flow ends here");
+  }
+  st.acc.action = std::move(step.action);
+  finish(self, std::move(st.acc));
+}
+
+caf::behavior flow_actor(Self* self, EnvironmentPtr env,
+                         std::shared_ptr<const detail::FlowGraph> graph, RunCallback on_done) {
+  auto& st = self->state;
+  st.env = std::move(env);
+  st.graph = std::move(graph);
+  if (on_done) {
+    st.on_done = std::make_shared<RunCallback>(std::move(on_done));
+    // A root that is killed (cancel, shutdown) still owes its run an outcome.
+    self->attach_functor([once = st.on_done](const caf::error& reason) {
+      if (auto done = std::exchange(*once, nullptr))
+        done(to_error(reason, "run"));
+    });
+  }
+  return {
+      [self](run_atom, State& initial) -> caf::response_promise {
+        auto& s = self->state;
+        s.rp = self->make_response_promise();
+        s.acc.state = std::move(initial);
+        s.current = s.graph->start;
+        run_step(self);
+        return s.rp;
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_root_flow(caf::actor_system& system, EnvironmentPtr env,
+                           std::shared_ptr<const detail::FlowGraph> graph, RunCallback on_done) {
+  return system.spawn(flow_actor, std::move(env), std::move(graph), std::move(on_done));
+}
+
+caf::actor spawn_child_flow(caf::local_actor* parent, EnvironmentPtr env,
+                            std::shared_ptr<const detail::FlowGraph> graph) {
+  return parent->spawn<caf::linked>(flow_actor, std::move(env), std::move(graph), RunCallback{});
+}
+
+} // namespace actorflow::actors

@@ -1,0 +1,71 @@
+#pragma once
+// Messages between actorflow's actors, and the environment every actor of one Runtime shares.
+// Internal: included by actors/ and runtime/src only.
+
+#include <actorflow/node.hpp>
+#include <actorflow/result.hpp>
+#include <actorflow/run_result.hpp>
+#include <actorflow/state.hpp>
+#include <actorflow/value.hpp>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace actorflow::actors {
+
+// (run_atom, State) -> StepReply: run one node or one whole flow on a State.
+using run_atom = caf::atom_constant<caf::atom("af_run")>;
+// (wake_atom, token): a node's timer fired; resume the coroutine waiting on `token`.
+using wake_atom = caf::atom_constant<caf::atom("af_wake")>;
+// (ask_atom, Value) -> AskReply: a request to an actor made by Runtime::spawn_actor.
+using ask_atom = caf::atom_constant<caf::atom("af_ask")>;
+
+/// What a node or flow actor answers: a RunResult or an Error. (CAF messages need default
+/// constructible types, which Result<T> deliberately is not.)
+struct StepReply {
+  std::optional<RunResult> result;
+  Error error;
+
+  static StepReply of(Result<RunResult> r) {
+    if (r.ok())
+      return {std::move(*r), {}};
+    return {std::nullopt, std::move(r).error()};
+  }
+  Result<RunResult> take() && {
+    if (result)
+      return std::move(*result);
+    return std::move(error);
+  }
+};
+
+/// What an ask-able actor answers.
+struct AskReply {
+  std::optional<Value> value;
+  Error error;
+};
+
+/// Shared, read-only, by every actor of one Runtime.
+struct Environment {
+  NodeRegistry nodes;
+  std::function<void(std::string_view)> log;
+};
+using EnvironmentPtr = std::shared_ptr<const Environment>;
+
+/// Our error for an infrastructure failure reported by CAF (a dead actor, a timeout, an exit).
+Error to_error(const caf::error& error, const std::string& where);
+
+} // namespace actorflow::actors
+
+// Local-only message types: they never leave the process in this form (remote messages carry
+// msgpack bytes), so CAF need not serialise them.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::State)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::Value)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::StepReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::AskReply)

@@ -1,0 +1,13 @@
+#pragma once
+/// The whole public API: `#include <actorflow/actorflow.hpp>`.
+
+#include <actorflow/actor_ref.hpp>
+#include <actorflow/context.hpp>
+#include <actorflow/flow.hpp>
+#include <actorflow/node.hpp>
+#include <actorflow/result.hpp>
+#include <actorflow/run_result.hpp>
+#include <actorflow/runtime.hpp>
+#include <actorflow/state.hpp>
+#include <actorflow/task.hpp>
+#include <actorflow/value.hpp>

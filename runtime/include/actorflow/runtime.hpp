@@ -1,0 +1,92 @@
+#pragma once
+/// `Runtime`: runs flows on a private actor system inside a host program.
+
+#include <actorflow/actor_ref.hpp>
+#include <actorflow/flow.hpp>
+#include <actorflow/node.hpp>
+#include <actorflow/result.hpp>
+#include <actorflow/run_result.hpp>
+#include <actorflow/state.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+namespace actorflow {
+
+namespace detail {
+struct RunState;
+struct RuntimeImpl;
+} // namespace detail
+
+/// How a Runtime is set up.
+struct RuntimeConfig {
+  /// Scheduler threads; 0 means one per core, at least 2.
+  std::size_t worker_threads = 0;
+  /// Node types that flows may name with `FlowBuilder::registered_node`.
+  NodeRegistry nodes;
+  /// Where `Context::log` lines go (called from runtime threads, possibly at once).
+  /// Default: standard error.
+  std::function<void(std::string_view line)> log;
+};
+
+/// A run in progress or finished. Copies refer to the same run; every member is safe to call
+/// from any thread, also after the Runtime is gone.
+class RunHandle {
+public:
+  RunHandle() = default; ///< refers to no run; get() reports bad_input
+  explicit RunHandle(std::shared_ptr<detail::RunState> state);
+
+  /// Blocks until the run ends and returns its result or error. May be called repeatedly.
+  /// Never call it from inside a node: that would block a scheduler thread.
+  [[nodiscard]] Result<RunResult> get() const;
+  /// Waits at most `timeout`; true when the run has ended.
+  [[nodiscard]] bool wait_for(std::chrono::milliseconds timeout) const;
+  [[nodiscard]] bool done() const;
+  /// Calls `callback` once with the outcome: right away on this thread if the run has ended,
+  /// otherwise on the runtime thread that ends it (so it must be quick and must not block).
+  void on_complete(std::function<void(const Result<RunResult>&)> callback);
+  /// Stops the run and every actor under it; the result becomes `Errc::cancelled` unless the
+  /// run had already ended. Returns without waiting.
+  void cancel();
+  /// Unique within its Runtime.
+  [[nodiscard]] std::uint64_t id() const;
+
+private:
+  std::shared_ptr<detail::RunState> state_;
+};
+
+/// Runs flows on a private CAF actor system. Safe to call from any thread. Two Runtimes in one
+/// process share nothing.
+///
+/// Shutdown (the destructor or `shutdown()`): runs still going are cancelled, their handles
+/// complete with `Errc::cancelled`, and the worker threads stop before it returns.
+class Runtime {
+public:
+  explicit Runtime(RuntimeConfig config = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// Starts `flow` on `initial`. Returns at once; the handle can be waited on or cancelled.
+  [[nodiscard]] RunHandle run(const Flow& flow, State initial = {});
+
+  /// Starts an actor that answers `ask`s with `handler`, one at a time. It lives until the
+  /// Runtime shuts down.
+  [[nodiscard]] ActorRef spawn_actor(ActorHandler handler);
+
+  /// Cancels what runs and stops the actor system; idempotent. `run` afterwards yields
+  /// handles that report `Errc::cancelled`.
+  void shutdown();
+
+  [[nodiscard]] std::size_t worker_threads() const noexcept;
+  [[nodiscard]] const NodeRegistry& nodes() const noexcept;
+
+private:
+  std::unique_ptr<detail::RuntimeImpl> impl_; // keeps CAF out of this header
+};
+
+} // namespace actorflow

@@ -1,0 +1,39 @@
+#pragma once
+// The executable form of a Flow, shared by the builder (which fills it) and the flow actor
+// (which walks it). Immutable once built.
+
+#include <actorflow/node.hpp>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace actorflow::detail {
+
+struct FlowGraph;
+
+struct Vertex {
+  enum class Kind { factory, sub_flow, registered };
+
+  std::string name;
+  Kind kind = Kind::factory;
+  NodeFactory factory;                       // kind == factory
+  std::shared_ptr<const FlowGraph> sub_flow; // kind == sub_flow
+  std::string type_name;                     // kind == registered
+  std::map<std::string, std::size_t, std::less<>> edges; // action -> vertex index
+};
+
+struct FlowGraph {
+  std::string name;
+  std::vector<Vertex> vertices;
+  std::size_t start = 0;
+  std::size_t max_steps = 10'000;
+};
+
+/// Every registered type name used by `graph` or its nested flows that `registry` lacks,
+/// as "flow 'f' node 'n': no registered node type 't'" lines.
+std::vector<std::string> missing_node_types(const FlowGraph& graph, const NodeRegistry& registry);
+
+} // namespace actorflow::detail

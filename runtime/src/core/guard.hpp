@@ -1,0 +1,33 @@
+#pragma once
+// The one place where exceptions from user code become typed errors. Everything that runs
+// user code (factories, prep, exec, fallback, post, actor handlers) goes through `guarded`,
+// so no exception ever crosses an actor boundary.
+
+#include <actorflow/result.hpp>
+
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace actorflow::detail {
+
+/// The error for a caught exception; `where` says what was running ("node 'x' prep").
+Error error_from_exception(std::exception_ptr exception, const std::string& where);
+
+/// Runs `f`; returns its value, or the error its exception stands for.
+template <class F>
+auto guarded(const std::string& where, F&& f) -> Result<std::invoke_result_t<F>> {
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
+      std::forward<F>(f)();
+      return {};
+    } else {
+      return std::forward<F>(f)();
+    }
+  } catch (...) {
+    return error_from_exception(std::current_exception(), where);
+  }
+}
+
+} // namespace actorflow::detail

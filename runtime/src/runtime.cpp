@@ -1,0 +1,184 @@
+// Glue from the public Runtime/RunHandle to the actors: owns the actor system, starts root flow
+// actors, tracks live runs so that shutdown can cancel them.
+
+#include <actorflow/runtime.hpp>
+
+#include "actors/actor_slot.hpp"
+#include "actors/helper_actor.hpp"
+#include "actors/step_actors.hpp"
+#include "core/flow_graph.hpp"
+#include "run_state.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+#include <unordered_map>
+
+namespace actorflow {
+
+namespace detail {
+
+struct RuntimeImpl {
+  explicit RuntimeImpl(RuntimeConfig config) {
+    workers = config.worker_threads != 0
+                  ? config.worker_threads
+                  : std::max<std::size_t>(2, std::thread::hardware_concurrency());
+    auto environment = std::make_shared<actors::Environment>();
+    environment->nodes = std::move(config.nodes);
+    environment->log = config.log ? std::move(config.log) : [](std::string_view line) {
+      std::string text(line);
+      text += '\n';
+      std::fwrite(text.data(), 1, text.size(), stderr); // one write per line: no interleaving
+    };
+    env = std::move(environment);
+    cfg.set("scheduler.max-threads", workers);
+    system = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  void forget(std::uint64_t run_id) {
+    std::lock_guard lock{mutex};
+    live.erase(run_id);
+  }
+
+  void shutdown() {
+    std::vector<std::shared_ptr<RunState>> runs;
+    std::vector<std::shared_ptr<ActorSlot>> slots;
+    {
+      std::lock_guard lock{mutex};
+      if (stopped)
+        return;
+      stopped = true;
+      for (auto& [id, weak] : live)
+        if (auto run = weak.lock())
+          runs.push_back(std::move(run));
+      slots.swap(helpers);
+    }
+    for (auto& run : runs) {
+      run->cancel();
+      // Handles into the system must be gone before it is: the exit message is on its way.
+      run->drop_canceller();
+    }
+    for (auto& slot : slots) {
+      if (auto actor = slot->get())
+        caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+      slot->clear();
+    }
+    // Waits for every actor to terminate; killed roots complete their runs with `cancelled`.
+    system.reset();
+  }
+
+  actors::EnvironmentPtr env;
+  std::size_t workers = 0;
+  caf::actor_system_config cfg; // must outlive the system
+  std::unique_ptr<caf::actor_system> system;
+
+  std::mutex mutex;
+  bool stopped = false;                                               // guarded by mutex
+  std::uint64_t next_run_id = 1;                                      // guarded by mutex
+  std::unordered_map<std::uint64_t, std::weak_ptr<RunState>> live;    // guarded by mutex
+  std::vector<std::shared_ptr<ActorSlot>> helpers;                    // guarded by mutex
+};
+
+} // namespace detail
+
+// -- RunHandle ----------------------------------------------------------------------------------
+
+RunHandle::RunHandle(std::shared_ptr<detail::RunState> state) : state_(std::move(state)) {}
+
+Result<RunResult> RunHandle::get() const {
+  if (!state_)
+    return Error{Errc::bad_input, "RunHandle::get: the handle refers to no run"};
+  std::unique_lock lock{state_->mutex};
+  state_->ended.wait(lock, [&] { return state_->outcome.has_value(); });
+  return *state_->outcome;
+}
+
+bool RunHandle::wait_for(std::chrono::milliseconds timeout) const {
+  if (!state_)
+    return true;
+  std::unique_lock lock{state_->mutex};
+  return state_->ended.wait_for(lock, timeout, [&] { return state_->outcome.has_value(); });
+}
+
+bool RunHandle::done() const {
+  if (!state_)
+    return true;
+  std::lock_guard lock{state_->mutex};
+  return state_->outcome.has_value();
+}
+
+void RunHandle::on_complete(std::function<void(const Result<RunResult>&)> callback) {
+  if (!state_) {
+    callback(Error{Errc::bad_input, "RunHandle::on_complete: the handle refers to no run"});
+    return;
+  }
+  state_->on_complete(std::move(callback));
+}
+
+void RunHandle::cancel() {
+  if (state_)
+    state_->cancel();
+}
+
+std::uint64_t RunHandle::id() const { return state_ ? state_->id : 0; }
+
+// -- Runtime ------------------------------------------------------------------------------------
+
+Runtime::Runtime(RuntimeConfig config)
+    : impl_(std::make_unique<detail::RuntimeImpl>(std::move(config))) {}
+
+Runtime::~Runtime() { impl_->shutdown(); }
+
+void Runtime::shutdown() { impl_->shutdown(); }
+
+RunHandle Runtime::run(const Flow& flow, State initial) {
+  auto& impl = *impl_;
+  std::unique_lock lock{impl.mutex};
+  auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
+  if (impl.stopped) {
+    lock.unlock();
+    run->complete(Error{Errc::cancelled, "run: the runtime has shut down"});
+    return RunHandle(run);
+  }
+  if (auto missing = detail::missing_node_types(*flow.graph(), impl.env->nodes); !missing.empty()) {
+    lock.unlock();
+    std::string message;
+    for (const auto& line : missing)
+      message += (message.empty() ? "" : "; ") + line;
+    run->complete(Error{Errc::invalid_flow, std::move(message)});
+    return RunHandle(run);
+  }
+  impl.live.emplace(run->id, run);
+  auto* owner = &impl; // outlives every actor: shutdown waits for them
+  auto root = actors::spawn_root_flow(*impl.system, impl.env, flow.graph(),
+                                      [owner, run](Result<RunResult> outcome) {
+                                        owner->forget(run->id);
+                                        run->complete(std::move(outcome));
+                                      });
+  run->set_canceller(
+      [root] { caf::anon_send_exit(root, caf::exit_reason::user_shutdown); });
+  // Sent under the lock so that shutdown cannot tear the system down in between.
+  caf::anon_send(root, actors::run_atom::value, std::move(initial));
+  return RunHandle(run);
+}
+
+ActorRef Runtime::spawn_actor(ActorHandler handler) {
+  auto slot = std::make_shared<detail::ActorSlot>();
+  std::lock_guard lock{impl_->mutex};
+  if (impl_->stopped)
+    return ActorRef(slot); // refers to nothing: asks fail with cancelled
+  slot->actor = actors::spawn_helper_actor(*impl_->system, std::move(handler));
+  impl_->helpers.push_back(slot);
+  return ActorRef(slot);
+}
+
+std::size_t Runtime::worker_threads() const noexcept { return impl_->workers; }
+
+const NodeRegistry& Runtime::nodes() const noexcept { return impl_->env->nodes; }
+
+} // namespace actorflow
