@@ -64,6 +64,9 @@ private:
 ///
 /// Shutdown (the destructor or `shutdown()`): runs still going are cancelled, their handles
 /// complete with `Errc::cancelled`, and the worker threads stop before it returns.
+///
+/// Lifetime: do not keep a Runtime in a static or global object, or call `shutdown()` before
+/// `main` returns: CAF's own globals may already be destroyed when static destructors run.
 class Runtime {
 public:
   explicit Runtime(RuntimeConfig config = {});

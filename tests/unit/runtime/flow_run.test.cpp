@@ -12,18 +12,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Runtime& shared_runtime() {
-  static Runtime runtime{RuntimeConfig{.worker_threads = 2, .nodes = {}, .log = {}}};
-  return runtime;
-}
 
 Flow must(Result<Flow> flow) {
   REQUIRE_MESSAGE(flow.ok(), (flow.ok() ? "" : flow.error().to_string()));
   return std::move(*flow);
 }
 
+// A Runtime per run: cheap, and never a static (see Runtime's contract on static lifetime).
 Result<RunResult> run(const Flow& flow, State initial = {}) {
-  auto handle = shared_runtime().run(flow, std::move(initial));
+  Runtime runtime{RuntimeConfig{.worker_threads = 2, .nodes = {}, .log = {}}};
+  auto handle = runtime.run(flow, std::move(initial));
   REQUIRE_MESSAGE(handle.wait_for(30s), "run did not end within 30 s");
   return handle.get();
 }
