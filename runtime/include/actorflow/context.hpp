@@ -50,6 +50,19 @@ private:
   std::optional<T> out_;
 };
 
+/// Awaits a timer of the ExecHost.
+class SleepAwaiter {
+public:
+  SleepAwaiter(ExecHost& host, std::chrono::nanoseconds delay) : host_(&host), delay_(delay) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { host_->sleep(delay_, h); }
+  void await_resume() const noexcept {}
+
+private:
+  ExecHost* host_;
+  std::chrono::nanoseconds delay_;
+};
+
 } // namespace detail
 
 /// Given to `Node::exec`. Valid for the duration of that exec; not thread-safe (it belongs to
@@ -67,12 +80,8 @@ public:
   [[nodiscard]] std::optional<std::size_t> item_index() const noexcept { return item_index_; }
 
   /// `co_await ctx.sleep(100ms)`: suspends this node without holding a thread.
-  [[nodiscard]] auto sleep(std::chrono::nanoseconds delay) {
-    auto start = [this, delay](std::coroutine_handle<> h, std::optional<bool>& out) {
-      out = true;
-      host_->sleep(delay, h);
-    };
-    return detail::HostAwaiter<bool, decltype(start)>(start);
+  [[nodiscard]] detail::SleepAwaiter sleep(std::chrono::nanoseconds delay) {
+    return {*host_, delay};
   }
 
   /// `co_await ctx.run(flow, state)`: runs `flow` as a child of this node (cancelled with it)
