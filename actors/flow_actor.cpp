@@ -32,7 +32,7 @@ struct FlowActorState {
   using Self = caf::stateful_actor<FlowActorState>;
   static inline const char* name = "actorflow.flow";
 
-  EnvironmentPtr env;
+  Scope scope;
   std::shared_ptr<const detail::FlowGraph> graph;
   // Root flows report here, exactly once: shared with the exit hook, which fires after the
   // state is gone (CAF destroys the state before running attached functors).
@@ -75,15 +75,16 @@ void run_step(Self* self) {
   caf::actor child;
   switch (vertex.kind) {
     case detail::Vertex::Kind::sub_flow:
-      child = spawn_child_flow(self, st.env, vertex.sub_flow);
+      child = spawn_child_flow(self, Scope{st.scope.env, st.scope.hooks, st.scope.path + vertex.name + "/"},
+                               vertex.sub_flow);
       break;
     case detail::Vertex::Kind::factory:
-      child = spawn_child_node(self, st.env, vertex.name, vertex.factory);
+      child = spawn_child_node(self, st.scope, vertex.name, vertex.factory);
       break;
     case detail::Vertex::Kind::registered: {
-      auto env = st.env;
+      auto env = st.scope.env;
       auto type = vertex.type_name;
-      child = spawn_child_node(self, st.env, vertex.name, [env, type] {
+      child = spawn_child_node(self, st.scope, vertex.name, [env, type] {
         auto made = env->nodes.make(type);
         if (!made)
           throw Failure(made.error());
@@ -135,10 +136,10 @@ void on_step_done(Self* self, RunResult step) {
   finish(self, std::move(st.acc));
 }
 
-caf::behavior flow_actor(Self* self, EnvironmentPtr env,
-                         std::shared_ptr<const detail::FlowGraph> graph, RunCallback on_done) {
+caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::FlowGraph> graph,
+                         RunCallback on_done) {
   auto& st = self->state;
-  st.env = std::move(env);
+  st.scope = std::move(scope);
   st.graph = std::move(graph);
   if (on_done) {
     st.on_done = std::make_shared<RunCallback>(std::move(on_done));
@@ -162,14 +163,14 @@ caf::behavior flow_actor(Self* self, EnvironmentPtr env,
 
 } // namespace
 
-caf::actor spawn_root_flow(caf::actor_system& system, EnvironmentPtr env,
+caf::actor spawn_root_flow(caf::actor_system& system, Scope scope,
                            std::shared_ptr<const detail::FlowGraph> graph, RunCallback on_done) {
-  return system.spawn(flow_actor, std::move(env), std::move(graph), std::move(on_done));
+  return system.spawn(flow_actor, std::move(scope), std::move(graph), std::move(on_done));
 }
 
-caf::actor spawn_child_flow(caf::local_actor* parent, EnvironmentPtr env,
+caf::actor spawn_child_flow(caf::local_actor* parent, Scope scope,
                             std::shared_ptr<const detail::FlowGraph> graph) {
-  return parent->spawn<caf::linked>(flow_actor, std::move(env), std::move(graph), RunCallback{});
+  return parent->spawn<caf::linked>(flow_actor, std::move(scope), std::move(graph), RunCallback{});
 }
 
 } // namespace actorflow::actors

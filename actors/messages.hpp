@@ -2,6 +2,7 @@
 // Messages between actorflow's actors, and the environment every actor of one Runtime shares.
 // Internal: included by actors/ and runtime/src only.
 
+#include <actorflow/batch.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
@@ -26,6 +27,11 @@ using run_atom = caf::atom_constant<caf::atom("af_run")>;
 using wake_atom = caf::atom_constant<caf::atom("af_wake")>;
 // (ask_atom, Value) -> AskReply: a request to an actor made by Runtime::spawn_actor.
 using ask_atom = caf::atom_constant<caf::atom("af_ask")>;
+// (item_atom, index, Value): a batch parent gives one item to a fresh item actor.
+using item_atom = caf::atom_constant<caf::atom("af_item")>;
+// (item_done_atom, ItemOutcome): the item actor's answer to its batch parent (a plain send:
+// cheaper than request/response, and the parent tracks its children itself).
+using item_done_atom = caf::atom_constant<caf::atom("af_done")>;
 
 /// What a node or flow actor answers: a RunResult or an Error. (CAF messages need default
 /// constructible types, which Result<T> deliberately is not.)
@@ -58,6 +64,18 @@ struct Environment {
 };
 using EnvironmentPtr = std::shared_ptr<const Environment>;
 
+/// Shared, read-only, by every actor of one run.
+struct RunHooks {
+  std::function<void(const BatchProgress&)> progress; // may be empty
+};
+
+/// What an actor of a run knows about where it stands.
+struct Scope {
+  EnvironmentPtr env;
+  std::shared_ptr<const RunHooks> hooks;
+  std::string path; // prefix for children's names: "" at the root, "outer/" inside "outer"
+};
+
 /// Our error for an infrastructure failure reported by CAF (a dead actor, a timeout, an exit).
 Error to_error(const caf::error& error, const std::string& where);
 
@@ -69,3 +87,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::State)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::Value)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::StepReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::AskReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::ItemOutcome)

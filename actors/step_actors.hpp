@@ -20,16 +20,17 @@ using RunCallback = std::function<void(Result<RunResult>)>;
 
 /// A root flow actor: runs `graph` once sent (run_atom, State), reports to `on_done` (also
 /// when killed: then with Errc::cancelled) and quits.
-caf::actor spawn_root_flow(caf::actor_system& system, EnvironmentPtr env,
+caf::actor spawn_root_flow(caf::actor_system& system, Scope scope,
                            std::shared_ptr<const detail::FlowGraph> graph, RunCallback on_done);
 
 /// A flow actor linked to `parent`, answering one (run_atom, State) request.
-caf::actor spawn_child_flow(caf::local_actor* parent, EnvironmentPtr env,
+caf::actor spawn_child_flow(caf::local_actor* parent, Scope scope,
                             std::shared_ptr<const detail::FlowGraph> graph);
 
 /// A node actor linked to `parent`: makes a node with `factory`, runs prep, exec (suspending
-/// on awaits without holding a thread) and post for one (run_atom, State) request.
-caf::actor spawn_child_node(caf::local_actor* parent, EnvironmentPtr env, std::string name,
+/// on awaits without holding a thread) and post for one (run_atom, State) request. When the
+/// node is a ParallelBatchNode, the actor is the batch's fan-out: one item actor per item.
+caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
                             NodeFactory factory);
 
 } // namespace actorflow::actors

@@ -136,7 +136,7 @@ Runtime::~Runtime() { impl_->shutdown(); }
 
 void Runtime::shutdown() { impl_->shutdown(); }
 
-RunHandle Runtime::run(const Flow& flow, State initial) {
+RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   auto& impl = *impl_;
   std::unique_lock lock{impl.mutex};
   auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
@@ -155,7 +155,10 @@ RunHandle Runtime::run(const Flow& flow, State initial) {
   }
   impl.live.emplace(run->id, run);
   auto* owner = &impl; // outlives every actor: shutdown waits for them
-  auto root = actors::spawn_root_flow(*impl.system, impl.env, flow.graph(),
+  auto hooks = std::make_shared<actors::RunHooks>();
+  hooks->progress = std::move(options.on_progress);
+  auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, std::move(hooks), ""},
+                                      flow.graph(),
                                       [owner, run](Result<RunResult> outcome) {
                                         owner->forget(run->id);
                                         run->complete(std::move(outcome));

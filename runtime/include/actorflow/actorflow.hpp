@@ -2,6 +2,7 @@
 /// The whole public API: `#include <actorflow/actorflow.hpp>`.
 
 #include <actorflow/actor_ref.hpp>
+#include <actorflow/batch.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/node.hpp>

@@ -26,6 +26,7 @@ enum class Errc : std::uint8_t {
   rate_limited,      ///< a provider answered 429 or a limit was hit; a retry later may help
   peer_lost,         ///< an actor or remote node died while work was in flight
   internal,          ///< a bug in actorflow itself; please report it
+  batch_failed,      ///< a batch's failure policy was not met (quorum, error rate)
 };
 
 /// The name of `code`, e.g. "invalid_flow".

@@ -2,6 +2,7 @@
 /// `Runtime`: runs flows on a private actor system inside a host program.
 
 #include <actorflow/actor_ref.hpp>
+#include <actorflow/batch.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
@@ -31,6 +32,13 @@ struct RuntimeConfig {
   /// Where `Context::log` lines go (called from runtime threads, possibly at once).
   /// Default: standard error.
   std::function<void(std::string_view line)> log;
+};
+
+/// How one run is watched.
+struct RunOptions {
+  /// Progress of every batch in the run, about 100 events per batch plus a final one. Called
+  /// from runtime threads, possibly several at once: keep it quick and thread-safe.
+  std::function<void(const BatchProgress&)> on_progress;
 };
 
 /// A run in progress or finished. Copies refer to the same run; every member is safe to call
@@ -75,7 +83,7 @@ public:
   Runtime& operator=(const Runtime&) = delete;
 
   /// Starts `flow` on `initial`. Returns at once; the handle can be waited on or cancelled.
-  [[nodiscard]] RunHandle run(const Flow& flow, State initial = {});
+  [[nodiscard]] RunHandle run(const Flow& flow, State initial = {}, RunOptions options = {});
 
   /// Starts an actor that answers `ask`s with `handler`, one at a time. It lives until the
   /// Runtime shuts down.

@@ -24,6 +24,8 @@ std::string_view to_string(Errc code) noexcept {
     return "peer_lost";
   case Errc::internal:
     return "internal";
+  case Errc::batch_failed:
+    return "batch_failed";
   }
   // Codes travel between processes, so a newer peer may send a number this build does not know;
   // printing it must not be undefined behaviour.

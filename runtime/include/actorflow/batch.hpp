@@ -1,0 +1,142 @@
+#pragma once
+/// Batch and parallel batch nodes: one child actor per item, a bounded window of items in
+/// flight, results gathered in input order (or folded as they complete).
+
+#include <actorflow/node.hpp>
+#include <actorflow/result.hpp>
+#include <actorflow/state.hpp>
+#include <actorflow/value.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+namespace actorflow {
+
+/// What one item produced: ok(value) or error(code, message), with what it cost.
+struct ItemOutcome {
+  std::size_t index = 0;      ///< the item's position in the input
+  std::optional<Value> value; ///< set when the item succeeded
+  Error error;                ///< meaningful when it did not
+  std::uint32_t attempts = 0; ///< executions of exec for this item (1 until retries exist)
+  std::chrono::microseconds latency{0}; ///< from the item's start to its outcome
+  std::int64_t tokens = 0; ///< model tokens used (0 until model calls exist)
+
+  [[nodiscard]] bool ok() const noexcept { return value.has_value(); }
+};
+
+/// When a batch stops, and whether it failed.
+class FailurePolicy {
+public:
+  enum class Kind : std::uint8_t { collect, fail_fast, quorum, max_error_rate };
+
+  /// Default: run every item; failures are counted, not fatal.
+  static FailurePolicy collect() { return {Kind::collect, 0, 0.0}; }
+  /// Stop at the first failed item, cancel the rest; the node fails with that item's error.
+  static FailurePolicy fail_fast() { return {Kind::fail_fast, 0, 0.0}; }
+  /// Succeed (and cancel the rest) once `min_success` items succeeded; fail as soon as that can
+  /// no longer happen.
+  static FailurePolicy quorum(std::size_t min_success) { return {Kind::quorum, min_success, 0.0}; }
+  /// Fail (and cancel the rest) as soon as more than `rate` of all items have failed, which is
+  /// decided early when the item count is known (an array) and at the end otherwise.
+  static FailurePolicy max_error_rate(double rate) { return {Kind::max_error_rate, 0, rate}; }
+
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] std::size_t min_success() const noexcept { return min_success_; }
+  [[nodiscard]] double rate() const noexcept { return rate_; }
+
+private:
+  FailurePolicy(Kind kind, std::size_t min_success, double rate)
+      : kind_(kind), min_success_(min_success), rate_(rate) {}
+  Kind kind_;
+  std::size_t min_success_;
+  double rate_;
+};
+
+/// How a batch runs.
+struct BatchOptions {
+  /// Items in flight at most (the window); 1 runs them one after another.
+  std::size_t max_concurrency = 16;
+  FailurePolicy policy = FailurePolicy::collect();
+  /// Ordered (default): `post_batch` gets every outcome in input order. As completed: each
+  /// outcome goes to `on_item` as it arrives and is not kept, so memory stays flat however
+  /// many items there are; `on_item` may stop the batch early.
+  bool as_completed = false;
+};
+
+/// Counts of a finished batch.
+struct BatchSummary {
+  std::size_t started = 0;   ///< items given to a child actor
+  std::size_t succeeded = 0;
+  std::size_t failed = 0;    ///< including cancelled ones
+  std::size_t cancelled = 0; ///< in flight when the batch stopped early
+  bool stopped_early = false;
+  std::chrono::microseconds wall{0};
+};
+
+/// The gathered outcomes, in input order (empty when the batch ran as completed).
+struct BatchResult {
+  std::vector<ItemOutcome> items;
+  BatchSummary summary;
+};
+
+/// A lazy sequence of items. `next` pulls one at a time (`std::nullopt` ends the sequence); it
+/// is called only from the batch node's own actor, never concurrently, and only when the window
+/// has room, so a generator holds back as long as the batch is busy.
+struct ItemSource {
+  std::function<std::optional<Value>()> next;
+  std::optional<std::size_t> size; ///< the item count, when known up front
+};
+
+/// A source over the elements of an array Value (shared, not copied per item).
+[[nodiscard]] ItemSource items_of(Value array);
+
+/// Progress of one batch, as the host sees it through `RunHandle::on_progress`.
+struct BatchProgress {
+  std::string node;          ///< the batch node's path, e.g. "outer/summarise"
+  std::size_t done = 0;      ///< finished items, failed ones included
+  std::size_t failed = 0;
+  std::size_t in_flight = 0;
+  std::optional<std::size_t> total; ///< known for arrays, unknown for generators
+  bool finished = false;     ///< the last event of this batch
+};
+
+/// PocketFlow's ParallelBatchNode: `exec` runs once per item, each in its own actor with a
+/// fresh node instance (so exec needs no locks), at most `max_concurrency` at a time.
+///
+/// Steps: `prep(state)` → `items(state, prep)` (default: prep's result, an array) → exec per
+/// item → `on_item` per outcome when `as_completed` → `post_batch(state, prep, result)`.
+/// The items, `on_item` and `post_batch` run on the batch node's own instance, in its actor.
+class ParallelBatchNode : public Node {
+public:
+  explicit ParallelBatchNode(BatchOptions options = {}) : options_(options) {}
+
+  /// The items to run exec on, pulled lazily. Default: `prep_result`, which must be an array.
+  virtual ItemSource items(const State& state, const Value& prep_result);
+
+  /// With `as_completed`: called for each outcome in completion order. Return false to stop
+  /// the batch now (items in flight are cancelled). Default: true.
+  virtual bool on_item(const ItemOutcome& outcome);
+
+  /// Writes the results into the state and names the action. Default: stores the values in
+  /// input order (null for failed items) as an array under "results" and returns
+  /// `default_action`.
+  virtual std::string post_batch(State& state, const Value& prep_result, BatchResult result);
+
+  [[nodiscard]] const BatchOptions& batch_options() const noexcept { return options_; }
+
+private:
+  BatchOptions options_;
+};
+
+/// PocketFlow's BatchNode: the same, one item at a time (a window of one).
+class BatchNode : public ParallelBatchNode {
+public:
+  explicit BatchNode(FailurePolicy policy = FailurePolicy::collect())
+      : ParallelBatchNode(BatchOptions{.max_concurrency = 1, .policy = policy, .as_completed = false}) {}
+};
+
+} // namespace actorflow
