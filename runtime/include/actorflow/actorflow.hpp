@@ -5,6 +5,7 @@
 #include <actorflow/batch.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
+#include <actorflow/map.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
