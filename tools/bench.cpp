@@ -1,4 +1,5 @@
 #include "bench.hpp"
+#include "rss.hpp"
 
 #include <actorflow/actorflow.hpp>
 
@@ -110,6 +111,115 @@ int bench_steps(const StepsBenchOptions& options) {
                               {"baseline_plain_loop_ms", base_ms},
                               {"baseline_per_step_us", base_per_step_us},
                               {"actor_overhead_per_step_us", per_step_us - base_per_step_us}}));
+}
+
+namespace {
+
+// Items are generated, not held: the input itself must not dominate the memory figure.
+ItemSource counting(std::size_t n) {
+  return {[n, next = std::size_t{0}]() mutable -> std::optional<Value> {
+            if (next == n)
+              return std::nullopt;
+            return Value(next++);
+          },
+          n};
+}
+
+class NoopBatch : public ParallelBatchNode {
+public:
+  NoopBatch(BatchOptions options, std::size_t n) : ParallelBatchNode(options), n_(n) {}
+  ItemSource items(const State&, const Value&) override { return counting(n_); }
+  Task<Value> exec(Value item, Context&) override { co_return item; }
+  bool on_item(const ItemOutcome& outcome) override {
+    sum_ += outcome.ok() ? outcome.value->as_int() : 0;
+    ++folded_;
+    return true;
+  }
+  std::string post_batch(State& state, const Value&, BatchResult result) override {
+    if (!batch_options().as_completed) {
+      for (const auto& item : result.items)
+        sum_ += item.ok() ? item.value->as_int() : 0;
+      folded_ = result.items.size();
+    }
+    state = state.with({{"sum", sum_}, {"count", folded_}, {"failed", result.summary.failed}});
+    return std::string(default_action);
+  }
+
+private:
+  std::size_t n_;
+  std::int64_t sum_ = 0;
+  std::size_t folded_ = 0;
+};
+
+class TimerBatch : public ParallelBatchNode {
+public:
+  TimerBatch(BatchOptions options, std::size_t n, std::chrono::milliseconds latency)
+      : ParallelBatchNode(options), n_(n), latency_(latency) {}
+  ItemSource items(const State&, const Value&) override { return counting(n_); }
+  Task<Value> exec(Value item, Context& ctx) override {
+    co_await ctx.sleep(latency_);
+    co_return item;
+  }
+
+private:
+  std::size_t n_;
+  std::chrono::milliseconds latency_;
+};
+
+Result<RunResult> run_batch(std::size_t workers, NodeFactory node) {
+  auto flow = FlowBuilder("bench").node("batch", std::move(node)).build();
+  if (!flow)
+    return flow.error();
+  Runtime runtime{RuntimeConfig{.worker_threads = workers, .nodes = {}, .log = {}}};
+  return runtime.run(*flow).get();
+}
+
+} // namespace
+
+int bench_fanout(const FanoutBenchOptions& options) {
+  BatchOptions batch{.max_concurrency = options.concurrency,
+                     .policy = FailurePolicy::collect(),
+                     .as_completed = options.fold};
+  auto t0 = Clock::now();
+  auto result = run_batch(options.workers, factory_of<NoopBatch>(batch, options.items));
+  auto wall_s = ms_since(t0) / 1000.0;
+  if (!result)
+    return fail(result.error());
+  auto n = static_cast<std::int64_t>(options.items);
+  bool ok = result->state.at("count").as_int() == n && result->state.at("failed").as_int() == 0 &&
+            result->state.at("sum").as_int() == n * (n - 1) / 2;
+  print(Value::object({{"scenario", options.fold ? "fanout-fold" : "fanout"},
+                       {"items", options.items},
+                       {"concurrency", options.concurrency},
+                       {"workers", options.workers},
+                       {"wall_s", wall_s},
+                       {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
+                       {"peak_rss_kb", peak_rss_kb()},
+                       {"ok", ok}}));
+  return ok ? 0 : 1;
+}
+
+int bench_latency(const LatencyBenchOptions& options) {
+  auto latency = std::chrono::milliseconds(options.latency_ms);
+  BatchOptions batch{.max_concurrency = options.concurrency};
+  auto t0 = Clock::now();
+  auto result = run_batch(options.workers, factory_of<TimerBatch>(batch, options.items, latency));
+  auto wall_s = ms_since(t0) / 1000.0;
+  if (!result)
+    return fail(result.error());
+  auto waves = (options.items + options.concurrency - 1) / options.concurrency;
+  auto ideal_s = static_cast<double>(waves * options.latency_ms) / 1000.0;
+  bool ok = result->state.at("results").size() == options.items;
+  print(Value::object({{"scenario", "latency"},
+                       {"items", options.items},
+                       {"concurrency", options.concurrency},
+                       {"latency_ms", options.latency_ms},
+                       {"workers", options.workers},
+                       {"wall_s", wall_s},
+                       {"ideal_s", ideal_s},
+                       {"ratio_to_ideal", wall_s / ideal_s},
+                       {"ok", ok}}));
+  return ok ? 0 : 1;
 }
 
 } // namespace actorflow::tools

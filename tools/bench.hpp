@@ -17,6 +17,26 @@ struct StepsBenchOptions {
   std::size_t workers = 2;
 };
 
+struct FanoutBenchOptions {
+  std::size_t items = 100'000;
+  std::size_t concurrency = 1024;
+  std::size_t workers = 2;
+  bool fold = false; ///< as-completed reducer that keeps no per-item results
+};
+
+struct LatencyBenchOptions {
+  std::size_t items = 1000;
+  std::size_t concurrency = 64;
+  std::size_t latency_ms = 50;
+  std::size_t workers = 2;
+};
+
+/// A ParallelBatchNode with a no-op exec over N generated items: per-item cost of the fan-out.
+int bench_fanout(const FanoutBenchOptions& options);
+
+/// A batch whose exec awaits a timer of L ms: wall time against ceil(N/C) * L.
+int bench_latency(const LatencyBenchOptions& options);
+
 /// N one-node flows at once, each node sleeping L ms through `co_await ctx.sleep`.
 /// Ideal: L (every sleep overlaps); a thread-blocking sleep would need N * L / workers.
 int bench_sleep(const SleepBenchOptions& options);
