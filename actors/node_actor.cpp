@@ -58,6 +58,15 @@ struct FanOut {
   Clock::time_point t0;
 };
 
+// What a node actor runs, shared (immutable) by a batch actor and all of its item actors, so
+// that spawning an item copies one pointer instead of a scope, a name and a factory.
+struct NodeSpec {
+  Scope scope;
+  std::string name;
+  NodeFactory factory;
+};
+using NodeSpecPtr = std::shared_ptr<const NodeSpec>;
+
 struct NodeActorState : detail::ExecHost {
   using Self = caf::stateful_actor<NodeActorState>;
   explicit NodeActorState(Self* s) : self(s) {}
@@ -78,7 +87,7 @@ struct NodeActorState : detail::ExecHost {
 
   void run_flow(const Flow& flow, State initial, std::coroutine_handle<> h,
                 std::optional<Result<RunResult>>& out) override {
-    auto child = spawn_child_flow(self, Scope{scope.env, scope.hooks, path() + "/"}, flow.graph());
+    auto child = spawn_child_flow(self, Scope{spec->scope.env, spec->scope.hooks, path() + "/"}, flow.graph());
     auto where = "sub-flow '" + flow.name() + "'";
     self->request(child, caf::infinite, run_atom::value, std::move(initial))
         .then(
@@ -120,19 +129,19 @@ struct NodeActorState : detail::ExecHost {
   }
 
   void log(std::string_view message) override {
-    if (!scope.env->log)
+    if (!spec->scope.env->log)
       return;
     // Appended piece by piece: "literal" + std::string&& trips GCC 12's -Wrestrict at -O3.
     std::string line = "[";
     line.append(path()).append("] ").append(message);
-    scope.env->log(line);
+    spec->scope.env->log(line);
   }
 
   // -- making the node and running exec ---------------------------------------------------------
 
   bool make_node() {
     auto made = detail::guarded(where("factory"), [&] {
-      auto n = factory();
+      auto n = spec->factory();
       if (!n)
         throw Failure(Error{Errc::invalid_flow, "the factory returned no node"});
       return n;
@@ -148,7 +157,7 @@ struct NodeActorState : detail::ExecHost {
   // Starts exec on `input`; its end arrives in on_exec_done (now or after awaits).
   void start_exec(Value input, std::optional<std::size_t> index) {
     exec_input = std::move(input);
-    ctx.emplace(*this, node_name, index);
+    ctx.emplace(*this, spec->name, index);
     auto started = detail::guarded(where("exec"), [&] {
       task = node->exec(exec_input, *ctx);
       task.start(); // runs to the first await; an exception is kept in the task
@@ -189,7 +198,7 @@ struct NodeActorState : detail::ExecHost {
                                   [&] { return node->post(state, prep_result, result); });
     if (!action)
       return reply(action.error());
-    reply(RunResult{std::move(state), std::move(*action), {node_name}, {}});
+    reply(RunResult{std::move(state), std::move(*action), {spec->name}, {}});
   }
 
   void exec_failed_early(const Error& error) {
@@ -231,8 +240,10 @@ struct NodeActorState : detail::ExecHost {
   void send_outcome(std::optional<Value> value, Error error) {
     ItemOutcome outcome;
     outcome.index = item_index;
-    outcome.value = std::move(value);
-    outcome.error = std::move(error);
+    if (value)
+      outcome.result = std::move(*value);
+    else
+      outcome.result = std::move(error);
     outcome.attempts = 1;
     outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - item_started);
     self->send(batch_parent, item_done_atom::value, std::move(outcome));
@@ -283,11 +294,11 @@ struct NodeActorState : detail::ExecHost {
         break;
       }
       auto index = f.started++;
-      auto child = self->spawn(item_actor, scope, node_name, factory, caf::actor{self});
+      auto child = self->spawn(item_actor, spec, caf::actor{self});
       self->send(child, item_atom::value, index, std::move(**item));
       f.in_flight->emplace(index, std::move(child));
       if (!f.options.as_completed)
-        f.results.emplace_back(); // filled when the outcome arrives
+        f.results.emplace_back().index = index; // filled when the outcome arrives
     }
     if (f.exhausted && f.in_flight->empty() && !f.stopping)
       finish_batch(f.tally.at_end());
@@ -300,7 +311,7 @@ struct NodeActorState : detail::ExecHost {
     ++f.finished;
     auto verdict = f.tally.record(outcome.ok());
     if (!outcome.ok() && f.options.policy.kind() == FailurePolicy::Kind::fail_fast)
-      first_error = outcome.error;
+      first_error = outcome.error();
     if (f.options.as_completed) {
       auto keep_going = detail::guarded(where("on_item"), [&] { return f.node->on_item(outcome); });
       if (!keep_going)
@@ -334,7 +345,7 @@ struct NodeActorState : detail::ExecHost {
       self->send_exit(child, caf::exit_reason::user_shutdown);
       ++f.cancelled;
       if (!f.options.as_completed)
-        f.results[index].error = Error{Errc::cancelled, where("batch") + ": item " +
+        f.results[index].result = Error{Errc::cancelled, where("batch") + ": item " +
                                                             std::to_string(index) +
                                                             " cancelled: the batch stopped early"};
     }
@@ -371,11 +382,11 @@ struct NodeActorState : detail::ExecHost {
     });
     if (!action)
       return reply(action.error());
-    reply(RunResult{std::move(state), std::move(*action), {node_name}, {}});
+    reply(RunResult{std::move(state), std::move(*action), {spec->name}, {}});
   }
 
   void report_progress(bool finished) {
-    if (!scope.hooks || !scope.hooks->progress)
+    if (!spec->scope.hooks || !spec->scope.hooks->progress)
       return;
     auto& f = *fan;
     BatchProgress p;
@@ -385,28 +396,25 @@ struct NodeActorState : detail::ExecHost {
     p.in_flight = f.in_flight->size();
     p.total = f.tally.total();
     p.finished = finished;
-    scope.hooks->progress(p);
+    spec->scope.hooks->progress(p);
   }
 
   // -- helpers ----------------------------------------------------------------------------------
 
-  std::string path() const { return scope.path + node_name; }
+  std::string path() const { return spec->scope.path + spec->name; }
   std::string where(const char* step) const {
     if (part == Part::item)
       return "node '" + path() + "' item " + std::to_string(item_index) + " " + step;
     return "node '" + path() + "' " + step;
   }
 
-  static caf::behavior item_actor(Self* self, Scope scope, std::string name, NodeFactory factory,
-                                  caf::actor parent);
+  static caf::behavior item_actor(Self* self, NodeSpecPtr spec, caf::actor parent);
 
   // -- state (destroyed in reverse order: the coroutine frame goes before what it refers to) --
 
   Self* self;
   Part part = Part::single;
-  Scope scope;
-  std::string node_name;
-  NodeFactory factory;
+  NodeSpecPtr spec;
   caf::response_promise promise; // single and batch
   caf::actor batch_parent;       // item
   std::size_t item_index = 0;    // item
@@ -435,15 +443,8 @@ void on_wake(Self* self, std::uint64_t token) {
   s.resume(h);
 }
 
-void init(Self* self, Scope scope, std::string name, NodeFactory factory) {
-  auto& st = self->state;
-  st.scope = std::move(scope);
-  st.node_name = std::move(name);
-  st.factory = std::move(factory);
-}
-
-caf::behavior node_actor(Self* self, Scope scope, std::string name, NodeFactory factory) {
-  init(self, std::move(scope), std::move(name), std::move(factory));
+caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
+  self->state.spec = std::move(spec);
   return {
       [self](run_atom, State& initial) -> caf::response_promise {
         auto& s = self->state;
@@ -459,9 +460,8 @@ caf::behavior node_actor(Self* self, Scope scope, std::string name, NodeFactory 
   };
 }
 
-caf::behavior NodeActorState::item_actor(Self* self, Scope scope, std::string name,
-                                         NodeFactory factory, caf::actor parent) {
-  init(self, std::move(scope), std::move(name), std::move(factory));
+caf::behavior NodeActorState::item_actor(Self* self, NodeSpecPtr spec, caf::actor parent) {
+  self->state.spec = std::move(spec);
   self->state.part = Part::item;
   self->state.batch_parent = std::move(parent);
   return {
@@ -476,8 +476,9 @@ caf::behavior NodeActorState::item_actor(Self* self, Scope scope, std::string na
 
 caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
                             NodeFactory factory) {
-  return parent->spawn<caf::linked>(node_actor, std::move(scope), std::move(name),
-                                    std::move(factory));
+  return parent->spawn<caf::linked>(
+      node_actor, std::make_shared<const NodeSpec>(NodeSpec{std::move(scope), std::move(name),
+                                                            std::move(factory)}));
 }
 
 } // namespace actorflow::actors

@@ -93,7 +93,7 @@ public:
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     std::ostringstream digest;
     for (const auto& item : result.items)
-      digest << "- " << (item.ok() ? item.value->as_string() : "(failed: " + item.error.message + ")")
+      digest << "- " << (item.ok() ? item.value().as_string() : "(failed: " + item.error().message + ")")
              << "\n";
     state = state.with({{"digest", digest.str()},
                         {"summarised", result.summary.succeeded},

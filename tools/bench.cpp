@@ -131,14 +131,14 @@ public:
   ItemSource items(const State&, const Value&) override { return counting(n_); }
   Task<Value> exec(Value item, Context&) override { co_return item; }
   bool on_item(const ItemOutcome& outcome) override {
-    sum_ += outcome.ok() ? outcome.value->as_int() : 0;
+    sum_ += outcome.ok() ? outcome.value().as_int() : 0;
     ++folded_;
     return true;
   }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     if (!batch_options().as_completed) {
       for (const auto& item : result.items)
-        sum_ += item.ok() ? item.value->as_int() : 0;
+        sum_ += item.ok() ? item.value().as_int() : 0;
       folded_ = result.items.size();
     }
     state = state.with({{"sum", sum_}, {"count", folded_}, {"failed", result.summary.failed}});
@@ -166,11 +166,13 @@ private:
   std::chrono::milliseconds latency_;
 };
 
-Result<RunResult> run_batch(std::size_t workers, NodeFactory node) {
+Result<RunResult> run_batch(std::size_t workers, NodeFactory node,
+                            SchedulerPolicy policy = SchedulerPolicy::sharing) {
   auto flow = FlowBuilder("bench").node("batch", std::move(node)).build();
   if (!flow)
     return flow.error();
-  Runtime runtime{RuntimeConfig{.worker_threads = workers, .nodes = {}, .log = {}}};
+  Runtime runtime{
+      RuntimeConfig{.worker_threads = workers, .nodes = {}, .log = {}, .scheduler = policy}};
   return runtime.run(*flow).get();
 }
 
@@ -181,7 +183,8 @@ int bench_fanout(const FanoutBenchOptions& options) {
                      .policy = FailurePolicy::collect(),
                      .as_completed = options.fold};
   auto t0 = Clock::now();
-  auto result = run_batch(options.workers, factory_of<NoopBatch>(batch, options.items));
+  auto policy = options.stealing ? SchedulerPolicy::stealing : SchedulerPolicy::sharing;
+  auto result = run_batch(options.workers, factory_of<NoopBatch>(batch, options.items), policy);
   auto wall_s = ms_since(t0) / 1000.0;
   if (!result)
     return fail(result.error());
@@ -192,6 +195,7 @@ int bench_fanout(const FanoutBenchOptions& options) {
                        {"items", options.items},
                        {"concurrency", options.concurrency},
                        {"workers", options.workers},
+                       {"policy", options.stealing ? "stealing" : "sharing"},
                        {"wall_s", wall_s},
                        {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
                        {"peak_rss_kb", peak_rss_kb()},

@@ -22,6 +22,7 @@ struct FanoutBenchOptions {
   std::size_t concurrency = 1024;
   std::size_t workers = 2;
   bool fold = false; ///< as-completed reducer that keeps no per-item results
+  bool stealing = false; ///< CAF's work-stealing scheduler instead of the runtime's sharing
 };
 
 struct LatencyBenchOptions {

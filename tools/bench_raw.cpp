@@ -42,11 +42,14 @@ std::uint64_t item_value(std::uint64_t index) {
 
 // The child carries the index back with the value, so the reducer can prove which item
 // answered rather than trusting that the reply matched its request.
-caf::behavior item_actor(caf::event_based_actor* self) {
+// It also gets its index at spawn and answers for the index it was spawned for, so a request
+// delivered to the wrong child shows up as a wrong reply. (The spawn argument also keeps CAF
+// 0.17 away from its argument-less init path, which dereferences a null pointer: UBSan.)
+caf::behavior item_actor(caf::event_based_actor* self, std::uint64_t spawned_for) {
   return {
-      [self](std::uint64_t index) {
+      [self, spawned_for](std::uint64_t index) {
         self->quit(); // one request per child; CAF still sends the reply after quit()
-        return std::make_tuple(index, item_value(index));
+        return std::make_tuple(index, index == spawned_for ? item_value(index) : 0);
       },
   };
 }
@@ -85,7 +88,7 @@ void pump(Reducer* self) {
   auto& st = self->state;
   while (st.in_flight < st.window && st.next < st.items) {
     auto index = st.next++;
-    auto child = self->spawn(item_actor);
+    auto child = self->spawn(item_actor, index);
     ++st.in_flight;
     st.max_in_flight = std::max(st.max_in_flight, st.in_flight);
     self->request(child, st.timeout, index)
@@ -106,12 +109,14 @@ void pump(Reducer* self) {
   }
 }
 
-caf::behavior reducer(Reducer* self) {
+// The window comes at spawn (an argument also avoids CAF 0.17's argument-less init path, which
+// UBSan flags), the item count with the request.
+caf::behavior reducer(Reducer* self, std::uint64_t window) {
+  self->state.window = window;
   return {
-      [self](fanout_atom, std::uint64_t items, std::uint64_t window, std::uint64_t timeout_ms) {
+      [self](fanout_atom, std::uint64_t items, std::uint64_t timeout_ms) {
         auto& st = self->state;
         st.items = items;
-        st.window = window;
         st.seen.assign(items, false);
         st.timeout = timeout_ms == 0 ? caf::duration{caf::infinite}
                                      : caf::duration{std::chrono::milliseconds(timeout_ms)};
@@ -162,11 +167,11 @@ RawRun run_fanout(const RawFanoutOptions& options) {
   // Handles live in this block so nothing keeps an actor alive when ~actor_system waits.
   {
     caf::scoped_actor caller{system};
-    auto red = system.spawn(reducer);
+    auto red = system.spawn(reducer, std::uint64_t{options.concurrency});
     auto t0 = Clock::now();
     caller
         ->request(red, caf::infinite, fanout_atom::value, std::uint64_t{options.items},
-                  std::uint64_t{options.concurrency}, std::uint64_t{options.request_timeout_ms})
+                  std::uint64_t{options.request_timeout_ms})
         .receive(
             [&](std::uint64_t done, std::uint64_t errors, std::uint64_t wrong,
                 std::uint64_t max_in_flight) {

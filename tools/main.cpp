@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   fanout_cmd->add_flag("--fold", fanout.fold,
                        "Fold outcomes as they complete (as_completed); keep no per-item results");
+  fanout_cmd->add_flag("--stealing", fanout.stealing,
+                       "Use CAF's work-stealing scheduler instead of the runtime's default (sharing)");
 
   actorflow::tools::LatencyBenchOptions latency;
   auto* latency_cmd = bench_cmd->add_subcommand(

@@ -37,6 +37,9 @@ struct RuntimeImpl {
     };
     env = std::move(environment);
     cfg.set("scheduler.max-threads", workers);
+    cfg.set("scheduler.policy", config.scheduler == SchedulerPolicy::sharing
+                                    ? caf::atom("sharing")
+                                    : caf::atom("stealing"));
     system = std::make_unique<caf::actor_system>(cfg);
   }
 

@@ -12,20 +12,39 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <variant>
 #include <vector>
 
 namespace actorflow {
 
 /// What one item produced: ok(value) or error(code, message), with what it cost.
+/// Compact on purpose (one variant, not a value and an error side by side): an ordered gather
+/// keeps one per item.
 struct ItemOutcome {
-  std::size_t index = 0;      ///< the item's position in the input
-  std::optional<Value> value; ///< set when the item succeeded
-  Error error;                ///< meaningful when it did not
+  std::size_t index = 0; ///< the item's position in the input
+  std::variant<Value, Error> result; ///< the value when the item succeeded, else its error
   std::uint32_t attempts = 0; ///< executions of exec for this item (1 until retries exist)
   std::chrono::microseconds latency{0}; ///< from the item's start to its outcome
   std::int64_t tokens = 0; ///< model tokens used (0 until model calls exist)
 
-  [[nodiscard]] bool ok() const noexcept { return value.has_value(); }
+  [[nodiscard]] bool ok() const noexcept { return result.index() == 0; }
+  /// The value; throws `Failure` with the item's error when it failed.
+  [[nodiscard]] const Value& value() const {
+    if (!ok())
+      throw Failure(std::get<1>(result));
+    return std::get<0>(result);
+  }
+  [[nodiscard]] Value& value() {
+    if (!ok())
+      throw Failure(std::get<1>(result));
+    return std::get<0>(result);
+  }
+  /// The error; an `Error{Errc::internal, "no error: the item succeeded"}` when it succeeded.
+  [[nodiscard]] Error error() const {
+    if (ok())
+      return Error{Errc::internal, "no error: the item succeeded"};
+    return std::get<1>(result);
+  }
 };
 
 /// When a batch stops, and whether it failed.

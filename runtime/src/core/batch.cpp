@@ -91,7 +91,7 @@ std::string ParallelBatchNode::post_batch(State& state, const Value&, BatchResul
   Array values;
   values.reserve(result.items.size());
   for (auto& item : result.items)
-    values.push_back(item.ok() ? std::move(*item.value) : Value{});
+    values.push_back(item.ok() ? std::move(item.value()) : Value{});
   state = state.with("results", std::move(values));
   return std::string(default_action);
 }

@@ -99,7 +99,7 @@ MapReducer collect_results() {
     Array results;
     results.reserve(outcomes.size());
     for (const auto& o : outcomes)
-      results.push_back(o.ok() ? *o.value : Value{});
+      results.push_back(o.ok() ? o.value() : Value{});
     return state.with("results", std::move(results));
   };
 }

@@ -129,7 +129,7 @@ TEST_CASE("100,000 items pass through the fan-out") {
       bool ordered = true;
       for (std::size_t i = 0; i < r.items.size(); ++i) {
         ordered = ordered && r.items[i].index == i && r.items[i].ok();
-        sum += r.items[i].ok() ? r.items[i].value->as_int() : 0;
+        sum += r.items[i].ok() ? r.items[i].value().as_int() : 0;
       }
       s = s.with({{"sum", sum}, {"ordered", ordered}, {"succeeded", r.summary.succeeded}});
       return "default";
@@ -150,8 +150,8 @@ TEST_CASE("collect: a throwing item does not stop the others; post sees the coun
     std::string post_batch(State& s, const Value&, BatchResult r) override {
       s = s.with({{"succeeded", r.summary.succeeded},
                   {"failed", r.summary.failed},
-                  {"error_at_7", r.items[7].error.message},
-                  {"code_at_7", static_cast<int>(r.items[7].error.code)}});
+                  {"error_at_7", r.items[7].error().message},
+                  {"code_at_7", static_cast<int>(r.items[7].error().code)}});
       return "default";
     }
   };
@@ -231,7 +231,7 @@ TEST_CASE("as_completed: a reducer folds outcomes as they arrive and stops at th
     }
     bool on_item(const ItemOutcome& outcome) override {
       if (outcome.ok())
-        answers_.push_back(*outcome.value);
+        answers_.push_back(outcome.value());
       return answers_.size() < 3;
     }
     std::string post_batch(State& s, const Value&, BatchResult r) override {

@@ -36,7 +36,7 @@ std::vector<State> xs_states(const State& s) {
 State sum_y(const State& s, const std::vector<ItemOutcome>& outcomes) {
   std::int64_t total = 0;
   for (const auto& o : outcomes)
-    total += o.ok() ? o.value->at("y").as_int() : 0;
+    total += o.ok() ? o.value().at("y").as_int() : 0;
   return s.with("total", total);
 }
 
@@ -68,7 +68,7 @@ TEST_CASE("map_actions_and_states runs the cartesian product, flow-major") {
   auto order = [](const State& s, const std::vector<ItemOutcome>& outcomes) {
     Array ys;
     for (const auto& o : outcomes)
-      ys.push_back(o.value->at("y"));
+      ys.push_back(o.value().at("y"));
     return s.with("ys", ys);
   };
   auto result = run_node(map_actions_and_states({times(1), times(100)}, xs_states, order),
@@ -146,7 +146,7 @@ TEST_CASE("nested parallelism: a parallel batch flow whose sub-flow has a parall
     std::string post_batch(State& s, const Value&, BatchResult r) override {
       std::int64_t sum = 0;
       for (const auto& item : r.items)
-        sum += item.value->as_int();
+        sum += item.value().as_int();
       s = s.with("y", sum);
       return "default";
     }
