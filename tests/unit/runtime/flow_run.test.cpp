@@ -1,5 +1,7 @@
 // Running flows: action routing, branches, cycles, nested flows, and user exceptions in every
 // step becoming typed errors of the run.
+#include "../test_support.hpp"
+
 #include <actorflow/actorflow.hpp>
 
 #include <doctest/doctest.h>
@@ -8,19 +10,15 @@
 #include <stdexcept>
 
 using namespace actorflow;
+using namespace actorflow::testing_support;
 using namespace std::chrono_literals;
 
 namespace {
 
 
-Flow must(Result<Flow> flow) {
-  REQUIRE_MESSAGE(flow.ok(), (flow.ok() ? "" : flow.error().to_string()));
-  return std::move(*flow);
-}
-
 // A Runtime per run: cheap, and never a static (see Runtime's contract on static lifetime).
 Result<RunResult> run(const Flow& flow, State initial = {}) {
-  Runtime runtime{RuntimeConfig{.worker_threads = 2, .nodes = {}, .log = {}}};
+  Runtime runtime{two_workers()};
   auto handle = runtime.run(flow, std::move(initial));
   REQUIRE_MESSAGE(handle.wait_for(30s), "run did not end within 30 s");
   return handle.get();

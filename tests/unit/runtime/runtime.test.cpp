@@ -1,5 +1,7 @@
 // The embeddable Runtime: handles, callbacks, cancellation, shutdown, several runtimes at once,
 // asks to helper actors, and coroutines that suspend without holding a thread.
+#include "../test_support.hpp"
+
 #include <actorflow/actorflow.hpp>
 
 #include <doctest/doctest.h>
@@ -11,16 +13,10 @@
 #include <thread>
 
 using namespace actorflow;
+using namespace actorflow::testing_support;
 using namespace std::chrono_literals;
 
 namespace {
-
-RuntimeConfig two_workers() { return RuntimeConfig{.worker_threads = 2, .nodes = {}, .log = {}}; }
-
-Flow must(Result<Flow> flow) {
-  REQUIRE_MESSAGE(flow.ok(), (flow.ok() ? "" : flow.error().to_string()));
-  return std::move(*flow);
-}
 
 // One node that sleeps `delay` (without blocking a thread) and then sets "slept".
 Flow sleeper(std::chrono::milliseconds delay) {
@@ -49,18 +45,6 @@ Flow endless(std::atomic<int>& started) {
                                              },
                                              .post = {}}))
                   .build());
-}
-
-// Spins (with a bound) until `pred` holds; the event comes from another thread.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds bound = 30s) {
-  auto until = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until)
-      return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 } // namespace
