@@ -75,8 +75,7 @@ void run_step(Self* self) {
   caf::actor child;
   switch (vertex.kind) {
     case detail::Vertex::Kind::sub_flow:
-      child = spawn_child_flow(self, Scope{st.scope.env, st.scope.hooks, st.scope.path + vertex.name + "/"},
-                               vertex.sub_flow);
+      child = spawn_child_flow(self, st.scope.nested(vertex.name), vertex.sub_flow);
       break;
     case detail::Vertex::Kind::factory:
       child = spawn_child_node(self, st.scope, vertex.name, vertex.factory);

@@ -74,6 +74,11 @@ struct Scope {
   EnvironmentPtr env;
   std::shared_ptr<const RunHooks> hooks;
   std::string path; // prefix for children's names: "" at the root, "outer/" inside "outer"
+
+  /// The scope of the children of `name` (a nested flow, or a node's sub-flows).
+  [[nodiscard]] Scope nested(std::string_view name) const {
+    return Scope{env, hooks, path + std::string(name) + "/"};
+  }
 };
 
 /// Our error for an infrastructure failure reported by CAF (a dead actor, a timeout, an exit).

@@ -43,10 +43,14 @@ enum class Part { single, batch, item };
 using InFlight = std::unordered_map<std::size_t, caf::actor>;
 
 struct FanOut {
-  ParallelBatchNode* node = nullptr; // the batch's own instance (owned by the actor state)
+  explicit FanOut(ParallelBatchNode& batch_node)
+      : node(&batch_node), options(batch_node.batch_options()), tally(options.policy) {}
+
+  ParallelBatchNode* node; // the batch's own instance (owned by the actor state)
   BatchOptions options;
   ItemSource source;
-  detail::BatchTally tally{FailurePolicy::collect()};
+  detail::BatchTally tally;
+  std::optional<Error> first_error; // the item error that fails a fail_fast batch
   std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>();
   std::vector<ItemOutcome> results; // ordered gather; stays empty when as_completed
   std::size_t started = 0;
@@ -87,7 +91,7 @@ struct NodeActorState : detail::ExecHost {
 
   void run_flow(const Flow& flow, State initial, std::coroutine_handle<> h,
                 std::optional<Result<RunResult>>& out) override {
-    auto child = spawn_child_flow(self, Scope{spec->scope.env, spec->scope.hooks, path() + "/"}, flow.graph());
+    auto child = spawn_child_flow(self, spec->scope.nested(spec->name), flow.graph());
     auto where = "sub-flow '" + flow.name() + "'";
     self->request(child, caf::infinite, run_atom::value, std::move(initial))
         .then(
@@ -254,12 +258,9 @@ struct NodeActorState : detail::ExecHost {
 
   void start_batch(ParallelBatchNode& batch) {
     part = Part::batch;
-    fan.emplace();
-    fan->node = &batch;
-    fan->options = batch.batch_options();
+    fan.emplace(batch);
     if (fan->options.max_concurrency == 0)
       return reply(Error{Errc::bad_input, where("batch") + ": max_concurrency is 0"});
-    fan->tally = detail::BatchTally(fan->options.policy);
     auto source = detail::guarded(where("items"), [&] { return batch.items(state, prep_result); });
     if (!source)
       return reply(source.error());
@@ -311,7 +312,7 @@ struct NodeActorState : detail::ExecHost {
     ++f.finished;
     auto verdict = f.tally.record(outcome.ok());
     if (!outcome.ok() && f.options.policy.kind() == FailurePolicy::Kind::fail_fast)
-      first_error = outcome.error();
+      f.first_error = outcome.error();
     if (f.options.as_completed) {
       auto keep_going = detail::guarded(where("on_item"), [&] { return f.node->on_item(outcome); });
       if (!keep_going)
@@ -325,7 +326,7 @@ struct NodeActorState : detail::ExecHost {
       report_progress(false);
     switch (verdict) {
       case detail::BatchTally::Verdict::failed:
-        return fail_batch(first_error ? *first_error
+        return fail_batch(f.first_error ? *f.first_error
                                       : Error{Errc::batch_failed, f.tally.failure_reason()});
       case detail::BatchTally::Verdict::succeeded:
         if (!f.exhausted || !f.in_flight->empty())
@@ -423,7 +424,6 @@ struct NodeActorState : detail::ExecHost {
   std::unique_ptr<Node> node;
   Value prep_result;
   Value exec_input;
-  std::optional<Error> first_error; // batch under fail_fast
   std::optional<FanOut> fan;        // batch
   std::optional<Context> ctx;
   std::uint64_t next_token = 0;

@@ -183,7 +183,7 @@ int bench_fanout(const FanoutBenchOptions& options) {
                      .policy = FailurePolicy::collect(),
                      .as_completed = options.fold};
   auto t0 = Clock::now();
-  auto policy = options.stealing ? SchedulerPolicy::stealing : SchedulerPolicy::sharing;
+  auto policy = options.policy == "stealing" ? SchedulerPolicy::stealing : SchedulerPolicy::sharing;
   auto result = run_batch(options.workers, factory_of<NoopBatch>(batch, options.items), policy);
   auto wall_s = ms_since(t0) / 1000.0;
   if (!result)
@@ -195,7 +195,7 @@ int bench_fanout(const FanoutBenchOptions& options) {
                        {"items", options.items},
                        {"concurrency", options.concurrency},
                        {"workers", options.workers},
-                       {"policy", options.stealing ? "stealing" : "sharing"},
+                       {"policy", options.policy},
                        {"wall_s", wall_s},
                        {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
                        {"peak_rss_kb", peak_rss_kb()},

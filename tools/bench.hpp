@@ -3,6 +3,7 @@
 // compared against, measured in the same run.
 
 #include <cstddef>
+#include <string>
 
 namespace actorflow::tools {
 
@@ -22,7 +23,7 @@ struct FanoutBenchOptions {
   std::size_t concurrency = 1024;
   std::size_t workers = 2;
   bool fold = false; ///< as-completed reducer that keeps no per-item results
-  bool stealing = false; ///< CAF's work-stealing scheduler instead of the runtime's sharing
+  std::string policy = "sharing"; ///< CAF's scheduler: "sharing" (the runtime's default) or "stealing"
 };
 
 struct LatencyBenchOptions {

@@ -5,6 +5,29 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+
+namespace {
+
+// An option that shows its default in --help.
+template <class T>
+CLI::Option* option(CLI::App* cmd, const std::string& name, T& value, const std::string& help) {
+  return cmd->add_option(name, value, help)->capture_default_str();
+}
+
+// A count that must be at least 1.
+template <class T>
+CLI::Option* count(CLI::App* cmd, const std::string& name, T& value, const std::string& help) {
+  return option(cmd, name, value, help)->check(CLI::PositiveNumber);
+}
+
+// CAF's scheduler policy, spelled as in its configuration.
+CLI::Option* policy(CLI::App* cmd, std::string& value, const std::string& help) {
+  return option(cmd, "--policy", value, help)->check(CLI::IsMember({"stealing", "sharing"}));
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"actorflow: an embeddable actor runtime for LLM workflows"};
   app.require_subcommand(1);
@@ -12,14 +35,10 @@ int main(int argc, char** argv) {
   actorflow::tools::DemoOptions demo;
   auto* demo_cmd = app.add_subcommand(
       "demo", "Run the demo flow: statistics over a folder of text files (offline)");
-  demo_cmd->add_option("--dir", demo.dir, "Folder of text files to analyse")
-      ->capture_default_str()
+  option(demo_cmd, "--dir", demo.dir, "Folder of text files to analyse")
       ->check(CLI::ExistingDirectory);
-  demo_cmd->add_option("--workers", demo.workers, "Scheduler threads (0: one per core)")
-      ->capture_default_str();
-  demo_cmd->add_option("--max-files", demo.max_files, "Analyse at most this many files")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  option(demo_cmd, "--workers", demo.workers, "Scheduler threads (0: one per core)");
+  count(demo_cmd, "--max-files", demo.max_files, "Analyse at most this many files");
   demo_cmd->add_flag("--json", demo.json, "Print the final state as JSON instead of a table");
 
   auto* bench_cmd = app.add_subcommand("bench", "Measure the runtime; prints JSON");
@@ -27,75 +46,43 @@ int main(int argc, char** argv) {
   actorflow::tools::SleepBenchOptions sleep;
   auto* sleep_cmd = bench_cmd->add_subcommand(
       "sleep", "N flows whose node sleeps L ms via co_await: wall time vs the ideal L");
-  sleep_cmd->add_option("--nodes", sleep.nodes, "Concurrent one-node flows")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sleep_cmd->add_option("--sleep-ms", sleep.sleep_ms, "How long each node sleeps")
-      ->capture_default_str();
-  sleep_cmd->add_option("--workers", sleep.workers, "Scheduler threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  count(sleep_cmd, "--nodes", sleep.nodes, "Concurrent one-node flows");
+  option(sleep_cmd, "--sleep-ms", sleep.sleep_ms, "How long each node sleeps");
+  count(sleep_cmd, "--workers", sleep.workers, "Scheduler threads");
   actorflow::tools::StepsBenchOptions steps;
   auto* steps_cmd = bench_cmd->add_subcommand(
       "steps", "One flow through N steps, each a fresh node actor: per-step cost");
-  steps_cmd->add_option("--steps", steps.steps, "Steps to run")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  steps_cmd->add_option("--workers", steps.workers, "Scheduler threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  count(steps_cmd, "--steps", steps.steps, "Steps to run");
+  count(steps_cmd, "--workers", steps.workers, "Scheduler threads");
 
   actorflow::tools::RawFanoutOptions raw;
   auto* raw_cmd = bench_cmd->add_subcommand(
       "fanout-raw",
       "Baseline in plain CAF: one actor per item, at most C requests in flight, no runtime");
-  raw_cmd->add_option("--items", raw.items, "Items, each handled by a fresh actor")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  raw_cmd->add_option("--concurrency", raw.concurrency, "Most requests in flight at once")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  raw_cmd->add_option("--workers", raw.workers, "Scheduler threads (scheduler.max-threads)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  raw_cmd->add_option("--policy", raw.policy, "CAF scheduler: stealing (CAF's default) or sharing")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"stealing", "sharing"}));
-  raw_cmd->add_option("--request-timeout-ms", raw.request_timeout_ms,
-                      "Per-item request timeout (0: infinite, as the runtime uses)")
-      ->capture_default_str();
+  count(raw_cmd, "--items", raw.items, "Items, each handled by a fresh actor");
+  count(raw_cmd, "--concurrency", raw.concurrency, "Most requests in flight at once");
+  count(raw_cmd, "--workers", raw.workers, "Scheduler threads (scheduler.max-threads)");
+  policy(raw_cmd, raw.policy, "CAF scheduler: stealing (CAF's default) or sharing");
+  option(raw_cmd, "--request-timeout-ms", raw.request_timeout_ms,
+         "Per-item request timeout (0: infinite, as the runtime uses)");
 
   actorflow::tools::FanoutBenchOptions fanout;
   auto* fanout_cmd = bench_cmd->add_subcommand(
       "fanout", "The runtime's fan-out: a ParallelBatchNode with a no-op exec over N items");
-  fanout_cmd->add_option("--items", fanout.items, "Items, each run by its own item actor")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  fanout_cmd->add_option("--concurrency", fanout.concurrency, "Window: items in flight at most")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  fanout_cmd->add_option("--workers", fanout.workers, "Scheduler threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  count(fanout_cmd, "--items", fanout.items, "Items, each run by its own item actor");
+  count(fanout_cmd, "--concurrency", fanout.concurrency, "Window: items in flight at most");
+  count(fanout_cmd, "--workers", fanout.workers, "Scheduler threads");
   fanout_cmd->add_flag("--fold", fanout.fold,
                        "Fold outcomes as they complete (as_completed); keep no per-item results");
-  fanout_cmd->add_flag("--stealing", fanout.stealing,
-                       "Use CAF's work-stealing scheduler instead of the runtime's default (sharing)");
+  policy(fanout_cmd, fanout.policy, "CAF scheduler: sharing (the runtime's default) or stealing");
 
   actorflow::tools::LatencyBenchOptions latency;
   auto* latency_cmd = bench_cmd->add_subcommand(
       "latency", "A batch whose exec awaits a timer: wall time vs ceil(N/C) * latency");
-  latency_cmd->add_option("--items", latency.items, "Items")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  latency_cmd->add_option("--concurrency", latency.concurrency, "Window: items in flight at most")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  latency_cmd->add_option("--latency-ms", latency.latency_ms, "Each exec's timer")
-      ->capture_default_str();
-  latency_cmd->add_option("--workers", latency.workers, "Scheduler threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  count(latency_cmd, "--items", latency.items, "Items");
+  count(latency_cmd, "--concurrency", latency.concurrency, "Window: items in flight at most");
+  option(latency_cmd, "--latency-ms", latency.latency_ms, "Each exec's timer");
+  count(latency_cmd, "--workers", latency.workers, "Scheduler threads");
 
   CLI11_PARSE(app, argc, argv);
 

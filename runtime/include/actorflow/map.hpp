@@ -3,6 +3,10 @@
 /// PocketFlow's BatchFlow / ParallelBatchFlow and Burr's map_states / map_actions /
 /// map_actions_and_states. Each sub-run is a flow run in its own actors on its own copy of the
 /// state (States are immutable, so copies are isolated by construction).
+///
+/// Each sub-run's state travels to its item actor as a Value (a copy of its values): cheap for
+/// parameter sets, costly for very large states. The factory makers check their arguments
+/// when the flow is built: an empty function or flow list throws `Failure` (invalid_flow).
 
 #include <actorflow/batch.hpp>
 #include <actorflow/flow.hpp>
