@@ -27,10 +27,9 @@ using run_atom = caf::atom_constant<caf::atom("af_run")>;
 using wake_atom = caf::atom_constant<caf::atom("af_wake")>;
 // (ask_atom, Value) -> AskReply: a request to an actor made by Runtime::spawn_actor.
 using ask_atom = caf::atom_constant<caf::atom("af_ask")>;
-// (item_atom, index, Value): a batch parent gives one item to a fresh item actor.
-using item_atom = caf::atom_constant<caf::atom("af_item")>;
-// (item_done_atom, ItemOutcome): the item actor's answer to its batch parent (a plain send:
-// cheaper than request/response, and the parent tracks its children itself).
+// (item_done_atom, slot, ItemOutcome): an item actor's outcome, to its batch parent. Items get
+// their input when spawned and answer with a plain send: cheaper than request/response, and the
+// parent tracks its children itself (`slot` is the child's place in the parent's window).
 using item_done_atom = caf::atom_constant<caf::atom("af_done")>;
 
 /// What a node or flow actor answers: a RunResult or an Error. (CAF messages need default

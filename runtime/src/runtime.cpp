@@ -5,6 +5,7 @@
 
 #include "actors/actor_slot.hpp"
 #include "actors/helper_actor.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/step_actors.hpp"
 #include "core/flow_graph.hpp"
 #include "run_state.hpp"
@@ -37,9 +38,7 @@ struct RuntimeImpl {
     };
     env = std::move(environment);
     cfg.set("scheduler.max-threads", workers);
-    cfg.set("scheduler.policy", config.scheduler == SchedulerPolicy::sharing
-                                    ? caf::atom("sharing")
-                                    : caf::atom("stealing"));
+    actors::install_scheduler(cfg, config.scheduler);
     system = std::make_unique<caf::actor_system>(cfg);
   }
 

@@ -69,13 +69,15 @@ private:
 /// the node's actor, and exec always runs inside that actor).
 class Context {
 public:
-  Context(detail::ExecHost& host, std::string node_name, std::optional<std::size_t> item_index)
-      : host_(&host), node_name_(std::move(node_name)), item_index_(item_index) {}
+  /// `node_name` must outlive the Context (it is the node's name in its flow's graph).
+  Context(detail::ExecHost& host, const std::string& node_name,
+          std::optional<std::size_t> item_index)
+      : host_(&host), node_name_(&node_name), item_index_(item_index) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
   /// The node's name inside its flow.
-  [[nodiscard]] const std::string& node_name() const noexcept { return node_name_; }
+  [[nodiscard]] const std::string& node_name() const noexcept { return *node_name_; }
   /// The item's position when the node runs for one item of a batch.
   [[nodiscard]] std::optional<std::size_t> item_index() const noexcept { return item_index_; }
 
@@ -110,7 +112,7 @@ public:
 
 private:
   detail::ExecHost* host_;
-  std::string node_name_;
+  const std::string* node_name_;
   std::optional<std::size_t> item_index_;
 };
 
