@@ -20,7 +20,7 @@ Error to_error(const caf::error& error, const std::string& where) {
     return Error{Errc::peer_lost, where + ": actor exited (" + to_string(error) + ")"};
   }
   if (error == caf::sec::request_timeout)
-    return Error{Errc::deadline_exceeded, where + ": no reply in time"};
+    return Error{Errc::timeout, where + ": no reply in time"};
   if (error == caf::sec::request_receiver_down)
     return Error{Errc::peer_lost, where + ": the actor is gone"};
   return Error{Errc::internal, where + ": " + to_string(error)};
@@ -45,14 +45,17 @@ struct FlowActorState {
 
 using Self = FlowActorState::Self;
 
-void finish(Self* self, Result<RunResult> result) {
+// `reason`: normal when the flow ended by itself; a deadline stops the children too (linked
+// actors ignore a normal exit).
+void finish(Self* self, Result<RunResult> result,
+            caf::exit_reason reason = caf::exit_reason::normal) {
   auto& st = self->state;
   if (st.on_done) {
     if (auto done = std::exchange(*st.on_done, nullptr))
       done(std::move(result));
   } else
     st.rp.deliver(StepReply::of(std::move(result)));
-  self->quit();
+  self->quit(reason);
 }
 
 void fail(Self* self, Error error) {
@@ -78,7 +81,7 @@ void run_step(Self* self) {
       child = spawn_child_flow(self, st.scope.nested(vertex.name), vertex.sub_flow);
       break;
     case detail::Vertex::Kind::factory:
-      child = spawn_child_node(self, st.scope, vertex.name, vertex.factory);
+      child = spawn_child_node(self, st.scope, vertex.name, vertex.factory, vertex.retry);
       break;
     case detail::Vertex::Kind::registered: {
       auto env = st.scope.env;
@@ -88,7 +91,7 @@ void run_step(Self* self) {
         if (!made)
           throw Failure(made.error());
         return std::move(*made);
-      });
+      }, vertex.retry);
       break;
     }
   }
@@ -118,6 +121,7 @@ void on_step_done(Self* self, RunResult step) {
   }
   for (auto& w : step.warnings)
     st.acc.warnings.push_back(std::move(w));
+  st.acc.retries += step.retries;
   auto edge = vertex.edges.find(step.action);
   if (edge != vertex.edges.end()) {
     st.current = edge->second;
@@ -154,8 +158,25 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
         s.rp = self->make_response_promise();
         s.acc.state = std::move(initial);
         s.current = s.graph->start;
+        // The flow's own limit, and for a root the run's: a nested flow's parent deadline
+        // applies anyway (the parent's stop takes its children with it).
+        auto limit = s.graph->timeout;
+        if (s.on_done && s.scope.hooks && s.scope.hooks->timeout.count() > 0 &&
+            (limit.count() == 0 || s.scope.hooks->timeout < limit))
+          limit = s.scope.hooks->timeout;
+        if (limit.count() > 0)
+          self->delayed_send(self, limit, deadline_atom::value);
         run_step(self);
         return s.rp;
+      },
+      [self](deadline_atom) {
+        auto& s = self->state;
+        auto limit = s.graph->timeout;
+        Error error{Errc::deadline_exceeded,
+                    "flow '" + s.graph->name + "': deadline passed (time limit " +
+                        std::to_string((limit.count() > 0 ? limit : s.scope.hooks->timeout).count()) +
+                        " ms); its actors were stopped"};
+        finish(self, std::move(error), caf::exit_reason::user_shutdown);
       },
   };
 }

@@ -31,6 +31,12 @@ using ask_atom = caf::atom_constant<caf::atom("af_ask")>;
 // their input when spawned and answer with a plain send: cheaper than request/response, and the
 // parent tracks its children itself (`slot` is the child's place in the parent's window).
 using item_done_atom = caf::atom_constant<caf::atom("af_done")>;
+// (retry_atom, slot or 0, attempt): a backoff timer ran out; start the next attempt.
+using retry_atom = caf::atom_constant<caf::atom("af_retry")>;
+// (timeout_atom, slot or 0, attempt): an attempt's time limit ran out.
+using timeout_atom = caf::atom_constant<caf::atom("af_tmout")>;
+// (deadline_atom): a flow's (or the run's) deadline passed.
+using deadline_atom = caf::atom_constant<caf::atom("af_dline")>;
 
 /// What a node or flow actor answers: a RunResult or an Error. (CAF messages need default
 /// constructible types, which Result<T> deliberately is not.)
@@ -65,7 +71,9 @@ using EnvironmentPtr = std::shared_ptr<const Environment>;
 
 /// Shared, read-only, by every actor of one run.
 struct RunHooks {
-  std::function<void(const BatchProgress&)> progress; // may be empty
+  std::function<void(const BatchProgress&)> progress;    // may be empty
+  std::function<void(const AttemptEvent&)> on_attempt;   // may be empty
+  std::chrono::milliseconds timeout{0};                  // the run's deadline from its start
 };
 
 /// What an actor of a run knows about where it stands.

@@ -29,10 +29,11 @@
 #include <caf/stateful_actor.hpp>
 
 #include <coroutine>
-#include <typeinfo>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <random>
+#include <typeinfo>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -41,21 +42,22 @@ namespace actorflow::actors {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // What a node actor runs, shared (immutable) by a batch actor and all of its item actors, so
 // that spawning an item copies one pointer instead of a scope, a name and a factory.
 struct NodeSpec {
   Scope scope;
   std::string name;
   NodeFactory factory;
+  std::optional<RetryPolicy> flow_policy; // the flow's policy for this node, if any
 
   [[nodiscard]] std::string path() const { return scope.path + name; }
 };
 using NodeSpecPtr = std::shared_ptr<const NodeSpec>;
 
 // Hosts one exec coroutine inside an actor: the ExecHost side of Context. Shared by the node
-// actor and the item actor; each says what happens when exec ends.
+// actor and the item actor; each says what happens when exec ends. An attempt can be
+// abandoned (timed out): its coroutine is destroyed, its sub-flows stopped, and every reply
+// still on its way for it is recognised as stale by its generation and ignored.
 class ExecSite : public detail::ExecHost {
 public:
   ExecSite(caf::event_based_actor* self, NodeSpecPtr spec) : self_(self), spec_(std::move(spec)) {}
@@ -74,14 +76,19 @@ public:
   void run_flow(const Flow& flow, State initial, std::coroutine_handle<> h,
                 std::optional<Result<RunResult>>& out) override {
     auto child = spawn_child_flow(self_, spec_->scope.nested(spec_->name), flow.graph());
+    attempt_children_.push_back(child);
     auto where = "sub-flow '" + flow.name() + "'";
     self_->request(child, caf::infinite, run_atom::value, std::move(initial))
         .then(
-            [this, h, &out](StepReply& reply) {
+            [this, h, &out, gen = generation_](StepReply& reply) {
+              if (gen != generation_)
+                return; // for an abandoned attempt
               out = std::move(reply).take();
               resume(h);
             },
-            [this, h, &out, where](caf::error& err) {
+            [this, h, &out, where, gen = generation_](caf::error& err) {
+              if (gen != generation_)
+                return;
               out = to_error(err, where);
               resume(h);
             });
@@ -101,14 +108,18 @@ public:
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     self_->request(dest, ms, ask_atom::value, std::move(request))
         .then(
-            [this, h, &out](AskReply& reply) {
+            [this, h, &out, gen = generation_](AskReply& reply) {
+              if (gen != generation_)
+                return;
               if (reply.value)
                 out = std::move(*reply.value);
               else
                 out = std::move(reply.error);
               resume(h);
             },
-            [this, h, &out](caf::error& err) {
+            [this, h, &out, gen = generation_](caf::error& err) {
+              if (gen != generation_)
+                return;
               out = to_error(err, "ask");
               resume(h);
             });
@@ -123,11 +134,15 @@ public:
     spec_->scope.env->log(line);
   }
 
+  void crash_self() override {
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(self_), caf::exit_reason::kill);
+  }
+
   /// A timer of this actor fired.
   void wake(std::uint64_t token) {
     auto it = sleepers_.find(token);
     if (it == sleepers_.end())
-      return;
+      return; // for an abandoned attempt
     auto h = it->second;
     sleepers_.erase(it);
     resume(h);
@@ -140,8 +155,9 @@ protected:
   [[nodiscard]] virtual std::string where(const char* step) const = 0;
   /// exec (or its fallback) produced a value.
   virtual void exec_succeeded(Value result) = 0;
-  /// exec and its fallback failed, or the node could not even be made.
-  virtual void exec_failed(const Error& error) = 0;
+  /// exec failed. `retry`: the policy retries this error (the fallback was not called);
+  /// otherwise the fallback failed too, or the node could not even be made.
+  virtual void exec_failed(const Error& error, bool retry) = 0;
 
   /// Makes the node instance; on failure reports it through exec_failed.
   bool make_node() {
@@ -152,16 +168,25 @@ protected:
       return n;
     });
     if (!made) {
-      exec_failed(made.error());
+      exec_failed(made.error(), false);
       return false;
     }
     node_ = std::move(*made);
     return true;
   }
 
-  /// Starts exec on `input`; its end arrives in exec_succeeded or exec_failed, now or after
-  /// awaits.
-  void start_exec(Value input, std::optional<std::size_t> index) {
+  /// The retry policy: the node's own, else the flow's; null when there is none.
+  [[nodiscard]] const RetryPolicy* resolve_policy() const {
+    if (node_ && node_->retry_policy())
+      return &*node_->retry_policy();
+    return spec_->flow_policy ? &*spec_->flow_policy : nullptr;
+  }
+
+  /// Starts attempt `attempt` of exec on `input`; its end arrives in exec_succeeded or
+  /// exec_failed, now or after awaits.
+  void start_exec(Value input, std::optional<std::size_t> index, std::uint32_t attempt) {
+    attempt_ = attempt;
+    exec_running_ = true;
     exec_input_ = std::move(input);
     ctx_.emplace(*this, spec_->name, index);
     auto started = detail::guarded([&] { return where("exec"); }, [&] {
@@ -171,6 +196,20 @@ protected:
     if (!started)
       return after_exec(started.error());
     after_resume();
+  }
+
+  /// Gives up on the running attempt (it timed out): destroys its coroutine, stops its
+  /// sub-flows, and makes every reply still due to it stale.
+  void abandon_exec() {
+    ++generation_;
+    exec_running_ = false;
+    task_ = {};
+    sleepers_.clear();
+    for (auto& child : attempt_children_) {
+      self_->unlink_from(child); // linked for cancellation; its death must not take us along
+      self_->send_exit(child, caf::exit_reason::kill);
+    }
+    attempt_children_.clear();
   }
 
   /// Frees exec's coroutine frame, context and node instance. An item actor calls this as soon
@@ -185,9 +224,42 @@ protected:
     node_.reset();
   }
 
+  // exec failed: retried (by whoever supervises), or the fallback may still supply a value.
+  void after_exec(const Error& error) {
+    exec_running_ = false;
+    attempt_children_.clear();
+    if (policy_ && policy_->should_retry(error, attempt_))
+      return exec_failed(error, true);
+    auto fallback = detail::guarded([&] { return where("exec_fallback"); },
+                                    [&] { return node_->exec_fallback(exec_input_, error); });
+    if (fallback) {
+      emit(AttemptEvent::Kind::fallback_used, error);
+      return exec_succeeded(std::move(*fallback));
+    }
+    // The default fallback rethrows exec's error: report that error, not a wrapped copy.
+    exec_failed(fallback.error().code == error.code ? error : fallback.error(), false);
+  }
+
+  void emit(AttemptEvent::Kind kind, const Error& error, Millis delay = Millis{0}) {
+    const auto& hooks = spec_->scope.hooks;
+    if (!hooks || !hooks->on_attempt)
+      return;
+    AttemptEvent event;
+    event.kind = kind;
+    event.node = spec_->path();
+    event.item = ctx_ ? ctx_->item_index() : std::nullopt;
+    event.attempt = attempt_;
+    event.error = error;
+    event.delay = delay;
+    hooks->on_attempt(event);
+  }
+
   caf::event_based_actor* self_;
   NodeSpecPtr spec_;
   std::unique_ptr<Node> node_;
+  const RetryPolicy* policy_ = nullptr; // set once the node is made
+  std::uint32_t attempt_ = 0;           // 1-based number of the current attempt
+  bool exec_running_ = false;
 
 private:
   void resume(std::coroutine_handle<> h) {
@@ -199,21 +271,16 @@ private:
     if (!task_.done())
       return; // suspended on another await; its message will resume it
     auto value = detail::guarded([&] { return where("exec"); }, [&] { return task_.take(); });
-    if (value)
+    if (value) {
+      exec_running_ = false;
+      attempt_children_.clear();
       return exec_succeeded(std::move(*value));
+    }
     after_exec(value.error());
   }
 
-  // exec failed: the fallback may still supply a value.
-  void after_exec(const Error& error) {
-    auto fallback = detail::guarded([&] { return where("exec_fallback"); },
-                                    [&] { return node_->exec_fallback(exec_input_, error); });
-    if (fallback)
-      return exec_succeeded(std::move(*fallback));
-    // The default fallback rethrows exec's error: report that error, not a wrapped copy.
-    exec_failed(fallback.error().code == error.code ? error : fallback.error());
-  }
-
+  std::uint64_t generation_ = 0;           // bumped when an attempt is abandoned
+  std::vector<caf::actor> attempt_children_; // sub-flows started by the running attempt
   // Destroyed in reverse order: the coroutine frame goes before what it refers to.
   Value exec_input_;
   std::optional<Context> ctx_;
@@ -224,24 +291,44 @@ private:
 
 // -- the item actor -----------------------------------------------------------------------------
 
+// What every item actor of one batch shares.
+struct ItemSpec {
+  NodeSpecPtr node;
+  std::optional<RetryPolicy> policy; // resolved by the batch: its node's own, else the flow's
+};
+using ItemSpecPtr = std::shared_ptr<const ItemSpec>;
+
+// One attempt at one item: exec on a fresh node instance, its outcome sent to the batch actor
+// (its supervisor), which decides about retries. If it dies without an outcome (killed), it
+// still reports, from on_exit: the supervisor learns of every death without a monitor and
+// the extra down message per item that a monitor costs.
 class ItemActor final : public caf::event_based_actor, public TimeoutTracked, public ExecSite {
 public:
-  ItemActor(caf::actor_config& cfg, NodeSpecPtr spec, caf::actor parent, std::uint32_t slot,
-            std::size_t index, Value item)
-      : caf::event_based_actor(cfg), ExecSite(this, std::move(spec)), parent_(std::move(parent)),
-        item_(std::move(item)), index_(index), slot_(slot) {}
+  ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor parent, std::uint32_t slot,
+            std::size_t index, std::uint32_t attempt, Value item)
+      : caf::event_based_actor(cfg), ExecSite(this, spec->node), item_spec_(std::move(spec)),
+        parent_(std::move(parent)), item_(std::move(item)), index_(index), slot_(slot),
+        attempt_number_(attempt) {}
 
   const char* name() const override { return "actorflow.item"; }
 
-  // Killed (its batch stopped or its run was cancelled): free the node and its suspended
-  // coroutine now. The actor object itself may live on for a while (a pending timer message
-  // holds a reference to it), and it should not keep the user's node alive with it.
-  void on_exit() override { release_exec(); }
+  void on_exit() override {
+    release_exec();
+    if (done_)
+      return;
+    // Killed before it had an outcome: its batch stopped (it ignores this), or it crashed.
+    ItemOutcome outcome;
+    outcome.index = index_;
+    outcome.attempts = attempt_number_;
+    outcome.result = Error{Errc::peer_lost, where("actor") + " died (" + to_string(fail_state()) + ")"};
+    caf::anon_send(parent_, item_done_atom::value, slot_, true, std::move(outcome));
+  }
 
   caf::behavior make_behavior() override {
-    started_ = Clock::now();
+    if (item_spec_->policy)
+      policy_ = &*item_spec_->policy;
     if (make_node())
-      start_exec(std::move(item_), index_);
+      start_exec(std::move(item_), index_, attempt_number_);
     if (done_)
       return {}; // finished without awaiting anything: no behavior, the actor terminates
     return {[this](wake_atom, std::uint64_t token) { wake(token); }};
@@ -252,39 +339,48 @@ private:
     return "node '" + spec_->path() + "' item " + std::to_string(index_) + " " + step;
   }
 
-  void exec_succeeded(Value result) override { finish(std::move(result)); }
-  void exec_failed(const Error& error) override { finish(error); }
+  void exec_succeeded(Value result) override { finish(std::move(result), false); }
+  void exec_failed(const Error& error, bool retry) override { finish(error, retry); }
 
-  void finish(std::variant<Value, Error> result) {
+  void finish(std::variant<Value, Error> result, bool retry) {
     release_exec();
     ItemOutcome outcome;
     outcome.index = index_;
     outcome.result = std::move(result);
-    outcome.attempts = 1;
-    outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_);
-    send(parent_, item_done_atom::value, slot_, std::move(outcome));
+    outcome.attempts = attempt_number_;
+    send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
     done_ = true;
     quit();
   }
 
+  ItemSpecPtr item_spec_;
   caf::actor parent_;
   Value item_;
   std::size_t index_;
   std::uint32_t slot_; // the parent's in-flight slot, sent back with the outcome
+  std::uint32_t attempt_number_;
   bool done_ = false;
-  Clock::time_point started_;
 };
 
 // -- the node actor: single node or batch -------------------------------------------------------
 
-// Children of a batch still running, one slot per place in the window. Shared with the exit
-// hook, which runs after the actor's state is destroyed: a batch actor that dies (cancel) takes
-// its items with it.
+// One place in a batch's window: an item from its first attempt until its final outcome.
+struct Slot {
+  caf::actor actor;   // the running attempt; invalid while waiting for a retry, or when free
+  std::size_t index = 0;
+  std::uint32_t attempt = 0; // number of the latest attempt; 0 when the slot is free
+  bool waiting = false;      // for a retry timer
+  std::optional<Value> input; // kept for retries when the policy allows any
+  Millis last_delay{0};
+  caf::actor_clock::time_point first_start{};
+};
+
+// Shared with the exit hook, which runs after the actor's state is destroyed: a batch actor
+// that dies (cancel) takes its items with it.
 struct InFlight {
-  std::vector<caf::actor> actors;   // by slot; invalid when the slot is free
-  std::vector<std::size_t> indices; // by slot: the item index running there
-  std::vector<std::uint32_t> free;  // free slots
-  std::size_t count = 0;
+  std::vector<Slot> slots;
+  std::vector<std::uint32_t> free; // free slots
+  std::size_t count = 0;           // occupied slots
 };
 
 struct FanOut {
@@ -294,17 +390,23 @@ struct FanOut {
   ParallelBatchNode* node; // the batch's own instance (owned by the actor state)
   BatchOptions options;
   ItemSource source;
+  ItemSpecPtr item_spec;
+  bool keep_inputs = false; // retries are possible: slots keep their item
   detail::BatchTally tally;
   std::optional<Error> first_error; // the item error that fails a fail_fast batch
   std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>();
   std::vector<ItemOutcome> results; // ordered gather; stays empty when as_completed
+  CircuitBreaker breaker;
+  std::mt19937_64 random{std::random_device{}()}; // backoff jitter
   std::size_t started = 0;
   std::size_t finished = 0;
   std::size_t cancelled = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t circuit_opened = 0;
   std::size_t progress_stride = 1;
   bool exhausted = false;
   bool stopping = false;
-  Clock::time_point t0;
+  caf::actor_clock::time_point t0;
 };
 
 struct NodeActorState : ExecSite {
@@ -315,6 +417,8 @@ struct NodeActorState : ExecSite {
 
   void set_spec(NodeSpecPtr spec) { spec_ = std::move(spec); }
 
+  [[nodiscard]] caf::actor_clock::time_point now() const { return self_->clock().now(); }
+
   // -- single and batch: the flow's request -----------------------------------------------------
 
   caf::response_promise start(State initial) {
@@ -322,6 +426,7 @@ struct NodeActorState : ExecSite {
     state = std::move(initial);
     if (!make_node())
       return promise;
+    policy_ = resolve_policy();
     auto prepped = detail::guarded([&] { return where("prep"); }, [&] { return node_->prep(state); });
     if (!prepped) {
       reply(prepped.error());
@@ -331,7 +436,7 @@ struct NodeActorState : ExecSite {
     if (auto* batch = dynamic_cast<ParallelBatchNode*>(node_.get()))
       start_batch(*batch);
     else
-      start_exec(prep_result, std::nullopt);
+      start_attempt(1);
     return promise;
   }
 
@@ -339,22 +444,63 @@ struct NodeActorState : ExecSite {
     return "node '" + spec_->path() + "' " + step;
   }
 
+  // -- single: exec attempts in place, on the same node instance (as PocketFlow retries) -------
+
+  void start_attempt(std::uint32_t attempt) {
+    if (policy_ && policy_->attempt_timeout.count() > 0)
+      self_->delayed_send(self_, policy_->attempt_timeout, timeout_atom::value, std::uint32_t{0},
+                          attempt);
+    start_exec(prep_result, std::nullopt, attempt);
+  }
+
   void exec_succeeded(Value result) override {
     auto action = detail::guarded([&] { return where("post"); },
                                   [&] { return node_->post(state, prep_result, result); });
     if (!action)
       return reply(action.error());
-    reply(RunResult{std::move(state), std::move(*action), {spec_->name}, {}});
+    RunResult done{std::move(state), std::move(*action), {spec_->name}, {}};
+    done.retries = attempt_ > 0 ? attempt_ - 1 : 0;
+    reply(std::move(done));
   }
 
-  void exec_failed(const Error& error) override { reply(error); }
+  void exec_failed(const Error& error, bool retry) override {
+    if (!retry) {
+      if (attempt_ > 0)
+        emit(AttemptEvent::Kind::gave_up, error);
+      return reply(error);
+    }
+    emit(AttemptEvent::Kind::failed, error);
+    auto delay = retry_delay(*policy_, error, attempt_, last_delay, uniform01(random));
+    last_delay = delay;
+    emit(AttemptEvent::Kind::retry_scheduled, error, delay);
+    self_->delayed_send(self_, delay, retry_atom::value, std::uint32_t{0}, attempt_);
+  }
+
+  void on_retry(std::uint32_t attempt) {
+    if (attempt == attempt_ && !exec_running_)
+      start_attempt(attempt + 1);
+  }
+
+  void on_attempt_timeout(std::uint32_t attempt) {
+    if (attempt != attempt_ || !exec_running_)
+      return; // that attempt has ended already
+    abandon_exec();
+    Error error{Errc::timeout, where("exec") + ": attempt " + std::to_string(attempt) +
+                                   " took longer than attempt_timeout (" +
+                                   std::to_string(policy_->attempt_timeout.count()) + " ms)"};
+    emit(AttemptEvent::Kind::timed_out, error);
+    if (policy_->should_retry(error, attempt))
+      return exec_failed(error, true);
+    emit(AttemptEvent::Kind::gave_up, error);
+    reply(error);
+  }
 
   void reply(Result<RunResult> result) {
     promise.deliver(StepReply::of(std::move(result)));
     self_->quit();
   }
 
-  // -- batch: the fan-out -----------------------------------------------------------------------
+  // -- batch: the fan-out, and the supervisor of its item actors --------------------------------
 
   void start_batch(ParallelBatchNode& batch) {
     fan.emplace(batch);
@@ -363,6 +509,13 @@ struct NodeActorState : ExecSite {
       return reply(Error{Errc::bad_input, where("batch") + ": max_concurrency is " +
                                               std::to_string(window) +
                                               " (expected 1 to 4294967295)"});
+    std::optional<RetryPolicy> policy;
+    if (policy_)
+      policy = *policy_;
+    fan->keep_inputs = policy && policy->max_attempts > 1;
+    if (policy)
+      fan->breaker = CircuitBreaker(policy->circuit);
+    fan->item_spec = std::make_shared<const ItemSpec>(ItemSpec{spec_, std::move(policy)});
     auto source =
         detail::guarded([&] { return where("items"); }, [&] { return batch.items(state, prep_result); });
     if (!source)
@@ -375,27 +528,31 @@ struct NodeActorState : ExecSite {
     // Progress about 100 times per batch, or every window's worth when the size is unknown.
     fan->progress_stride =
         std::max<std::size_t>(1, fan->source.size ? *fan->source.size / 100 : window);
-    fan->t0 = Clock::now();
-    // The window's slots, allocated up front (capped: a huge window over a short source should
+    fan->t0 = now();
+    // The window's slots, reserved up front (capped: a huge window over a short source should
     // not reserve memory it never uses; slots beyond are added as needed).
-    auto& slots = *fan->in_flight;
     auto reserve = std::min<std::size_t>(window, fan->source.size.value_or(window));
-    slots.actors.reserve(std::min<std::size_t>(reserve, 1 << 16));
+    fan->in_flight->slots.reserve(std::min<std::size_t>(reserve, 1 << 16));
     // A batch actor that dies (its run was cancelled) takes its items with it.
     self_->attach_functor([children = fan->in_flight] {
-      for (auto& child : children->actors)
-        if (child)
-          caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
-      children->actors.clear();
+      for (auto& slot : children->slots)
+        if (slot.actor)
+          caf::anon_send_exit(slot.actor, caf::exit_reason::user_shutdown);
+      children->slots.clear();
     });
     pump();
   }
 
-  // Fills the window: pulls items and spawns their actors while there is room.
+  // Fills the window: pulls items and starts them while there is room.
   void pump() {
     auto& f = *fan;
-    auto& slots = *f.in_flight;
-    while (!f.stopping && !f.exhausted && slots.count < f.options.max_concurrency) {
+    auto& window = *f.in_flight;
+    pumping = true;
+    struct Done {
+      bool& flag;
+      ~Done() { flag = false; }
+    } done{pumping};
+    while (!f.stopping && !f.exhausted && window.count < f.options.max_concurrency) {
       auto item = detail::guarded([&] { return where("items"); }, [&] { return f.source.next(); });
       if (!item)
         return fail_batch(item.error());
@@ -405,35 +562,149 @@ struct NodeActorState : ExecSite {
         break;
       }
       auto index = f.started++;
-      std::uint32_t slot;
-      if (!slots.free.empty()) {
-        slot = slots.free.back();
-        slots.free.pop_back();
+      std::uint32_t id;
+      if (!window.free.empty()) {
+        id = window.free.back();
+        window.free.pop_back();
       } else {
-        slot = static_cast<std::uint32_t>(slots.actors.size());
-        slots.actors.emplace_back();
-        slots.indices.emplace_back();
+        id = static_cast<std::uint32_t>(window.slots.size());
+        window.slots.emplace_back();
       }
-      slots.actors[slot] =
-          self_->spawn<ItemActor>(spec_, caf::actor{self_}, slot, index, std::move(**item));
-      slots.indices[slot] = index;
-      ++slots.count;
+      auto& slot = window.slots[id];
+      slot.index = index;
+      slot.attempt = 0;
+      slot.last_delay = Millis{0};
+      slot.first_start = f.t0; // the clock is read only when an item's latency is reported
+      ++window.count;
       if (!f.options.as_completed)
         f.results.emplace_back().index = index; // filled when the outcome arrives
+      if (f.keep_inputs) {
+        slot.input = std::move(**item);
+        launch(id, *slot.input);
+      } else {
+        launch(id, std::move(**item));
+      }
+      if (f.stopping)
+        return; // the launch ended the batch (an open circuit under fail_fast)
     }
-    if (f.exhausted && slots.count == 0 && !f.stopping)
+    if (f.exhausted && window.count == 0 && !f.stopping)
       finish_batch(f.tally.at_end());
   }
 
-  void on_item_done(std::uint32_t slot, ItemOutcome outcome) {
+  // Starts the next attempt of the item in slot `id`, unless the circuit is open.
+  void launch(std::uint32_t id, Value input) {
     auto& f = *fan;
-    auto& slots = *f.in_flight;
-    if (f.stopping || slot >= slots.actors.size() || !slots.actors[slot] ||
-        slots.indices[slot] != outcome.index)
+    auto& slot = f.in_flight->slots[id];
+    if (!f.breaker.allow(now())) {
+      Error error{Errc::circuit_open,
+                  where("batch") + ": circuit open after too many failures; item " +
+                      std::to_string(slot.index) + " fails fast"};
+      emit_item(AttemptEvent::Kind::circuit_rejected, slot, error);
+      return settle(id, std::move(error));
+    }
+    if (slot.attempt == 0 && f.keep_inputs)
+      slot.first_start = now();
+    ++slot.attempt;
+    slot.waiting = false;
+    slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.index,
+                                         slot.attempt, std::move(input));
+    const auto& policy = f.item_spec->policy;
+    if (policy && policy->attempt_timeout.count() > 0)
+      self_->delayed_send(self_, policy->attempt_timeout, timeout_atom::value, id, slot.attempt);
+  }
+
+  void on_item_done(std::uint32_t id, bool retry, ItemOutcome outcome) {
+    auto& f = *fan;
+    auto& window = *f.in_flight;
+    if (f.stopping || id >= window.slots.size())
       return; // late: from a child cancelled when the batch stopped
-    slots.actors[slot] = caf::actor{};
-    slots.free.push_back(slot);
-    --slots.count;
+    auto& slot = window.slots[id];
+    if (!slot.actor || slot.index != outcome.index || slot.attempt != outcome.attempts)
+      return; // from an attempt given up on (timed out), or a stray
+    slot.actor = caf::actor{};
+    if (outcome.ok()) {
+      f.breaker.record_success(now());
+      return settle(id, std::move(outcome.result));
+    }
+    on_attempt_failed(id, outcome.error(), retry);
+  }
+
+  void on_item_timeout(std::uint32_t id, std::uint32_t attempt) {
+    auto& f = *fan;
+    if (f.stopping || id >= f.in_flight->slots.size())
+      return;
+    auto& slot = f.in_flight->slots[id];
+    if (!slot.actor || slot.attempt != attempt)
+      return; // that attempt has ended already
+    self_->send_exit(slot.actor, caf::exit_reason::kill); // its late outcome will be stale
+    slot.actor = caf::actor{};
+    Error error{Errc::timeout, "node '" + spec_->path() + "' item " + std::to_string(slot.index) +
+                                   ": attempt " + std::to_string(attempt) +
+                                   " took longer than attempt_timeout (" +
+                                   std::to_string(f.item_spec->policy->attempt_timeout.count()) +
+                                   " ms)"};
+    emit_item(AttemptEvent::Kind::timed_out, slot, error);
+    on_attempt_failed(id, error, true);
+  }
+
+  // An attempt failed: retry after a backoff, or settle the item with the error.
+  void on_attempt_failed(std::uint32_t id, const Error& error, bool retry) {
+    auto& f = *fan;
+    auto& slot = f.in_flight->slots[id];
+    emit_item(AttemptEvent::Kind::failed, slot, error);
+    auto was_open = f.breaker.state() == CircuitBreaker::State::open;
+    f.breaker.record_failure(now());
+    if (!was_open && f.breaker.state() == CircuitBreaker::State::open) {
+      ++f.circuit_opened;
+      emit_item(AttemptEvent::Kind::circuit_opened, slot, error);
+    }
+    const auto& policy = f.item_spec->policy;
+    if (!retry || !policy || !policy->should_retry(error, slot.attempt)) {
+      emit_item(AttemptEvent::Kind::gave_up, slot, error);
+      return settle(id, error);
+    }
+    if (f.breaker.state() == CircuitBreaker::State::open) {
+      Error open{Errc::circuit_open, where("batch") + ": circuit open; item " +
+                                         std::to_string(slot.index) + " not retried (last error: " +
+                                         error.to_string() + ")"};
+      emit_item(AttemptEvent::Kind::circuit_rejected, slot, open);
+      return settle(id, std::move(open));
+    }
+    auto delay = retry_delay(*policy, error, slot.attempt, slot.last_delay, uniform01(f.random));
+    slot.last_delay = delay;
+    slot.waiting = true;
+    ++f.retries;
+    emit_item(AttemptEvent::Kind::retry_scheduled, slot, error, delay);
+    self_->delayed_send(self_, delay, retry_atom::value, id, slot.attempt);
+  }
+
+  void on_item_retry(std::uint32_t id, std::uint32_t attempt) {
+    auto& f = *fan;
+    if (f.stopping || id >= f.in_flight->slots.size())
+      return;
+    auto& slot = f.in_flight->slots[id];
+    if (!slot.waiting || slot.attempt != attempt)
+      return;
+    launch(id, *slot.input);
+  }
+
+  // The item in slot `id` has its final outcome: record it, free the slot, go on.
+  void settle(std::uint32_t id, std::variant<Value, Error> result) {
+    auto& f = *fan;
+    auto& window = *f.in_flight;
+    auto& slot = window.slots[id];
+    ItemOutcome outcome;
+    outcome.index = slot.index;
+    outcome.result = std::move(result);
+    outcome.attempts = slot.attempt;
+    if (f.keep_inputs)
+      outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
+    slot.actor = caf::actor{};
+    slot.attempt = 0;
+    slot.waiting = false;
+    slot.input.reset();
+    window.free.push_back(id);
+    --window.count;
     ++f.finished;
     auto verdict = f.tally.record(outcome.ok());
     if (!outcome.ok() && f.options.policy.kind() == FailurePolicy::Kind::fail_fast)
@@ -455,33 +726,36 @@ struct NodeActorState : ExecSite {
         return fail_batch(f.first_error ? *f.first_error
                                         : Error{Errc::batch_failed, f.tally.failure_reason()});
       case detail::BatchTally::Verdict::succeeded:
-        if (!f.exhausted || slots.count != 0)
+        if (!f.exhausted || window.count != 0)
           return stop_early();
         break;
       case detail::BatchTally::Verdict::running:
         break;
     }
-    pump();
+    if (!in_launch_loop())
+      pump();
   }
 
-  // Cancels the items still in flight; their outcomes become `cancelled`.
+  // Cancels the items still in flight (and those waiting for a retry); their outcomes become
+  // `cancelled`.
   void cancel_in_flight() {
     auto& f = *fan;
-    auto& slots = *f.in_flight;
+    auto& window = *f.in_flight;
     f.stopping = true;
-    for (std::size_t slot = 0; slot < slots.actors.size(); ++slot) {
-      if (!slots.actors[slot])
+    for (auto& slot : window.slots) {
+      if (slot.attempt == 0)
         continue;
-      self_->send_exit(slots.actors[slot], caf::exit_reason::user_shutdown);
-      slots.actors[slot] = caf::actor{};
+      if (slot.actor)
+        self_->send_exit(slot.actor, caf::exit_reason::user_shutdown);
+      slot.actor = caf::actor{};
+      slot.attempt = 0;
       ++f.cancelled;
-      auto index = slots.indices[slot];
       if (!f.options.as_completed)
-        f.results[index].result =
-            Error{Errc::cancelled, where("batch") + ": item " + std::to_string(index) +
+        f.results[slot.index].result =
+            Error{Errc::cancelled, where("batch") + ": item " + std::to_string(slot.index) +
                                        " cancelled: the batch stopped early"};
     }
-    slots.count = 0;
+    window.count = 0;
   }
 
   void stop_early() {
@@ -498,6 +772,7 @@ struct NodeActorState : ExecSite {
 
   void finish_batch(detail::BatchTally::Verdict verdict) {
     auto& f = *fan;
+    f.stopping = true;
     report_progress(true);
     if (verdict == detail::BatchTally::Verdict::failed)
       return reply(Error{Errc::batch_failed, where("batch") + ": " + f.tally.failure_reason()});
@@ -507,14 +782,18 @@ struct NodeActorState : ExecSite {
     result.summary.succeeded = f.tally.succeeded();
     result.summary.failed = f.tally.failed() + f.cancelled;
     result.summary.cancelled = f.cancelled;
-    result.summary.stopped_early = f.stopping;
-    result.summary.wall = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - f.t0);
+    result.summary.stopped_early = f.cancelled > 0;
+    result.summary.wall = std::chrono::duration_cast<std::chrono::microseconds>(now() - f.t0);
+    result.summary.retries = f.retries;
+    result.summary.circuit_opened = f.circuit_opened;
     auto action = detail::guarded([&] { return where("post_batch"); }, [&] {
       return f.node->post_batch(state, prep_result, std::move(result));
     });
     if (!action)
       return reply(action.error());
-    reply(RunResult{std::move(state), std::move(*action), {spec_->name}, {}});
+    RunResult done{std::move(state), std::move(*action), {spec_->name}, {}};
+    done.retries = f.retries;
+    reply(std::move(done));
   }
 
   void report_progress(bool finished) {
@@ -531,10 +810,36 @@ struct NodeActorState : ExecSite {
     spec_->scope.hooks->progress(p);
   }
 
+  void emit_item(AttemptEvent::Kind kind, const Slot& slot, const Error& error,
+                 Millis delay = Millis{0}) {
+    const auto& hooks = spec_->scope.hooks;
+    if (!hooks || !hooks->on_attempt)
+      return;
+    AttemptEvent event;
+    event.kind = kind;
+    event.node = spec_->path();
+    event.item = slot.index;
+    event.attempt = slot.attempt;
+    event.error = error;
+    event.delay = delay;
+    hooks->on_attempt(event);
+  }
+
+  static double uniform01(std::mt19937_64& random) {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(random);
+  }
+
+  // settle() is reached from pump() (a circuit-rejected launch) and from messages; only the
+  // latter may pump again.
+  bool in_launch_loop() const { return pumping; }
+
   caf::response_promise promise;
   State state;
   Value prep_result;
-  std::optional<FanOut> fan; // batch only
+  Millis last_delay{0};           // single: the previous backoff
+  std::mt19937_64 random{std::random_device{}()}; // single: backoff jitter
+  std::optional<FanOut> fan;      // batch only
+  bool pumping = false;
 };
 
 using Self = NodeActorState::Self;
@@ -546,9 +851,21 @@ caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
         return self->state.start(std::move(initial));
       },
       [self](wake_atom, std::uint64_t token) { self->state.wake(token); },
-      [self](item_done_atom, std::uint32_t slot, ItemOutcome& outcome) {
+      [self](item_done_atom, std::uint32_t slot, bool retry, ItemOutcome& outcome) {
         if (self->state.fan)
-          self->state.on_item_done(slot, std::move(outcome));
+          self->state.on_item_done(slot, retry, std::move(outcome));
+      },
+      [self](retry_atom, std::uint32_t slot, std::uint32_t attempt) {
+        if (self->state.fan)
+          self->state.on_item_retry(slot, attempt);
+        else
+          self->state.on_retry(attempt);
+      },
+      [self](timeout_atom, std::uint32_t slot, std::uint32_t attempt) {
+        if (self->state.fan)
+          self->state.on_item_timeout(slot, attempt);
+        else
+          self->state.on_attempt_timeout(attempt);
       },
   };
 }
@@ -564,10 +881,11 @@ TimeoutTracked* as_timeout_tracked(caf::abstract_actor* actor) noexcept {
 }
 
 caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
-                            NodeFactory factory) {
+                            NodeFactory factory, std::optional<RetryPolicy> flow_policy) {
   return parent->spawn<caf::linked>(
       node_actor, std::make_shared<const NodeSpec>(NodeSpec{std::move(scope), std::move(name),
-                                                            std::move(factory)}));
+                                                            std::move(factory),
+                                                            std::move(flow_policy)}));
 }
 
 } // namespace actorflow::actors

@@ -1,6 +1,7 @@
 #include "actors/scheduler.hpp"
 
 #include <caf/abstract_actor.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>
@@ -12,13 +13,14 @@ namespace actorflow::actors {
 
 namespace {
 
-// Forwards every operation to the coordinator's clock (the one its timer thread serves),
-// except the termination-time cancellation of actors known to have set no timeout.
+// Forwards every operation to the coordinator's clock (the one its timer thread serves) or to a
+// virtual clock, except the termination-time cancellation of actors known to have set no
+// timeout.
 // It derives from thread_safe_actor_clock only because the coordinator's clock() must return
 // one; its own queue stays unused.
 class ForwardingClock final : public caf::detail::thread_safe_actor_clock {
 public:
-  explicit ForwardingClock(caf::detail::thread_safe_actor_clock& target) : target_(&target) {}
+  explicit ForwardingClock(caf::actor_clock& target) : target_(&target) {}
 
   time_point now() const noexcept override { return target_->now(); }
 
@@ -77,7 +79,7 @@ private:
       tracked->mark_armed_timeout();
   }
 
-  caf::detail::thread_safe_actor_clock* target_;
+  caf::actor_clock* target_;
 };
 
 template <class Policy>
@@ -85,7 +87,8 @@ class Coordinator final : public caf::scheduler::coordinator<Policy> {
   using Base = caf::scheduler::coordinator<Policy>;
 
 public:
-  explicit Coordinator(caf::actor_system& system) : Base(system), clock_(Base::clock()) {}
+  Coordinator(caf::actor_system& system, caf::actor_clock* virtual_clock)
+      : Base(system), clock_(virtual_clock ? *virtual_clock : Base::clock()) {}
 
   caf::detail::thread_safe_actor_clock& clock() noexcept override { return clock_; }
 
@@ -95,12 +98,14 @@ private:
 
 } // namespace
 
-void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy) {
-  cfg.module_factories.push_back([policy](caf::actor_system& system) -> caf::actor_system::module* {
-    if (policy == SchedulerPolicy::sharing)
-      return new Coordinator<caf::policy::work_sharing>(system);
-    return new Coordinator<caf::policy::work_stealing>(system);
-  });
+void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy,
+                       caf::actor_clock* virtual_clock) {
+  cfg.module_factories.push_back(
+      [policy, virtual_clock](caf::actor_system& system) -> caf::actor_system::module* {
+        if (policy == SchedulerPolicy::sharing)
+          return new Coordinator<caf::policy::work_sharing>(system, virtual_clock);
+        return new Coordinator<caf::policy::work_stealing>(system, virtual_clock);
+      });
 }
 
 } // namespace actorflow::actors

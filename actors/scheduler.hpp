@@ -39,7 +39,10 @@ private:
 /// (actors/node_actor.cpp).
 TimeoutTracked* as_timeout_tracked(caf::abstract_actor* actor) noexcept;
 
-/// Makes the actor system built from `cfg` use actorflow's scheduler with CAF's `policy`.
-void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy);
+/// Makes the actor system built from `cfg` use actorflow's scheduler with CAF's `policy`. With
+/// `virtual_clock`, every timer runs on that clock instead of real time (tests); it must
+/// outlive the actor system.
+void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy,
+                       caf::actor_clock* virtual_clock = nullptr);
 
 } // namespace actorflow::actors

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace actorflow::actors {
@@ -31,6 +32,6 @@ caf::actor spawn_child_flow(caf::local_actor* parent, Scope scope,
 /// on awaits without holding a thread) and post for one (run_atom, State) request. When the
 /// node is a ParallelBatchNode, the actor is the batch's fan-out: one item actor per item.
 caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
-                            NodeFactory factory);
+                            NodeFactory factory, std::optional<RetryPolicy> flow_policy);
 
 } // namespace actorflow::actors

@@ -2,11 +2,13 @@
 // actors, tracks live runs so that shutdown can cancel them.
 
 #include <actorflow/runtime.hpp>
+#include <actorflow/testing.hpp>
 
 #include "actors/actor_slot.hpp"
 #include "actors/helper_actor.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/step_actors.hpp"
+#include "actors/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
 #include "run_state.hpp"
 
@@ -38,7 +40,8 @@ struct RuntimeImpl {
     };
     env = std::move(environment);
     cfg.set("scheduler.max-threads", workers);
-    actors::install_scheduler(cfg, config.scheduler);
+    clock = std::move(config.clock);
+    actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
     system = std::make_unique<caf::actor_system>(cfg);
   }
 
@@ -76,6 +79,7 @@ struct RuntimeImpl {
 
   actors::EnvironmentPtr env;
   std::size_t workers = 0;
+  std::shared_ptr<testing::VirtualClock> clock; // outlives the system (declared before it)
   caf::actor_system_config cfg; // must outlive the system
   std::unique_ptr<caf::actor_system> system;
 
@@ -159,6 +163,8 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   auto* owner = &impl; // outlives every actor: shutdown waits for them
   auto hooks = std::make_shared<actors::RunHooks>();
   hooks->progress = std::move(options.on_progress);
+  hooks->on_attempt = std::move(options.on_attempt);
+  hooks->timeout = options.timeout;
   auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, std::move(hooks), ""},
                                       flow.graph(),
                                       [owner, run](Result<RunResult> outcome) {

@@ -94,6 +94,8 @@ struct BatchSummary {
   std::size_t cancelled = 0; ///< in flight when the batch stopped early
   bool stopped_early = false;
   std::chrono::microseconds wall{0};
+  std::uint64_t retries = 0;        ///< attempts beyond each item's first
+  std::uint64_t circuit_opened = 0; ///< times the batch's circuit opened
 };
 
 /// The gathered outcomes, in input order (empty when the batch ran as completed).

@@ -31,6 +31,8 @@ public:
   virtual void ask(const ActorRef& target, Value request, std::chrono::nanoseconds timeout,
                    std::coroutine_handle<> resume, std::optional<Result<Value>>& out) = 0;
   virtual void log(std::string_view message) = 0;
+  /// Kills the hosting actor with an exit message, as a crash would (testing::crash_this_actor).
+  virtual void crash_self() = 0;
 
 protected:
   ~ExecHost() = default;
@@ -97,7 +99,7 @@ public:
   }
 
   /// `co_await ctx.ask(actor, request)`: sends `request` to an actor made by
-  /// `Runtime::spawn_actor` and yields its answer, or `deadline_exceeded` after `timeout`.
+  /// `Runtime::spawn_actor` and yields its answer, or `timeout` after `timeout`.
   [[nodiscard]] auto ask(ActorRef target, Value request,
                          std::chrono::nanoseconds timeout = std::chrono::seconds(30)) {
     auto start = [this, target = std::move(target), request = std::move(request), timeout](
@@ -109,6 +111,9 @@ public:
 
   /// Writes a line to the runtime's log, prefixed with the node's name.
   void log(std::string_view message) { host_->log(message); }
+
+  /// The actor behind this context (internal: for actorflow's own helpers).
+  [[nodiscard]] detail::ExecHost& exec_host() noexcept { return *host_; }
 
 private:
   detail::ExecHost* host_;

@@ -69,6 +69,14 @@ public:
   /// Fails a run that executes more than `steps` nodes of this flow (cycles are allowed; an
   /// endless one is not). Default: 10,000.
   FlowBuilder& max_steps(std::size_t steps);
+  /// How the exec of node `name` is retried (a node's own policy, set in its class, wins).
+  FlowBuilder& retry(std::string name, RetryPolicy policy);
+  /// The retry policy of every node of this flow that has none of its own or from `retry`.
+  FlowBuilder& default_retry(RetryPolicy policy);
+  /// A time limit for each run of this flow (also as a nested flow, where the parent's
+  /// deadline still applies: the earlier one wins). Over it, the flow's actors stop and it
+  /// fails with `deadline_exceeded`. Default: none.
+  FlowBuilder& timeout(std::chrono::milliseconds limit);
 
   /// The flow, or an `invalid_flow` error listing every problem (unknown start node, edge to
   /// or from a missing node, duplicate node names, two edges for one action, empty names).

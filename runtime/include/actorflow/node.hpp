@@ -4,6 +4,7 @@
 
 #include <actorflow/context.hpp>
 #include <actorflow/result.hpp>
+#include <actorflow/retry.hpp>
 #include <actorflow/state.hpp>
 #include <actorflow/task.hpp>
 #include <actorflow/value.hpp>
@@ -38,13 +39,25 @@ public:
   /// `input` unchanged.
   virtual Task<Value> exec(Value input, Context& ctx);
 
-  /// Called with exec's error when exec failed (after retries, once supervision exists); its
-  /// value replaces exec's. Default: rethrows, so the node fails.
+  /// Called with exec's error when exec failed and will not be retried (retries exhausted, or
+  /// an error the policy does not retry); its value replaces exec's. Default: rethrows, so the
+  /// node fails. Not called when the last attempt timed out or its actor died: then the
+  /// attempt's error is the outcome.
   virtual Value exec_fallback(const Value& input, const Error& error);
 
   /// Writes results into `state` (rebind it: `state = state.with("k", v)`) and returns the
   /// action that picks the next edge. Default: `default_action`, state unchanged.
   virtual std::string post(State& state, const Value& prep_result, const Value& exec_result);
+
+  /// This node's own retry policy; it wins over the flow's (FlowBuilder::retry). Set it in the
+  /// constructor: `MyNode() { set_retry_policy({.max_attempts = 3}); }`.
+  void set_retry_policy(RetryPolicy policy) { retry_policy_ = std::move(policy); }
+  [[nodiscard]] const std::optional<RetryPolicy>& retry_policy() const noexcept {
+    return retry_policy_;
+  }
+
+private:
+  std::optional<RetryPolicy> retry_policy_;
 };
 
 /// Makes a fresh node per execution.

@@ -5,7 +5,9 @@
 /// arrives at the caller as an `Error{code, message}`. The code says what kind of failure it
 /// was (and so whether a retry could help); the message names the culprit and the value.
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,26 +22,42 @@ enum class Errc : std::uint8_t {
   bad_input,         ///< input that can never succeed: undecodable bytes, wrong type, bad config
   node_threw,        ///< user code (factory, prep, exec, post) threw an exception
   cancelled,         ///< the run, or the runtime, was cancelled or shut down
-  deadline_exceeded, ///< a timeout or deadline passed
+  deadline_exceeded, ///< the run's (or a flow's) deadline passed: nothing more may run
   step_limit,        ///< a flow ran more steps than its `max_steps` guard allows
   unavailable,       ///< a transient failure (connection, server error); a retry may help
   rate_limited,      ///< a provider answered 429 or a limit was hit; a retry later may help
   peer_lost,         ///< an actor or remote node died while work was in flight
   internal,          ///< a bug in actorflow itself; please report it
   batch_failed,      ///< a batch's failure policy was not met (quorum, error rate)
+  timeout,           ///< one attempt took longer than its attempt_timeout
+  server_error,      ///< a server answered 5xx
+  connection_failed, ///< no connection to a server, or it broke mid-request
+  bad_request,       ///< a server refused the request itself (4xx other than 429)
+  circuit_open,      ///< too many recent failures under one supervisor: failing fast
 };
 
 /// The name of `code`, e.g. "invalid_flow".
 [[nodiscard]] std::string_view to_string(Errc code) noexcept;
 
-/// Whether a retry of the same work could succeed: unavailable, rate_limited,
-/// deadline_exceeded and peer_lost are transient; everything else is not.
+/// Whether a retry of the same work could succeed. Transient: timeout, rate_limited,
+/// server_error, connection_failed, unavailable, peer_lost (a child actor or node that died),
+/// and node_threw (an exception from exec: as in PocketFlow, exec is what gets retried; a
+/// RetryPolicy's `retry_on` can say otherwise). Not: bad_input, bad_request, cancelled,
+/// deadline_exceeded (nothing may run after it), circuit_open and the rest.
 [[nodiscard]] bool is_retryable(Errc code) noexcept;
 
 /// A failure: a code for programs and a message for people.
 struct Error {
+  Error() = default;
+  Error(Errc error_code, std::string text,
+        std::optional<std::chrono::milliseconds> retry_after_ = std::nullopt)
+      : code(error_code), message(std::move(text)), retry_after(retry_after_) {}
+
   Errc code = Errc::internal;
   std::string message;
+  /// When the failing party said when to try again (HTTP Retry-After): this wins over any
+  /// computed backoff.
+  std::optional<std::chrono::milliseconds> retry_after;
 
   /// "code: message", e.g. "invalid_flow: edge a -> b: no node 'b'".
   [[nodiscard]] std::string to_string() const;

@@ -3,6 +3,7 @@
 
 #include <actorflow/state.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ struct RunResult {
   /// Things that did not fail the run but deserve a look, e.g. a node that returned an action
   /// for which it has no edge (the flow ends there, as in PocketFlow).
   std::vector<std::string> warnings;
+  /// Exec attempts beyond the first, summed over every node and batch item of the run.
+  std::uint64_t retries = 0;
 };
 
 } // namespace actorflow

@@ -18,6 +18,10 @@
 
 namespace actorflow {
 
+namespace testing {
+class VirtualClock;
+} // namespace testing
+
 namespace detail {
 struct RunState;
 struct RuntimeImpl;
@@ -32,20 +36,28 @@ struct RuntimeConfig {
   /// Scheduler threads; 0 means one per core, at least 2.
   std::size_t worker_threads = 0;
   /// Node types that flows may name with `FlowBuilder::registered_node`.
-  NodeRegistry nodes;
+  NodeRegistry nodes{};
   /// Where `Context::log` lines go (called from runtime threads, possibly at once).
   /// Default: standard error.
-  std::function<void(std::string_view line)> log;
+  std::function<void(std::string_view line)> log{};
   /// Sharing by default: it measured faster here for many short-lived actors (CAF 0.17's
   /// stealing walks the victim's queue on every steal).
   SchedulerPolicy scheduler = SchedulerPolicy::sharing;
+  /// Run every timer on this clock instead of real time (tests; see actorflow/testing.hpp).
+  std::shared_ptr<testing::VirtualClock> clock{};
 };
 
 /// How one run is watched.
 struct RunOptions {
   /// Progress of every batch in the run, about 100 events per batch plus a final one. Called
   /// from runtime threads, possibly several at once: keep it quick and thread-safe.
-  std::function<void(const BatchProgress&)> on_progress;
+  std::function<void(const BatchProgress&)> on_progress{};
+  /// Every failed attempt, retry, timeout, fallback and circuit change (same threading rules).
+  std::function<void(const AttemptEvent&)> on_attempt{};
+  /// The run's deadline, from when it starts (on the runtime's clock); zero: none. When it
+  /// passes, every actor of the run stops, pending retries are dropped, and the run fails with
+  /// `deadline_exceeded`. A nested flow's own `FlowBuilder::timeout` can only make it earlier.
+  std::chrono::milliseconds timeout{0};
 };
 
 /// A run in progress or finished. Copies refer to the same run; every member is safe to call

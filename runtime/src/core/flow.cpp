@@ -21,6 +21,8 @@ namespace detail {
 struct BuilderGraph : FlowGraph {
   std::vector<EdgeSpec> edge_specs;
   std::string start_name;
+  std::vector<std::pair<std::string, RetryPolicy>> retries; // by node name, applied in build()
+  std::optional<RetryPolicy> default_retry;
 };
 
 std::vector<std::string> missing_node_types(const FlowGraph& graph,
@@ -104,12 +106,30 @@ FlowBuilder& FlowBuilder::max_steps(std::size_t steps) {
   return *this;
 }
 
+FlowBuilder& FlowBuilder::retry(std::string name, RetryPolicy policy) {
+  graph_->retries.emplace_back(std::move(name), std::move(policy));
+  return *this;
+}
+
+FlowBuilder& FlowBuilder::timeout(std::chrono::milliseconds limit) {
+  if (limit.count() < 0)
+    problems_.push_back("timeout is negative");
+  graph_->timeout = limit;
+  return *this;
+}
+
+FlowBuilder& FlowBuilder::default_retry(RetryPolicy policy) {
+  graph_->default_retry = std::move(policy);
+  return *this;
+}
+
 Result<Flow> FlowBuilder::build() const {
   const auto& spec = *graph_;
   auto problems = problems_;
   auto graph = std::make_shared<detail::FlowGraph>();
   graph->name = spec.name;
   graph->max_steps = spec.max_steps;
+  graph->timeout = spec.timeout;
   graph->vertices = spec.vertices;
 
   if (spec.name.empty())
@@ -144,6 +164,25 @@ Result<Flow> FlowBuilder::build() const {
       problems.push_back(label + ": node '" + e.from + "' already has an edge for action '" +
                          e.action + "' (to '" + graph->vertices[it->second].name + "')");
   }
+
+  for (auto& vertex : graph->vertices)
+    if (vertex.kind != detail::Vertex::Kind::sub_flow)
+      vertex.retry = spec.default_retry;
+  for (const auto& [name, policy] : spec.retries) {
+    auto node = index.find(name);
+    if (node == index.end())
+      problems.push_back("retry policy for node '" + name + "': no such node");
+    else if (graph->vertices[node->second].kind == detail::Vertex::Kind::sub_flow)
+      problems.push_back("retry policy for node '" + name +
+                         "': it is a nested flow (give its own nodes policies)");
+    else
+      graph->vertices[node->second].retry = policy;
+  }
+  for (const auto& [name, policy] : spec.retries)
+    if (policy.max_attempts == 0)
+      problems.push_back("retry policy for node '" + name + "': max_attempts is 0");
+  if (spec.default_retry && spec.default_retry->max_attempts == 0)
+    problems.push_back("default retry policy: max_attempts is 0");
 
   if (!spec.start_name.empty()) {
     auto s = index.find(spec.start_name);

@@ -4,8 +4,10 @@
 
 #include <actorflow/node.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,7 @@ struct Vertex {
   NodeFactory factory;                       // kind == factory
   std::shared_ptr<const FlowGraph> sub_flow; // kind == sub_flow
   std::string type_name;                     // kind == registered
+  std::optional<RetryPolicy> retry;          // from FlowBuilder::retry or default_retry
   std::map<std::string, std::size_t, std::less<>> edges; // action -> vertex index
 };
 
@@ -30,6 +33,7 @@ struct FlowGraph {
   std::vector<Vertex> vertices;
   std::size_t start = 0;
   std::size_t max_steps = 10'000;
+  std::chrono::milliseconds timeout{0}; // zero: none
 };
 
 /// Every registered type name used by `graph` or its nested flows that `registry` lacks,

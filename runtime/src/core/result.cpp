@@ -26,6 +26,16 @@ std::string_view to_string(Errc code) noexcept {
     return "internal";
   case Errc::batch_failed:
     return "batch_failed";
+  case Errc::timeout:
+    return "timeout";
+  case Errc::server_error:
+    return "server_error";
+  case Errc::connection_failed:
+    return "connection_failed";
+  case Errc::bad_request:
+    return "bad_request";
+  case Errc::circuit_open:
+    return "circuit_open";
   }
   // Codes travel between processes, so a newer peer may send a number this build does not know;
   // printing it must not be undefined behaviour.
@@ -34,9 +44,12 @@ std::string_view to_string(Errc code) noexcept {
 
 bool is_retryable(Errc code) noexcept {
   switch (code) {
-  case Errc::unavailable:
+  case Errc::timeout:
+  case Errc::node_threw:
   case Errc::rate_limited:
-  case Errc::deadline_exceeded:
+  case Errc::server_error:
+  case Errc::connection_failed:
+  case Errc::unavailable:
   case Errc::peer_lost:
     return true;
   default:

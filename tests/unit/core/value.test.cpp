@@ -302,11 +302,16 @@ TEST_CASE("every Errc has a stable name") {
 TEST_CASE("only transient codes are retryable") {
   CHECK(is_retryable(Errc::unavailable));
   CHECK(is_retryable(Errc::rate_limited));
-  CHECK(is_retryable(Errc::deadline_exceeded));
+  CHECK(is_retryable(Errc::timeout));
+  CHECK(is_retryable(Errc::server_error));
+  CHECK(is_retryable(Errc::connection_failed));
+  CHECK(is_retryable(Errc::node_threw));
   CHECK(is_retryable(Errc::peer_lost));
+  CHECK_FALSE(is_retryable(Errc::deadline_exceeded));
+  CHECK_FALSE(is_retryable(Errc::bad_request));
+  CHECK_FALSE(is_retryable(Errc::circuit_open));
   CHECK_FALSE(is_retryable(Errc::invalid_flow));
   CHECK_FALSE(is_retryable(Errc::bad_input));
-  CHECK_FALSE(is_retryable(Errc::node_threw));
   CHECK_FALSE(is_retryable(Errc::cancelled));
   CHECK_FALSE(is_retryable(Errc::step_limit));
   CHECK_FALSE(is_retryable(Errc::internal));
