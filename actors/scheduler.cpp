@@ -1,5 +1,7 @@
 #include "actors/scheduler.hpp"
 
+#include "actors/virtual_clock.hpp"
+
 #include <caf/abstract_actor.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
@@ -8,6 +10,9 @@
 #include <caf/policy/work_sharing.hpp>
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
+
+#include <atomic>
+#include <limits>
 
 namespace actorflow::actors {
 
@@ -82,13 +87,65 @@ private:
   caf::actor_clock* target_;
 };
 
+// On a virtual clock, a test must not move time while actors still have work: it could fire a
+// timer before an actor that is about to set an earlier one has done so. This policy counts
+// jobs queued or running (CAF's worker calls after_resume once per resume; with unlimited
+// throughput an actor is never put back in the queue by its worker), so that the clock can
+// wait for the system to be idle. Used only with a virtual clock.
+template <class Base>
+class IdleCounting : public Base {
+public:
+  struct coordinator_data : Base::coordinator_data {
+    explicit coordinator_data(caf::scheduler::abstract_coordinator* owner)
+        : Base::coordinator_data(owner) {}
+    std::atomic<long> busy{0};
+    detail::VirtualActorClock* clock = nullptr;
+  };
+
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    ++Base::d(self).busy;
+    Base::central_enqueue(self, job);
+  }
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    ++Base::d(self->parent()).busy;
+    Base::external_enqueue(self, job);
+  }
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    ++Base::d(self->parent()).busy;
+    Base::internal_enqueue(self, job);
+  }
+  template <class Worker>
+  void resume_job_later(Worker* self, caf::resumable* job) {
+    ++Base::d(self->parent()).busy;
+    Base::resume_job_later(self, job);
+  }
+  template <class Worker>
+  void after_resume(Worker* self, caf::resumable* job) {
+    Base::after_resume(self, job);
+    auto& data = Base::d(self->parent());
+    if (--data.busy == 0 && data.clock)
+      data.clock->poke();
+  }
+};
+
 template <class Policy>
 class Coordinator final : public caf::scheduler::coordinator<Policy> {
   using Base = caf::scheduler::coordinator<Policy>;
 
 public:
-  Coordinator(caf::actor_system& system, caf::actor_clock* virtual_clock)
-      : Base(system), clock_(virtual_clock ? *virtual_clock : Base::clock()) {}
+  Coordinator(caf::actor_system& system, detail::VirtualActorClock* virtual_clock)
+      : Base(system),
+        clock_(virtual_clock ? static_cast<caf::actor_clock&>(*virtual_clock) : Base::clock()) {
+    if constexpr (requires { this->data().busy; }) {
+      if (virtual_clock) {
+        this->data().clock = virtual_clock;
+        virtual_clock->set_idle_probe([this] { return this->data().busy.load() == 0; });
+      }
+    }
+  }
 
   caf::detail::thread_safe_actor_clock& clock() noexcept override { return clock_; }
 
@@ -99,7 +156,17 @@ private:
 } // namespace
 
 void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy,
-                       caf::actor_clock* virtual_clock) {
+                       detail::VirtualActorClock* virtual_clock) {
+  if (virtual_clock) {
+    cfg.set("scheduler.max-throughput", std::numeric_limits<std::size_t>::max());
+    cfg.module_factories.push_back([policy, virtual_clock](caf::actor_system& system)
+                                       -> caf::actor_system::module* {
+      if (policy == SchedulerPolicy::sharing)
+        return new Coordinator<IdleCounting<caf::policy::work_sharing>>(system, virtual_clock);
+      return new Coordinator<IdleCounting<caf::policy::work_stealing>>(system, virtual_clock);
+    });
+    return;
+  }
   cfg.module_factories.push_back(
       [policy, virtual_clock](caf::actor_system& system) -> caf::actor_system::module* {
         if (policy == SchedulerPolicy::sharing)

@@ -17,6 +17,10 @@
 
 #include <caf/fwd.hpp>
 
+namespace actorflow::detail {
+class VirtualActorClock;
+} // namespace actorflow::detail
+
 namespace actorflow::actors {
 
 /// A base for actor classes: records whether the actor ever set a CAF timeout (a request
@@ -43,6 +47,6 @@ TimeoutTracked* as_timeout_tracked(caf::abstract_actor* actor) noexcept;
 /// `virtual_clock`, every timer runs on that clock instead of real time (tests); it must
 /// outlive the actor system.
 void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy,
-                       caf::actor_clock* virtual_clock = nullptr);
+                       detail::VirtualActorClock* virtual_clock = nullptr);
 
 } // namespace actorflow::actors

@@ -5,6 +5,7 @@
 #include <caf/detail/test_actor_clock.hpp>
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 namespace actorflow::detail {
@@ -65,6 +66,18 @@ public:
     return f();
   }
 
+  /// The scheduler tells how to see that no actor is running or runnable.
+  void set_idle_probe(std::function<bool()> probe) { idle_probe_ = std::move(probe); }
+  /// Called by the scheduler when it may have become idle.
+  void poke() { changes_.notify_all(); }
+  /// Waits until the actor system is idle (bounded); true when it is.
+  template <class Duration>
+  bool wait_idle(Duration bound) const {
+    if (!idle_probe_)
+      return true;
+    return wait_until([&] { return idle_probe_(); }, bound);
+  }
+
   /// Waits until `pred()` holds (checked with the clock locked) or `bound` passes.
   template <class Pred, class Duration>
   bool wait_until(Pred pred, Duration bound) const {
@@ -82,8 +95,10 @@ private:
     changes_.notify_all();
   }
 
-  mutable std::mutex mutex_;
-  mutable std::condition_variable changes_;
+  // Recursive: advancing time runs CAF's dispatch, which calls now() on this clock.
+  mutable std::recursive_mutex mutex_;
+  mutable std::condition_variable_any changes_;
+  std::function<bool()> idle_probe_;
 };
 
 } // namespace actorflow::detail

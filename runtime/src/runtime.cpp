@@ -42,6 +42,7 @@ struct RuntimeImpl {
     cfg.set("scheduler.max-threads", workers);
     clock = std::move(config.clock);
     actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
+    // (With a virtual clock, the scheduler counts jobs so that the clock can wait for idle.)
     system = std::make_unique<caf::actor_system>(cfg);
   }
 

@@ -32,7 +32,12 @@ std::size_t VirtualClock::advance(std::chrono::nanoseconds delta) {
   return clock_->locked([&] { return clock_->advance_time(delta); });
 }
 
+bool VirtualClock::wait_until_idle(std::chrono::milliseconds bound) const {
+  return clock_->wait_idle(bound);
+}
+
 std::optional<std::chrono::nanoseconds> VirtualClock::advance_to_next() {
+  clock_->wait_idle(std::chrono::seconds(10));
   return clock_->locked([&]() -> std::optional<std::chrono::nanoseconds> {
     if (clock_->schedule().empty())
       return std::nullopt;

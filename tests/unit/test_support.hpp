@@ -1,6 +1,7 @@
 #pragma once
 // Small helpers shared by the runtime-level test areas.
 #include <actorflow/actorflow.hpp>
+#include <actorflow/testing.hpp>
 
 #include <doctest/doctest.h>
 
@@ -28,6 +29,20 @@ bool eventually(Pred pred, std::chrono::seconds bound = std::chrono::seconds(30)
     std::this_thread::yield();
   }
   return true;
+}
+
+/// Moves virtual time from timer to timer until `run` ends (bounded in real time), and
+/// returns its result. Timers fire in due order, as real time would fire them.
+inline Result<RunResult> drive(const RunHandle& run, testing::VirtualClock& clock,
+                               std::chrono::seconds bound = std::chrono::seconds(30)) {
+  auto until = std::chrono::steady_clock::now() + bound;
+  while (!run.done()) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "the run did not end in time");
+    REQUIRE(clock.wait_until_idle());
+    if (!run.done())
+      REQUIRE_MESSAGE(clock.advance_to_next(), "the run waits, but on no timer");
+  }
+  return run.get();
 }
 
 } // namespace actorflow::testing_support

@@ -8,6 +8,7 @@
 #include <actorflow/map.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
+#include <actorflow/retry.hpp>
 #include <actorflow/run_result.hpp>
 #include <actorflow/runtime.hpp>
 #include <actorflow/state.hpp>

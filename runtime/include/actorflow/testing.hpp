@@ -48,8 +48,12 @@ public:
   [[nodiscard]] std::optional<std::chrono::nanoseconds> next_due() const;
   /// Moves time forward by `delta`, firing every timer that becomes due. Returns how many fired.
   std::size_t advance(std::chrono::nanoseconds delta);
-  /// Moves time to the earliest pending timer and fires it (with any due at the same time).
-  /// Returns the step taken, or nothing when no timer is pending.
+  /// Waits until the runtime is idle (no actor running or runnable), at most `bound` in real
+  /// time: then nothing can set a timer before time moves on. True when idle.
+  bool wait_until_idle(std::chrono::milliseconds bound = std::chrono::seconds(10)) const;
+  /// Waits until the runtime is idle, then moves time to the earliest pending timer and fires
+  /// it (with any due at the same time). Returns the step taken, or nothing when no timer is
+  /// pending.
   std::optional<std::chrono::nanoseconds> advance_to_next();
   /// Blocks (in real time, at most `bound`) until at least `count` timers are pending: the way
   /// to wait for the runtime to reach its next timer without sleeping. True when reached.

@@ -455,6 +455,7 @@ std::string key_term_title(const std::vector<Word>& words, std::size_t max_words
   std::sort(candidates.begin(), candidates.end(),
             [](const TermUse& a, const TermUse& b) { return a.first < b.first; });
   std::vector<std::string> title;
+  title.reserve(candidates.size());
   for (const TermUse& use : candidates)
     title.push_back(capitalised(use.surface));
   return join(title, " ");
@@ -635,6 +636,7 @@ std::string extractive_summary(std::string_view text, std::size_t max_sentences)
   order.resize(max_sentences);
   std::sort(order.begin(), order.end()); // back to the order of the text
   std::vector<std::string> chosen;
+  chosen.reserve(order.size());
   for (std::size_t index : order)
     chosen.push_back(std::move(sentences[index]));
   return join(chosen, " ");
