@@ -40,6 +40,7 @@ struct FlowActorState {
   caf::response_promise rp; // nested flows answer their requester instead
   std::size_t current = 0;
   std::size_t steps = 0;
+  std::chrono::milliseconds time_limit{0}; // the deadline armed at the start; zero: none
   RunResult acc; // state, path and warnings so far
 };
 
@@ -160,7 +161,8 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
         s.current = s.graph->start;
         // The flow's own limit, and for a root the run's: a nested flow's parent deadline
         // applies anyway (the parent's stop takes its children with it).
-        auto limit = s.graph->timeout;
+        auto& limit = s.time_limit;
+        limit = s.graph->timeout;
         if (s.on_done && s.scope.hooks && s.scope.hooks->timeout.count() > 0 &&
             (limit.count() == 0 || s.scope.hooks->timeout < limit))
           limit = s.scope.hooks->timeout;
@@ -171,11 +173,10 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
       },
       [self](deadline_atom) {
         auto& s = self->state;
-        auto limit = s.graph->timeout;
-        Error error{Errc::deadline_exceeded,
-                    "flow '" + s.graph->name + "': deadline passed (time limit " +
-                        std::to_string((limit.count() > 0 ? limit : s.scope.hooks->timeout).count()) +
-                        " ms); its actors were stopped"};
+        Error error{Errc::deadline_exceeded, "flow '" + s.graph->name +
+                                                 "': deadline passed (time limit " +
+                                                 std::to_string(s.time_limit.count()) +
+                                                 " ms); its actors were stopped"};
         finish(self, std::move(error), caf::exit_reason::user_shutdown);
       },
   };

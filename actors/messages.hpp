@@ -27,9 +27,10 @@ using run_atom = caf::atom_constant<caf::atom("af_run")>;
 using wake_atom = caf::atom_constant<caf::atom("af_wake")>;
 // (ask_atom, Value) -> AskReply: a request to an actor made by Runtime::spawn_actor.
 using ask_atom = caf::atom_constant<caf::atom("af_ask")>;
-// (item_done_atom, slot, ItemOutcome): an item actor's outcome, to its batch parent. Items get
-// their input when spawned and answer with a plain send: cheaper than request/response, and the
-// parent tracks its children itself (`slot` is the child's place in the parent's window).
+// (item_done_atom, slot, retry, ItemOutcome): an item actor's outcome, to its batch parent.
+// Items get their input when spawned and answer with a plain send: cheaper than
+// request/response, and the parent tracks its children itself (`slot` is the child's place in
+// the parent's window; `retry`: the retry policy retries this failure).
 using item_done_atom = caf::atom_constant<caf::atom("af_done")>;
 // (retry_atom, slot or 0, attempt): a backoff timer ran out; start the next attempt.
 using retry_atom = caf::atom_constant<caf::atom("af_retry")>;

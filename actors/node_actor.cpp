@@ -42,6 +42,13 @@ namespace actorflow::actors {
 
 namespace {
 
+// A uniform sample in [0, 1) for backoff jitter. One generator per thread, seeded once: node
+// actors are made for every step, and seeding each from std::random_device is a system call.
+double jitter_sample() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
+}
+
 // What a node actor runs, shared (immutable) by a batch actor and all of its item actors, so
 // that spawning an item copies one pointer instead of a scope, a name and a factory.
 struct NodeSpec {
@@ -233,22 +240,26 @@ protected:
     auto fallback = detail::guarded([&] { return where("exec_fallback"); },
                                     [&] { return node_->exec_fallback(exec_input_, error); });
     if (fallback) {
-      emit(AttemptEvent::Kind::fallback_used, error);
+      report_attempt(AttemptEvent::Kind::fallback_used, error);
       return exec_succeeded(std::move(*fallback));
     }
     // The default fallback rethrows exec's error: report that error, not a wrapped copy.
     exec_failed(fallback.error().code == error.code ? error : fallback.error(), false);
   }
 
-  void emit(AttemptEvent::Kind kind, const Error& error, Millis delay = Millis{0}) {
+  /// Reports a step of supervision to the run's on_attempt hook. `item` and `attempt` default
+  /// to this site's own (a single node's, or an item actor's).
+  void report_attempt(AttemptEvent::Kind kind, const Error& error, Millis delay = Millis{0},
+                      std::optional<std::size_t> item = std::nullopt,
+                      std::optional<std::uint32_t> attempt = std::nullopt) const {
     const auto& hooks = spec_->scope.hooks;
     if (!hooks || !hooks->on_attempt)
       return;
     AttemptEvent event;
     event.kind = kind;
     event.node = spec_->path();
-    event.item = ctx_ ? ctx_->item_index() : std::nullopt;
-    event.attempt = attempt_;
+    event.item = item ? item : (ctx_ ? ctx_->item_index() : std::nullopt);
+    event.attempt = attempt.value_or(attempt_);
     event.error = error;
     event.delay = delay;
     hooks->on_attempt(event);
@@ -307,8 +318,11 @@ public:
   ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor parent, std::uint32_t slot,
             std::size_t index, std::uint32_t attempt, Value item)
       : caf::event_based_actor(cfg), ExecSite(this, spec->node), item_spec_(std::move(spec)),
-        parent_(std::move(parent)), item_(std::move(item)), index_(index), slot_(slot),
-        attempt_number_(attempt) {}
+        parent_(std::move(parent)), item_(std::move(item)), index_(index), slot_(slot) {
+    attempt_ = attempt; // one attempt per item actor
+    if (item_spec_->policy)
+      policy_ = &*item_spec_->policy;
+  }
 
   const char* name() const override { return "actorflow.item"; }
 
@@ -319,16 +333,16 @@ public:
     // Killed before it had an outcome: its batch stopped (it ignores this), or it crashed.
     ItemOutcome outcome;
     outcome.index = index_;
-    outcome.attempts = attempt_number_;
-    outcome.result = Error{Errc::peer_lost, where("actor") + " died (" + to_string(fail_state()) + ")"};
-    caf::anon_send(parent_, item_done_atom::value, slot_, true, std::move(outcome));
+    outcome.attempts = attempt_;
+    Error died{Errc::peer_lost, where("actor") + " died (" + to_string(fail_state()) + ")"};
+    auto retry = policy_ && policy_->should_retry(died, attempt_);
+    outcome.result = std::move(died);
+    caf::anon_send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
   }
 
   caf::behavior make_behavior() override {
-    if (item_spec_->policy)
-      policy_ = &*item_spec_->policy;
     if (make_node())
-      start_exec(std::move(item_), index_, attempt_number_);
+      start_exec(std::move(item_), index_, attempt_);
     if (done_)
       return {}; // finished without awaiting anything: no behavior, the actor terminates
     return {[this](wake_atom, std::uint64_t token) { wake(token); }};
@@ -347,7 +361,7 @@ private:
     ItemOutcome outcome;
     outcome.index = index_;
     outcome.result = std::move(result);
-    outcome.attempts = attempt_number_;
+    outcome.attempts = attempt_;
     send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
     done_ = true;
     quit();
@@ -358,7 +372,6 @@ private:
   Value item_;
   std::size_t index_;
   std::uint32_t slot_; // the parent's in-flight slot, sent back with the outcome
-  std::uint32_t attempt_number_;
   bool done_ = false;
 };
 
@@ -369,7 +382,6 @@ struct Slot {
   caf::actor actor;   // the running attempt; invalid while waiting for a retry, or when free
   std::size_t index = 0;
   std::uint32_t attempt = 0; // number of the latest attempt; 0 when the slot is free
-  bool waiting = false;      // for a retry timer
   std::optional<Value> input; // kept for retries when the policy allows any
   Millis last_delay{0};
   caf::actor_clock::time_point first_start{};
@@ -397,7 +409,6 @@ struct FanOut {
   std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>();
   std::vector<ItemOutcome> results; // ordered gather; stays empty when as_completed
   CircuitBreaker breaker;
-  std::mt19937_64 random{std::random_device{}()}; // backoff jitter
   std::size_t started = 0;
   std::size_t finished = 0;
   std::size_t cancelled = 0;
@@ -405,7 +416,8 @@ struct FanOut {
   std::uint64_t circuit_opened = 0;
   std::size_t progress_stride = 1;
   bool exhausted = false;
-  bool stopping = false;
+  bool stopping = false;      // no more items start; late outcomes are ignored
+  bool stopped_early = false; // the reducer had enough before the items ran out
   caf::actor_clock::time_point t0;
 };
 
@@ -466,13 +478,13 @@ struct NodeActorState : ExecSite {
   void exec_failed(const Error& error, bool retry) override {
     if (!retry) {
       if (attempt_ > 0)
-        emit(AttemptEvent::Kind::gave_up, error);
+        report_attempt(AttemptEvent::Kind::gave_up, error);
       return reply(error);
     }
-    emit(AttemptEvent::Kind::failed, error);
-    auto delay = retry_delay(*policy_, error, attempt_, last_delay, uniform01(random));
+    report_attempt(AttemptEvent::Kind::failed, error);
+    auto delay = retry_delay(*policy_, error, attempt_, last_delay, jitter_sample());
     last_delay = delay;
-    emit(AttemptEvent::Kind::retry_scheduled, error, delay);
+    report_attempt(AttemptEvent::Kind::retry_scheduled, error, delay);
     self_->delayed_send(self_, delay, retry_atom::value, std::uint32_t{0}, attempt_);
   }
 
@@ -488,11 +500,8 @@ struct NodeActorState : ExecSite {
     Error error{Errc::timeout, where("exec") + ": attempt " + std::to_string(attempt) +
                                    " took longer than attempt_timeout (" +
                                    std::to_string(policy_->attempt_timeout.count()) + " ms)"};
-    emit(AttemptEvent::Kind::timed_out, error);
-    if (policy_->should_retry(error, attempt))
-      return exec_failed(error, true);
-    emit(AttemptEvent::Kind::gave_up, error);
-    reply(error);
+    report_attempt(AttemptEvent::Kind::timed_out, error);
+    exec_failed(error, policy_->should_retry(error, attempt)); // no fallback after a timeout
   }
 
   void reply(Result<RunResult> result) {
@@ -574,7 +583,6 @@ struct NodeActorState : ExecSite {
       slot.index = index;
       slot.attempt = 0;
       slot.last_delay = Millis{0};
-      slot.first_start = f.t0; // the clock is read only when an item's latency is reported
       ++window.count;
       if (!f.options.as_completed)
         f.results.emplace_back().index = index; // filled when the outcome arrives
@@ -599,13 +607,12 @@ struct NodeActorState : ExecSite {
       Error error{Errc::circuit_open,
                   where("batch") + ": circuit open after too many failures; item " +
                       std::to_string(slot.index) + " fails fast"};
-      emit_item(AttemptEvent::Kind::circuit_rejected, slot, error);
+      report_item(AttemptEvent::Kind::circuit_rejected, slot, error);
       return settle(id, std::move(error));
     }
-    if (slot.attempt == 0 && f.keep_inputs)
+    if (slot.attempt == 0)
       slot.first_start = now();
     ++slot.attempt;
-    slot.waiting = false;
     slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.index,
                                          slot.attempt, std::move(input));
     const auto& policy = f.item_spec->policy;
@@ -643,38 +650,38 @@ struct NodeActorState : ExecSite {
                                    " took longer than attempt_timeout (" +
                                    std::to_string(f.item_spec->policy->attempt_timeout.count()) +
                                    " ms)"};
-    emit_item(AttemptEvent::Kind::timed_out, slot, error);
-    on_attempt_failed(id, error, true);
+    report_item(AttemptEvent::Kind::timed_out, slot, error);
+    on_attempt_failed(id, error, f.item_spec->policy->should_retry(error, attempt));
   }
 
-  // An attempt failed: retry after a backoff, or settle the item with the error.
+  // An attempt failed: retry after a backoff, or settle the item with the error. `retry`: the
+  // policy retries this error at this attempt (decided where the failure was seen).
   void on_attempt_failed(std::uint32_t id, const Error& error, bool retry) {
     auto& f = *fan;
     auto& slot = f.in_flight->slots[id];
-    emit_item(AttemptEvent::Kind::failed, slot, error);
+    report_item(AttemptEvent::Kind::failed, slot, error);
     auto was_open = f.breaker.state() == CircuitBreaker::State::open;
     f.breaker.record_failure(now());
     if (!was_open && f.breaker.state() == CircuitBreaker::State::open) {
       ++f.circuit_opened;
-      emit_item(AttemptEvent::Kind::circuit_opened, slot, error);
+      report_item(AttemptEvent::Kind::circuit_opened, slot, error);
     }
-    const auto& policy = f.item_spec->policy;
-    if (!retry || !policy || !policy->should_retry(error, slot.attempt)) {
-      emit_item(AttemptEvent::Kind::gave_up, slot, error);
+    if (!retry) {
+      report_item(AttemptEvent::Kind::gave_up, slot, error);
       return settle(id, error);
     }
     if (f.breaker.state() == CircuitBreaker::State::open) {
       Error open{Errc::circuit_open, where("batch") + ": circuit open; item " +
                                          std::to_string(slot.index) + " not retried (last error: " +
                                          error.to_string() + ")"};
-      emit_item(AttemptEvent::Kind::circuit_rejected, slot, open);
+      report_item(AttemptEvent::Kind::circuit_rejected, slot, open);
       return settle(id, std::move(open));
     }
-    auto delay = retry_delay(*policy, error, slot.attempt, slot.last_delay, uniform01(f.random));
+    auto delay =
+        retry_delay(*f.item_spec->policy, error, slot.attempt, slot.last_delay, jitter_sample());
     slot.last_delay = delay;
-    slot.waiting = true;
     ++f.retries;
-    emit_item(AttemptEvent::Kind::retry_scheduled, slot, error, delay);
+    report_item(AttemptEvent::Kind::retry_scheduled, slot, error, delay);
     self_->delayed_send(self_, delay, retry_atom::value, id, slot.attempt);
   }
 
@@ -683,8 +690,8 @@ struct NodeActorState : ExecSite {
     if (f.stopping || id >= f.in_flight->slots.size())
       return;
     auto& slot = f.in_flight->slots[id];
-    if (!slot.waiting || slot.attempt != attempt)
-      return;
+    if (slot.actor || slot.attempt != attempt)
+      return; // not waiting for this retry
     launch(id, *slot.input);
   }
 
@@ -697,11 +704,9 @@ struct NodeActorState : ExecSite {
     outcome.index = slot.index;
     outcome.result = std::move(result);
     outcome.attempts = slot.attempt;
-    if (f.keep_inputs)
-      outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
+    outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
     slot.actor = caf::actor{};
     slot.attempt = 0;
-    slot.waiting = false;
     slot.input.reset();
     window.free.push_back(id);
     --window.count;
@@ -732,7 +737,7 @@ struct NodeActorState : ExecSite {
       case detail::BatchTally::Verdict::running:
         break;
     }
-    if (!in_launch_loop())
+    if (!pumping) // settle() is also reached from pump() (a circuit-rejected launch)
       pump();
   }
 
@@ -759,6 +764,7 @@ struct NodeActorState : ExecSite {
   }
 
   void stop_early() {
+    fan->stopped_early = true;
     cancel_in_flight();
     finish_batch(detail::BatchTally::Verdict::succeeded);
   }
@@ -782,7 +788,7 @@ struct NodeActorState : ExecSite {
     result.summary.succeeded = f.tally.succeeded();
     result.summary.failed = f.tally.failed() + f.cancelled;
     result.summary.cancelled = f.cancelled;
-    result.summary.stopped_early = f.cancelled > 0;
+    result.summary.stopped_early = f.stopped_early;
     result.summary.wall = std::chrono::duration_cast<std::chrono::microseconds>(now() - f.t0);
     result.summary.retries = f.retries;
     result.summary.circuit_opened = f.circuit_opened;
@@ -810,34 +816,17 @@ struct NodeActorState : ExecSite {
     spec_->scope.hooks->progress(p);
   }
 
-  void emit_item(AttemptEvent::Kind kind, const Slot& slot, const Error& error,
-                 Millis delay = Millis{0}) {
-    const auto& hooks = spec_->scope.hooks;
-    if (!hooks || !hooks->on_attempt)
-      return;
-    AttemptEvent event;
-    event.kind = kind;
-    event.node = spec_->path();
-    event.item = slot.index;
-    event.attempt = slot.attempt;
-    event.error = error;
-    event.delay = delay;
-    hooks->on_attempt(event);
+  void report_item(AttemptEvent::Kind kind, const Slot& slot, const Error& error,
+                   Millis delay = Millis{0}) const {
+    report_attempt(kind, error, delay, slot.index, slot.attempt);
   }
 
-  static double uniform01(std::mt19937_64& random) {
-    return std::uniform_real_distribution<double>(0.0, 1.0)(random);
-  }
 
-  // settle() is reached from pump() (a circuit-rejected launch) and from messages; only the
-  // latter may pump again.
-  bool in_launch_loop() const { return pumping; }
 
   caf::response_promise promise;
   State state;
   Value prep_result;
   Millis last_delay{0};           // single: the previous backoff
-  std::mt19937_64 random{std::random_device{}()}; // single: backoff jitter
   std::optional<FanOut> fan;      // batch only
   bool pumping = false;
 };

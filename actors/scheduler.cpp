@@ -153,25 +153,26 @@ private:
   ForwardingClock clock_;
 };
 
+// CAF's `Policy`, counting jobs when time is virtual.
+template <class Policy>
+caf::actor_system::module* make_coordinator(caf::actor_system& system,
+                                            detail::VirtualActorClock* virtual_clock) {
+  if (virtual_clock)
+    return new Coordinator<IdleCounting<Policy>>(system, virtual_clock);
+  return new Coordinator<Policy>(system, nullptr);
+}
+
 } // namespace
 
 void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy,
                        detail::VirtualActorClock* virtual_clock) {
-  if (virtual_clock) {
+  if (virtual_clock) // idle counting relies on workers never re-queueing an actor themselves
     cfg.set("scheduler.max-throughput", std::numeric_limits<std::size_t>::max());
-    cfg.module_factories.push_back([policy, virtual_clock](caf::actor_system& system)
-                                       -> caf::actor_system::module* {
-      if (policy == SchedulerPolicy::sharing)
-        return new Coordinator<IdleCounting<caf::policy::work_sharing>>(system, virtual_clock);
-      return new Coordinator<IdleCounting<caf::policy::work_stealing>>(system, virtual_clock);
-    });
-    return;
-  }
   cfg.module_factories.push_back(
       [policy, virtual_clock](caf::actor_system& system) -> caf::actor_system::module* {
         if (policy == SchedulerPolicy::sharing)
-          return new Coordinator<caf::policy::work_sharing>(system, virtual_clock);
-        return new Coordinator<caf::policy::work_stealing>(system, virtual_clock);
+          return make_coordinator<caf::policy::work_sharing>(system, virtual_clock);
+        return make_coordinator<caf::policy::work_stealing>(system, virtual_clock);
       });
 }
 

@@ -60,11 +60,6 @@ public:
     std::lock_guard lock{mutex_};
     return f();
   }
-  template <class F>
-  auto locked(F&& f) {
-    std::lock_guard lock{mutex_};
-    return f();
-  }
 
   /// The scheduler tells how to see that no actor is running or runnable.
   void set_idle_probe(std::function<bool()> probe) { idle_probe_ = std::move(probe); }

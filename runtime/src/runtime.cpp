@@ -8,7 +8,6 @@
 #include "actors/helper_actor.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/step_actors.hpp"
-#include "actors/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
 #include "run_state.hpp"
 
@@ -42,7 +41,6 @@ struct RuntimeImpl {
     cfg.set("scheduler.max-threads", workers);
     clock = std::move(config.clock);
     actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
-    // (With a virtual clock, the scheduler counts jobs so that the clock can wait for idle.)
     system = std::make_unique<caf::actor_system>(cfg);
   }
 

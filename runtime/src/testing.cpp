@@ -116,7 +116,7 @@ std::size_t ScriptedModel::calls() const {
 }
 
 detail::SleepAwaiter crash_this_actor(Context& ctx) {
-  ctx.exec_host().crash_self();
+  ctx.host_->crash_self();
   // Suspends on a timer that never matters: the kill arrives first and ends the actor.
   return ctx.sleep(std::chrono::hours(24 * 365));
 }

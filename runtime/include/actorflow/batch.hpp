@@ -23,8 +23,9 @@ namespace actorflow {
 struct ItemOutcome {
   std::size_t index = 0; ///< the item's position in the input
   std::variant<Value, Error> result; ///< the value when the item succeeded, else its error
-  std::uint32_t attempts = 0; ///< executions of exec for this item (1 until retries exist)
-  std::chrono::microseconds latency{0}; ///< from the item's start to its outcome
+  std::uint32_t attempts = 0; ///< attempts made at exec for this item (1 without retries)
+  /// From the item's first attempt to its final outcome (backoffs between attempts included).
+  std::chrono::microseconds latency{0};
   std::int64_t tokens = 0; ///< model tokens used (0 until model calls exist)
 
   [[nodiscard]] bool ok() const noexcept { return result.index() == 0; }

@@ -17,6 +17,16 @@
 namespace actorflow {
 
 class Flow;
+class Context;
+
+namespace detail {
+class SleepAwaiter;
+} // namespace detail
+
+namespace testing {
+/// See actorflow/testing.hpp.
+detail::SleepAwaiter crash_this_actor(Context& ctx);
+} // namespace testing
 
 namespace detail {
 
@@ -112,10 +122,9 @@ public:
   /// Writes a line to the runtime's log, prefixed with the node's name.
   void log(std::string_view message) { host_->log(message); }
 
-  /// The actor behind this context (internal: for actorflow's own helpers).
-  [[nodiscard]] detail::ExecHost& exec_host() noexcept { return *host_; }
-
 private:
+  friend detail::SleepAwaiter testing::crash_this_actor(Context& ctx);
+
   detail::ExecHost* host_;
   const std::string* node_name_;
   std::optional<std::size_t> item_index_;
