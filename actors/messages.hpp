@@ -3,6 +3,7 @@
 // Internal: included by actors/ and runtime/src only.
 
 #include <actorflow/batch.hpp>
+#include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
@@ -66,6 +67,7 @@ struct AskReply {
 /// Shared, read-only, by every actor of one Runtime.
 struct Environment {
   NodeRegistry nodes;
+  ModelRegistry models;
   std::function<void(std::string_view)> log;
 };
 using EnvironmentPtr = std::shared_ptr<const Environment>;

@@ -145,6 +145,21 @@ public:
     caf::anon_send_exit(caf::actor_cast<caf::actor>(self_), caf::exit_reason::kill);
   }
 
+  void await_external(std::function<void(std::function<void()> wake)> start,
+                      std::coroutine_handle<> h) override {
+    auto token = next_token_++;
+    sleepers_.emplace(token, h);
+    // Weak: a model call that outlives its node (timed out, cancelled) must not keep the
+    // actor alive; its wake then finds no one and is dropped.
+    caf::weak_actor_ptr me(self_->ctrl());
+    start([me = std::move(me), token] {
+      if (auto strong = me.lock())
+        caf::anon_send(caf::actor_cast<caf::actor>(strong), wake_atom::value, token);
+    });
+  }
+
+  [[nodiscard]] const ModelRegistry& models() const override { return spec_->scope.env->models; }
+
   /// A timer of this actor fired.
   void wake(std::uint64_t token) {
     auto it = sleepers_.find(token);

@@ -167,7 +167,7 @@ caf::actor_system::module* make_coordinator(caf::actor_system& system,
 void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy,
                        detail::VirtualActorClock* virtual_clock) {
   if (virtual_clock) // idle counting relies on workers never re-queueing an actor themselves
-    cfg.set("scheduler.max-throughput", std::numeric_limits<std::size_t>::max());
+    cfg.set("scheduler.max-throughput", std::numeric_limits<std::int64_t>::max());
   cfg.module_factories.push_back(
       [policy, virtual_clock](caf::actor_system& system) -> caf::actor_system::module* {
         if (policy == SchedulerPolicy::sharing)

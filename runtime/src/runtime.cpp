@@ -32,6 +32,9 @@ struct RuntimeImpl {
                   : std::max<std::size_t>(2, std::thread::hardware_concurrency());
     auto environment = std::make_shared<actors::Environment>();
     environment->nodes = std::move(config.nodes);
+    environment->models = std::move(config.models);
+    if (!environment->models.contains("local"))
+      environment->models.add("local", make_local_provider());
     environment->log = config.log ? std::move(config.log) : [](std::string_view line) {
       std::string text(line);
       text += '\n';
@@ -190,5 +193,6 @@ ActorRef Runtime::spawn_actor(ActorHandler handler) {
 std::size_t Runtime::worker_threads() const noexcept { return impl_->workers; }
 
 const NodeRegistry& Runtime::nodes() const noexcept { return impl_->env->nodes; }
+const ModelRegistry& Runtime::models() const noexcept { return impl_->env->models; }
 
 } // namespace actorflow

@@ -2,17 +2,21 @@
 /// `Context`: what a node's exec can reach while it runs inside its actor.
 
 #include <actorflow/actor_ref.hpp>
+#include <actorflow/llm.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
 #include <actorflow/state.hpp>
+#include <actorflow/task.hpp>
 #include <actorflow/value.hpp>
 
 #include <chrono>
 #include <coroutine>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace actorflow {
 
@@ -43,6 +47,13 @@ public:
   virtual void log(std::string_view message) = 0;
   /// Kills the hosting actor with an exit message, as a crash would (testing::crash_this_actor).
   virtual void crash_self() = 0;
+  /// Calls `start` with a `wake` function that someone calls once, from any thread, when an
+  /// outside operation (a model call) has written its outcome; `resume` then runs from this
+  /// actor's mailbox. A wake after the attempt was abandoned is ignored.
+  virtual void await_external(std::function<void(std::function<void()> wake)> start,
+                              std::coroutine_handle<> resume) = 0;
+  /// The model providers of the Runtime.
+  [[nodiscard]] virtual const ModelRegistry& models() const = 0;
 
 protected:
   ~ExecHost() = default;
@@ -75,7 +86,48 @@ private:
   std::chrono::nanoseconds delay_;
 };
 
+/// Awaits an outside operation through ExecHost::await_external.
+class ExternalAwaiter {
+public:
+  ExternalAwaiter(ExecHost& host, std::function<void(std::function<void()> wake)> start)
+      : host_(&host), start_(std::move(start)) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { host_->await_external(std::move(start_), h); }
+  void await_resume() const noexcept {}
+
+private:
+  ExecHost* host_;
+  std::function<void(std::function<void()> wake)> start_;
+};
+
 } // namespace detail
+
+/// A model provider as node code sees it: `co_await ctx.llm().chat(request)`. Each call
+/// suspends the node (no thread is held while the model works) and yields the provider's
+/// answer or a typed error (rate_limited with retry_after, server_error, timeout, ...), which a
+/// node's RetryPolicy can retry. Cheap to copy; valid while the Context it came from is.
+class LlmClient {
+public:
+  LlmClient(detail::ExecHost& host, std::string name, ModelProviderPtr provider)
+      : host_(&host), name_(std::move(name)), provider_(std::move(provider)) {}
+
+  /// The provider's name in the Runtime's ModelRegistry.
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// False when no provider has that name; calls then fail with bad_input naming the
+  /// providers there are.
+  [[nodiscard]] bool valid() const noexcept { return provider_ != nullptr; }
+
+  [[nodiscard]] Task<Result<ChatResponse>> chat(ChatRequest request) const;
+  /// One user message.
+  [[nodiscard]] Task<Result<ChatResponse>> chat(std::string prompt) const;
+  [[nodiscard]] Task<Result<Embeddings>> embed(EmbedRequest request) const;
+  [[nodiscard]] Task<Result<Embeddings>> embed(std::vector<std::string> texts) const;
+
+private:
+  detail::ExecHost* host_;
+  std::string name_;
+  ModelProviderPtr provider_;
+};
 
 /// Given to `Node::exec`. Valid for the duration of that exec; not thread-safe (it belongs to
 /// the node's actor, and exec always runs inside that actor).
@@ -117,6 +169,13 @@ public:
       host_->ask(target, std::move(request), timeout, h, out);
     };
     return detail::HostAwaiter<Result<Value>, decltype(start)>(std::move(start));
+  }
+
+  /// The Runtime's default model provider (see ModelRegistry).
+  [[nodiscard]] LlmClient llm() const { return llm(host_->models().default_name()); }
+  /// The provider called `name`.
+  [[nodiscard]] LlmClient llm(std::string_view name) const {
+    return {*host_, std::string(name), host_->models().find(name)};
   }
 
   /// Writes a line to the runtime's log, prefixed with the node's name.

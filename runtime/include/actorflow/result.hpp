@@ -34,13 +34,15 @@ enum class Errc : std::uint8_t {
   connection_failed, ///< no connection to a server, or it broke mid-request
   bad_request,       ///< a server refused the request itself (4xx other than 429)
   circuit_open,      ///< too many recent failures under one supervisor: failing fast
+  bad_response,      ///< a server's answer could not be understood (malformed, fields missing)
 };
 
 /// The name of `code`, e.g. "invalid_flow".
 [[nodiscard]] std::string_view to_string(Errc code) noexcept;
 
 /// Whether a retry of the same work could succeed. Transient: timeout, rate_limited,
-/// server_error, connection_failed, unavailable, peer_lost (a child actor or node that died),
+/// server_error, connection_failed, bad_response (an overloaded server or proxy that cut or
+/// garbled its answer), unavailable, peer_lost (a child actor or node that died),
 /// and node_threw (an exception from exec: as in PocketFlow, exec is what gets retried; a
 /// RetryPolicy's `retry_on` can say otherwise). Not: bad_input, bad_request, cancelled,
 /// deadline_exceeded (nothing may run after it), circuit_open and the rest.

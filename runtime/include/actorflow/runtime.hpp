@@ -4,6 +4,7 @@
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/batch.hpp>
 #include <actorflow/flow.hpp>
+#include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
@@ -37,6 +38,9 @@ struct RuntimeConfig {
   std::size_t worker_threads = 0;
   /// Node types that flows may name with `FlowBuilder::registered_node`.
   NodeRegistry nodes{};
+  /// Model providers that node code reaches with `ctx.llm(name)`. "local" (the embedded
+  /// offline provider) is added unless the registry already has a provider of that name.
+  ModelRegistry models{};
   /// Where `Context::log` lines go (called from runtime threads, possibly at once).
   /// Default: standard error.
   std::function<void(std::string_view line)> log{};
@@ -114,6 +118,8 @@ public:
 
   [[nodiscard]] std::size_t worker_threads() const noexcept;
   [[nodiscard]] const NodeRegistry& nodes() const noexcept;
+  /// The model providers, for host code that calls one directly.
+  [[nodiscard]] const ModelRegistry& models() const noexcept;
 
 private:
   std::unique_ptr<detail::RuntimeImpl> impl_; // keeps CAF out of this header

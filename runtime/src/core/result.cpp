@@ -36,6 +36,8 @@ std::string_view to_string(Errc code) noexcept {
     return "bad_request";
   case Errc::circuit_open:
     return "circuit_open";
+  case Errc::bad_response:
+    return "bad_response";
   }
   // Codes travel between processes, so a newer peer may send a number this build does not know;
   // printing it must not be undefined behaviour.
@@ -49,6 +51,7 @@ bool is_retryable(Errc code) noexcept {
   case Errc::rate_limited:
   case Errc::server_error:
   case Errc::connection_failed:
+  case Errc::bad_response:
   case Errc::unavailable:
   case Errc::peer_lost:
     return true;

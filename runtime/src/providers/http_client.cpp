@@ -1,0 +1,286 @@
+#include "providers/http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace actorflow::http {
+
+namespace {
+
+/// libcurl's global init is not thread-safe before 7.84; do it once for the process.
+void init_curl_once() {
+  static const bool done = [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return true;
+  }();
+  (void)done;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
+                        s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+Transport classify(CURLcode code) {
+  switch (code) {
+  case CURLE_OK:
+    return Transport::ok;
+  case CURLE_OPERATION_TIMEDOUT:
+    return Transport::timed_out;
+  default:
+    // Refused, reset, closed mid-answer, DNS, TLS: no usable answer from the server.
+    return Transport::connection_failed;
+  }
+}
+
+} // namespace
+
+struct Client::Impl {
+  /// One request on its way: owned by the I/O thread from submission to completion.
+  struct Transfer {
+    Impl* owner = nullptr;
+    Request request;
+    std::function<void(Response)> done;
+    Response response;
+    curl_slist* headers = nullptr;
+    CURL* easy = nullptr;
+    char error[CURL_ERROR_SIZE] = {};
+  };
+
+  explicit Impl(std::size_t max_connections) {
+    init_curl_once();
+    multi = curl_multi_init();
+    if (max_connections > 0) {
+      curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(max_connections));
+      // Keep as many idle connections as may be open, so a window of requests reuses them.
+      curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_connections));
+    }
+    io = std::thread([this] { run(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard guard(mutex);
+      stopping = true;
+    }
+    curl_multi_wakeup(multi);
+    io.join();
+    for (CURL* easy : spare_handles)
+      curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi);
+  }
+
+  void post(Request request, std::function<void(Response)> done) {
+    auto transfer = std::make_unique<Transfer>();
+    transfer->owner = this;
+    transfer->request = std::move(request);
+    transfer->done = std::move(done);
+    {
+      std::lock_guard guard(mutex);
+      if (!stopping) {
+        submitted.push_back(std::move(transfer));
+        ++started;
+      }
+    }
+    if (transfer) { // not taken: the client is stopping
+      Response r;
+      r.transport = Transport::cancelled;
+      r.transport_error = "the HTTP client is shutting down";
+      transfer->done(std::move(r));
+      return;
+    }
+    curl_multi_wakeup(multi);
+  }
+
+  // -- the I/O thread -------------------------------------------------------------------------
+
+  void run() {
+    std::vector<std::unique_ptr<Transfer>> incoming;
+    for (;;) {
+      {
+        std::lock_guard guard(mutex);
+        if (stopping)
+          break;
+        incoming.swap(submitted);
+      }
+      for (auto& t : incoming)
+        start(std::move(t));
+      incoming.clear();
+      int running = 0;
+      curl_multi_perform(multi, &running);
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &left))
+        if (msg->msg == CURLMSG_DONE)
+          finish(msg->easy_handle, msg->data.result);
+      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    }
+    // Stopping: whatever is in flight or queued ends as cancelled.
+    for (auto& [easy, t] : active) {
+      curl_multi_remove_handle(multi, easy);
+      cancel(*t);
+      release(*t);
+    }
+    active.clear();
+    std::lock_guard guard(mutex);
+    for (auto& t : submitted)
+      cancel(*t);
+    submitted.clear();
+  }
+
+  void start(std::unique_ptr<Transfer> t) {
+    CURL* easy = nullptr;
+    if (!spare_handles.empty()) {
+      easy = spare_handles.back();
+      spare_handles.pop_back();
+      curl_easy_reset(easy);
+    } else {
+      easy = curl_easy_init();
+    }
+    t->easy = easy;
+    for (const auto& h : t->request.headers)
+      t->headers = curl_slist_append(t->headers, h.c_str());
+    // curl would wait for "100 Continue" before sending bodies over 1 KiB: a round trip lost.
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(t->request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L); // no SIGALRM for timeouts: we are a library
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(t->request.connect_timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); // whatever curl can decompress
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+    curl_multi_add_handle(multi, easy);
+    active.emplace(easy, std::move(t));
+    if (active.size() > max_in_flight.load(std::memory_order_relaxed))
+      max_in_flight.store(active.size(), std::memory_order_relaxed);
+  }
+
+  void finish(CURL* easy, CURLcode code) {
+    auto it = active.find(easy);
+    if (it == active.end())
+      return;
+    auto t = std::move(it->second);
+    active.erase(it);
+    curl_multi_remove_handle(multi, easy);
+    auto& r = t->response;
+    r.transport = classify(code);
+    if (r.transport != Transport::ok)
+      r.transport_error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+    release(*t);
+    ++completed;
+    t->done(std::move(r));
+  }
+
+  void release(Transfer& t) {
+    curl_slist_free_all(t.headers);
+    t.headers = nullptr;
+    spare_handles.push_back(t.easy);
+    t.easy = nullptr;
+  }
+
+  static void cancel(Transfer& t) {
+    Response r;
+    r.transport = Transport::cancelled;
+    r.transport_error = "the HTTP client is shutting down";
+    t.done(std::move(r));
+  }
+
+  static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+    auto& t = *static_cast<Transfer*>(user);
+    std::string_view bytes(data, size * count);
+    if (t.request.on_body && t.response.status / 100 == 2)
+      t.request.on_body(bytes);
+    else
+      t.response.body.append(bytes);
+    return bytes.size();
+  }
+
+  static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto& t = *static_cast<Transfer*>(user);
+    t.owner->note_callback_thread();
+    std::string_view line(data, size * count);
+    auto& r = t.response;
+    if (line.starts_with("HTTP/")) {
+      // A status line starts a new answer (after a "100 Continue" or a redirect): only the
+      // last one's headers count.
+      r.headers.clear();
+      auto space = line.find(' ');
+      r.status = space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
+    } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+      r.headers.emplace_back(lowercase(trim(line.substr(0, colon))),
+                             std::string(trim(line.substr(colon + 1))));
+    }
+    return line.size();
+  }
+
+  /// Records which thread runs transfer callbacks: the proof that one I/O thread does it all.
+  void note_callback_thread() {
+    auto id = std::this_thread::get_id();
+    if (last_callback_thread.load(std::memory_order_relaxed) == id)
+      return;
+    last_callback_thread.store(id, std::memory_order_relaxed);
+    std::lock_guard guard(mutex);
+    callback_threads.insert(id);
+  }
+
+  CURLM* multi = nullptr;
+  std::thread io;
+  mutable std::mutex mutex;
+  bool stopping = false;                               // guarded by mutex
+  std::vector<std::unique_ptr<Transfer>> submitted;    // guarded by mutex
+  std::set<std::thread::id> callback_threads;          // guarded by mutex
+  std::uint64_t started = 0;                           // guarded by mutex
+  std::atomic<std::thread::id> last_callback_thread{};
+  // Owned by the I/O thread:
+  std::map<CURL*, std::unique_ptr<Transfer>> active;
+  std::vector<CURL*> spare_handles;
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> max_in_flight{0};
+};
+
+Client::Client(std::size_t max_connections) : impl_(std::make_unique<Impl>(max_connections)) {}
+Client::~Client() = default;
+
+void Client::post(Request request, std::function<void(Response)> done) {
+  impl_->post(std::move(request), std::move(done));
+}
+
+HttpStats Client::stats() const {
+  HttpStats s;
+  std::lock_guard guard(impl_->mutex);
+  s.started = impl_->started;
+  s.completed = impl_->completed.load();
+  s.max_in_flight = impl_->max_in_flight.load();
+  s.io_threads = impl_->callback_threads.size();
+  return s;
+}
+
+} // namespace actorflow::http

@@ -1,0 +1,208 @@
+#include <actorflow/openai.hpp>
+
+#include "providers/http_client.hpp"
+#include "providers/openai_wire.hpp"
+
+#include <cstdlib>
+
+namespace actorflow {
+
+namespace {
+
+/// `text` with every occurrence of `secret` replaced: some servers echo the key they were sent
+/// ("Incorrect API key provided: sk-..."), and error text ends up in logs and traces.
+std::string scrub(std::string text, const std::string& secret) {
+  if (secret.empty())
+    return text;
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+    text.replace(at, secret.size(), "[redacted]");
+  return text;
+}
+
+/// Whether `url` names this machine (local servers rarely want a key).
+bool is_loopback(std::string_view url) {
+  auto scheme = url.find("://");
+  auto host = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+  for (std::string_view local : {"127.", "localhost", "[::1]"})
+    if (host.starts_with(local))
+      return true;
+  return false;
+}
+
+/// Why `config` cannot work, if it cannot.
+std::optional<Error> check(const OpenAiConfig& config) {
+  const auto& url = config.base_url;
+  if (!url.starts_with("http://") && !url.starts_with("https://"))
+    return Error{Errc::bad_input, "openai provider: base_url must start with http:// or https://, "
+                                  "got '" + url + "'"};
+  if (config.model.empty())
+    return Error{Errc::bad_input, "openai provider: no model configured"};
+  return std::nullopt;
+}
+
+/// The typed error for an HTTP answer other than 200.
+Error http_error(const http::Response& r, const std::string& where) {
+  auto detail = wire::decode_error_message(r.body);
+  std::string text = where;
+  text.append(": HTTP ").append(std::to_string(r.status));
+  if (detail)
+    text.append(": ").append(*detail);
+  else if (!r.body.empty())
+    text.append(": ").append(r.body.substr(0, 200));
+  if (r.status == 429)
+    return Error{Errc::rate_limited, std::move(text), wire::parse_retry_after(r.headers)};
+  if (r.status == 408)
+    return Error{Errc::timeout, std::move(text)};
+  if (r.status >= 500)
+    return Error{Errc::server_error, std::move(text), wire::parse_retry_after(r.headers)};
+  return Error{Errc::bad_request, std::move(text)};
+}
+
+Error transport_error(const http::Response& r, const std::string& where) {
+  std::string text = where + ": " + r.transport_error;
+  switch (r.transport) {
+  case http::Transport::timed_out:
+    return Error{Errc::timeout, std::move(text)};
+  case http::Transport::cancelled:
+    return Error{Errc::cancelled, std::move(text)};
+  default:
+    return Error{Errc::connection_failed, std::move(text)};
+  }
+}
+
+/// The outcome of one call: the decoded value, or the typed error for what came back.
+template <class T, class Decode>
+ModelOutcome<T> settle(http::Response& r, const std::string& where, const std::string& key,
+                       Decode&& decode) {
+  auto limits = wire::parse_rate_limits(r.headers);
+  auto fail = [&](Error e) {
+    e.message = scrub(std::move(e.message), key);
+    return ModelOutcome<T>(std::move(e), limits);
+  };
+  if (r.transport != http::Transport::ok)
+    return fail(transport_error(r, where));
+  if (r.status != 200)
+    return fail(http_error(r, where));
+  Result<T> value = decode(r);
+  if (!value) {
+    auto e = std::move(value).error();
+    e.message = where + ": " + e.message;
+    return fail(std::move(e));
+  }
+  value->rate_limits = limits;
+  return ModelOutcome<T>(std::move(value), limits);
+}
+
+} // namespace
+
+Result<OpenAiConfig> OpenAiConfig::from_env() {
+  OpenAiConfig config;
+  auto get = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  if (auto url = get("OPENAI_BASE_URL"); !url.empty())
+    config.base_url = url;
+  config.api_key = get("OPENAI_API_KEY");
+  if (auto model = get("OPENAI_MODEL"); !model.empty())
+    config.model = model;
+  if (auto model = get("OPENAI_EMBEDDING_MODEL"); !model.empty())
+    config.embedding_model = model;
+  if (auto problem = check(config))
+    return Error{Errc::bad_input, "OPENAI_BASE_URL: " + problem->message};
+  if (config.api_key.empty() && !is_loopback(config.base_url))
+    return Error{Errc::bad_input, "OPENAI_API_KEY is not set (needed for " + config.base_url +
+                                      "; only servers on loopback may go without a key)"};
+  return config;
+}
+
+struct OpenAiProvider::Impl {
+  explicit Impl(OpenAiConfig c) : config(std::move(c)), client(config.max_connections) {
+    while (config.base_url.ends_with('/'))
+      config.base_url.pop_back();
+    problem = check(config);
+    chat_url = config.base_url + "/chat/completions";
+    embed_url = config.base_url + "/embeddings";
+    headers.emplace_back("Content-Type: application/json");
+    if (!config.api_key.empty())
+      headers.push_back("Authorization: Bearer " + config.api_key);
+    for (const auto& [name, value] : config.headers)
+      headers.push_back(name + ": " + value);
+  }
+
+  http::Request request(const std::string& url, std::string body) const {
+    http::Request r;
+    r.url = url;
+    r.body = std::move(body);
+    r.headers = headers;
+    r.timeout = config.timeout;
+    r.connect_timeout = config.connect_timeout;
+    return r;
+  }
+
+  OpenAiConfig config;
+  http::Client client;
+  std::optional<Error> problem;
+  std::string chat_url;
+  std::string embed_url;
+  std::vector<std::string> headers;
+};
+
+OpenAiProvider::OpenAiProvider(OpenAiConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config))) {}
+OpenAiProvider::~OpenAiProvider() = default;
+
+std::string OpenAiProvider::default_model() const { return impl_->config.model; }
+const OpenAiConfig& OpenAiProvider::config() const noexcept { return impl_->config; }
+HttpStats OpenAiProvider::stats() const { return impl_->client.stats(); }
+
+void OpenAiProvider::chat(ChatRequest request, ChatDone done) {
+  if (impl_->problem)
+    return done(ModelOutcome<ChatResponse>(*impl_->problem));
+  bool stream = static_cast<bool>(request.on_token);
+  auto r = impl_->request(impl_->chat_url,
+                          wire::encode_chat_request(request, impl_->config.model, stream));
+  auto where = "POST " + impl_->chat_url;
+  if (!stream) {
+    impl_->client.post(std::move(r), [where = std::move(where), done = std::move(done),
+                                      key = impl_->config.api_key](http::Response response) {
+      done(settle<ChatResponse>(response, where, key, [](const http::Response& ok) {
+        return wire::decode_chat_response(ok.body);
+      }));
+    });
+    return;
+  }
+  // Streaming: pieces are decoded as they arrive and handed to on_token on the I/O thread.
+  auto decoder = std::make_shared<wire::ChatStreamDecoder>();
+  r.on_body = [decoder, on_token = std::move(request.on_token)](std::string_view bytes) {
+    (void)decoder->feed(bytes, on_token); // an error is kept and reported by finish()
+  };
+  impl_->client.post(std::move(r), [where = std::move(where), done = std::move(done), decoder,
+                                    key = impl_->config.api_key](http::Response response) {
+    done(settle<ChatResponse>(response, where, key,
+                              [&](const http::Response&) { return decoder->finish(); }));
+  });
+}
+
+void OpenAiProvider::embed(EmbedRequest request, EmbedDone done) {
+  if (impl_->problem)
+    return done(ModelOutcome<Embeddings>(*impl_->problem));
+  if (request.texts.empty())
+    return done(ModelOutcome<Embeddings>(Embeddings{}));
+  auto expected = request.texts.size();
+  auto r = impl_->request(impl_->embed_url,
+                          wire::encode_embed_request(request, impl_->config.embedding_model));
+  impl_->client.post(std::move(r), [where = "POST " + impl_->embed_url, expected,
+                                    done = std::move(done),
+                                    key = impl_->config.api_key](http::Response response) {
+    done(settle<Embeddings>(response, where, key, [&](const http::Response& ok) {
+      return wire::decode_embed_response(ok.body, expected);
+    }));
+  });
+}
+
+ModelProviderPtr make_openai_provider(OpenAiConfig config) {
+  return std::make_shared<OpenAiProvider>(std::move(config));
+}
+
+} // namespace actorflow

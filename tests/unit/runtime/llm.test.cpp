@@ -1,0 +1,202 @@
+// Model calls from node code: ctx.llm() on the embedded provider, on a provider that answers
+// from its own thread, unknown provider names, abandoned calls, and 429s with Retry-After.
+#include "../test_support.hpp"
+
+#include <actorflow/actorflow.hpp>
+#include <actorflow/local_model.hpp>
+#include <actorflow/testing.hpp>
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <mutex>
+
+using namespace actorflow;
+using namespace actorflow::testing_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A node that sends the State's "prompt" to provider `provider` ("" = the default) and keeps
+/// the answer in "answer" and its usage in "tokens".
+NodeFactory ask_node(std::string provider = "") {
+  return lambda_node({.prep = [](const State& s) { return s.at("prompt"); },
+                      .exec = [provider](Value prompt, Context& ctx) -> Task<Value> {
+                        auto client = provider.empty() ? ctx.llm() : ctx.llm(provider);
+                        auto reply = co_await client.chat(prompt.as_string());
+                        const auto& r = reply.value(); // a failure fails the node, typed
+                        co_return Map{{"text", r.text},
+                                         {"tokens", static_cast<std::int64_t>(r.usage.total_tokens)}};
+                      },
+                      .post = [](State& s, const Value&, const Value& v) {
+                        s = s.with("answer", v.at("text")).with("tokens", v.at("tokens"));
+                        return std::string("default");
+                      }});
+}
+
+Flow ask_flow(std::string provider = "") {
+  return must(FlowBuilder("ask").node("ask", ask_node(std::move(provider))).build());
+}
+
+/// A provider whose calls wait until the test answers them, from the test's own thread.
+class HeldProvider final : public ModelProvider {
+public:
+  std::string_view kind() const noexcept override { return "held"; }
+  std::string default_model() const override { return "held-1"; }
+  void chat(ChatRequest request, ChatDone done) override {
+    std::lock_guard guard(mutex_);
+    prompts_.push_back(request.prompt());
+    pending_.push_back(std::move(done));
+  }
+  void embed(EmbedRequest, EmbedDone done) override {
+    done(ModelOutcome<Embeddings>(Error{Errc::bad_request, "held: no embeddings"}));
+  }
+  std::size_t pending() {
+    std::lock_guard guard(mutex_);
+    return pending_.size();
+  }
+  /// Answers the oldest call.
+  void answer(Result<ChatResponse> outcome) {
+    ChatDone done;
+    {
+      std::lock_guard guard(mutex_);
+      REQUIRE(!pending_.empty());
+      done = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    done(ModelOutcome<ChatResponse>(std::move(outcome)));
+  }
+  std::vector<std::string> prompts() {
+    std::lock_guard guard(mutex_);
+    return prompts_;
+  }
+
+private:
+  std::mutex mutex_;
+  std::deque<ChatDone> pending_;
+  std::vector<std::string> prompts_;
+};
+
+/// A Runtime on a virtual clock whose default provider is `held`.
+RuntimeConfig held_on(std::shared_ptr<testing::VirtualClock> clock,
+                      std::shared_ptr<HeldProvider> held) {
+  RuntimeConfig config = two_workers();
+  config.clock = std::move(clock);
+  config.models.add("held", std::move(held));
+  return config;
+}
+
+ChatResponse text_response(std::string text) {
+  ChatResponse r;
+  r.text = std::move(text);
+  r.finish_reason = "stop";
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("a node summarises through the embedded local provider by default") {
+  Runtime runtime{two_workers()};
+  std::string text = "Actors share nothing. Each actor owns its state and handles one message at "
+                     "a time. Messages between actors are the only way actors interact. The "
+                     "weather was pleasant.";
+  auto result = runtime.run(ask_flow(), State{}.with("prompt", "Summarize: " + text)).get();
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  auto answer = result->state.at("answer").as_string();
+  CHECK(!answer.empty());
+  CHECK(answer == extractive_summary(text, 3));
+  CHECK(result->state.at("tokens").as_int() > 0);
+  CHECK(runtime.models().default_name() == "local");
+}
+
+TEST_CASE("an unknown provider name fails the node with bad_input naming those configured") {
+  RuntimeConfig config = two_workers();
+  config.models.add("held", std::make_shared<HeldProvider>());
+  Runtime runtime{std::move(config)};
+  auto result = runtime.run(ask_flow("gpt-9"), State{}.with("prompt", "hi")).get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == Errc::bad_input);
+  CHECK(result.error().message.find("no model provider named 'gpt-9'") != std::string::npos);
+  CHECK(result.error().message.find("held, local") != std::string::npos);
+}
+
+TEST_CASE("a provider answering from another thread resumes the node through its mailbox") {
+  auto held = std::make_shared<HeldProvider>();
+  RuntimeConfig config = two_workers();
+  config.models.add("held", held);
+  Runtime runtime{std::move(config)};
+  CHECK(runtime.models().default_name() == "held"); // the first one added
+  auto run = runtime.run(ask_flow(), State{}.with("prompt", "ping"));
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  CHECK_FALSE(run.done()); // suspended, holding no thread, until the answer comes
+  held->answer(text_response("pong"));
+  auto result = run.get();
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(result->state.at("answer").as_string() == "pong");
+  CHECK(held->prompts() == std::vector<std::string>{"ping"});
+}
+
+TEST_CASE("a typed provider error fails the node with that error") {
+  auto held = std::make_shared<HeldProvider>();
+  RuntimeConfig config = two_workers();
+  config.models.add("held", held);
+  Runtime runtime{std::move(config)};
+  auto run = runtime.run(ask_flow(), State{}.with("prompt", "ping"));
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  held->answer(Error{Errc::bad_request, "POST /chat/completions: HTTP 400: bad model"});
+  auto result = run.get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == Errc::bad_request);
+  CHECK(result.error().message.find("bad model") != std::string::npos);
+}
+
+TEST_CASE("a 429 with Retry-After is retried after exactly that wait") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto held = std::make_shared<HeldProvider>();
+  Runtime runtime{held_on(clock, held)};
+  auto flow = must(FlowBuilder("ask")
+                       .node("ask", ask_node())
+                       .retry("ask", RetryPolicy{.max_attempts = 3, .jitter = Jitter::none})
+                       .build());
+  auto run = runtime.run(flow, State{}.with("prompt", "ping"));
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  held->answer(Error{Errc::rate_limited, "HTTP 429", 2500ms});
+  REQUIRE(clock->wait_until_idle());
+  CHECK(held->pending() == 0);  // the retry waits on the clock
+  REQUIRE(clock->advance_to_next());
+  CHECK(clock->elapsed() == 2500ms); // Retry-After, not the 100 ms backoff
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  held->answer(text_response("pong"));
+  auto result = run.get();
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(result->retries == 1);
+  CHECK(held->prompts().size() == 2);
+}
+
+TEST_CASE("a call still out when its attempt times out is abandoned; its late answer is dropped") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto held = std::make_shared<HeldProvider>();
+  Runtime runtime{held_on(clock, held)};
+  auto flow = must(FlowBuilder("ask")
+                       .node("ask", ask_node())
+                       .retry("ask", RetryPolicy{.max_attempts = 1, .attempt_timeout = 1000ms})
+                       .build());
+  auto run = runtime.run(flow, State{}.with("prompt", "ping"));
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  auto result = drive(run, *clock);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == Errc::timeout);
+  held->answer(text_response("too late")); // wakes no one; must not touch freed memory
+  CHECK(held->pending() == 0);
+}
+
+TEST_CASE("the registry's default is set_default's, else the first added, else local") {
+  ModelRegistry r;
+  CHECK(r.default_name() == "local");
+  r.add("b", make_local_provider()).add("a", make_local_provider());
+  CHECK(r.default_name() == "b");
+  CHECK(r.names() == std::vector<std::string>{"a", "b"});
+  r.set_default("a");
+  CHECK(r.default_name() == "a");
+  CHECK(r.find("c") == nullptr);
+}
