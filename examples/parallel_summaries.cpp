@@ -1,13 +1,17 @@
 // Summarise every paragraph of a folder of text files with a parallel batch node (window 32):
-// one item actor per paragraph, summaries joined in input order by the reducer (post_batch).
-// Offline: the "summary" is extractive (the sentence whose words are most frequent in its
-// paragraph), not a model's. Run: build/release/examples/parallel_summaries [folder]
+// one item actor per paragraph, each asking the model through ctx.llm(), summaries joined in
+// input order by the reducer (post_batch).
+//
+// Offline by default: the embedded `local` provider answers with an extractive summary (the
+// paragraph's most central sentences), not a model's. With OPENAI_BASE_URL set (and
+// OPENAI_API_KEY, OPENAI_MODEL as needed) it asks that OpenAI-compatible server instead, e.g.
+// `actorflow sim`. Run: build/release/examples/parallel_summaries [folder]
 #include <actorflow/actorflow.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <sstream>
 
 using namespace actorflow;
@@ -38,58 +42,16 @@ Array paragraphs(const std::string& dir) {
   return out;
 }
 
-// The sentence with the highest mean frequency of its words within the paragraph.
-std::string extractive_summary(const std::string& text) {
-  std::vector<std::string> sentences;
-  std::string current;
-  for (char c : text) {
-    current += c;
-    if (c == '.' || c == '?' || c == '!') {
-      sentences.push_back(current);
-      current.clear();
-    }
-  }
-  if (current.size() > 1)
-    sentences.push_back(current);
-  auto words = [](const std::string& s) {
-    std::vector<std::string> ws;
-    std::string w;
-    for (char c : s + " ") {
-      if (std::isalpha(static_cast<unsigned char>(c)))
-        w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      else if (!w.empty())
-        ws.push_back(std::exchange(w, {}));
-    }
-    return ws;
-  };
-  std::map<std::string, int> freq;
-  for (const auto& w : words(text))
-    if (w.size() > 3)
-      ++freq[w];
-  std::string best;
-  double best_score = -1;
-  for (const auto& s : sentences) {
-    auto ws = words(s);
-    if (ws.size() < 4)
-      continue;
-    double score = 0;
-    for (const auto& w : ws)
-      score += freq.count(w) ? freq[w] : 0;
-    score /= static_cast<double>(ws.size());
-    if (score > best_score) {
-      best_score = score;
-      best = s;
-    }
-  }
-  auto start = best.find_first_not_of(' ');
-  return start == std::string::npos ? text.substr(0, 80) : best.substr(start);
-}
-
 class Summarise : public ParallelBatchNode {
 public:
   Summarise() : ParallelBatchNode(BatchOptions{.max_concurrency = 32}) {}
   Value prep(const State& state) override { return state.at("texts"); }
-  Task<Value> exec(Value text, Context&) override { co_return extractive_summary(text.as_string()); }
+  Task<Value> exec(Value text, Context& ctx) override {
+    ChatRequest request = ChatRequest::user("Summarize in one sentence: " + text.as_string());
+    request.max_tokens = 150;
+    auto reply = co_await ctx.llm().chat(std::move(request));
+    co_return reply.value().text; // a failed call fails this item only; the batch collects it
+  }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     std::ostringstream digest;
     for (const auto& item : result.items)
@@ -110,7 +72,17 @@ int main(int argc, char** argv) {
   auto flow = FlowBuilder("summaries").node<Summarise>("summarise").build();
   if (!flow)
     return 1;
-  Runtime runtime;
+  RuntimeConfig config;
+  if (std::getenv("OPENAI_BASE_URL")) {
+    auto openai = OpenAiConfig::from_env();
+    if (!openai) {
+      std::cerr << openai.error().to_string() << "\n";
+      return 1;
+    }
+    config.models.add("openai", make_openai_provider(*openai));
+  }
+  Runtime runtime{std::move(config)};
+  std::cout << "provider: " << runtime.models().default_name() << "\n";
   auto result = runtime.run(*flow, State{}.with("texts", texts)).get();
   if (!result) {
     std::cerr << result.error().to_string() << "\n";

@@ -33,6 +33,17 @@ struct LatencyBenchOptions {
   std::size_t workers = 2;
 };
 
+struct HttpBenchOptions {
+  std::size_t items = 2000;
+  std::size_t concurrency = 256;
+  std::size_t latency_ms = 20;
+  std::size_t workers = 2;
+};
+
+/// A batch of chat calls through the openai provider against an `actorflow sim` started for
+/// the purpose: wall time against ceil(N/C) * L, and client CPU time per request.
+int bench_http(const HttpBenchOptions& options);
+
 /// A ParallelBatchNode with a no-op exec over N generated items: per-item cost of the fan-out.
 int bench_fanout(const FanoutBenchOptions& options);
 

@@ -2,6 +2,7 @@
 #include "bench.hpp"
 #include "bench_raw.hpp"
 #include "demo.hpp"
+#include "sim.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -84,7 +85,50 @@ int main(int argc, char** argv) {
   option(latency_cmd, "--latency-ms", latency.latency_ms, "Each exec's timer");
   count(latency_cmd, "--workers", latency.workers, "Scheduler threads");
 
-  CLI11_PARSE(app, argc, argv);
+  actorflow::tools::HttpBenchOptions http;
+  auto* http_cmd = bench_cmd->add_subcommand(
+      "http", "Chat calls through the openai provider to an `actorflow sim` it starts: wall "
+              "time vs ceil(N/C) * latency, client CPU per request");
+  count(http_cmd, "--items", http.items, "Items (one chat call each)");
+  count(http_cmd, "--concurrency", http.concurrency,
+        "Window: calls in flight at most (and the client's connection limit)");
+  option(http_cmd, "--latency-ms", http.latency_ms, "The sim's latency per call");
+  count(http_cmd, "--workers", http.workers, "Scheduler threads");
+
+  actorflow::tools::SimOptions sim;
+  auto* sim_cmd = app.add_subcommand(
+      "sim", "Serve an OpenAI-compatible API (local model) with latency, limits and faults, "
+             "for tests and benchmarks; runs until SIGINT/SIGTERM");
+  option(sim_cmd, "--port", sim.port, "TCP port (0: a free one); printed as JSON on start");
+  option(sim_cmd, "--bind", sim.bind, "Address to listen on");
+  count(sim_cmd, "--threads", sim.threads,
+        "Server threads: one per open connection, so more than clients keep open");
+  option(sim_cmd, "--latency-ms", sim.latency_ms, "Latency L added to every model call");
+  option(sim_cmd, "--latency-dist", sim.latency_dist,
+         "fixed (L), uniform (L +- J), normal (mean L, sd J), exponential (mean L)")
+      ->check(CLI::IsMember({"fixed", "uniform", "normal", "exponential"}));
+  option(sim_cmd, "--latency-jitter-ms", sim.latency_jitter_ms, "Jitter J of --latency-dist");
+  option(sim_cmd, "--seed", sim.seed, "Seed of the latency and fault draws");
+  option(sim_cmd, "--rpm", sim.requests_per_minute, "Requests per minute (0: no limit)");
+  option(sim_cmd, "--tpm", sim.tokens_per_minute,
+         "Tokens per minute, prompt + max_tokens (0: no limit)");
+  option(sim_cmd, "--burst-s", sim.burst_s, "Bucket capacity, in seconds of the limit")
+      ->check(CLI::PositiveNumber);
+  option(sim_cmd, "--api-key", sim.api_key,
+         "Require Authorization: Bearer KEY (empty: no key needed)");
+  option(sim_cmd, "--fault-rate", sim.fault_rate, "Chance that an admitted call fails")
+      ->check(CLI::Range(0.0, 1.0));
+  option(sim_cmd, "--faults", sim.faults,
+         "Fault kinds drawn from (500, drop, malformed, missing, slow); a request header "
+         "x-sim-fault: KIND forces one, x-sim-latency-ms: N sets its latency");
+  option(sim_cmd, "--slow-ms", sim.slow_ms, "How long the slow fault stalls before answering");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end well (0); any bad option or argument is exit code 1.
+    return app.exit(e) == 0 ? 0 : 1;
+  }
 
   if (*demo_cmd)
     return actorflow::tools::run_demo(demo);
@@ -98,5 +142,9 @@ int main(int argc, char** argv) {
     return actorflow::tools::bench_fanout(fanout);
   if (*latency_cmd)
     return actorflow::tools::bench_latency(latency);
+  if (*http_cmd)
+    return actorflow::tools::bench_http(http);
+  if (*sim_cmd)
+    return actorflow::tools::run_sim(sim);
   return 1;
 }

@@ -5,12 +5,16 @@
 #include <actorflow/batch.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
+#include <actorflow/llm.hpp>
+#include <actorflow/local_model.hpp>
 #include <actorflow/map.hpp>
 #include <actorflow/node.hpp>
+#include <actorflow/openai.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/retry.hpp>
 #include <actorflow/run_result.hpp>
 #include <actorflow/runtime.hpp>
 #include <actorflow/state.hpp>
 #include <actorflow/task.hpp>
+#include <actorflow/tokens.hpp>
 #include <actorflow/value.hpp>

@@ -1,0 +1,65 @@
+#pragma once
+// `actorflow sim`: an OpenAI-compatible HTTP server for tests and benchmarks. It answers chat
+// completions and embeddings with the embedded local model, and can play the parts of a real
+// provider that are hard to get on demand: latency, rate limits (429 with retry-after),
+// a wrong API key, and faults (5xx, dropped connections, garbled or incomplete answers, stalls).
+
+#include <actorflow/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace actorflow::tools {
+
+struct SimOptions {
+  std::string bind = "127.0.0.1"; ///< loopback only unless told otherwise
+  std::uint16_t port = 0;         ///< 0: a free port, printed on start
+  /// httplib holds one pool thread per open keep-alive connection, so this must exceed the
+  /// number of connections clients keep open, or the surplus ones wait for a free thread.
+  std::size_t threads = 512;
+
+  std::uint64_t latency_ms = 0;
+  std::string latency_dist = "fixed"; ///< fixed, uniform (L±J), normal (sd J), exponential
+  std::uint64_t latency_jitter_ms = 0;
+  std::uint64_t seed = 42; ///< latency and fault draws repeat from run to run
+
+  std::uint64_t requests_per_minute = 0; ///< 0: no limit
+  std::uint64_t tokens_per_minute = 0;   ///< 0: no limit
+  double burst_s = 1.0; ///< bucket capacity in seconds of refill (at least 1 request or token)
+
+  std::string api_key; ///< empty: no authorization needed
+
+  double fault_rate = 0.0;                         ///< chance that an admitted call fails
+  std::string faults = "500,drop,malformed,missing,slow"; ///< the kinds drawn from
+  std::uint64_t slow_ms = 30'000; ///< how long the `slow` fault stalls before answering
+};
+
+/// The server. Handlers run on httplib's pool threads; every member is safe to call from any
+/// thread, and the counters behind `stats_json` are updated atomically.
+class SimServer {
+public:
+  explicit SimServer(SimOptions options);
+  ~SimServer(); // stops; out of line because SimState is complete only in sim.cpp
+  SimServer(const SimServer&) = delete;
+  SimServer& operator=(const SimServer&) = delete;
+
+  /// Validates the options, binds and serves on background threads. The port it listens on,
+  /// or bad_input (an option) / unavailable (the address cannot be bound). Call once.
+  [[nodiscard]] Result<std::uint16_t> start();
+  /// Stops at once: refuses new connections, wakes calls that wait (latency, slow), closes the
+  /// open ones and joins every thread. Idempotent.
+  void stop();
+  /// The counters as served by GET /stats.
+  [[nodiscard]] std::string stats_json() const;
+
+private:
+  std::unique_ptr<struct SimState> state_; // keeps httplib out of this header
+};
+
+/// `actorflow sim`: starts the server, prints {"listening":"ADDR:PORT","port":PORT} on one
+/// line, serves until SIGINT or SIGTERM, then stops. The process exit code.
+int run_sim(const SimOptions& options);
+
+} // namespace actorflow::tools
