@@ -2,11 +2,16 @@
 
 #include <curl/curl.h>
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -69,6 +74,20 @@ struct Client::Impl {
   explicit Impl(std::size_t max_connections) {
     init_curl_once();
     multi = curl_multi_init();
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd;
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+    // Event-driven: curl tells us which sockets to watch and when its next timeout is, and we
+    // hand it only the sockets that are ready (curl_multi_socket_action). curl_multi_perform
+    // and curl_multi_poll would instead walk every transfer on every wake-up: with hundreds in
+    // flight that was most of the I/O thread's time.
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
     if (max_connections > 0) {
       curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(max_connections));
       // Keep as many idle connections as may be open, so a window of requests reuses them.
@@ -82,11 +101,13 @@ struct Client::Impl {
       std::lock_guard guard(mutex);
       stopping = true;
     }
-    curl_multi_wakeup(multi);
+    wake();
     io.join();
     for (CURL* easy : spare_handles)
       curl_easy_cleanup(easy);
     curl_multi_cleanup(multi);
+    close(wake_fd);
+    close(epoll_fd);
   }
 
   void post(Request request, std::function<void(Response)> done) {
@@ -108,13 +129,19 @@ struct Client::Impl {
       transfer->done(std::move(r));
       return;
     }
-    curl_multi_wakeup(multi);
+    wake();
   }
 
   // -- the I/O thread -------------------------------------------------------------------------
 
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = write(wake_fd, &one, sizeof one);
+  }
+
   void run() {
     std::vector<std::unique_ptr<Transfer>> incoming;
+    epoll_event events[256];
     for (;;) {
       {
         std::lock_guard guard(mutex);
@@ -123,15 +150,38 @@ struct Client::Impl {
         incoming.swap(submitted);
       }
       for (auto& t : incoming)
-        start(std::move(t));
+        start(std::move(t)); // curl_multi_add_handle sets a timer of 0: acted on just below
       incoming.clear();
       int running = 0;
-      curl_multi_perform(multi, &running);
-      int left = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &left))
-        if (msg->msg == CURLMSG_DONE)
-          finish(msg->easy_handle, msg->data.result);
-      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      if (timer_due && std::chrono::steady_clock::now() >= *timer_due) {
+        timer_due.reset();
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      collect_done();
+      int wait_ms = 1000;
+      if (timer_due) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(
+            *timer_due - std::chrono::steady_clock::now());
+        wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1000));
+      }
+      int n = epoll_wait(epoll_fd, events, std::size(events), wait_ms);
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == wake_fd) {
+          std::uint64_t count = 0;
+          [[maybe_unused]] auto r = read(wake_fd, &count, sizeof count);
+          continue;
+        }
+        int flags = 0;
+        if (events[i].events & EPOLLIN)
+          flags |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT)
+          flags |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP))
+          flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi, fd, flags, &running);
+      }
+      collect_done();
     }
     // Stopping: whatever is in flight or queued ends as cancelled.
     for (auto& [easy, t] : active) {
@@ -144,6 +194,43 @@ struct Client::Impl {
     for (auto& t : submitted)
       cancel(*t);
     submitted.clear();
+  }
+
+  void collect_done() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left))
+      if (msg->msg == CURLMSG_DONE)
+        finish(msg->easy_handle, msg->data.result);
+  }
+
+  /// curl says which events of socket `s` to watch (CURLMOPT_SOCKETFUNCTION).
+  static int on_socket(CURL*, curl_socket_t s, int what, void* user, void* known) {
+    auto& self = *static_cast<Impl*>(user);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(self.epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+      curl_multi_assign(self.multi, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (known) {
+      epoll_ctl(self.epoll_fd, EPOLL_CTL_MOD, s, &ev);
+    } else {
+      epoll_ctl(self.epoll_fd, EPOLL_CTL_ADD, s, &ev);
+      curl_multi_assign(self.multi, s, &self); // any non-null marker: "registered"
+    }
+    return 0;
+  }
+
+  /// curl's next timeout (CURLMOPT_TIMERFUNCTION): -1 none, 0 at once, else in `ms`.
+  static int on_timer(CURLM*, long ms, void* user) {
+    auto& self = *static_cast<Impl*>(user);
+    if (ms < 0)
+      self.timer_due.reset();
+    else
+      self.timer_due = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    return 0;
   }
 
   void start(std::unique_ptr<Transfer> t) {
@@ -253,6 +340,8 @@ struct Client::Impl {
   }
 
   CURLM* multi = nullptr;
+  int epoll_fd = -1;
+  int wake_fd = -1; ///< an eventfd: post() and the destructor wake the I/O thread with it
   std::thread io;
   mutable std::mutex mutex;
   bool stopping = false;                               // guarded by mutex
@@ -263,6 +352,7 @@ struct Client::Impl {
   // Owned by the I/O thread:
   std::map<CURL*, std::unique_ptr<Transfer>> active;
   std::vector<CURL*> spare_handles;
+  std::optional<std::chrono::steady_clock::time_point> timer_due; ///< curl's next timeout
   std::atomic<std::uint64_t> completed{0};
   std::atomic<std::uint64_t> max_in_flight{0};
 };
