@@ -69,7 +69,12 @@ public:
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "/usr/share/common-licenses";
   auto texts = paragraphs(dir);
-  auto flow = FlowBuilder("summaries").node<Summarise>("summarise").build();
+  // A server's 429 (rate limited, with Retry-After) or 5xx is retried; the wait the server asks
+  // for wins over the backoff. (A resource controller that avoids the 429s is the next step.)
+  auto flow = FlowBuilder("summaries")
+                  .node<Summarise>("summarise")
+                  .retry("summarise", RetryPolicy{.max_attempts = 8})
+                  .build();
   if (!flow)
     return 1;
   RuntimeConfig config;
