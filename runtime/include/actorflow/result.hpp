@@ -35,6 +35,7 @@ enum class Errc : std::uint8_t {
   bad_request,       ///< a server refused the request itself (4xx other than 429)
   circuit_open,      ///< too many recent failures under one supervisor: failing fast
   bad_response,      ///< a server's answer could not be understood (malformed, fields missing)
+  budget_exhausted,  ///< the run's token budget is spent: no more model calls for it
 };
 
 /// The name of `code`, e.g. "invalid_flow".

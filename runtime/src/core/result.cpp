@@ -38,6 +38,8 @@ std::string_view to_string(Errc code) noexcept {
     return "circuit_open";
   case Errc::bad_response:
     return "bad_response";
+  case Errc::budget_exhausted:
+    return "budget_exhausted";
   }
   // Codes travel between processes, so a newer peer may send a number this build does not know;
   // printing it must not be undefined behaviour.

@@ -1,0 +1,113 @@
+#pragma once
+/// Request and token limits for model calls, and the scheduling logic that keeps calls within
+/// them. `LimitScheduler` is plain logic on a time you pass in (no threads, no clock of its
+/// own), so every schedule it makes can be reproduced and checked; the runtime drives one per
+/// (provider, model) key from a resource-controller actor.
+
+#include <actorflow/llm.hpp>
+#include <actorflow/result.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace actorflow {
+
+/// Limits of one (provider, model) key; 0 means "no limit" for each.
+struct Limits {
+  /// Calls in flight at once.
+  std::uint32_t max_concurrent = 0;
+  std::uint64_t requests_per_minute = 0;
+  /// Counted as prompt estimate + max_tokens when granted, corrected by the actual usage.
+  std::uint64_t tokens_per_minute = 0;
+  /// The token budget of one run, shared by everything under it (nested flows, batch items).
+  std::uint64_t tokens_per_run = 0;
+};
+
+/// Schedules grants for calls under `Limits`, in arrival order.
+///
+/// Guarantees, for any sequence of requests:
+/// - Pacing: grants are spaced by at least 60 s / requests_per_minute, and by the token cost of
+///   the previous grant at tokens_per_minute, so a server that refills its own buckets
+///   continuously never sees a burst; a full 60 s window never holds more than the limits
+///   (checked against a log of the last 60 s, with actual usage once known).
+/// - Order: the oldest waiting request is served first; a big request is never overtaken by
+///   smaller ones (it waits at the head until it fits).
+/// - A request that could never fit (more tokens than tokens_per_minute, or than the run's
+///   budget) fails at once instead of waiting forever.
+class LimitScheduler {
+public:
+  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::time_point;
+  using LeaseId = std::uint64_t;
+
+  explicit LimitScheduler(Limits limits);
+
+  /// Queues a request for `tokens` on behalf of run `run`. It fails at once (bad_request) if
+  /// it can never be granted; otherwise it waits for `poll`. Ids are the caller's, unique.
+  [[nodiscard]] Result<void> request(LeaseId id, std::uint64_t run, std::uint64_t tokens,
+                                     TimePoint now);
+  /// Grants what can be granted at `now`, oldest first; each one becomes a lease. A request
+  /// whose run's budget is spent is refused with `budget_exhausted`.
+  struct Grants {
+    std::vector<LeaseId> granted;
+    std::vector<std::pair<LeaseId, Error>> refused;
+    /// When to poll again if requests still wait (none: nothing waits, or only on releases).
+    std::optional<TimePoint> next;
+  };
+  [[nodiscard]] Grants poll(TimePoint now);
+
+  /// Ends a lease: the call finished (with `actual_tokens` used, which corrects the estimate
+  /// in both directions) or its holder went away (`actual_tokens` = the estimate).
+  void release(LeaseId id, std::optional<std::uint64_t> actual_tokens, TimePoint now);
+  /// Withdraws a request that still waits (its holder went away).
+  void cancel(LeaseId id);
+
+  /// The server said 429: grant nothing before `until`.
+  void pause_until(TimePoint until);
+  /// The server's x-ratelimit-* headers: a server stricter than the configured limits (a lower
+  /// limit, or nothing remaining until a reset) tightens them.
+  void observe(const RateLimitInfo& info, TimePoint now);
+
+  [[nodiscard]] std::size_t waiting() const noexcept { return queue_.size(); }
+  [[nodiscard]] std::size_t in_flight() const noexcept { return leases_.size(); }
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+  /// Tokens run `run` has used (actual where known, else reserved).
+  [[nodiscard]] std::uint64_t run_tokens(std::uint64_t run) const;
+
+private:
+  struct Waiter {
+    LeaseId id;
+    std::uint64_t run;
+    std::uint64_t tokens;
+  };
+  struct Lease {
+    std::uint64_t run;
+    std::uint64_t tokens;
+    TimePoint granted;
+  };
+  /// Earliest time the head may be granted, or none if it waits on a release.
+  std::optional<TimePoint> ready_at(const Waiter& w, TimePoint now) const;
+  void forget_before(TimePoint now);
+
+  Limits limits_;
+  std::deque<Waiter> queue_;
+  std::map<LeaseId, Lease> leases_;
+  /// Grants of the last 60 s, oldest first, with their tokens (corrected on release).
+  struct Granted {
+    TimePoint at;
+    LeaseId id;
+    std::uint64_t tokens;
+  };
+  std::deque<Granted> window_;
+  std::uint64_t window_tokens_ = 0;
+  TimePoint next_request_slot_{};
+  TimePoint next_token_slot_{};
+  TimePoint paused_until_{};
+  std::map<std::uint64_t, std::uint64_t> run_spent_;
+};
+
+} // namespace actorflow

@@ -1,0 +1,166 @@
+#include <actorflow/limits.hpp>
+
+#include <algorithm>
+
+namespace actorflow {
+
+namespace {
+
+using std::chrono::nanoseconds;
+constexpr auto minute = std::chrono::minutes(1);
+
+/// The share of a minute that `amount` of a per-minute `limit` takes up.
+nanoseconds share_of_minute(std::uint64_t amount, std::uint64_t limit) {
+  auto ns = static_cast<long double>(nanoseconds(minute).count()) * static_cast<long double>(amount) /
+            static_cast<long double>(limit);
+  return nanoseconds(static_cast<nanoseconds::rep>(ns));
+}
+
+} // namespace
+
+LimitScheduler::LimitScheduler(Limits limits) : limits_(limits) {}
+
+Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_t tokens,
+                                     TimePoint) {
+  if (limits_.tokens_per_minute != 0 && tokens > limits_.tokens_per_minute)
+    return Error{Errc::bad_request,
+                 "a call of " + std::to_string(tokens) + " tokens can never fit the limit of " +
+                     std::to_string(limits_.tokens_per_minute) + " tokens per minute"};
+  if (limits_.tokens_per_run != 0 && tokens > limits_.tokens_per_run)
+    return Error{Errc::budget_exhausted,
+                 "a call of " + std::to_string(tokens) + " tokens exceeds the run's budget of " +
+                     std::to_string(limits_.tokens_per_run) + " tokens"};
+  queue_.push_back({id, run, tokens});
+  return {};
+}
+
+void LimitScheduler::forget_before(TimePoint now) {
+  while (!window_.empty() && window_.front().at + minute <= now) {
+    window_tokens_ -= window_.front().tokens;
+    window_.pop_front();
+  }
+}
+
+std::optional<LimitScheduler::TimePoint> LimitScheduler::ready_at(const Waiter& w,
+                                                                  TimePoint now) const {
+  if (limits_.max_concurrent != 0 && leases_.size() >= limits_.max_concurrent)
+    return std::nullopt; // a release will poll again
+  auto at = std::max(now, paused_until_);
+  if (auto r = limits_.requests_per_minute; r != 0) {
+    at = std::max(at, next_request_slot_);
+    // The window holds at most r grants: the r-th newest must leave it first.
+    if (window_.size() >= r)
+      at = std::max(at, window_[window_.size() - r].at + minute);
+  }
+  if (auto t = limits_.tokens_per_minute; t != 0) {
+    at = std::max(at, next_token_slot_);
+    // Wait until enough of the window's oldest grants have left it for this one to fit.
+    auto in_window = window_tokens_;
+    for (const auto& g : window_) {
+      if (in_window + w.tokens <= t)
+        break;
+      in_window -= g.tokens;
+      at = std::max(at, g.at + minute);
+    }
+  }
+  return at;
+}
+
+LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
+  Grants out;
+  forget_before(now);
+  while (!queue_.empty()) {
+    const auto& head = queue_.front();
+    if (auto budget = limits_.tokens_per_run; budget != 0) {
+      auto spent = run_tokens(head.run);
+      if (spent + head.tokens > budget) {
+        bool run_in_flight = std::any_of(leases_.begin(), leases_.end(), [&](const auto& l) {
+          return l.second.run == head.run;
+        });
+        if (run_in_flight)
+          break; // its calls in flight may use less than reserved: wait for their releases
+        out.refused.emplace_back(
+            head.id, Error{Errc::budget_exhausted,
+                           "the run's budget of " + std::to_string(budget) + " tokens is spent (" +
+                               std::to_string(spent) + " used; this call needs " +
+                               std::to_string(head.tokens) + ")"});
+        queue_.pop_front();
+        continue;
+      }
+    }
+    auto at = ready_at(head, now);
+    if (!at)
+      break;
+    if (*at > now) {
+      out.next = *at;
+      break;
+    }
+    if (limits_.requests_per_minute != 0)
+      next_request_slot_ = std::max(next_request_slot_, now) +
+                           share_of_minute(1, limits_.requests_per_minute);
+    if (limits_.tokens_per_minute != 0)
+      next_token_slot_ = std::max(next_token_slot_, now) +
+                         share_of_minute(head.tokens, limits_.tokens_per_minute);
+    leases_.emplace(head.id, Lease{head.run, head.tokens, now});
+    window_.push_back({now, head.id, head.tokens});
+    window_tokens_ += head.tokens;
+    run_spent_[head.run] += head.tokens;
+    out.granted.push_back(head.id);
+    queue_.pop_front();
+  }
+  return out;
+}
+
+void LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tokens, TimePoint) {
+  auto it = leases_.find(id);
+  if (it == leases_.end())
+    return;
+  auto reserved = it->second.tokens;
+  auto actual = actual_tokens.value_or(reserved);
+  if (actual != reserved) {
+    // Refund or debt: the window, the run's spending and the token pacing all follow the
+    // actual usage.
+    auto& spent = run_spent_[it->second.run];
+    spent = spent - reserved + actual;
+    auto g = std::find_if(window_.rbegin(), window_.rend(), [&](const Granted& x) { return x.id == id; });
+    if (g != window_.rend()) {
+      window_tokens_ = window_tokens_ - g->tokens + actual;
+      g->tokens = actual;
+    }
+    if (auto t = limits_.tokens_per_minute; t != 0) {
+      if (actual > reserved)
+        next_token_slot_ += share_of_minute(actual - reserved, t);
+      else
+        next_token_slot_ -= share_of_minute(reserved - actual, t);
+    }
+  }
+  leases_.erase(it);
+}
+
+void LimitScheduler::cancel(LeaseId id) {
+  auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Waiter& w) { return w.id == id; });
+  if (it != queue_.end())
+    queue_.erase(it);
+}
+
+void LimitScheduler::pause_until(TimePoint until) { paused_until_ = std::max(paused_until_, until); }
+
+void LimitScheduler::observe(const RateLimitInfo& info, TimePoint now) {
+  auto tighten = [](std::uint64_t& configured, const std::optional<std::uint64_t>& server) {
+    if (server && *server > 0 && (configured == 0 || *server < configured))
+      configured = *server;
+  };
+  tighten(limits_.requests_per_minute, info.limit_requests);
+  tighten(limits_.tokens_per_minute, info.limit_tokens);
+  if (info.remaining_requests == 0u && info.reset_requests)
+    pause_until(now + *info.reset_requests);
+  if (info.remaining_tokens == 0u && info.reset_tokens)
+    pause_until(now + *info.reset_tokens);
+}
+
+std::uint64_t LimitScheduler::run_tokens(std::uint64_t run) const {
+  auto it = run_spent_.find(run);
+  return it == run_spent_.end() ? 0 : it->second;
+}
+
+} // namespace actorflow

@@ -1,0 +1,197 @@
+// LimitScheduler on an injected time: pacing, 60 s windows, concurrency, refunds and debts,
+// arrival order, oversize calls, 429 pauses, run budgets.
+#include <actorflow/limits.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+
+using namespace actorflow;
+using namespace std::chrono_literals;
+using TimePoint = LimitScheduler::TimePoint;
+
+namespace {
+
+const TimePoint t0 = TimePoint{} + 1000h; // any origin
+
+struct Grant {
+  TimePoint at;
+  std::uint64_t tokens;
+};
+
+/// Queues `costs` at t0, then grants until all are served, each call ending at once with its
+/// estimate; returns when each one was granted.
+std::vector<Grant> drain(LimitScheduler& s, const std::vector<std::uint64_t>& costs) {
+  for (std::size_t i = 0; i < costs.size(); ++i)
+    REQUIRE(s.request(i, 1, costs[i], t0).ok());
+  std::vector<Grant> grants;
+  auto now = t0;
+  for (int guard = 0; guard < 100000 && grants.size() < costs.size(); ++guard) {
+    auto g = s.poll(now);
+    for (auto id : g.granted) {
+      grants.push_back({now, costs[id]});
+      s.release(id, std::nullopt, now);
+    }
+    if (g.next) {
+      REQUIRE(*g.next > now);
+      now = *g.next;
+    }
+  }
+  REQUIRE(grants.size() == costs.size());
+  return grants;
+}
+
+/// The most requests and tokens any half-open 60 s window holds.
+std::pair<std::size_t, std::uint64_t> busiest_minute(const std::vector<Grant>& grants) {
+  std::size_t most_requests = 0;
+  std::uint64_t most_tokens = 0;
+  for (const auto& start : grants) {
+    std::size_t requests = 0;
+    std::uint64_t tokens = 0;
+    for (const auto& g : grants)
+      if (g.at >= start.at && g.at < start.at + 60s) {
+        ++requests;
+        tokens += g.tokens;
+      }
+    most_requests = std::max(most_requests, requests);
+    most_tokens = std::max(most_tokens, tokens);
+  }
+  return {most_requests, most_tokens};
+}
+
+} // namespace
+
+TEST_CASE("a burst is paced so that no 60 s window exceeds the request limit") {
+  LimitScheduler s(Limits{.requests_per_minute = 60});
+  auto grants = drain(s, std::vector<std::uint64_t>(200, 10));
+  auto [requests, tokens] = busiest_minute(grants);
+  CHECK(requests <= 60);
+  CHECK(requests >= 59); // and the limit is used, not wasted
+  for (std::size_t i = 1; i < grants.size(); ++i)
+    CHECK(grants[i].at - grants[i - 1].at >= 1s);
+  CHECK(grants.back().at - grants.front().at == 199s); // exactly N / rate
+}
+
+TEST_CASE("token-bound calls are paced by their cost and no window exceeds the token limit") {
+  LimitScheduler s(Limits{.requests_per_minute = 1000, .tokens_per_minute = 6000});
+  std::vector<std::uint64_t> costs;
+  for (int i = 0; i < 300; ++i)
+    costs.push_back(50 + static_cast<std::uint64_t>(i * 37 % 400)); // 50..449 tokens
+  auto grants = drain(s, costs);
+  auto [requests, tokens] = busiest_minute(grants);
+  CHECK(requests <= 1000);
+  CHECK(tokens <= 6000);
+  CHECK(tokens >= 5000);
+}
+
+TEST_CASE("concurrency never exceeds max_concurrent; a release lets the next one in") {
+  LimitScheduler s(Limits{.max_concurrent = 3});
+  for (LimitScheduler::LeaseId id = 0; id < 10; ++id)
+    REQUIRE(s.request(id, 1, 1, t0).ok());
+  auto g = s.poll(t0);
+  CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{0, 1, 2});
+  CHECK_FALSE(g.next); // waits on a release, not on time
+  CHECK(s.poll(t0 + 1h).granted.empty());
+  s.release(1, 5, t0);
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{3});
+  CHECK(s.in_flight() == 3);
+  CHECK(s.waiting() == 6);
+}
+
+TEST_CASE("actual usage refunds or adds to the reservation, and the schedule follows") {
+  auto second_grant = [](std::uint64_t actual_of_first) {
+    LimitScheduler s(Limits{.tokens_per_minute = 600}); // 10 tokens per second
+    REQUIRE(s.request(1, 1, 200, t0).ok());
+    REQUIRE(s.request(2, 1, 200, t0).ok());
+    REQUIRE(s.poll(t0).granted.size() == 1);
+    s.release(1, actual_of_first, t0);
+    auto g = s.poll(t0);
+    REQUIRE(g.granted.empty());
+    REQUIRE(g.next);
+    return *g.next - t0;
+  };
+  CHECK(second_grant(200) == 20s); // as estimated: 200 tokens at 10/s
+  CHECK(second_grant(100) == 10s); // refund of 100
+  CHECK(second_grant(300) == 30s); // debt of 100
+  CHECK(second_grant(500) == 60s); // 500 + 200 > 600: the first must leave the 60 s window
+}
+
+TEST_CASE("arrival order holds: a big call at the head is not overtaken by small ones") {
+  LimitScheduler s(Limits{.tokens_per_minute = 1000});
+  REQUIRE(s.request(1, 1, 900, t0).ok());
+  REQUIRE(s.request(2, 1, 900, t0).ok());
+  REQUIRE(s.request(3, 1, 10, t0).ok()); // would fit now, but waits its turn
+  auto g = s.poll(t0);
+  CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{1});
+  REQUIRE(g.next);
+  CHECK(*g.next == t0 + 60s); // the first must leave the window for the second to fit
+  g = s.poll(*g.next);
+  CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{2});
+  REQUIRE(g.next);
+  CHECK(*g.next == t0 + 60s + 54s); // paced by the 900 tokens just granted
+  CHECK(s.poll(*g.next).granted == std::vector<LimitScheduler::LeaseId>{3});
+}
+
+TEST_CASE("a call that can never fit fails at once, naming the limit") {
+  LimitScheduler s(Limits{.tokens_per_minute = 1000, .tokens_per_run = 500});
+  auto too_big = s.request(1, 1, 1001, t0);
+  REQUIRE_FALSE(too_big.ok());
+  CHECK(too_big.error().code == Errc::bad_request);
+  CHECK(too_big.error().message ==
+        "a call of 1001 tokens can never fit the limit of 1000 tokens per minute");
+  auto over_budget = s.request(2, 1, 600, t0);
+  REQUIRE_FALSE(over_budget.ok());
+  CHECK(over_budget.error().code == Errc::budget_exhausted);
+  CHECK(s.waiting() == 0);
+}
+
+TEST_CASE("a 429 pauses the key for exactly Retry-After") {
+  LimitScheduler s(Limits{});
+  s.pause_until(t0 + 2500ms);
+  REQUIRE(s.request(1, 1, 10, t0).ok());
+  auto g = s.poll(t0);
+  CHECK(g.granted.empty());
+  REQUIRE(g.next);
+  CHECK(*g.next == t0 + 2500ms);
+  CHECK(s.poll(t0 + 2499ms).granted.empty());
+  CHECK(s.poll(t0 + 2500ms).granted.size() == 1);
+}
+
+TEST_CASE("a run's budget is shared by its calls; when spent, its calls fail, others go on") {
+  LimitScheduler s(Limits{.tokens_per_run = 1000});
+  REQUIRE(s.request(1, 7, 400, t0).ok());
+  REQUIRE(s.request(2, 7, 400, t0).ok());
+  REQUIRE(s.request(3, 7, 400, t0).ok());
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{1, 2});
+  s.release(1, 100, t0); // used less than reserved: 500 of 1000 so far
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{3});
+  CHECK(s.run_tokens(7) == 900);
+  REQUIRE(s.request(4, 7, 400, t0).ok());
+  CHECK(s.poll(t0).granted.empty()); // calls in flight may still give some back
+  s.release(2, std::nullopt, t0);
+  s.release(3, std::nullopt, t0);
+  auto g = s.poll(t0);
+  REQUIRE(g.refused.size() == 1);
+  CHECK(g.refused[0].first == 4);
+  CHECK(g.refused[0].second.code == Errc::budget_exhausted);
+  REQUIRE(s.request(5, 8, 400, t0).ok()); // another run has its own budget
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{5});
+}
+
+TEST_CASE("a waiting call can be withdrawn; a stricter server tightens the limits") {
+  LimitScheduler s(Limits{.requests_per_minute = 600});
+  REQUIRE(s.request(1, 1, 1, t0).ok());
+  s.cancel(1);
+  CHECK(s.waiting() == 0);
+  RateLimitInfo info;
+  info.limit_requests = 60;
+  info.remaining_requests = 0;
+  info.reset_requests = 1500ms;
+  s.observe(info, t0);
+  CHECK(s.limits().requests_per_minute == 60);
+  REQUIRE(s.request(2, 1, 1, t0).ok());
+  auto g = s.poll(t0);
+  REQUIRE(g.next);
+  CHECK(*g.next == t0 + 1500ms);
+}
