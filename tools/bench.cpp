@@ -1,4 +1,5 @@
 #include "bench.hpp"
+#include "bench_common.hpp"
 #include "rss.hpp"
 
 #include <actorflow/actorflow.hpp>
@@ -10,22 +11,13 @@ namespace actorflow::tools {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
+using Clock = BenchClock;
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return seconds_since(t0) * 1000.0; }
 
-int print(const Value& report) {
-  std::cout << to_json(report, 2) << "\n";
-  return 0;
-}
+int print(const Value& report) { return print_report(report); }
 
-int fail(const Error& error) {
-  std::cerr << "actorflow bench: " << error.to_string() << "\n";
-  return 1;
-}
+int fail(const Error& error) { return bench_failed("", error.to_string()); }
 
 } // namespace
 
@@ -115,16 +107,6 @@ int bench_steps(const StepsBenchOptions& options) {
 
 namespace {
 
-// Items are generated, not held: the input itself must not dominate the memory figure.
-ItemSource counting(std::size_t n) {
-  return {[n, next = std::size_t{0}]() mutable -> std::optional<Value> {
-            if (next == n)
-              return std::nullopt;
-            return Value(next++);
-          },
-          n};
-}
-
 class NoopBatch : public ParallelBatchNode {
 public:
   NoopBatch(BatchOptions options, std::size_t n) : ParallelBatchNode(options), n_(n) {}
@@ -166,14 +148,15 @@ private:
   std::chrono::milliseconds latency_;
 };
 
-Result<RunResult> run_batch(std::size_t workers, NodeFactory node,
-                            SchedulerPolicy policy = SchedulerPolicy::sharing) {
+/// A one-node flow of `node` on a fresh Runtime, timed without the Runtime's start and stop.
+TimedRun run_batch(std::size_t workers, NodeFactory node,
+                   SchedulerPolicy policy = SchedulerPolicy::sharing) {
   auto flow = FlowBuilder("bench").node("batch", std::move(node)).build();
   if (!flow)
-    return flow.error();
+    return {flow.error(), 0};
   Runtime runtime{
       RuntimeConfig{.worker_threads = workers, .nodes = {}, .log = {}, .scheduler = policy}};
-  return runtime.run(*flow).get();
+  return timed_run(runtime, *flow);
 }
 
 } // namespace
@@ -182,16 +165,15 @@ int bench_fanout(const FanoutBenchOptions& options) {
   BatchOptions batch{.max_concurrency = options.concurrency,
                      .policy = FailurePolicy::collect(),
                      .as_completed = options.fold};
-  auto t0 = Clock::now();
   auto policy = options.policy == "stealing" ? SchedulerPolicy::stealing : SchedulerPolicy::sharing;
-  auto result = run_batch(options.workers, factory_of<NoopBatch>(batch, options.items), policy);
-  auto wall_s = ms_since(t0) / 1000.0;
+  auto [result, wall_s] =
+      run_batch(options.workers, factory_of<NoopBatch>(batch, options.items), policy);
   if (!result)
     return fail(result.error());
   auto n = static_cast<std::int64_t>(options.items);
   bool ok = result->state.at("count").as_int() == n && result->state.at("failed").as_int() == 0 &&
             result->state.at("sum").as_int() == n * (n - 1) / 2;
-  print(Value::object({{"scenario", options.fold ? "fanout-fold" : "fanout"},
+  return print_report(Value::object({{"scenario", options.fold ? "fanout-fold" : "fanout"},
                        {"items", options.items},
                        {"concurrency", options.concurrency},
                        {"workers", options.workers},
@@ -199,31 +181,22 @@ int bench_fanout(const FanoutBenchOptions& options) {
                        {"wall_s", wall_s},
                        {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
                        {"peak_rss_kb", peak_rss_kb()},
-                       {"ok", ok}}));
-  return ok ? 0 : 1;
+                       {"ok", ok}}),
+                      ok);
 }
 
 int bench_latency(const LatencyBenchOptions& options) {
   auto latency = std::chrono::milliseconds(options.latency_ms);
   BatchOptions batch{.max_concurrency = options.concurrency};
-  auto t0 = Clock::now();
-  auto result = run_batch(options.workers, factory_of<TimerBatch>(batch, options.items, latency));
-  auto wall_s = ms_since(t0) / 1000.0;
+  auto [result, wall_s] =
+      run_batch(options.workers, factory_of<TimerBatch>(batch, options.items, latency));
   if (!result)
     return fail(result.error());
-  auto waves = (options.items + options.concurrency - 1) / options.concurrency;
-  auto ideal_s = static_cast<double>(waves * options.latency_ms) / 1000.0;
   bool ok = result->state.at("results").size() == options.items;
-  print(Value::object({{"scenario", "latency"},
-                       {"items", options.items},
-                       {"concurrency", options.concurrency},
-                       {"latency_ms", options.latency_ms},
-                       {"workers", options.workers},
-                       {"wall_s", wall_s},
-                       {"ideal_s", ideal_s},
-                       {"ratio_to_ideal", wall_s / ideal_s},
-                       {"ok", ok}}));
-  return ok ? 0 : 1;
+  auto report = window_report("latency", options.items, options.concurrency, options.latency_ms,
+                              options.workers, wall_s);
+  report["ok"] = ok;
+  return print_report(report, ok);
 }
 
 } // namespace actorflow::tools

@@ -1,6 +1,7 @@
 // `actorflow bench http`: a batch of chat calls through the openai provider against an
 // `actorflow sim` process this bench starts itself, on loopback.
 #include "bench.hpp"
+#include "bench_common.hpp"
 #include "subprocess.hpp"
 
 #include <actorflow/actorflow.hpp>
@@ -17,8 +18,6 @@ namespace actorflow::tools {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 /// User plus system CPU time of this process so far, in microseconds.
 double cpu_us() {
   rusage usage{};
@@ -32,12 +31,7 @@ class ChatBatch : public ParallelBatchNode {
 public:
   ChatBatch(BatchOptions options, std::size_t n) : ParallelBatchNode(options), n_(n) {}
   ItemSource items(const State&, const Value&) override {
-    return {[i = std::size_t{0}, n = n_]() mutable -> std::optional<Value> {
-              if (i == n)
-                return std::nullopt;
-              return Value("Say hello to item " + std::to_string(i++) + ".");
-            },
-            n_};
+    return counting(n_, [](std::size_t i) { return Value("Say hello to item " + std::to_string(i) + "."); });
   }
   Task<Value> exec(Value prompt, Context& ctx) override {
     auto reply = co_await ctx.llm().chat(prompt.as_string());
@@ -45,12 +39,13 @@ public:
   }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     std::int64_t tokens = 0;
-    for (const auto& item : result.items)
-      tokens += item.ok() ? item.value().as_int() : 0;
     std::string first_error;
-    for (const auto& item : result.items)
-      if (!item.ok() && first_error.empty())
+    for (const auto& item : result.items) {
+      if (item.ok())
+        tokens += item.value().as_int();
+      else if (first_error.empty())
         first_error = item.error().to_string();
+    }
     state = state.with({{"ok", static_cast<std::int64_t>(result.summary.succeeded)},
                         {"failed", static_cast<std::int64_t>(result.summary.failed)},
                         {"tokens", tokens},
@@ -62,10 +57,7 @@ private:
   std::size_t n_;
 };
 
-int fail(const std::string& what) {
-  std::cerr << "actorflow bench http: " << what << "\n";
-  return 1;
-}
+int fail(const std::string& what) { return bench_failed("http", what); }
 
 } // namespace
 
@@ -76,10 +68,9 @@ int bench_http(const HttpBenchOptions& options) {
                               std::to_string(options.concurrency + 64)});
   if (!sim)
     return fail(sim.error().to_string());
-  auto port = sim->port;
 
   OpenAiConfig config;
-  config.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  config.base_url = sim->base_url();
   config.model = "local";
   config.max_connections = options.concurrency;
   auto provider = std::make_shared<OpenAiProvider>(config);
@@ -94,40 +85,27 @@ int bench_http(const HttpBenchOptions& options) {
   if (!flow)
     return fail(flow.error().to_string());
   auto cpu0 = cpu_us();
-  auto t0 = Clock::now();
-  auto result = runtime.run(*flow).get();
-  auto wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  auto [result, wall_s] = timed_run(runtime, *flow);
   auto cpu_per_request = (cpu_us() - cpu0) / static_cast<double>(options.items);
   if (!result)
     return fail(result.error().to_string());
 
-  auto stats_text = sim_stats(port);
-  auto stats = stats_text ? nlohmann::json::parse(*stats_text, nullptr, false) : nlohmann::json();
-  if (!stats.is_object())
-    stats = nlohmann::json::object();
-  auto waves = (options.items + options.concurrency - 1) / options.concurrency;
-  auto ideal_s = static_cast<double>(waves * options.latency_ms) / 1000.0;
+  auto server = sim->stats();
+  auto stats = server ? *server : nlohmann::json::object();
   auto io = provider->stats();
-  auto ok = result->state.at("ok").as_int();
-  Value report = Value::object({{"scenario", "http"},
-                                {"items", options.items},
-                                {"concurrency", options.concurrency},
-                                {"latency_ms", options.latency_ms},
-                                {"workers", options.workers},
-                                {"wall_s", wall_s},
-                                {"ideal_s", ideal_s},
-                                {"ratio_to_ideal", wall_s / ideal_s},
-                                {"client_cpu_us_per_request", cpu_per_request},
-                                {"io_threads", static_cast<std::int64_t>(io.io_threads)},
-                                {"max_in_flight", static_cast<std::int64_t>(io.max_in_flight)},
-                                {"server_requests", stats.value("requests", std::int64_t{-1})},
-                                {"server_max_in_flight", stats.value("max_in_flight", std::int64_t{-1})},
-                                {"tokens", result->state.at("tokens")},
-                                {"failed", result->state.at("failed")},
-                                {"first_error", result->state.at("first_error")},
-                                {"ok", ok == static_cast<std::int64_t>(options.items)}});
-  std::cout << to_json(report, 2) << "\n";
-  return ok == static_cast<std::int64_t>(options.items) ? 0 : 1;
+  bool ok = result->state.at("ok").as_int() == static_cast<std::int64_t>(options.items);
+  auto report = window_report("http", options.items, options.concurrency, options.latency_ms,
+                              options.workers, wall_s);
+  report.insert({{"client_cpu_us_per_request", cpu_per_request},
+                 {"io_threads", static_cast<std::int64_t>(io.io_threads)},
+                 {"max_in_flight", static_cast<std::int64_t>(io.max_in_flight)},
+                 {"server_requests", stats.value("requests", std::int64_t{-1})},
+                 {"server_max_in_flight", stats.value("max_in_flight", std::int64_t{-1})},
+                 {"tokens", result->state.at("tokens")},
+                 {"failed", result->state.at("failed")},
+                 {"first_error", result->state.at("first_error")},
+                 {"ok", ok}});
+  return print_report(report, ok);
 }
 
 } // namespace actorflow::tools

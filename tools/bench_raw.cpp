@@ -1,4 +1,5 @@
 #include "bench_raw.hpp"
+#include "bench_common.hpp"
 
 #include "rss.hpp"
 
@@ -191,15 +192,7 @@ RawRun run_fanout(const RawFanoutOptions& options) {
 } // namespace
 
 int bench_fanout_raw(const RawFanoutOptions& options) {
-  if (options.policy != "stealing" && options.policy != "sharing") {
-    std::cerr << "actorflow bench fanout-raw: unknown policy '" << options.policy
-              << "' (expected 'sharing' or 'stealing')\n";
-    return 2;
-  }
-  if (options.concurrency == 0 || options.workers == 0) {
-    std::cerr << "actorflow bench fanout-raw: --concurrency and --workers must be positive\n";
-    return 2;
-  }
+  // The command line checked --policy, --concurrency and --workers.
   auto run = run_fanout(options);
   auto ok = run.replied && run.done == options.items && run.errors == 0 && run.wrong == 0 &&
             run.max_in_flight <= options.concurrency;
@@ -222,9 +215,8 @@ int bench_fanout_raw(const RawFanoutOptions& options) {
       {"ok", ok},
   });
   if (!run.failure.empty())
-    std::cerr << "actorflow bench fanout-raw: " << run.failure << "\n";
-  std::cout << to_json(report, 2) << "\n";
-  return ok ? 0 : 1;
+    bench_failed("fanout-raw", run.failure);
+  return print_report(report, ok);
 }
 
 } // namespace actorflow::tools

@@ -90,14 +90,6 @@ Result<std::vector<Fault>> parse_fault_list(std::string_view list) {
   return faults;
 }
 
-std::optional<std::uint64_t> parse_count(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || text.empty())
-    return std::nullopt;
-  return value;
-}
-
 // -- rate limits ------------------------------------------------------------------------------
 
 // A token bucket refilled continuously. A call takes what it costs even when that is more than
@@ -121,16 +113,13 @@ struct Bucket {
   [[nodiscard]] double seconds_until(double amount) const {
     return level >= amount ? 0.0 : (amount - level) / per_second;
   }
-  // The x-ratelimit-*-{suffix} headers, OpenAI's way of telling clients where they stand.
-  void describe(std::string_view suffix, wire::Headers& out) const {
-    auto full_in = milliseconds(std::llround(std::ceil((capacity - level) / per_second * 1000)));
-    auto remaining = static_cast<std::uint64_t>(std::floor(std::max(0.0, level)));
-    auto name = [&](std::string_view what) {
-      return "x-ratelimit-" + std::string(what) + "-" + std::string(suffix);
-    };
-    out.emplace_back(name("limit"), std::to_string(per_minute));
-    out.emplace_back(name("remaining"), std::to_string(remaining));
-    out.emplace_back(name("reset"), wire::format_duration(full_in));
+  // Where clients stand (OpenAI's x-ratelimit-* headers): the limit, what is left, and when
+  // the bucket is full again.
+  void describe(std::optional<std::uint64_t>& limit, std::optional<std::uint64_t>& remaining,
+                std::optional<milliseconds>& reset) const {
+    limit = per_minute;
+    remaining = static_cast<std::uint64_t>(std::floor(std::max(0.0, level)));
+    reset = milliseconds(std::llround(std::ceil((capacity - level) / per_second * 1000)));
   }
 };
 
@@ -178,10 +167,12 @@ public:
       auto wait_ms = std::ceil(std::max(requests_wait, tokens_wait) * 1000);
       out.retry_after = milliseconds(std::max<long long>(1, std::llround(wait_ms)));
     }
+    RateLimitInfo info;
     if (requests_)
-      requests_->describe("requests", out.headers);
+      requests_->describe(info.limit_requests, info.remaining_requests, info.reset_requests);
     if (tokens_)
-      tokens_->describe("tokens", out.headers);
+      tokens_->describe(info.limit_tokens, info.remaining_tokens, info.reset_tokens);
+    wire::encode_rate_limits(info, out.headers);
     return out;
   }
 
@@ -195,8 +186,8 @@ private:
 
 struct Counters {
   using Count = std::atomic<std::uint64_t>;
-  Count requests{0}, chat{0}, embeddings{0}, ok{0};
-  Count rejected{0}, rejected_requests{0}, rejected_tokens{0}, too_large{0};
+  Count chat{0}, embeddings{0}, ok{0};
+  Count rejected_requests{0}, rejected_tokens{0}, too_large{0};
   Count unauthorized{0}, bad_request{0};
   std::array<Count, fault_names.size()> faults{};
   Count prompt_tokens{0}, completion_tokens{0};
@@ -206,9 +197,14 @@ struct Counters {
     json fault_counts = json::object();
     for (std::size_t i = 0; i < faults.size(); ++i)
       fault_counts[std::string(fault_names[i])] = faults[i].load();
-    return {{"requests", requests.load()}, {"chat", chat.load()},
-            {"embeddings", embeddings.load()}, {"ok", ok.load()},
-            {"rejected", rejected.load()}, {"rejected_requests", rejected_requests.load()},
+    // Every model call is a chat or an embedding; every rejection is on requests or tokens.
+    auto chats = chat.load();
+    auto embeds = embeddings.load();
+    auto on_requests = rejected_requests.load();
+    auto on_tokens = rejected_tokens.load();
+    return {{"requests", chats + embeds}, {"chat", chats},
+            {"embeddings", embeds}, {"ok", ok.load()},
+            {"rejected", on_requests + on_tokens}, {"rejected_requests", on_requests},
             {"rejected_tokens", rejected_tokens.load()}, {"too_large", too_large.load()},
             {"unauthorized", unauthorized.load()}, {"bad_request", bad_request.load()},
             {"faults", fault_counts}, {"prompt_tokens", prompt_tokens.load()},
@@ -218,7 +214,7 @@ struct Counters {
 
   // Everything but in_flight, which counts calls still being served.
   void reset() {
-    for (Count* count : {&requests, &chat, &embeddings, &ok, &rejected, &rejected_requests,
+    for (Count* count : {&chat, &embeddings, &ok, &rejected_requests,
                          &rejected_tokens, &too_large, &unauthorized, &bad_request,
                          &prompt_tokens, &completion_tokens})
       count->store(0);
@@ -232,7 +228,6 @@ struct Counters {
 class CallScope {
 public:
   CallScope(Counters& counters, Counters::Count& kind) : counters_(counters) {
-    ++counters.requests;
     ++kind;
     auto now = ++counters.in_flight;
     auto seen = counters.max_in_flight.load();
@@ -379,7 +374,7 @@ std::vector<int> connections_on(std::uint16_t port) {
     return found;
   int own = ::dirfd(dir);
   while (const dirent* entry = ::readdir(dir)) {
-    auto number = parse_count(entry->d_name);
+    auto number = wire::parse_count(entry->d_name);
     if (!number || static_cast<int>(*number) == own)
       continue;
     int fd = static_cast<int>(*number);
@@ -565,7 +560,7 @@ std::optional<SimState::Directives> SimState::directives(const httplib::Request&
   }
   if (req.has_header("x-sim-latency-ms")) {
     auto text = req.get_header_value("x-sim-latency-ms");
-    auto latency_ms = parse_count(text);
+    auto latency_ms = wire::parse_count(text);
     if (!latency_ms) {
       bad_request(res, "x-sim-latency-ms: expected milliseconds, got '" + text + "'");
       return std::nullopt;
@@ -593,12 +588,13 @@ bool SimState::within_limits(httplib::Response& res, std::uint64_t token_cost) {
     res.set_header(name, value);
   if (admission.admitted)
     return true;
-  ++counters.rejected;
   bool on_tokens = admission.limited_by == "tokens";
   ++(on_tokens ? counters.rejected_tokens : counters.rejected_requests);
   auto wait = admission.retry_after;
-  res.set_header("retry-after-ms", std::to_string(wait.count()));
-  res.set_header("retry-after", std::to_string((wait.count() + 999) / 1000));
+  wire::Headers retry;
+  wire::encode_retry_after(wait, retry);
+  for (auto& [name, value] : retry)
+    res.set_header(name, value);
   auto message = "Rate limit reached for " + std::string(admission.limited_by) +
                  " per minute: limit " +
                  std::to_string(on_tokens ? options.tokens_per_minute
@@ -655,7 +651,7 @@ void SimState::pause(milliseconds duration) {
 
 void SimState::deliver(httplib::Response& res, const Directives& wanted, Answer answer) {
   auto fault = wanted.fault ? wanted.fault : draw_fault();
-  pause(wanted.latency.value_or(draw_latency()));
+  pause(wanted.latency ? *wanted.latency : draw_latency()); // no draw when the call names one
   if (fault) {
     ++counters.faults[static_cast<std::size_t>(*fault)];
     switch (*fault) {
@@ -776,7 +772,6 @@ void SimServer::stop() {
   s.listener.join();
 }
 
-std::string SimServer::stats_json() const { return state_->counters.to_json().dump(); }
 
 int run_sim(const SimOptions& options) {
   // Blocked before any thread starts, so every thread inherits the mask and the signals wait

@@ -18,7 +18,7 @@ struct SimOptions {
   std::uint16_t port = 0;         ///< 0: a free port, printed on start
   /// httplib holds one pool thread per open keep-alive connection, so this must exceed the
   /// number of connections clients keep open, or the surplus ones wait for a free thread.
-  std::size_t threads = 512;
+  std::size_t threads = 128;
 
   std::uint64_t latency_ms = 0;
   std::string latency_dist = "fixed"; ///< fixed, uniform (L±J), normal (sd J), exponential
@@ -37,7 +37,7 @@ struct SimOptions {
 };
 
 /// The server. Handlers run on httplib's pool threads; every member is safe to call from any
-/// thread, and the counters behind `stats_json` are updated atomically.
+/// thread, and the counters behind GET /stats are updated atomically.
 class SimServer {
 public:
   explicit SimServer(SimOptions options);
@@ -51,8 +51,6 @@ public:
   /// Stops at once: refuses new connections, wakes calls that wait (latency, slow), closes the
   /// open ones and joins every thread. Idempotent.
   void stop();
-  /// The counters as served by GET /stats.
-  [[nodiscard]] std::string stats_json() const;
 
 private:
   std::unique_ptr<struct SimState> state_; // keeps httplib out of this header

@@ -222,15 +222,20 @@ Result<SimChild> SimChild::start(const std::string& program, std::vector<std::st
   return SimChild{std::move(started).value(), listening["port"].get<std::uint16_t>()};
 }
 
-Result<std::string> sim_stats(std::uint16_t port) {
+std::string SimChild::base_url() const {
+  return "http://127.0.0.1:" + std::to_string(port) + "/v1";
+}
+
+Result<nlohmann::json> SimChild::stats() const {
   httplib::Client client("127.0.0.1", port);
   auto res = client.Get("/stats");
   if (!res)
     return Error{Errc::connection_failed, "GET /stats: " + httplib::to_string(res.error())};
-  if (res->status != 200)
+  auto stats = nlohmann::json::parse(res->body, nullptr, false);
+  if (res->status != 200 || !stats.is_object())
     return Error{Errc::server_error,
                  "GET /stats: HTTP " + std::to_string(res->status) + ": " + res->body};
-  return res->body;
+  return stats;
 }
 
 } // namespace actorflow::tools

@@ -4,6 +4,8 @@
 
 #include <actorflow/result.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -65,9 +67,11 @@ struct SimChild {
   /// most 10 s). The error says why when it does not come (the sim's stderr says more).
   [[nodiscard]] static Result<SimChild> start(const std::string& program,
                                               std::vector<std::string> extra_args);
-};
 
-/// GET /stats of the sim on 127.0.0.1:`port`, as JSON text.
-[[nodiscard]] Result<std::string> sim_stats(std::uint16_t port);
+  /// "http://127.0.0.1:PORT/v1", what an OpenAI client takes as its base URL.
+  [[nodiscard]] std::string base_url() const;
+  /// GET /stats, parsed.
+  [[nodiscard]] Result<nlohmann::json> stats() const;
+};
 
 } // namespace actorflow::tools

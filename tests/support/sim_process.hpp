@@ -26,15 +26,14 @@ public:
 
   std::uint16_t port = 0;
   /// "http://127.0.0.1:PORT/v1", what an OpenAI client takes as its base URL.
-  [[nodiscard]] std::string base_url() const;
+  [[nodiscard]] std::string base_url() const { return child_.base_url(); }
   /// GET /stats, parsed. Throws std::runtime_error if the sim does not answer.
   [[nodiscard]] nlohmann::json stats() const;
-  [[nodiscard]] Subprocess& process() noexcept { return process_; }
+  [[nodiscard]] Subprocess& process() noexcept { return child_.process; }
 
 private:
-  explicit SimProcess(tools::SimChild child)
-      : port(child.port), process_(std::move(child.process)) {}
-  Subprocess process_;
+  explicit SimProcess(tools::SimChild child) : port(child.port), child_(std::move(child)) {}
+  tools::SimChild child_;
 };
 
 } // namespace actorflow::test

@@ -48,8 +48,7 @@ public:
 
   /// Queues a request for `tokens` on behalf of run `run`. It fails at once (bad_request) if
   /// it can never be granted; otherwise it waits for `poll`. Ids are the caller's, unique.
-  [[nodiscard]] Result<void> request(LeaseId id, std::uint64_t run, std::uint64_t tokens,
-                                     TimePoint now);
+  [[nodiscard]] Result<void> request(LeaseId id, std::uint64_t run, std::uint64_t tokens);
   /// Grants what can be granted at `now`, oldest first; each one becomes a lease. A request
   /// whose run's budget is spent is refused with `budget_exhausted`.
   struct Grants {
@@ -62,7 +61,7 @@ public:
 
   /// Ends a lease: the call finished (with `actual_tokens` used, which corrects the estimate
   /// in both directions) or its holder went away (`actual_tokens` = the estimate).
-  void release(LeaseId id, std::optional<std::uint64_t> actual_tokens, TimePoint now);
+  void release(LeaseId id, std::optional<std::uint64_t> actual_tokens);
   /// Withdraws a request that still waits (its holder went away).
   void cancel(LeaseId id);
 

@@ -20,8 +20,7 @@ nanoseconds share_of_minute(std::uint64_t amount, std::uint64_t limit) {
 
 LimitScheduler::LimitScheduler(Limits limits) : limits_(limits) {}
 
-Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_t tokens,
-                                     TimePoint) {
+Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_t tokens) {
   if (limits_.tokens_per_minute != 0 && tokens > limits_.tokens_per_minute)
     return Error{Errc::bad_request,
                  "a call of " + std::to_string(tokens) + " tokens can never fit the limit of " +
@@ -111,7 +110,7 @@ LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
   return out;
 }
 
-void LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tokens, TimePoint) {
+void LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tokens) {
   auto it = leases_.find(id);
   if (it == leases_.end())
     return;

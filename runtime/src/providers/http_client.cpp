@@ -66,13 +66,16 @@ struct Client::Impl {
     Request request;
     std::function<void(Response)> done;
     Response response;
-    curl_slist* headers = nullptr;
     CURL* easy = nullptr;
     char error[CURL_ERROR_SIZE] = {};
   };
 
-  explicit Impl(std::size_t max_connections) {
+  Impl(std::size_t max_connections, const std::vector<std::string>& fixed_headers) {
     init_curl_once();
+    for (const auto& h : fixed_headers)
+      headers = curl_slist_append(headers, h.c_str());
+    // curl would wait for "100 Continue" before sending bodies over 1 KiB: a round trip lost.
+    headers = curl_slist_append(headers, "Expect:");
     multi = curl_multi_init();
     epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -106,6 +109,7 @@ struct Client::Impl {
     for (CURL* easy : spare_handles)
       curl_easy_cleanup(easy);
     curl_multi_cleanup(multi);
+    curl_slist_free_all(headers);
     close(wake_fd);
     close(epoll_fd);
   }
@@ -115,21 +119,20 @@ struct Client::Impl {
     transfer->owner = this;
     transfer->request = std::move(request);
     transfer->done = std::move(done);
+    bool first = false;
     {
       std::lock_guard guard(mutex);
       if (!stopping) {
+        // Only the first of a batch wakes the I/O thread: it takes the whole queue at once.
+        first = submitted.empty();
         submitted.push_back(std::move(transfer));
         ++started;
       }
     }
-    if (transfer) { // not taken: the client is stopping
-      Response r;
-      r.transport = Transport::cancelled;
-      r.transport_error = "the HTTP client is shutting down";
-      transfer->done(std::move(r));
-      return;
-    }
-    wake();
+    if (transfer) // not taken: the client is stopping
+      return cancel(*transfer);
+    if (first)
+      wake();
   }
 
   // -- the I/O thread -------------------------------------------------------------------------
@@ -243,16 +246,12 @@ struct Client::Impl {
       easy = curl_easy_init();
     }
     t->easy = easy;
-    for (const auto& h : t->request.headers)
-      t->headers = curl_slist_append(t->headers, h.c_str());
-    // curl would wait for "100 Continue" before sending bodies over 1 KiB: a round trip lost.
-    t->headers = curl_slist_append(t->headers, "Expect:");
     curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.data());
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(t->request.body.size()));
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers); // shared: curl only reads it
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L); // no SIGALRM for timeouts: we are a library
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
@@ -288,8 +287,6 @@ struct Client::Impl {
   }
 
   void release(Transfer& t) {
-    curl_slist_free_all(t.headers);
-    t.headers = nullptr;
     spare_handles.push_back(t.easy);
     t.easy = nullptr;
   }
@@ -340,6 +337,7 @@ struct Client::Impl {
   }
 
   CURLM* multi = nullptr;
+  curl_slist* headers = nullptr; ///< the same for every request
   int epoll_fd = -1;
   int wake_fd = -1; ///< an eventfd: post() and the destructor wake the I/O thread with it
   std::thread io;
@@ -357,7 +355,8 @@ struct Client::Impl {
   std::atomic<std::uint64_t> max_in_flight{0};
 };
 
-Client::Client(std::size_t max_connections) : impl_(std::make_unique<Impl>(max_connections)) {}
+Client::Client(std::size_t max_connections, const std::vector<std::string>& headers)
+    : impl_(std::make_unique<Impl>(max_connections, headers)) {}
 Client::~Client() = default;
 
 void Client::post(Request request, std::function<void(Response)> done) {

@@ -18,7 +18,6 @@ namespace actorflow::http {
 struct Request {
   std::string url;
   std::string body; ///< sent as a POST body
-  std::vector<std::string> headers; ///< "Name: value"
   std::chrono::milliseconds timeout{0};
   std::chrono::milliseconds connect_timeout{0};
   /// Streaming: a 2xx answer's body is passed here piece by piece, on the I/O thread, instead
@@ -40,8 +39,9 @@ struct Response {
 
 class Client {
 public:
-  /// `max_connections` 0: no limit. Starts the I/O thread.
-  explicit Client(std::size_t max_connections);
+  /// `max_connections` 0: no limit. `headers` ("Name: value") go with every request; they are
+  /// built once, not per request. Starts the I/O thread.
+  Client(std::size_t max_connections, const std::vector<std::string>& headers);
   /// Stops the I/O thread; transfers not finished complete with Transport::cancelled.
   ~Client();
   Client(const Client&) = delete;

@@ -116,36 +116,59 @@ Result<OpenAiConfig> OpenAiConfig::from_env() {
   return config;
 }
 
+namespace {
+
+OpenAiConfig without_trailing_slash(OpenAiConfig config) {
+  while (config.base_url.ends_with('/'))
+    config.base_url.pop_back();
+  return config;
+}
+
+/// The headers of every request: built once per provider.
+std::vector<std::string> request_headers(const OpenAiConfig& config) {
+  std::vector<std::string> headers{"Content-Type: application/json"};
+  if (!config.api_key.empty())
+    headers.push_back("Authorization: Bearer " + config.api_key);
+  for (const auto& [name, value] : config.headers)
+    headers.push_back(name + ": " + value);
+  return headers;
+}
+
+} // namespace
+
 struct OpenAiProvider::Impl {
-  explicit Impl(OpenAiConfig c) : config(std::move(c)), client(config.max_connections) {
-    while (config.base_url.ends_with('/'))
-      config.base_url.pop_back();
-    problem = check(config);
-    chat_url = config.base_url + "/chat/completions";
-    embed_url = config.base_url + "/embeddings";
-    headers.emplace_back("Content-Type: application/json");
-    if (!config.api_key.empty())
-      headers.push_back("Authorization: Bearer " + config.api_key);
-    for (const auto& [name, value] : config.headers)
-      headers.push_back(name + ": " + value);
-  }
+  explicit Impl(OpenAiConfig c)
+      : config(without_trailing_slash(std::move(c))),
+        problem(check(config)),
+        chat_url(config.base_url + "/chat/completions"),
+        embed_url(config.base_url + "/embeddings"),
+        chat_where("POST " + chat_url),
+        embed_where("POST " + embed_url),
+        client(config.max_connections, request_headers(config)) {}
 
   http::Request request(const std::string& url, std::string body) const {
     http::Request r;
     r.url = url;
     r.body = std::move(body);
-    r.headers = headers;
     r.timeout = config.timeout;
     r.connect_timeout = config.connect_timeout;
     return r;
   }
 
+  template <class T, class Decode>
+  ModelOutcome<T> settle(http::Response& r, const std::string& where, Decode&& decode) const {
+    return actorflow::settle<T>(r, where, config.api_key, std::forward<Decode>(decode));
+  }
+
   OpenAiConfig config;
-  http::Client client;
   std::optional<Error> problem;
   std::string chat_url;
   std::string embed_url;
-  std::vector<std::string> headers;
+  std::string chat_where; ///< "POST <url>", how errors name the call
+  std::string embed_where;
+  // Last, so it is destroyed first: stopping it cancels the calls in flight, whose completions
+  // still read the members above (callbacks hold a pointer to this Impl, not copies).
+  http::Client client;
 };
 
 OpenAiProvider::OpenAiProvider(OpenAiConfig config)
@@ -162,11 +185,10 @@ void OpenAiProvider::chat(ChatRequest request, ChatDone done) {
   bool stream = static_cast<bool>(request.on_token);
   auto r = impl_->request(impl_->chat_url,
                           wire::encode_chat_request(request, impl_->config.model, stream));
-  auto where = "POST " + impl_->chat_url;
+  const Impl* self = impl_.get();
   if (!stream) {
-    impl_->client.post(std::move(r), [where = std::move(where), done = std::move(done),
-                                      key = impl_->config.api_key](http::Response response) {
-      done(settle<ChatResponse>(response, where, key, [](const http::Response& ok) {
+    impl_->client.post(std::move(r), [self, done = std::move(done)](http::Response response) {
+      done(self->settle<ChatResponse>(response, self->chat_where, [](const http::Response& ok) {
         return wire::decode_chat_response(ok.body);
       }));
     });
@@ -177,10 +199,9 @@ void OpenAiProvider::chat(ChatRequest request, ChatDone done) {
   r.on_body = [decoder, on_token = std::move(request.on_token)](std::string_view bytes) {
     (void)decoder->feed(bytes, on_token); // an error is kept and reported by finish()
   };
-  impl_->client.post(std::move(r), [where = std::move(where), done = std::move(done), decoder,
-                                    key = impl_->config.api_key](http::Response response) {
-    done(settle<ChatResponse>(response, where, key,
-                              [&](const http::Response&) { return decoder->finish(); }));
+  impl_->client.post(std::move(r), [self, done = std::move(done), decoder](http::Response response) {
+    done(self->settle<ChatResponse>(response, self->chat_where,
+                                    [&](const http::Response&) { return decoder->finish(); }));
   });
 }
 
@@ -192,10 +213,9 @@ void OpenAiProvider::embed(EmbedRequest request, EmbedDone done) {
   auto expected = request.texts.size();
   auto r = impl_->request(impl_->embed_url,
                           wire::encode_embed_request(request, impl_->config.embedding_model));
-  impl_->client.post(std::move(r), [where = "POST " + impl_->embed_url, expected,
-                                    done = std::move(done),
-                                    key = impl_->config.api_key](http::Response response) {
-    done(settle<Embeddings>(response, where, key, [&](const http::Response& ok) {
+  const Impl* self = impl_.get();
+  impl_->client.post(std::move(r), [self, expected, done = std::move(done)](http::Response response) {
+    done(self->settle<Embeddings>(response, self->embed_where, [&](const http::Response& ok) {
       return wire::decode_embed_response(ok.body, expected);
     }));
   });

@@ -80,14 +80,6 @@ json encode_usage(const Usage& usage) {
           {"total_tokens", usage.total_tokens}};
 }
 
-std::optional<std::uint64_t> to_count(std::string_view text) {
-  std::uint64_t out = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (ec != std::errc{} || end != text.data() + text.size())
-    return std::nullopt;
-  return out;
-}
-
 } // namespace
 
 std::optional<std::string_view> header(const Headers& headers, std::string_view name) {
@@ -431,7 +423,7 @@ RateLimitInfo parse_rate_limits(const Headers& headers) {
   RateLimitInfo out;
   auto count = [&](std::string_view name) -> std::optional<std::uint64_t> {
     auto v = header(headers, name);
-    return v ? to_count(*v) : std::nullopt;
+    return v ? parse_count(*v) : std::nullopt;
   };
   auto duration = [&](std::string_view name) -> std::optional<std::chrono::milliseconds> {
     auto v = header(headers, name);
@@ -446,12 +438,42 @@ RateLimitInfo parse_rate_limits(const Headers& headers) {
   return out;
 }
 
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+  std::uint64_t out = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc{} || end != text.data() + text.size())
+    return std::nullopt;
+  return out;
+}
+
+void encode_rate_limits(const RateLimitInfo& info, Headers& out) {
+  auto count = [&](const char* name, const std::optional<std::uint64_t>& v) {
+    if (v)
+      out.emplace_back(name, std::to_string(*v));
+  };
+  auto duration = [&](const char* name, const std::optional<std::chrono::milliseconds>& v) {
+    if (v)
+      out.emplace_back(name, format_duration(*v));
+  };
+  count("x-ratelimit-limit-requests", info.limit_requests);
+  count("x-ratelimit-remaining-requests", info.remaining_requests);
+  duration("x-ratelimit-reset-requests", info.reset_requests);
+  count("x-ratelimit-limit-tokens", info.limit_tokens);
+  count("x-ratelimit-remaining-tokens", info.remaining_tokens);
+  duration("x-ratelimit-reset-tokens", info.reset_tokens);
+}
+
+void encode_retry_after(std::chrono::milliseconds wait, Headers& out) {
+  out.emplace_back("retry-after-ms", std::to_string(wait.count()));
+  out.emplace_back("retry-after", std::to_string((wait.count() + 999) / 1000));
+}
+
 std::optional<std::chrono::milliseconds> parse_retry_after(const Headers& headers) {
   if (auto ms = header(headers, "retry-after-ms"))
-    if (auto n = to_count(*ms))
+    if (auto n = parse_count(*ms))
       return std::chrono::milliseconds(*n);
   if (auto s = header(headers, "retry-after"))
-    if (auto n = to_count(*s))
+    if (auto n = parse_count(*s))
       return std::chrono::seconds(*n);
   return std::nullopt;
 }

@@ -99,6 +99,14 @@ private:
 
 /// The x-ratelimit-{limit,remaining,reset}-{requests,tokens} headers.
 [[nodiscard]] RateLimitInfo parse_rate_limits(const Headers& headers);
+/// The same headers for the fields `info` holds (server side).
+void encode_rate_limits(const RateLimitInfo& info, Headers& out);
+/// retry-after-ms (exact) and retry-after (whole seconds, rounded up), as parse_retry_after
+/// reads them.
+void encode_retry_after(std::chrono::milliseconds wait, Headers& out);
+
+/// A decimal count with nothing around it: "42"; none for "", "4x", "-1".
+[[nodiscard]] std::optional<std::uint64_t> parse_count(std::string_view text);
 /// When to try again: retry-after-ms (milliseconds), else retry-after (seconds; an HTTP date is
 /// not supported and ignored).
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_retry_after(const Headers& headers);

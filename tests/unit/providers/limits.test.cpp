@@ -24,14 +24,14 @@ struct Grant {
 /// estimate; returns when each one was granted.
 std::vector<Grant> drain(LimitScheduler& s, const std::vector<std::uint64_t>& costs) {
   for (std::size_t i = 0; i < costs.size(); ++i)
-    REQUIRE(s.request(i, 1, costs[i], t0).ok());
+    REQUIRE(s.request(i, 1, costs[i]).ok());
   std::vector<Grant> grants;
   auto now = t0;
   for (int guard = 0; guard < 100000 && grants.size() < costs.size(); ++guard) {
     auto g = s.poll(now);
     for (auto id : g.granted) {
       grants.push_back({now, costs[id]});
-      s.release(id, std::nullopt, now);
+      s.release(id, std::nullopt);
     }
     if (g.next) {
       REQUIRE(*g.next > now);
@@ -88,12 +88,12 @@ TEST_CASE("token-bound calls are paced by their cost and no window exceeds the t
 TEST_CASE("concurrency never exceeds max_concurrent; a release lets the next one in") {
   LimitScheduler s(Limits{.max_concurrent = 3});
   for (LimitScheduler::LeaseId id = 0; id < 10; ++id)
-    REQUIRE(s.request(id, 1, 1, t0).ok());
+    REQUIRE(s.request(id, 1, 1).ok());
   auto g = s.poll(t0);
   CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{0, 1, 2});
   CHECK_FALSE(g.next); // waits on a release, not on time
   CHECK(s.poll(t0 + 1h).granted.empty());
-  s.release(1, 5, t0);
+  s.release(1, 5);
   CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{3});
   CHECK(s.in_flight() == 3);
   CHECK(s.waiting() == 6);
@@ -102,10 +102,10 @@ TEST_CASE("concurrency never exceeds max_concurrent; a release lets the next one
 TEST_CASE("actual usage refunds or adds to the reservation, and the schedule follows") {
   auto second_grant = [](std::uint64_t actual_of_first) {
     LimitScheduler s(Limits{.tokens_per_minute = 600}); // 10 tokens per second
-    REQUIRE(s.request(1, 1, 200, t0).ok());
-    REQUIRE(s.request(2, 1, 200, t0).ok());
+    REQUIRE(s.request(1, 1, 200).ok());
+    REQUIRE(s.request(2, 1, 200).ok());
     REQUIRE(s.poll(t0).granted.size() == 1);
-    s.release(1, actual_of_first, t0);
+    s.release(1, actual_of_first);
     auto g = s.poll(t0);
     REQUIRE(g.granted.empty());
     REQUIRE(g.next);
@@ -119,9 +119,9 @@ TEST_CASE("actual usage refunds or adds to the reservation, and the schedule fol
 
 TEST_CASE("arrival order holds: a big call at the head is not overtaken by small ones") {
   LimitScheduler s(Limits{.tokens_per_minute = 1000});
-  REQUIRE(s.request(1, 1, 900, t0).ok());
-  REQUIRE(s.request(2, 1, 900, t0).ok());
-  REQUIRE(s.request(3, 1, 10, t0).ok()); // would fit now, but waits its turn
+  REQUIRE(s.request(1, 1, 900).ok());
+  REQUIRE(s.request(2, 1, 900).ok());
+  REQUIRE(s.request(3, 1, 10).ok()); // would fit now, but waits its turn
   auto g = s.poll(t0);
   CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{1});
   REQUIRE(g.next);
@@ -135,12 +135,12 @@ TEST_CASE("arrival order holds: a big call at the head is not overtaken by small
 
 TEST_CASE("a call that can never fit fails at once, naming the limit") {
   LimitScheduler s(Limits{.tokens_per_minute = 1000, .tokens_per_run = 500});
-  auto too_big = s.request(1, 1, 1001, t0);
+  auto too_big = s.request(1, 1, 1001);
   REQUIRE_FALSE(too_big.ok());
   CHECK(too_big.error().code == Errc::bad_request);
   CHECK(too_big.error().message ==
         "a call of 1001 tokens can never fit the limit of 1000 tokens per minute");
-  auto over_budget = s.request(2, 1, 600, t0);
+  auto over_budget = s.request(2, 1, 600);
   REQUIRE_FALSE(over_budget.ok());
   CHECK(over_budget.error().code == Errc::budget_exhausted);
   CHECK(s.waiting() == 0);
@@ -149,7 +149,7 @@ TEST_CASE("a call that can never fit fails at once, naming the limit") {
 TEST_CASE("a 429 pauses the key for exactly Retry-After") {
   LimitScheduler s(Limits{});
   s.pause_until(t0 + 2500ms);
-  REQUIRE(s.request(1, 1, 10, t0).ok());
+  REQUIRE(s.request(1, 1, 10).ok());
   auto g = s.poll(t0);
   CHECK(g.granted.empty());
   REQUIRE(g.next);
@@ -160,28 +160,28 @@ TEST_CASE("a 429 pauses the key for exactly Retry-After") {
 
 TEST_CASE("a run's budget is shared by its calls; when spent, its calls fail, others go on") {
   LimitScheduler s(Limits{.tokens_per_run = 1000});
-  REQUIRE(s.request(1, 7, 400, t0).ok());
-  REQUIRE(s.request(2, 7, 400, t0).ok());
-  REQUIRE(s.request(3, 7, 400, t0).ok());
+  REQUIRE(s.request(1, 7, 400).ok());
+  REQUIRE(s.request(2, 7, 400).ok());
+  REQUIRE(s.request(3, 7, 400).ok());
   CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{1, 2});
-  s.release(1, 100, t0); // used less than reserved: 500 of 1000 so far
+  s.release(1, 100); // used less than reserved: 500 of 1000 so far
   CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{3});
   CHECK(s.run_tokens(7) == 900);
-  REQUIRE(s.request(4, 7, 400, t0).ok());
+  REQUIRE(s.request(4, 7, 400).ok());
   CHECK(s.poll(t0).granted.empty()); // calls in flight may still give some back
-  s.release(2, std::nullopt, t0);
-  s.release(3, std::nullopt, t0);
+  s.release(2, std::nullopt);
+  s.release(3, std::nullopt);
   auto g = s.poll(t0);
   REQUIRE(g.refused.size() == 1);
   CHECK(g.refused[0].first == 4);
   CHECK(g.refused[0].second.code == Errc::budget_exhausted);
-  REQUIRE(s.request(5, 8, 400, t0).ok()); // another run has its own budget
+  REQUIRE(s.request(5, 8, 400).ok()); // another run has its own budget
   CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{5});
 }
 
 TEST_CASE("a waiting call can be withdrawn; a stricter server tightens the limits") {
   LimitScheduler s(Limits{.requests_per_minute = 600});
-  REQUIRE(s.request(1, 1, 1, t0).ok());
+  REQUIRE(s.request(1, 1, 1).ok());
   s.cancel(1);
   CHECK(s.waiting() == 0);
   RateLimitInfo info;
@@ -190,7 +190,7 @@ TEST_CASE("a waiting call can be withdrawn; a stricter server tightens the limit
   info.reset_requests = 1500ms;
   s.observe(info, t0);
   CHECK(s.limits().requests_per_minute == 60);
-  REQUIRE(s.request(2, 1, 1, t0).ok());
+  REQUIRE(s.request(2, 1, 1).ok());
   auto g = s.poll(t0);
   REQUIRE(g.next);
   CHECK(*g.next == t0 + 1500ms);

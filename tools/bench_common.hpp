@@ -1,0 +1,81 @@
+#pragma once
+// What every `actorflow bench` scenario shares: timing, the JSON report, generated items and
+// the ideal of a latency-bound window.
+
+#include <actorflow/actorflow.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+namespace actorflow::tools {
+
+using BenchClock = std::chrono::steady_clock;
+
+inline double seconds_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double>(BenchClock::now() - t0).count();
+}
+
+/// Prints `report` as JSON on stdout; the exit code: 0 if `ok`.
+inline int print_report(const Value& report, bool ok = true) {
+  std::cout << to_json(report, 2) << "\n";
+  return ok ? 0 : 1;
+}
+
+/// "actorflow bench <scenario>: <what>" on stderr; exit code 1.
+inline int bench_failed(std::string_view scenario, std::string_view what) {
+  std::cerr << "actorflow bench" << (scenario.empty() ? "" : " ") << scenario << ": " << what
+            << "\n";
+  return 1;
+}
+
+/// N items made on demand by `make(i)` (the index itself by default): the input must not
+/// dominate the memory figure.
+inline ItemSource counting(std::size_t n, std::function<Value(std::size_t)> make = {}) {
+  return {[n, make = std::move(make), next = std::size_t{0}]() mutable -> std::optional<Value> {
+            if (next == n)
+              return std::nullopt;
+            auto i = next++;
+            return make ? make(i) : Value(i);
+          },
+          n};
+}
+
+/// The best a window of `concurrency` calls of `latency_ms` each can do for `items`:
+/// ceil(N / C) * L, in seconds.
+inline double ideal_window_s(std::size_t items, std::size_t concurrency, std::size_t latency_ms) {
+  auto waves = (items + concurrency - 1) / concurrency;
+  return static_cast<double>(waves * latency_ms) / 1000.0;
+}
+
+/// The fields of every latency-bound window scenario: its shape, wall time, ideal and ratio.
+inline Map window_report(std::string scenario, std::size_t items, std::size_t concurrency,
+                         std::size_t latency_ms, std::size_t workers, double wall_s) {
+  auto ideal_s = ideal_window_s(items, concurrency, latency_ms);
+  return Map{{"scenario", std::move(scenario)},
+             {"items", items},
+             {"concurrency", concurrency},
+             {"latency_ms", latency_ms},
+             {"workers", workers},
+             {"wall_s", wall_s},
+             {"ideal_s", ideal_s},
+             {"ratio_to_ideal", wall_s / ideal_s}};
+}
+
+/// A run's result and the wall time of the run alone (the Runtime's start and shutdown are
+/// not counted, as the plain-CAF baseline does not count its actor system's).
+struct TimedRun {
+  Result<RunResult> result;
+  double wall_s = 0;
+};
+
+inline TimedRun timed_run(Runtime& runtime, const Flow& flow) {
+  auto t0 = BenchClock::now();
+  auto result = runtime.run(flow).get();
+  return {std::move(result), seconds_since(t0)};
+}
+
+} // namespace actorflow::tools
