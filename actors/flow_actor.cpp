@@ -162,10 +162,10 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
         // The flow's own limit, and for a root the run's: a nested flow's parent deadline
         // applies anyway (the parent's stop takes its children with it).
         auto& limit = s.time_limit;
-        limit = s.graph->timeout;
-        if (s.on_done && s.scope.hooks && s.scope.hooks->timeout.count() > 0 &&
-            (limit.count() == 0 || s.scope.hooks->timeout < limit))
-          limit = s.scope.hooks->timeout;
+        limit = s.graph->deadline;
+        if (s.on_done && s.scope.hooks && s.scope.hooks->deadline.count() > 0 &&
+            (limit.count() == 0 || s.scope.hooks->deadline < limit))
+          limit = s.scope.hooks->deadline;
         if (limit.count() > 0)
           self->delayed_send(self, limit, deadline_atom::value);
         run_step(self);

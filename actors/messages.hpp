@@ -76,7 +76,7 @@ using EnvironmentPtr = std::shared_ptr<const Environment>;
 struct RunHooks {
   std::function<void(const BatchProgress&)> progress;    // may be empty
   std::function<void(const AttemptEvent&)> on_attempt;   // may be empty
-  std::chrono::milliseconds timeout{0};                  // the run's deadline from its start
+  std::chrono::milliseconds deadline{0};                 // the run's, from its start
 };
 
 /// What an actor of a run knows about where it stands.

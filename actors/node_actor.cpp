@@ -160,6 +160,8 @@ public:
 
   [[nodiscard]] const ModelRegistry& models() const override { return spec_->scope.env->models; }
 
+  void count_tokens(std::uint64_t tokens) override { tokens_ += tokens; }
+
   /// A timer of this actor fired.
   void wake(std::uint64_t token) {
     auto it = sleepers_.find(token);
@@ -285,6 +287,7 @@ protected:
   std::unique_ptr<Node> node_;
   const RetryPolicy* policy_ = nullptr; // set once the node is made
   std::uint32_t attempt_ = 0;           // 1-based number of the current attempt
+  std::uint64_t tokens_ = 0;            // used by model calls of this actor's attempts
   bool exec_running_ = false;
 
 private:
@@ -349,6 +352,7 @@ public:
     ItemOutcome outcome;
     outcome.index = index_;
     outcome.attempts = attempt_;
+    outcome.tokens = static_cast<std::int64_t>(tokens_);
     Error died{Errc::peer_lost, where("actor") + " died (" + to_string(fail_state()) + ")"};
     auto retry = policy_ && policy_->should_retry(died, attempt_);
     outcome.result = std::move(died);
@@ -377,6 +381,7 @@ private:
     outcome.index = index_;
     outcome.result = std::move(result);
     outcome.attempts = attempt_;
+    outcome.tokens = static_cast<std::int64_t>(tokens_);
     send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
     done_ = true;
     quit();
@@ -400,6 +405,7 @@ struct Slot {
   std::optional<Value> input; // kept for retries when the policy allows any
   Millis last_delay{0};
   caf::actor_clock::time_point first_start{};
+  std::int64_t tokens = 0; // used by the item's attempts so far
 };
 
 // Shared with the exit hook, which runs after the actor's state is destroyed: a batch actor
@@ -425,10 +431,8 @@ struct FanOut {
   std::vector<ItemOutcome> results; // ordered gather; stays empty when as_completed
   CircuitBreaker breaker;
   std::size_t started = 0;
-  std::size_t finished = 0;
   std::size_t cancelled = 0;
   std::uint64_t retries = 0;
-  std::uint64_t circuit_opened = 0;
   std::size_t progress_stride = 1;
   bool exhausted = false;
   bool stopping = false;      // no more items start; late outcomes are ignored
@@ -644,8 +648,9 @@ struct NodeActorState : ExecSite {
     if (!slot.actor || slot.index != outcome.index || slot.attempt != outcome.attempts)
       return; // from an attempt given up on (timed out), or a stray
     slot.actor = caf::actor{};
+    slot.tokens += outcome.tokens;
     if (outcome.ok()) {
-      f.breaker.record_success(now());
+      f.breaker.record_success();
       return settle(id, std::move(outcome.result));
     }
     on_attempt_failed(id, outcome.error(), retry);
@@ -675,10 +680,9 @@ struct NodeActorState : ExecSite {
     auto& f = *fan;
     auto& slot = f.in_flight->slots[id];
     report_item(AttemptEvent::Kind::failed, slot, error);
-    auto was_open = f.breaker.state() == CircuitBreaker::State::open;
+    auto opened_before = f.breaker.times_opened();
     f.breaker.record_failure(now());
-    if (!was_open && f.breaker.state() == CircuitBreaker::State::open) {
-      ++f.circuit_opened;
+    if (f.breaker.times_opened() != opened_before) {
       report_item(AttemptEvent::Kind::circuit_opened, slot, error);
     }
     if (!retry) {
@@ -719,13 +723,13 @@ struct NodeActorState : ExecSite {
     outcome.index = slot.index;
     outcome.result = std::move(result);
     outcome.attempts = slot.attempt;
+    outcome.tokens = std::exchange(slot.tokens, 0);
     outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
     slot.actor = caf::actor{};
     slot.attempt = 0;
     slot.input.reset();
     window.free.push_back(id);
     --window.count;
-    ++f.finished;
     auto verdict = f.tally.record(outcome.ok());
     if (!outcome.ok() && f.options.policy.kind() == FailurePolicy::Kind::fail_fast)
       f.first_error = outcome.error();
@@ -739,7 +743,7 @@ struct NodeActorState : ExecSite {
     } else {
       f.results[outcome.index] = std::move(outcome);
     }
-    if (f.finished % f.progress_stride == 0)
+    if (settled_count() % f.progress_stride == 0)
       report_progress(false);
     switch (verdict) {
       case detail::BatchTally::Verdict::failed:
@@ -778,6 +782,11 @@ struct NodeActorState : ExecSite {
     window.count = 0;
   }
 
+  /// Items settled so far, failed ones included.
+  [[nodiscard]] std::size_t settled_count() const {
+    return fan->tally.succeeded() + fan->tally.failed();
+  }
+
   void stop_early() {
     fan->stopped_early = true;
     cancel_in_flight();
@@ -806,7 +815,7 @@ struct NodeActorState : ExecSite {
     result.summary.stopped_early = f.stopped_early;
     result.summary.wall = std::chrono::duration_cast<std::chrono::microseconds>(now() - f.t0);
     result.summary.retries = f.retries;
-    result.summary.circuit_opened = f.circuit_opened;
+    result.summary.circuit_opened = f.breaker.times_opened();
     auto action = detail::guarded([&] { return where("post_batch"); }, [&] {
       return f.node->post_batch(state, prep_result, std::move(result));
     });
@@ -823,7 +832,7 @@ struct NodeActorState : ExecSite {
     auto& f = *fan;
     BatchProgress p;
     p.node = spec_->path();
-    p.done = f.finished;
+    p.done = settled_count();
     p.failed = f.tally.failed();
     p.in_flight = f.in_flight->count;
     p.total = f.tally.total();

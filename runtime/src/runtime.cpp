@@ -166,7 +166,7 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   auto hooks = std::make_shared<actors::RunHooks>();
   hooks->progress = std::move(options.on_progress);
   hooks->on_attempt = std::move(options.on_attempt);
-  hooks->timeout = options.timeout;
+  hooks->deadline = options.deadline;
   auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, std::move(hooks), ""},
                                       flow.graph(),
                                       [owner, run](Result<RunResult> outcome) {

@@ -26,7 +26,7 @@ struct ItemOutcome {
   std::uint32_t attempts = 0; ///< attempts made at exec for this item (1 without retries)
   /// From the item's first attempt to its final outcome (backoffs between attempts included).
   std::chrono::microseconds latency{0};
-  std::int64_t tokens = 0; ///< model tokens used (0 until model calls exist)
+  std::int64_t tokens = 0; ///< model tokens used by its attempts (ctx.llm() calls; a timed-out attempt's are not known)
 
   [[nodiscard]] bool ok() const noexcept { return result.index() == 0; }
   /// The value; throws `Failure` with the item's error when it failed.
@@ -104,6 +104,10 @@ struct BatchResult {
   std::vector<ItemOutcome> items;
   BatchSummary summary;
 };
+
+/// The items' values in input order, null for a failed item: what the default reducers store
+/// as "results".
+[[nodiscard]] Array result_values(std::vector<ItemOutcome> outcomes);
 
 /// A lazy sequence of items. `next` pulls one at a time (`std::nullopt` ends the sequence); it
 /// is called only from the batch node's own actor, never concurrently, and only when the window

@@ -54,6 +54,8 @@ public:
                               std::coroutine_handle<> resume) = 0;
   /// The model providers of the Runtime.
   [[nodiscard]] virtual const ModelRegistry& models() const = 0;
+  /// A model call of this exec used `tokens` (counted into the item's outcome).
+  virtual void count_tokens(std::uint64_t tokens) = 0;
 
 protected:
   ~ExecHost() = default;

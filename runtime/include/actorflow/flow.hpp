@@ -76,7 +76,7 @@ public:
   /// A time limit for each run of this flow (also as a nested flow, where the parent's
   /// deadline still applies: the earlier one wins). Over it, the flow's actors stop and it
   /// fails with `deadline_exceeded`. Default: none.
-  FlowBuilder& timeout(std::chrono::milliseconds limit);
+  FlowBuilder& deadline(std::chrono::milliseconds limit);
 
   /// The flow, or an `invalid_flow` error listing every problem (unknown start node, edge to
   /// or from a missing node, duplicate node names, two edges for one action, empty names).

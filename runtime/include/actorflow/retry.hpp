@@ -100,7 +100,7 @@ public:
   /// then the circuit turns half-open and lets exactly one probe through until that probe
   /// reports.
   [[nodiscard]] bool allow(TimePoint now);
-  void record_success(TimePoint now);
+  void record_success();
   void record_failure(TimePoint now);
 
   [[nodiscard]] State state() const noexcept { return state_; }

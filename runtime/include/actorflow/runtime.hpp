@@ -60,8 +60,8 @@ struct RunOptions {
   std::function<void(const AttemptEvent&)> on_attempt{};
   /// The run's deadline, from when it starts (on the runtime's clock); zero: none. When it
   /// passes, every actor of the run stops, pending retries are dropped, and the run fails with
-  /// `deadline_exceeded`. A nested flow's own `FlowBuilder::timeout` can only make it earlier.
-  std::chrono::milliseconds timeout{0};
+  /// `deadline_exceeded`. A nested flow's own `FlowBuilder::deadline` can only make it earlier.
+  std::chrono::milliseconds deadline{0};
 };
 
 /// A run in progress or finished. Copies refer to the same run; every member is safe to call

@@ -87,12 +87,16 @@ ItemSource ParallelBatchNode::items(const State&, const Value& prep_result) {
 
 bool ParallelBatchNode::on_item(const ItemOutcome&) { return true; }
 
-std::string ParallelBatchNode::post_batch(State& state, const Value&, BatchResult result) {
+Array result_values(std::vector<ItemOutcome> outcomes) {
   Array values;
-  values.reserve(result.items.size());
-  for (auto& item : result.items)
+  values.reserve(outcomes.size());
+  for (auto& item : outcomes)
     values.push_back(item.ok() ? std::move(item.value()) : Value{});
-  state = state.with("results", std::move(values));
+  return values;
+}
+
+std::string ParallelBatchNode::post_batch(State& state, const Value&, BatchResult result) {
+  state = state.with("results", result_values(std::move(result.items)));
   return std::string(default_action);
 }
 

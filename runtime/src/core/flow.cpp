@@ -111,10 +111,10 @@ FlowBuilder& FlowBuilder::retry(std::string name, RetryPolicy policy) {
   return *this;
 }
 
-FlowBuilder& FlowBuilder::timeout(std::chrono::milliseconds limit) {
+FlowBuilder& FlowBuilder::deadline(std::chrono::milliseconds limit) {
   if (limit.count() < 0)
-    problems_.push_back("timeout is negative");
-  graph_->timeout = limit;
+    problems_.push_back("deadline is negative");
+  graph_->deadline = limit;
   return *this;
 }
 
@@ -129,7 +129,7 @@ Result<Flow> FlowBuilder::build() const {
   auto graph = std::make_shared<detail::FlowGraph>();
   graph->name = spec.name;
   graph->max_steps = spec.max_steps;
-  graph->timeout = spec.timeout;
+  graph->deadline = spec.deadline;
   graph->vertices = spec.vertices;
 
   if (spec.name.empty())

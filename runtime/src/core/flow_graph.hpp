@@ -33,7 +33,7 @@ struct FlowGraph {
   std::vector<Vertex> vertices;
   std::size_t start = 0;
   std::size_t max_steps = 10'000;
-  std::chrono::milliseconds timeout{0}; // zero: none
+  std::chrono::milliseconds deadline{0}; // from the flow's start; zero: none
 };
 
 /// Every registered type name used by `graph` or its nested flows that `registry` lacks,

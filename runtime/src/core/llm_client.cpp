@@ -42,7 +42,10 @@ template <class T>
 Task<Result<T>> await_call(detail::ExecHost* host, std::function<void(std::function<void()>)> start,
                            Slot<T> slot) {
   co_await detail::ExternalAwaiter(*host, std::move(start));
-  co_return std::move((*slot)->result);
+  auto& result = (*slot)->result;
+  if (result.ok())
+    host->count_tokens(result->usage.total_tokens);
+  co_return std::move(result);
 }
 
 template <class T>

@@ -96,11 +96,7 @@ states_from_params(std::function<Value(const State&)> params) {
 
 MapReducer collect_results() {
   return [](const State& state, const std::vector<ItemOutcome>& outcomes) {
-    Array results;
-    results.reserve(outcomes.size());
-    for (const auto& o : outcomes)
-      results.push_back(o.ok() ? o.value() : Value{});
-    return state.with("results", std::move(results));
+    return state.with("results", result_values(outcomes));
   };
 }
 

@@ -91,7 +91,7 @@ bool CircuitBreaker::allow(TimePoint now) {
   return true;
 }
 
-void CircuitBreaker::record_success(TimePoint) {
+void CircuitBreaker::record_success() {
   if (policy_.max_failures == 0)
     return;
   if (state_ == State::half_open) {

@@ -200,3 +200,44 @@ TEST_CASE("the registry's default is set_default's, else the first added, else l
   CHECK(r.default_name() == "a");
   CHECK(r.find("c") == nullptr);
 }
+
+namespace {
+
+/// One chat call per item; post_batch keeps each item's counted tokens.
+class ChatEach : public ParallelBatchNode {
+public:
+  ChatEach() : ParallelBatchNode(BatchOptions{.max_concurrency = 4}) {}
+  Value prep(const State& s) override { return s.at("prompts"); }
+  Task<Value> exec(Value prompt, Context& ctx) override {
+    auto reply = co_await ctx.llm().chat(prompt.as_string());
+    co_return static_cast<std::int64_t>(reply.value().usage.total_tokens);
+  }
+  std::string post_batch(State& s, const Value&, BatchResult result) override {
+    Array counted;
+    Array reported;
+    for (const auto& item : result.items) {
+      counted.emplace_back(item.tokens);
+      reported.push_back(item.value());
+    }
+    s = s.with("counted", std::move(counted)).with("reported", std::move(reported));
+    return std::string(default_action);
+  }
+};
+
+} // namespace
+
+TEST_CASE("each batch item's outcome carries the tokens its model calls used") {
+  Runtime runtime{two_workers()};
+  Array prompts{Value("Summarize: One sentence here. Another one there."),
+                Value("Title: actors and messages and actors"), Value("hello")};
+  auto flow = must(FlowBuilder("each").node<ChatEach>("chat").build());
+  auto result = runtime.run(flow, State{}.with("prompts", prompts)).get();
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  const auto& counted = result->state.at("counted").as_array();
+  const auto& reported = result->state.at("reported").as_array();
+  REQUIRE(counted.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(counted[i].as_int() > 0);
+    CHECK(counted[i].as_int() == reported[i].as_int());
+  }
+}

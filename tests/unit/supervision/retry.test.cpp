@@ -113,7 +113,7 @@ TEST_CASE("after the cool-down one probe goes through; its success closes the ci
   CHECK(breaker.allow(t + 5s)); // the probe
   CHECK(breaker.state() == CircuitBreaker::State::half_open);
   CHECK_FALSE(breaker.allow(t + 5s)); // one probe at a time
-  breaker.record_success(t + 6s);
+  breaker.record_success();
   CHECK(breaker.state() == CircuitBreaker::State::closed);
   CHECK(breaker.allow(t + 6s));
   CHECK(breaker.allow(t + 6s));

@@ -334,7 +334,7 @@ TEST_CASE("a run's deadline stops every actor and reports deadline_exceeded") {
   Runtime runtime{on(clock)};
   auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::hang()});
   auto flow = must(FlowBuilder("f").node<AskPerItem>("each", model, 8, retries(3)).build());
-  auto run = runtime.run(flow, State{}.with("xs", numbers(8)), RunOptions{.timeout = 5s});
+  auto run = runtime.run(flow, State{}.with("xs", numbers(8)), RunOptions{.deadline = 5s});
   REQUIRE(eventually([&] { return model->calls() == 8; }));
   auto result = drive(run, *clock);
   REQUIRE_FALSE(result.ok());
@@ -348,7 +348,7 @@ TEST_CASE("a nested flow's own timeout fails the awaiting exec with deadline_exc
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
   auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::hang()});
-  auto inner = must(FlowBuilder("inner").node<AskModel>("ask", model).timeout(2s).build());
+  auto inner = must(FlowBuilder("inner").node<AskModel>("ask", model).deadline(2s).build());
   struct Outer : Node {
     explicit Outer(Flow f) : inner(std::move(f)) {}
     Task<Value> exec(Value, Context& ctx) override {
