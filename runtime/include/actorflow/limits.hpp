@@ -34,8 +34,13 @@ struct Limits {
 ///   the previous grant at tokens_per_minute, so a server that refills its own buckets
 ///   continuously never sees a burst; a full 60 s window never holds more than the limits
 ///   (checked against a log of the last 60 s, with actual usage once known).
-/// - Order: the oldest waiting request is served first; a big request is never overtaken by
-///   smaller ones (it waits at the head until it fits).
+/// - Order: requests are served in arrival order, and a big request is never overtaken by
+///   smaller ones (it waits at the head until it fits). A run given a weight gets a lane of its
+///   own instead: lanes are served by weighted fair queuing, so tenants sharing one key get
+///   shares in proportion to their weights (cost: tokens when tokens_per_minute is set, else
+///   one per call), whatever the order in which they queued. Requests without a weight share
+///   one lane of weight 1. Within a lane, order is arrival order; across lanes, the request
+///   chosen next is never overtaken either.
 /// - A request that could never fit (more tokens than tokens_per_minute, or than the run's
 ///   budget) fails at once instead of waiting forever.
 class LimitScheduler {
@@ -46,9 +51,12 @@ public:
 
   explicit LimitScheduler(Limits limits);
 
-  /// Queues a request for `tokens` on behalf of run `run`. It fails at once (bad_request) if
-  /// it can never be granted; otherwise it waits for `poll`. Ids are the caller's, unique.
-  [[nodiscard]] Result<void> request(LeaseId id, std::uint64_t run, std::uint64_t tokens);
+  /// Queues a request for `tokens` on behalf of run `run`. It fails at once if it can never be
+  /// granted (bad_request: over tokens_per_minute; budget_exhausted: over tokens_per_run);
+  /// otherwise it waits for `poll`. Ids are the caller's, unique. `weight` > 0 gives the run a
+  /// fair-share lane of its own (see the class comment); 0 queues it in arrival order.
+  [[nodiscard]] Result<void> request(LeaseId id, std::uint64_t run, std::uint64_t tokens,
+                                     double weight = 0);
   /// Grants what can be granted at `now`, oldest first; each one becomes a lease. A request
   /// whose run's budget is spent is refused with `budget_exhausted`.
   struct Grants {
@@ -71,7 +79,7 @@ public:
   /// limit, or nothing remaining until a reset) tightens them.
   void observe(const RateLimitInfo& info, TimePoint now);
 
-  [[nodiscard]] std::size_t waiting() const noexcept { return queue_.size(); }
+  [[nodiscard]] std::size_t waiting() const noexcept { return waiting_; }
   [[nodiscard]] std::size_t in_flight() const noexcept { return leases_.size(); }
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
   /// Tokens run `run` has used (actual where known, else reserved).
@@ -82,7 +90,15 @@ private:
     LeaseId id;
     std::uint64_t run;
     std::uint64_t tokens;
+    double tag; ///< virtual finish time: lanes are served lowest tag first
   };
+  /// The requests of one weighted run, or (key {false, 0}) of every unweighted one.
+  struct Lane {
+    std::deque<Waiter> queue;
+    double weight = 1;
+    double last_tag = 0;
+  };
+  using LaneKey = std::pair<bool, std::uint64_t>; ///< {weighted, run}
   struct Lease {
     std::uint64_t run;
     std::uint64_t tokens;
@@ -91,9 +107,16 @@ private:
   /// Earliest time the head may be granted, or none if it waits on a release.
   std::optional<TimePoint> ready_at(const Waiter& w, TimePoint now) const;
   void forget_before(TimePoint now);
+  /// The run is over its budget with `w`: refuse it, or (calls of the run still in flight may
+  /// use less than reserved) wait for their releases.
+  [[nodiscard]] bool over_budget(const Waiter& w) const;
+  [[nodiscard]] bool run_in_flight(std::uint64_t run) const;
+  Error budget_error(const Waiter& w) const;
 
   Limits limits_;
-  std::deque<Waiter> queue_;
+  std::map<LaneKey, Lane> lanes_;
+  std::size_t waiting_ = 0;
+  double virtual_time_ = 0; ///< the tag of the last grant
   std::map<LeaseId, Lease> leases_;
   /// Grants of the last 60 s, oldest first, with their tokens (corrected on release).
   struct Granted {

@@ -20,7 +20,8 @@ nanoseconds share_of_minute(std::uint64_t amount, std::uint64_t limit) {
 
 LimitScheduler::LimitScheduler(Limits limits) : limits_(limits) {}
 
-Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_t tokens) {
+Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_t tokens,
+                                     double weight) {
   if (limits_.tokens_per_minute != 0 && tokens > limits_.tokens_per_minute)
     return Error{Errc::bad_request,
                  "a call of " + std::to_string(tokens) + " tokens can never fit the limit of " +
@@ -29,7 +30,14 @@ Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_
     return Error{Errc::budget_exhausted,
                  "a call of " + std::to_string(tokens) + " tokens exceeds the run's budget of " +
                      std::to_string(limits_.tokens_per_run) + " tokens"};
-  queue_.push_back({id, run, tokens});
+  bool weighted = weight > 0;
+  auto& lane = lanes_[LaneKey{weighted, weighted ? run : 0}];
+  lane.weight = weighted ? weight : 1.0;
+  // A lane that was idle starts at the current virtual time: waiting earns no credit.
+  double cost = limits_.tokens_per_minute != 0 ? static_cast<double>(std::max<std::uint64_t>(tokens, 1)) : 1.0;
+  lane.last_tag = std::max(lane.last_tag, virtual_time_) + cost / lane.weight;
+  lane.queue.push_back({id, run, tokens, lane.last_tag});
+  ++waiting_;
   return {};
 }
 
@@ -65,28 +73,49 @@ std::optional<LimitScheduler::TimePoint> LimitScheduler::ready_at(const Waiter& 
   return at;
 }
 
+bool LimitScheduler::run_in_flight(std::uint64_t run) const {
+  return std::any_of(leases_.begin(), leases_.end(),
+                     [&](const auto& l) { return l.second.run == run; });
+}
+
+bool LimitScheduler::over_budget(const Waiter& w) const {
+  auto budget = limits_.tokens_per_run;
+  return budget != 0 && run_tokens(w.run) + w.tokens > budget;
+}
+
+Error LimitScheduler::budget_error(const Waiter& w) const {
+  return Error{Errc::budget_exhausted,
+               "the run's budget of " + std::to_string(limits_.tokens_per_run) +
+                   " tokens is spent (" + std::to_string(run_tokens(w.run)) +
+                   " used; this call needs " + std::to_string(w.tokens) + ")"};
+}
+
 LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
   Grants out;
   forget_before(now);
-  while (!queue_.empty()) {
-    const auto& head = queue_.front();
-    if (auto budget = limits_.tokens_per_run; budget != 0) {
-      auto spent = run_tokens(head.run);
-      if (spent + head.tokens > budget) {
-        bool run_in_flight = std::any_of(leases_.begin(), leases_.end(), [&](const auto& l) {
-          return l.second.run == head.run;
-        });
-        if (run_in_flight)
-          break; // its calls in flight may use less than reserved: wait for their releases
-        out.refused.emplace_back(
-            head.id, Error{Errc::budget_exhausted,
-                           "the run's budget of " + std::to_string(budget) + " tokens is spent (" +
-                               std::to_string(spent) + " used; this call needs " +
-                               std::to_string(head.tokens) + ")"});
-        queue_.pop_front();
+  // Lanes whose head waits for its own run's calls in flight (a budget question, not a shared
+  // limit): the other lanes may go on meanwhile.
+  std::vector<const Lane*> held;
+  while (waiting_ > held.size()) {
+    Lane* next = nullptr;
+    for (auto& [key, lane] : lanes_)
+      if (!lane.queue.empty() && std::find(held.begin(), held.end(), &lane) == held.end() &&
+          (next == nullptr || lane.queue.front().tag < next->queue.front().tag))
+        next = &lane;
+    if (next == nullptr)
+      break;
+    auto& head = next->queue.front();
+    if (over_budget(head)) {
+      if (run_in_flight(head.run)) {
+        held.push_back(next);
         continue;
       }
+      out.refused.emplace_back(head.id, budget_error(head));
+      next->queue.pop_front();
+      --waiting_;
+      continue;
     }
+    // The lowest tag goes next: when it must wait, everything waits (no overtaking).
     auto at = ready_at(head, now);
     if (!at)
       break;
@@ -104,9 +133,12 @@ LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
     window_.push_back({now, head.id, head.tokens});
     window_tokens_ += head.tokens;
     run_spent_[head.run] += head.tokens;
+    virtual_time_ = head.tag;
     out.granted.push_back(head.id);
-    queue_.pop_front();
+    next->queue.pop_front();
+    --waiting_;
   }
+  std::erase_if(lanes_, [](const auto& kv) { return kv.second.queue.empty(); });
   return out;
 }
 
@@ -137,9 +169,17 @@ void LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tok
 }
 
 void LimitScheduler::cancel(LeaseId id) {
-  auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Waiter& w) { return w.id == id; });
-  if (it != queue_.end())
-    queue_.erase(it);
+  for (auto lane = lanes_.begin(); lane != lanes_.end(); ++lane) {
+    auto& q = lane->second.queue;
+    auto it = std::find_if(q.begin(), q.end(), [&](const Waiter& w) { return w.id == id; });
+    if (it == q.end())
+      continue;
+    q.erase(it);
+    --waiting_;
+    if (q.empty())
+      lanes_.erase(lane);
+    return;
+  }
 }
 
 void LimitScheduler::pause_until(TimePoint until) { paused_until_ = std::max(paused_until_, until); }

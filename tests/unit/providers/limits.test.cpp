@@ -195,3 +195,69 @@ TEST_CASE("a waiting call can be withdrawn; a stricter server tightens the limit
   REQUIRE(g.next);
   CHECK(*g.next == t0 + 1500ms);
 }
+
+namespace {
+
+/// Serves every queued request with nothing else limiting, one grant per poll step of 1 s at
+/// 60 requests per minute; returns the runs in grant order.
+std::vector<std::uint64_t> grant_order(LimitScheduler& s, std::size_t count,
+                                       const std::map<LimitScheduler::LeaseId, std::uint64_t>& run_of) {
+  std::vector<std::uint64_t> order;
+  auto now = t0;
+  for (int guard = 0; guard < 10000 && order.size() < count; ++guard) {
+    auto g = s.poll(now);
+    for (auto id : g.granted) {
+      order.push_back(run_of.at(id));
+      s.release(id, std::nullopt);
+    }
+    if (g.next)
+      now = *g.next;
+  }
+  REQUIRE(order.size() == count);
+  return order;
+}
+
+} // namespace
+
+TEST_CASE("without weights, runs sharing a key are served in arrival order") {
+  LimitScheduler s(Limits{.requests_per_minute = 60});
+  std::map<LimitScheduler::LeaseId, std::uint64_t> run_of;
+  for (LimitScheduler::LeaseId id = 0; id < 6; ++id) {
+    run_of[id] = id < 4 ? 1 : 2;
+    REQUIRE(s.request(id, run_of[id], 1).ok());
+  }
+  CHECK(grant_order(s, 6, run_of) == std::vector<std::uint64_t>{1, 1, 1, 1, 2, 2});
+}
+
+TEST_CASE("weighted runs get fair shares in proportion to their weights") {
+  LimitScheduler s(Limits{.requests_per_minute = 60});
+  std::map<LimitScheduler::LeaseId, std::uint64_t> run_of;
+  // Run 1 queues its whole backlog first; run 2 (twice the weight) queues after it.
+  for (LimitScheduler::LeaseId id = 0; id < 6; ++id) {
+    run_of[id] = 1;
+    REQUIRE(s.request(id, 1, 1, 1.0).ok());
+  }
+  for (LimitScheduler::LeaseId id = 6; id < 12; ++id) {
+    run_of[id] = 2;
+    REQUIRE(s.request(id, 2, 1, 2.0).ok());
+  }
+  auto order = grant_order(s, 12, run_of);
+  // Over the first 9 grants run 2 gets two for every one of run 1 (not 6 of run 1 first).
+  auto first9 = std::vector<std::uint64_t>(order.begin(), order.begin() + 9);
+  CHECK(std::count(first9.begin(), first9.end(), 2u) == 6);
+  CHECK(std::count(first9.begin(), first9.end(), 1u) == 3);
+}
+
+TEST_CASE("a lane waiting on its own run's budget does not hold up the other lanes") {
+  LimitScheduler s(Limits{.tokens_per_run = 100});
+  REQUIRE(s.request(1, 7, 80, 1.0).ok());
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{1});
+  REQUIRE(s.request(2, 7, 80, 1.0).ok()); // waits: call 1 may still give tokens back
+  REQUIRE(s.request(3, 8, 80, 1.0).ok());
+  auto g = s.poll(t0);
+  CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{3});
+  CHECK(g.refused.empty());
+  CHECK(s.waiting() == 1);
+  s.release(1, 10); // 10 used: 90 left, call 2 fits
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{2});
+}
