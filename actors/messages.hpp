@@ -3,6 +3,7 @@
 // Internal: included by actors/ and runtime/src only.
 
 #include <actorflow/batch.hpp>
+#include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
@@ -19,6 +20,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+namespace actorflow::detail {
+class RunMeter;
+} // namespace actorflow::detail
 
 namespace actorflow::actors {
 
@@ -39,6 +44,15 @@ using retry_atom = caf::atom_constant<caf::atom("af_retry")>;
 using timeout_atom = caf::atom_constant<caf::atom("af_tmout")>;
 // (deadline_atom): a flow's (or the run's) deadline passed.
 using deadline_atom = caf::atom_constant<caf::atom("af_dline")>;
+// Resource controllers (actors/limit_controller.hpp):
+// (acquire_atom, lease id, run id, weight, tokens) -> GrantReply: a grant for one model call.
+using acquire_atom = caf::atom_constant<caf::atom("af_acq")>;
+// (release_atom, CallEnd): a granted call ended (sent from any thread).
+using release_atom = caf::atom_constant<caf::atom("af_rel")>;
+// (cancel_atom, lease id): the asker gave up (its attempt was abandoned).
+using cancel_atom = caf::atom_constant<caf::atom("af_cancel")>;
+// (poll_atom): a controller's timer: grant what has become grantable.
+using poll_atom = caf::atom_constant<caf::atom("af_poll")>;
 
 /// What a node or flow actor answers: a RunResult or an Error. (CAF messages need default
 /// constructible types, which Result<T> deliberately is not.)
@@ -64,11 +78,31 @@ struct AskReply {
   Error error;
 };
 
-/// Shared, read-only, by every actor of one Runtime.
+/// A controller's answer to acquire_atom.
+struct GrantReply {
+  std::optional<Error> error; ///< none: granted
+  std::chrono::nanoseconds waited{0}; ///< from asking to the grant (controller's clock)
+};
+
+/// How a granted call ended.
+struct CallEnd {
+  std::uint64_t lease = 0;
+  /// Tokens the call used; none: unknown (the estimate stands).
+  std::optional<std::uint64_t> actual_tokens;
+  RateLimitInfo rate_limits;
+  /// The provider answered 429, with this Retry-After (none: not said).
+  bool rate_limited = false;
+  std::optional<std::chrono::nanoseconds> retry_after;
+};
+
+class LimitControllers;
+
+/// Shared by every actor of one Runtime; read-only but for the controllers (thread-safe).
 struct Environment {
   NodeRegistry nodes;
   ModelRegistry models;
   std::function<void(std::string_view)> log;
+  std::shared_ptr<LimitControllers> controllers; // set once the actor system is up
 };
 using EnvironmentPtr = std::shared_ptr<const Environment>;
 
@@ -77,6 +111,10 @@ struct RunHooks {
   std::function<void(const BatchProgress&)> progress;    // may be empty
   std::function<void(const AttemptEvent&)> on_attempt;   // may be empty
   std::chrono::milliseconds deadline{0};                 // the run's, from its start
+  std::uint64_t run_id = 0;
+  double weight = 0;                                      // RunOptions::weight
+  std::function<void(const ModelCallEvent&)> on_model_call; // may be empty
+  std::shared_ptr<detail::RunMeter> meter;               // never null for a run
 };
 
 /// What an actor of a run knows about where it stands.
@@ -103,3 +141,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::Value)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::StepReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::AskReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::ItemOutcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::GrantReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::CallEnd)

@@ -13,6 +13,7 @@
 //   and quits. It is kept small because a batch makes millions of them.
 
 #include "actors/actor_slot.hpp"
+#include "actors/limit_controller.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/step_actors.hpp"
 #include "core/batch_tally.hpp"
@@ -158,6 +159,51 @@ public:
     });
   }
 
+  void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
+               std::coroutine_handle<> h, std::optional<Result<detail::ModelLeasePtr>>& out) override {
+    const auto& controllers = spec_->scope.env->controllers;
+    auto controller = controllers ? controllers->controller(provider, model) : caf::actor{};
+    if (!controller) {
+      out = Error{Errc::cancelled, "model call: the runtime is shutting down"};
+      sleep(std::chrono::nanoseconds{0}, h); // resumed through the mailbox, as always
+      return;
+    }
+    const auto& hooks = spec_->scope.hooks;
+    LeaseReport report{hooks,
+                       std::string(provider),
+                       std::string(model),
+                       spec_->path(),
+                       ctx_ ? ctx_->item_index() : std::nullopt,
+                       tokens,
+                       {}};
+    auto id = controllers->next_lease_id();
+    pending_grants_.emplace(id, controller);
+    self_->request(controller, caf::infinite, acquire_atom::value, id,
+                   hooks ? hooks->run_id : std::uint64_t{0}, hooks ? hooks->weight : 0.0, tokens)
+        .then(
+            [this, h, &out, id, controller, report = std::move(report),
+             gen = generation_](GrantReply& reply) mutable {
+              pending_grants_.erase(id);
+              if (gen != generation_)
+                return; // abandoned: the cancel sent then returns the grant
+              report.waited = reply.waited;
+              if (reply.error) {
+                report_refused(report, *reply.error);
+                out = std::move(*reply.error);
+              } else {
+                out = make_lease(controller, id, std::move(report));
+              }
+              resume(h);
+            },
+            [this, h, &out, id, gen = generation_](caf::error& err) {
+              pending_grants_.erase(id);
+              if (gen != generation_)
+                return;
+              out = to_error(err, "model call");
+              resume(h);
+            });
+  }
+
   [[nodiscard]] const ModelRegistry& models() const override { return spec_->scope.env->models; }
 
   void count_tokens(std::uint64_t tokens) override { tokens_ += tokens; }
@@ -227,6 +273,9 @@ protected:
   void abandon_exec() {
     ++generation_;
     exec_running_ = false;
+    for (auto& [id, controller] : pending_grants_)
+      self_->send(controller, cancel_atom::value, id);
+    pending_grants_.clear();
     task_ = {};
     sleepers_.clear();
     for (auto& child : attempt_children_) {
@@ -310,6 +359,8 @@ private:
 
   std::uint64_t generation_ = 0;           // bumped when an attempt is abandoned
   std::vector<caf::actor> attempt_children_; // sub-flows started by the running attempt
+  // Grants the running attempt waits for, by lease id: cancelled if it is abandoned.
+  std::unordered_map<std::uint64_t, caf::actor> pending_grants_;
   // Destroyed in reverse order: the coroutine frame goes before what it refers to.
   Value exec_input_;
   std::optional<Context> ctx_;

@@ -5,6 +5,8 @@
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
 
+#include "core/run_meter.hpp"
+
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -17,7 +19,7 @@ namespace actorflow::detail {
 struct RunState {
   using Callback = std::function<void(const Result<RunResult>&)>;
 
-  explicit RunState(std::uint64_t run_id) : id(run_id) {}
+  explicit RunState(std::uint64_t run_id) : id(run_id), meter(std::make_shared<RunMeter>()) {}
 
   /// Records the outcome unless one is recorded already; wakes waiters, runs callbacks (on
   /// this thread, outside the lock) and drops the canceller. Returns whether it was first.
@@ -32,6 +34,7 @@ struct RunState {
   void drop_canceller();
 
   const std::uint64_t id;
+  const std::shared_ptr<RunMeter> meter; // shared with the run's actors
   mutable std::mutex mutex;
   std::condition_variable ended;
   std::optional<Result<RunResult>> outcome; // guarded by mutex; set once

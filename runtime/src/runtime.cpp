@@ -6,6 +6,7 @@
 
 #include "actors/actor_slot.hpp"
 #include "actors/helper_actor.hpp"
+#include "actors/limit_controller.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/step_actors.hpp"
 #include "core/flow_graph.hpp"
@@ -40,11 +41,13 @@ struct RuntimeImpl {
       text += '\n';
       std::fwrite(text.data(), 1, text.size(), stderr); // one write per line: no interleaving
     };
-    env = std::move(environment);
     cfg.set("scheduler.max-threads", workers);
     clock = std::move(config.clock);
     actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
     system = std::make_unique<caf::actor_system>(cfg);
+    controllers = std::make_shared<actors::LimitControllers>(*system, std::move(config.limits));
+    environment->controllers = controllers;
+    env = std::move(environment);
   }
 
   void forget(std::uint64_t run_id) {
@@ -70,6 +73,7 @@ struct RuntimeImpl {
       // Handles into the system must be gone before it is: the exit message is on its way.
       run->drop_canceller();
     }
+    controllers->stop();
     for (auto& slot : slots) {
       if (auto actor = slot->get())
         caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
@@ -84,6 +88,7 @@ struct RuntimeImpl {
   std::shared_ptr<testing::VirtualClock> clock; // outlives the system (declared before it)
   caf::actor_system_config cfg; // must outlive the system
   std::unique_ptr<caf::actor_system> system;
+  std::shared_ptr<actors::LimitControllers> controllers; // also in env
 
   std::mutex mutex;
   bool stopped = false;                                               // guarded by mutex
@@ -135,6 +140,8 @@ void RunHandle::cancel() {
 
 std::uint64_t RunHandle::id() const { return state_ ? state_->id : 0; }
 
+RunUsage RunHandle::usage() const { return state_ ? state_->meter->snapshot() : RunUsage{}; }
+
 // -- Runtime ------------------------------------------------------------------------------------
 
 Runtime::Runtime(RuntimeConfig config)
@@ -167,10 +174,16 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   hooks->progress = std::move(options.on_progress);
   hooks->on_attempt = std::move(options.on_attempt);
   hooks->deadline = options.deadline;
+  hooks->run_id = run->id;
+  hooks->weight = options.weight;
+  hooks->on_model_call = std::move(options.on_model_call);
+  hooks->meter = run->meter;
   auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, std::move(hooks), ""},
                                       flow.graph(),
                                       [owner, run](Result<RunResult> outcome) {
                                         owner->forget(run->id);
+                                        if (outcome.ok())
+                                          outcome->usage = run->meter->snapshot();
                                         run->complete(std::move(outcome));
                                       });
   run->set_canceller(
@@ -194,5 +207,7 @@ std::size_t Runtime::worker_threads() const noexcept { return impl_->workers; }
 
 const NodeRegistry& Runtime::nodes() const noexcept { return impl_->env->nodes; }
 const ModelRegistry& Runtime::models() const noexcept { return impl_->env->models; }
+
+std::vector<LimitStats> Runtime::limit_stats() const { return impl_->controllers->stats(); }
 
 } // namespace actorflow

@@ -34,6 +34,19 @@ detail::SleepAwaiter crash_this_actor(Context& ctx);
 
 namespace detail {
 
+/// A grant from the resource controller of a (provider, model) key, for one model call.
+/// Thread-safe. Ending it returns the grant with what the call used; a lease dropped without
+/// being ended returns its estimate.
+class ModelLease {
+public:
+  virtual ~ModelLease() = default;
+  /// The call ended (on any thread): `usage` as the provider counted it (zero on failure),
+  /// the server's rate-limit headers, and the error if it failed (a 429 pauses the key).
+  virtual void end(const Usage& usage, const RateLimitInfo& rate_limits,
+                   const std::optional<Error>& error) = 0;
+};
+using ModelLeasePtr = std::shared_ptr<ModelLease>;
+
 /// Implemented by the actor that runs a node. Each call arranges for `resume` to be resumed
 /// later, from that actor's own message handler, after writing the outcome to `out`. A call
 /// never resumes synchronously, so awaiters can always suspend.
@@ -52,6 +65,12 @@ public:
   /// actor's mailbox. A wake after the attempt was abandoned is ignored.
   virtual void await_external(std::function<void(std::function<void()> wake)> start,
                               std::coroutine_handle<> resume) = 0;
+  /// Asks the resource controller of (provider, model) for a grant of `tokens` (estimated);
+  /// `out` gets the lease, or why there is none (budget_exhausted, bad_request: larger than a
+  /// limit; cancelled: the runtime is shutting down).
+  virtual void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
+                       std::coroutine_handle<> resume,
+                       std::optional<Result<ModelLeasePtr>>& out) = 0;
   /// The model providers of the Runtime.
   [[nodiscard]] virtual const ModelRegistry& models() const = 0;
   /// A model call of this exec used `tokens` (counted into the item's outcome).

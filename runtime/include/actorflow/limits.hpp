@@ -2,7 +2,15 @@
 /// Request and token limits for model calls, and the scheduling logic that keeps calls within
 /// them. `LimitScheduler` is plain logic on a time you pass in (no threads, no clock of its
 /// own), so every schedule it makes can be reproduced and checked; the runtime drives one per
-/// (provider, model) key from a resource-controller actor.
+/// (provider, model) key from a resource-controller actor (see `RuntimeConfig::limits`).
+///
+/// What a key's controller does with every model call of node code (`ctx.llm().chat(...)`):
+/// the call asks for a grant of its estimated tokens (prompt estimate + max_tokens) and waits
+/// for it without holding a thread; the grant is a lease, returned when the call ends with the
+/// tokens actually used (a refund or a debt). A 429 pauses the key for the server's
+/// Retry-After (else a backoff of 1 s doubling to 60 s); x-ratelimit-* headers of a server
+/// stricter than the configured limits tighten them. Leases of callers that die or are
+/// cancelled come back.
 
 #include <actorflow/llm.hpp>
 #include <actorflow/result.hpp>
@@ -24,7 +32,52 @@ struct Limits {
   /// Counted as prompt estimate + max_tokens when granted, corrected by the actual usage.
   std::uint64_t tokens_per_minute = 0;
   /// The token budget of one run, shared by everything under it (nested flows, batch items).
+  /// When it is spent, the run's further calls fail with `budget_exhausted`.
   std::uint64_t tokens_per_run = 0;
+  /// Correct the token accounting with each call's actual usage once it ends (a refund when
+  /// it used less than reserved, a debt when more), as servers that settle on actual usage
+  /// do. False: a call costs its reservation, as servers that count `max_tokens` up front
+  /// (OpenAI) do; budgets still count actual usage.
+  bool settle_with_actual_usage = true;
+};
+
+/// A snapshot of one (provider, model) key's resource controller.
+struct LimitStats {
+  std::string provider;
+  std::string model;
+  /// In force: the configured limits, tightened by what the server's headers said.
+  Limits limits;
+  std::size_t in_flight = 0;
+  std::size_t waiting = 0;
+  std::uint64_t granted = 0;
+  /// Failed without a call: larger than a limit, or over the run's budget.
+  std::uint64_t refused = 0;
+  /// 429s the provider answered.
+  std::uint64_t rate_limited = 0;
+  /// Grants and tokens (actual where known) of the last 60 s.
+  std::uint64_t requests_last_minute = 0;
+  std::uint64_t tokens_last_minute = 0;
+  /// Tokens of every call so far (actual where known, else the estimate).
+  std::uint64_t tokens_used = 0;
+  /// Time from asking to being granted, over the most recent grants (up to 4096).
+  std::chrono::nanoseconds wait_p50{0}, wait_p90{0}, wait_p99{0}, wait_max{0};
+};
+
+/// One model call of a run, reported when it ends (`RunOptions::on_model_call`).
+struct ModelCallEvent {
+  std::string provider;
+  std::string model;
+  /// The node that made it ("outer/inner"), and the item's index in a batch.
+  std::string node;
+  std::optional<std::size_t> item;
+  /// Waiting for the grant (runtime clock), and the call itself (real time).
+  std::chrono::nanoseconds waited{0};
+  std::chrono::nanoseconds took{0};
+  std::uint64_t estimated_tokens = 0;
+  /// As the provider counted them; zero when the call failed.
+  Usage usage{};
+  /// Why it failed; none when it succeeded.
+  std::optional<Error> error{};
 };
 
 /// Schedules grants for calls under `Limits`, in arrival order.
@@ -84,6 +137,9 @@ public:
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
   /// Tokens run `run` has used (actual where known, else reserved).
   [[nodiscard]] std::uint64_t run_tokens(std::uint64_t run) const;
+  /// Grants, and their tokens, in the 60 s before `now`.
+  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> last_minute(TimePoint now);
+  [[nodiscard]] TimePoint paused_until() const noexcept { return paused_until_; }
 
 private:
   struct Waiter {

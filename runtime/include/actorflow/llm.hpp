@@ -122,6 +122,8 @@ public:
   [[nodiscard]] virtual std::string_view kind() const noexcept = 0;
   /// The chat model used when a request names none.
   [[nodiscard]] virtual std::string default_model() const = 0;
+  /// The embedding model used when a request names none (by default the chat model).
+  [[nodiscard]] virtual std::string default_embedding_model() const { return default_model(); }
   virtual void chat(ChatRequest request, ChatDone done) = 0;
   virtual void embed(EmbedRequest request, EmbedDone done) = 0;
 

@@ -68,6 +68,7 @@ public:
 
   [[nodiscard]] std::string_view kind() const noexcept override { return "openai"; }
   [[nodiscard]] std::string default_model() const override;
+  [[nodiscard]] std::string default_embedding_model() const override;
   void chat(ChatRequest request, ChatDone done) override;
   void embed(EmbedRequest request, EmbedDone done) override;
 

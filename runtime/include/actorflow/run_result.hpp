@@ -9,6 +9,23 @@
 
 namespace actorflow {
 
+/// The model calls of a run (all its nodes, nested flows and batch items), as far as they have
+/// ended: calls still in flight when the run ended are not counted.
+struct RunUsage {
+  std::uint64_t calls = 0;        ///< model calls that ended, successful or not
+  std::uint64_t failed_calls = 0; ///< of which failed (including 429s)
+  std::uint64_t rate_limited = 0; ///< of which the provider answered 429
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
+  /// Calls that never went out: their run's token budget was spent (`budget_exhausted`) or
+  /// they were larger than a limit.
+  std::uint64_t refused = 0;
+  [[nodiscard]] std::uint64_t total_tokens() const noexcept {
+    return prompt_tokens + completion_tokens;
+  }
+  friend bool operator==(const RunUsage&, const RunUsage&) = default;
+};
+
 /// The outcome of a flow that ran to its end.
 struct RunResult {
   State state;        ///< the final State
@@ -20,6 +37,8 @@ struct RunResult {
   std::vector<std::string> warnings;
   /// Exec attempts beyond the first, summed over every node and batch item of the run.
   std::uint64_t retries = 0;
+  /// Its model calls, when it ended.
+  RunUsage usage{};
 };
 
 } // namespace actorflow

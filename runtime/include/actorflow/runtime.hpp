@@ -4,6 +4,7 @@
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/batch.hpp>
 #include <actorflow/flow.hpp>
+#include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
@@ -14,8 +15,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace actorflow {
 
@@ -41,6 +45,12 @@ struct RuntimeConfig {
   /// Model providers that node code reaches with `ctx.llm(name)`. "local" (the embedded
   /// offline provider) is added unless the registry already has a provider of that name.
   ModelRegistry models{};
+  /// Limits on model calls, by provider ("openai") or by provider and model
+  /// ("openai/gpt-4o-mini"); the more specific entry wins, and a call without a model uses the
+  /// provider's default model. Every (provider, model) key in use gets its own resource
+  /// controller with these limits (unlimited when no entry matches), which also pauses the key when
+  /// the provider answers 429. See actorflow/limits.hpp.
+  std::map<std::string, Limits> limits{};
   /// Where `Context::log` lines go (called from runtime threads, possibly at once).
   /// Default: standard error.
   std::function<void(std::string_view line)> log{};
@@ -62,6 +72,14 @@ struct RunOptions {
   /// passes, every actor of the run stops, pending retries are dropped, and the run fails with
   /// `deadline_exceeded`. A nested flow's own `FlowBuilder::deadline` can only make it earlier.
   std::chrono::milliseconds deadline{0};
+  /// The run's share of each model key that several runs wait on. 0: its calls are served in
+  /// arrival order with those of every other unweighted run. Above 0: the run gets a lane of
+  /// its own, and lanes are served in proportion to their weights (fair queuing), so one
+  /// tenant's backlog does not make another wait behind all of it.
+  double weight = 0;
+  /// Every model call of the run, when it ends (from any thread, possibly several at once:
+  /// keep it quick and thread-safe). Also calls refused before going out.
+  std::function<void(const ModelCallEvent&)> on_model_call{};
 };
 
 /// A run in progress or finished. Copies refer to the same run; every member is safe to call
@@ -85,6 +103,8 @@ public:
   void cancel();
   /// Unique within its Runtime.
   [[nodiscard]] std::uint64_t id() const;
+  /// The run's model calls so far (live while it runs).
+  [[nodiscard]] RunUsage usage() const;
 
 private:
   std::shared_ptr<detail::RunState> state_;
@@ -120,6 +140,8 @@ public:
   [[nodiscard]] const NodeRegistry& nodes() const noexcept;
   /// The model providers, for host code that calls one directly.
   [[nodiscard]] const ModelRegistry& models() const noexcept;
+  /// A snapshot of every (provider, model) key's resource controller made so far.
+  [[nodiscard]] std::vector<LimitStats> limit_stats() const;
 
 private:
   std::unique_ptr<detail::RuntimeImpl> impl_; // keeps CAF out of this header

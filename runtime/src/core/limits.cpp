@@ -149,10 +149,12 @@ void LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tok
   auto reserved = it->second.tokens;
   auto actual = actual_tokens.value_or(reserved);
   if (actual != reserved) {
-    // Refund or debt: the window, the run's spending and the token pacing all follow the
-    // actual usage.
+    // Refund or debt: the run's spending follows the actual usage, and so do the window and
+    // the token pacing unless the server counts reservations.
     auto& spent = run_spent_[it->second.run];
     spent = spent - reserved + actual;
+  }
+  if (actual != reserved && limits_.settle_with_actual_usage) {
     auto g = std::find_if(window_.rbegin(), window_.rend(), [&](const Granted& x) { return x.id == id; });
     if (g != window_.rend()) {
       window_tokens_ = window_tokens_ - g->tokens + actual;
@@ -195,6 +197,11 @@ void LimitScheduler::observe(const RateLimitInfo& info, TimePoint now) {
     pause_until(now + *info.reset_requests);
   if (info.remaining_tokens == 0u && info.reset_tokens)
     pause_until(now + *info.reset_tokens);
+}
+
+std::pair<std::uint64_t, std::uint64_t> LimitScheduler::last_minute(TimePoint now) {
+  forget_before(now);
+  return {window_.size(), window_tokens_};
 }
 
 std::uint64_t LimitScheduler::run_tokens(std::uint64_t run) const {

@@ -1,4 +1,5 @@
 #include <actorflow/context.hpp>
+#include <actorflow/tokens.hpp>
 
 namespace actorflow {
 
@@ -14,23 +15,36 @@ Error no_such_provider(const detail::ExecHost& host, const std::string& name) {
 
 template <class T>
 using Slot = std::shared_ptr<std::optional<ModelOutcome<T>>>;
+template <class T>
+using Call = std::function<void(std::function<void(ModelOutcome<T>)> done)>;
 
-/// Binds one provider call to `slot`: the provider's completion (on whatever thread) writes the
-/// outcome there and wakes the node's actor, which resumes the awaiting coroutine. The slot is
-/// shared so that a completion arriving after the attempt was abandoned (timeout, cancel)
-/// writes into live memory.
-template <class T, class Start>
-std::function<void(std::function<void()>)> bind_call(Slot<T> slot, Start start) {
-  return [slot, start = std::move(start)](std::function<void()> wake) mutable {
-    std::function<void(ModelOutcome<T>)> done = [slot, wake](ModelOutcome<T> outcome) {
+Usage usage_of(const ChatResponse& r) { return r.usage; }
+Usage usage_of(const Embeddings& e) { return e.usage; }
+
+/// Binds one provider call to `slot`: the provider's completion (on whatever thread) ends the
+/// lease with what the call used, writes the outcome to the slot and wakes the node's actor,
+/// which resumes the awaiting coroutine. The slot is shared so that a completion arriving
+/// after the attempt was abandoned (timeout, cancel) writes into live memory; the lease is
+/// ended either way, so the key's accounting never depends on the node still being there.
+template <class T>
+std::function<void(std::function<void()>)> bind_call(Slot<T> slot, detail::ModelLeasePtr lease,
+                                                     Call<T> call) {
+  return [slot, lease = std::move(lease), call = std::move(call)](std::function<void()> wake) mutable {
+    auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
+      if (outcome.result.ok())
+        lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt);
+      else
+        lease->end(Usage{}, outcome.rate_limits, outcome.result.error());
       slot->emplace(std::move(outcome));
       wake();
     };
     try {
-      start(std::move(done));
+      call(std::move(ended));
     } catch (const std::exception& e) {
       // A provider must report failures through `done`; one that throws still ends the call.
-      slot->emplace(Error{Errc::internal, std::string("model provider threw: ") + e.what()});
+      Error error{Errc::internal, std::string("model provider threw: ") + e.what()};
+      lease->end(Usage{}, RateLimitInfo{}, error);
+      slot->emplace(std::move(error));
       wake();
     }
   };
@@ -38,13 +52,25 @@ std::function<void(std::function<void()>)> bind_call(Slot<T> slot, Start start) 
 
 // The coroutine takes only plain class types: GCC 12 mis-copies closure-typed coroutine
 // parameters (seen under ASan as a bad free of a captured std::string).
+//
+// First the grant of the key's resource controller (waited for without holding a thread),
+// then the call itself.
 template <class T>
-Task<Result<T>> await_call(detail::ExecHost* host, std::function<void(std::function<void()>)> start,
-                           Slot<T> slot) {
-  co_await detail::ExternalAwaiter(*host, std::move(start));
+Task<Result<T>> gated_call(detail::ExecHost* host, std::string provider, std::string model,
+                           std::uint64_t estimated_tokens, Call<T> call) {
+  auto lease = co_await detail::HostAwaiter<Result<detail::ModelLeasePtr>,
+                                            std::function<void(std::coroutine_handle<>,
+                                                               std::optional<Result<detail::ModelLeasePtr>>&)>>(
+      [&](std::coroutine_handle<> h, std::optional<Result<detail::ModelLeasePtr>>& out) {
+        host->acquire(provider, model, estimated_tokens, h, out);
+      });
+  if (!lease)
+    co_return lease.error();
+  auto slot = std::make_shared<std::optional<ModelOutcome<T>>>();
+  co_await detail::ExternalAwaiter(*host, bind_call<T>(slot, std::move(*lease), std::move(call)));
   auto& result = (*slot)->result;
   if (result.ok())
-    host->count_tokens(result->usage.total_tokens);
+    host->count_tokens(usage_of(*result).total_tokens);
   co_return std::move(result);
 }
 
@@ -53,17 +79,25 @@ Task<Result<T>> failed(Error e) {
   co_return e;
 }
 
+/// The model a call goes to: its own, else the provider's default (the controller's key).
+std::string model_of(const std::string& requested, std::string fallback) {
+  return requested.empty() ? std::move(fallback) : requested;
+}
+
 } // namespace
 
 Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
   if (!provider_)
     return failed<ChatResponse>(no_such_provider(*host_, name_));
-  auto slot = std::make_shared<std::optional<ModelOutcome<ChatResponse>>>();
-  auto start = bind_call<ChatResponse>(
-      slot, [provider = provider_, request = std::move(request)](ModelProvider::ChatDone done) mutable {
-        provider->chat(std::move(request), std::move(done));
-      });
-  return await_call<ChatResponse>(host_, std::move(start), std::move(slot));
+  // What servers reserve for a call: the prompt and the most the answer may take.
+  auto tokens = estimate_prompt_tokens(request, default_token_estimator()) +
+                request.max_tokens.value_or(0);
+  auto model = model_of(request.model, provider_->default_model());
+  Call<ChatResponse> call = [provider = provider_, request = std::move(request)](
+                                ModelProvider::ChatDone done) mutable {
+    provider->chat(std::move(request), std::move(done));
+  };
+  return gated_call<ChatResponse>(host_, name_, std::move(model), tokens, std::move(call));
 }
 
 Task<Result<ChatResponse>> LlmClient::chat(std::string prompt) const {
@@ -73,12 +107,15 @@ Task<Result<ChatResponse>> LlmClient::chat(std::string prompt) const {
 Task<Result<Embeddings>> LlmClient::embed(EmbedRequest request) const {
   if (!provider_)
     return failed<Embeddings>(no_such_provider(*host_, name_));
-  auto slot = std::make_shared<std::optional<ModelOutcome<Embeddings>>>();
-  auto start = bind_call<Embeddings>(
-      slot, [provider = provider_, request = std::move(request)](ModelProvider::EmbedDone done) mutable {
-        provider->embed(std::move(request), std::move(done));
-      });
-  return await_call<Embeddings>(host_, std::move(start), std::move(slot));
+  std::uint64_t tokens = 0;
+  for (const auto& text : request.texts)
+    tokens += estimate_tokens(text);
+  auto model = model_of(request.model, provider_->default_embedding_model());
+  Call<Embeddings> call = [provider = provider_, request = std::move(request)](
+                              ModelProvider::EmbedDone done) mutable {
+    provider->embed(std::move(request), std::move(done));
+  };
+  return gated_call<Embeddings>(host_, name_, std::move(model), tokens, std::move(call));
 }
 
 Task<Result<Embeddings>> LlmClient::embed(std::vector<std::string> texts) const {

@@ -176,6 +176,9 @@ OpenAiProvider::OpenAiProvider(OpenAiConfig config)
 OpenAiProvider::~OpenAiProvider() = default;
 
 std::string OpenAiProvider::default_model() const { return impl_->config.model; }
+std::string OpenAiProvider::default_embedding_model() const {
+  return impl_->config.embedding_model;
+}
 const OpenAiConfig& OpenAiProvider::config() const noexcept { return impl_->config; }
 HttpStats OpenAiProvider::stats() const { return impl_->client.stats(); }
 

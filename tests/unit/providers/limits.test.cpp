@@ -261,3 +261,16 @@ TEST_CASE("a lane waiting on its own run's budget does not hold up the other lan
   s.release(1, 10); // 10 used: 90 left, call 2 fits
   CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{2});
 }
+
+TEST_CASE("a server that counts reservations: actual usage corrects budgets, not the pacing") {
+  LimitScheduler s(Limits{.tokens_per_minute = 600, .settle_with_actual_usage = false});
+  REQUIRE(s.request(1, 1, 300).ok());
+  REQUIRE(s.request(2, 1, 300).ok());
+  REQUIRE(s.poll(t0).granted.size() == 1);
+  s.release(1, 30);
+  CHECK(s.run_tokens(1) == 30);
+  auto g = s.poll(t0);
+  REQUIRE(g.next);
+  CHECK(*g.next == t0 + 30s); // paced by the 300 reserved, not the 30 used
+  CHECK(s.last_minute(t0) == std::pair<std::uint64_t, std::uint64_t>{1, 300});
+}

@@ -1,0 +1,414 @@
+// The resource-controller actor: a LimitScheduler driven by the runtime's clock. Askers are
+// node and item actors (acquire_atom, answered when granted); leases come back as CallEnd
+// messages from whatever thread the provider completes on. Askers are monitored while they
+// wait or hold a lease, so that a killed caller's request is withdrawn and its lease returned.
+
+#include "actors/limit_controller.hpp"
+
+#include "core/run_meter.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+namespace actorflow::actors {
+
+namespace {
+
+using Clock = LimitScheduler::Clock;
+using std::chrono::nanoseconds;
+
+/// What `Runtime::limit_stats` reads: written by the controller, read by host threads.
+class StatsBox {
+public:
+  StatsBox(std::string provider, std::string model, Limits limits) {
+    stats_.provider = std::move(provider);
+    stats_.model = std::move(model);
+    stats_.limits = limits;
+  }
+
+  template <class F>
+  void update(F&& f) {
+    std::lock_guard lock{mutex_};
+    f(stats_);
+  }
+
+  void add_wait(nanoseconds wait) {
+    std::lock_guard lock{mutex_};
+    if (waits_.size() < max_waits)
+      waits_.push_back(wait);
+    else
+      waits_[next_wait_++ % max_waits] = wait;
+  }
+
+  [[nodiscard]] LimitStats snapshot() const {
+    std::vector<nanoseconds> waits;
+    LimitStats out;
+    {
+      std::lock_guard lock{mutex_};
+      out = stats_;
+      waits = waits_;
+    }
+    if (waits.empty())
+      return out;
+    std::sort(waits.begin(), waits.end());
+    auto at = [&](double q) {
+      auto i = static_cast<std::size_t>(q * static_cast<double>(waits.size() - 1) + 0.5);
+      return waits[std::min(i, waits.size() - 1)];
+    };
+    out.wait_p50 = at(0.50);
+    out.wait_p90 = at(0.90);
+    out.wait_p99 = at(0.99);
+    out.wait_max = waits.back();
+    return out;
+  }
+
+private:
+  static constexpr std::size_t max_waits = 4096;
+  mutable std::mutex mutex_;
+  LimitStats stats_;
+  std::vector<nanoseconds> waits_; // the most recent grants' waits, a ring
+  std::size_t next_wait_ = 0;
+};
+using StatsBoxPtr = std::shared_ptr<StatsBox>;
+
+struct Asker {
+  caf::response_promise promise;
+  caf::actor_addr holder;
+  Clock::time_point asked;
+  std::uint64_t tokens;
+};
+
+struct Holding {
+  caf::actor_addr holder;
+  std::uint64_t tokens; // the estimate, counted when the call's actual usage is unknown
+};
+
+struct ControllerState {
+  std::optional<LimitScheduler> scheduler;
+  StatsBoxPtr box;
+  std::unordered_map<std::uint64_t, Asker> waiting;
+  std::unordered_map<std::uint64_t, Holding> leased;
+  std::unordered_map<caf::actor_addr, std::size_t> holders; // monitored, with their ids
+  std::optional<Clock::time_point> timer_at;
+  nanoseconds backoff{0}; // after 429s without Retry-After: 1 s, doubling to 60 s
+  static inline const char* name = "limit_controller";
+};
+
+using ControllerActor = caf::stateful_actor<ControllerState>;
+
+void hold(ControllerActor* self, const caf::actor_addr& holder) {
+  if (self->state.holders[holder]++ == 0)
+    self->monitor(holder);
+}
+
+void unhold(ControllerActor* self, const caf::actor_addr& holder) {
+  if (!holder)
+    return; // an anonymous asker is not monitored
+  auto it = self->state.holders.find(holder);
+  if (it == self->state.holders.end() || --it->second != 0)
+    return;
+  self->state.holders.erase(it);
+  self->demonitor(holder);
+}
+
+/// Grants what can be granted now, refuses what never will be, and sets the timer for the
+/// next grant.
+void pump(ControllerActor* self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto grants = st.scheduler->poll(now);
+  for (auto id : grants.granted) {
+    auto it = st.waiting.find(id);
+    if (it == st.waiting.end())
+      continue; // cannot happen: every queued id has an asker
+    auto waited = std::chrono::duration_cast<nanoseconds>(now - it->second.asked);
+    st.leased.emplace(id, Holding{it->second.holder, it->second.tokens});
+    st.box->add_wait(waited);
+    it->second.promise.deliver(GrantReply{std::nullopt, waited});
+    st.waiting.erase(it);
+  }
+  for (auto& [id, error] : grants.refused) {
+    auto it = st.waiting.find(id);
+    if (it == st.waiting.end())
+      continue;
+    unhold(self, it->second.holder);
+    it->second.promise.deliver(GrantReply{std::move(error), {}});
+    st.waiting.erase(it);
+  }
+  if (grants.next && (!st.timer_at || *grants.next < *st.timer_at)) {
+    st.timer_at = grants.next;
+    // Rounded up: a timer that fires early finds nothing to grant and must be set again.
+    self->delayed_send(self, std::chrono::ceil<std::chrono::microseconds>(*grants.next - now),
+                       poll_atom::value);
+  }
+  auto [requests, tokens] = st.scheduler->last_minute(now);
+  st.box->update([&](LimitStats& s) {
+    s.limits = st.scheduler->limits();
+    s.in_flight = st.scheduler->in_flight();
+    s.waiting = st.scheduler->waiting();
+    s.granted += grants.granted.size();
+    s.refused += grants.refused.size();
+    s.requests_last_minute = requests;
+    s.tokens_last_minute = tokens;
+  });
+}
+
+caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr box) {
+  self->state.scheduler.emplace(limits);
+  self->state.box = std::move(box);
+  self->set_down_handler([self](caf::down_msg& down) {
+    // A caller died: withdraw what it waits for, return what it holds (at its estimate; its
+    // call may still be running, but nobody will report its end).
+    auto& st = self->state;
+    st.holders.erase(down.source);
+    for (auto it = st.waiting.begin(); it != st.waiting.end();) {
+      if (it->second.holder != down.source) {
+        ++it;
+        continue;
+      }
+      st.scheduler->cancel(it->first);
+      it = st.waiting.erase(it);
+    }
+    for (auto it = st.leased.begin(); it != st.leased.end();) {
+      if (it->second.holder != down.source) {
+        ++it;
+        continue;
+      }
+      st.scheduler->release(it->first, std::nullopt);
+      st.box->update([&](LimitStats& s) { s.tokens_used += it->second.tokens; });
+      it = st.leased.erase(it);
+    }
+    pump(self);
+  });
+  return {
+      [self](acquire_atom, std::uint64_t id, std::uint64_t run, double weight,
+             std::uint64_t tokens) {
+        auto& st = self->state;
+        auto promise = self->make_response_promise();
+        if (auto queued = st.scheduler->request(id, run, tokens, weight); !queued) {
+          st.box->update([](LimitStats& s) { ++s.refused; });
+          promise.deliver(GrantReply{std::move(queued).error(), {}});
+          return promise;
+        }
+        caf::actor_addr holder;
+        if (const auto& sender = self->current_sender()) {
+          holder = sender->address();
+          hold(self, holder);
+        }
+        st.waiting.emplace(id, Asker{promise, holder, self->clock().now(), tokens});
+        pump(self);
+        return promise;
+      },
+      [self](release_atom, CallEnd& end) {
+        auto& st = self->state;
+        auto it = st.leased.find(end.lease);
+        if (it == st.leased.end())
+          return; // returned already: its holder died, or it was cancelled
+        unhold(self, it->second.holder);
+        auto estimate = it->second.tokens;
+        st.leased.erase(it);
+        auto now = self->clock().now();
+        if (!end.rate_limits.empty())
+          st.scheduler->observe(end.rate_limits, now);
+        if (end.rate_limited) {
+          st.backoff = std::clamp<nanoseconds>(st.backoff * 2, std::chrono::seconds(1),
+                                               std::chrono::seconds(60));
+          st.scheduler->pause_until(now + end.retry_after.value_or(st.backoff));
+        } else {
+          st.backoff = nanoseconds{0};
+        }
+        st.scheduler->release(end.lease, end.actual_tokens);
+        st.box->update([&](LimitStats& s) {
+          s.tokens_used += end.actual_tokens.value_or(estimate);
+          s.rate_limited += end.rate_limited ? 1 : 0;
+        });
+        pump(self);
+      },
+      [self](cancel_atom, std::uint64_t id) {
+        auto& st = self->state;
+        if (auto it = st.waiting.find(id); it != st.waiting.end()) {
+          st.scheduler->cancel(id);
+          unhold(self, it->second.holder);
+          it->second.promise.deliver(
+              GrantReply{Error{Errc::cancelled, "the call was abandoned while it waited"}, {}});
+          st.waiting.erase(it);
+        } else if (auto held = st.leased.find(id); held != st.leased.end()) {
+          // Granted, but the asker gave up before it heard: no call was made.
+          unhold(self, held->second.holder);
+          st.scheduler->release(id, 0);
+          st.leased.erase(held);
+        }
+        pump(self);
+      },
+      [self](poll_atom) {
+        auto& st = self->state;
+        if (st.timer_at && *st.timer_at <= self->clock().now())
+          st.timer_at.reset();
+        pump(self);
+      },
+  };
+}
+
+/// "provider/model", else "provider", else no limits.
+Limits limits_for(const std::map<std::string, Limits>& config, std::string_view provider,
+                  std::string_view model) {
+  std::string key(provider);
+  key.append("/").append(model);
+  if (auto it = config.find(key); it != config.end())
+    return it->second;
+  if (auto it = config.find(std::string(provider)); it != config.end())
+    return it->second;
+  return Limits{};
+}
+
+ModelCallEvent event_of(const LeaseReport& report, const std::optional<Error>& error) {
+  ModelCallEvent event;
+  event.provider = report.provider;
+  event.model = report.model;
+  event.node = report.node;
+  event.item = report.item;
+  event.waited = report.waited;
+  event.estimated_tokens = report.estimated_tokens;
+  event.error = error;
+  return event;
+}
+
+class Lease final : public detail::ModelLease {
+public:
+  Lease(const caf::actor& controller, std::uint64_t id, LeaseReport report)
+      : controller_(caf::actor_cast<caf::strong_actor_ptr>(controller).get()), id_(id),
+        report_(std::move(report)), started_(Clock::now()) {}
+
+  ~Lease() override {
+    if (!ended_.exchange(true))
+      settle(CallEnd{id_, std::nullopt, {}, false, std::nullopt}, Usage{},
+             Error{Errc::internal, "the model call ended without reporting how"});
+  }
+
+  void end(const Usage& usage, const RateLimitInfo& rate_limits,
+           const std::optional<Error>& error) override {
+    if (ended_.exchange(true))
+      return;
+    CallEnd call{id_, std::nullopt, rate_limits, false, std::nullopt};
+    if (!error) {
+      call.actual_tokens = usage.total_tokens != 0 ? usage.total_tokens
+                                                   : usage.prompt_tokens + usage.completion_tokens;
+    } else if (error->code == Errc::rate_limited || error->code == Errc::bad_request) {
+      call.actual_tokens = 0; // the server turned it away: it cost nothing
+      call.rate_limited = error->code == Errc::rate_limited;
+      if (error->retry_after)
+        call.retry_after = *error->retry_after;
+    }
+    settle(std::move(call), usage, error);
+  }
+
+private:
+  void settle(CallEnd call, const Usage& usage, const std::optional<Error>& error) {
+    // Weak: a call that outlives the Runtime finds its controller gone and reports nothing.
+    if (auto controller = controller_.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value,
+                     std::move(call));
+    const auto& hooks = report_.hooks;
+    if (!hooks)
+      return;
+    if (hooks->meter)
+      hooks->meter->call_ended(usage, error);
+    if (!hooks->on_model_call)
+      return;
+    auto event = event_of(report_, error);
+    event.took = std::chrono::duration_cast<nanoseconds>(Clock::now() - started_);
+    event.usage = usage;
+    hooks->on_model_call(event);
+  }
+
+  caf::weak_actor_ptr controller_;
+  std::uint64_t id_;
+  LeaseReport report_;
+  Clock::time_point started_;
+  std::atomic<bool> ended_{false};
+};
+
+} // namespace
+
+struct LimitControllers::Impl {
+  struct Entry {
+    caf::actor actor;
+    StatsBoxPtr box;
+  };
+  Impl(caf::actor_system& sys, std::map<std::string, Limits> limits)
+      : system(sys), config(std::move(limits)) {}
+  caf::actor_system& system;
+  std::map<std::string, Limits> config;
+  std::atomic<std::uint64_t> next_id{1};
+  mutable std::mutex mutex;
+  bool stopped = false;                                         // guarded by mutex
+  std::map<std::pair<std::string, std::string>, Entry> entries; // guarded by mutex
+};
+
+LimitControllers::LimitControllers(caf::actor_system& system, std::map<std::string, Limits> config)
+    : impl_(std::make_unique<Impl>(system, std::move(config))) {}
+
+LimitControllers::~LimitControllers() = default;
+
+caf::actor LimitControllers::controller(std::string_view provider, std::string_view model) {
+  std::lock_guard lock{impl_->mutex};
+  if (impl_->stopped)
+    return {};
+  auto key = std::make_pair(std::string(provider), std::string(model));
+  auto it = impl_->entries.find(key);
+  if (it == impl_->entries.end()) {
+    auto limits = limits_for(impl_->config, provider, model);
+    auto box = std::make_shared<StatsBox>(key.first, key.second, limits);
+    auto actor = impl_->system.spawn(limit_controller, limits, box);
+    it = impl_->entries.emplace(std::move(key), Impl::Entry{std::move(actor), std::move(box)}).first;
+  }
+  return it->second.actor;
+}
+
+std::uint64_t LimitControllers::next_lease_id() noexcept {
+  return impl_->next_id.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<LimitStats> LimitControllers::stats() const {
+  std::vector<LimitStats> out;
+  std::lock_guard lock{impl_->mutex};
+  for (const auto& [key, entry] : impl_->entries)
+    out.push_back(entry.box->snapshot());
+  return out;
+}
+
+void LimitControllers::stop() {
+  std::lock_guard lock{impl_->mutex};
+  impl_->stopped = true;
+  for (auto& [key, entry] : impl_->entries) {
+    caf::anon_send_exit(entry.actor, caf::exit_reason::user_shutdown);
+    entry.actor = caf::actor{}; // no handle into the system may outlive it
+  }
+}
+
+detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
+                                 LeaseReport report) {
+  return std::make_shared<Lease>(controller, id, std::move(report));
+}
+
+void report_refused(const LeaseReport& report, const Error& error) {
+  const auto& hooks = report.hooks;
+  if (!hooks)
+    return;
+  if (hooks->meter)
+    hooks->meter->call_refused();
+  if (!hooks->on_model_call)
+    return;
+  hooks->on_model_call(event_of(report, error));
+}
+
+} // namespace actorflow::actors

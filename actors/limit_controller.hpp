@@ -1,0 +1,64 @@
+#pragma once
+// Resource controllers: one actor per (provider, model) key, made on first use, that grants
+// model calls under the key's Limits (a LimitScheduler on the runtime's clock) and settles
+// their leases. See actorflow/limits.hpp for what a controller guarantees.
+
+#include "actors/messages.hpp"
+
+#include <actorflow/context.hpp>
+#include <actorflow/limits.hpp>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace actorflow::actors {
+
+/// The controllers of one Runtime. Thread-safe.
+class LimitControllers {
+public:
+  LimitControllers(caf::actor_system& system, std::map<std::string, Limits> config);
+  ~LimitControllers();
+  LimitControllers(const LimitControllers&) = delete;
+  LimitControllers& operator=(const LimitControllers&) = delete;
+
+  /// The controller of (provider, model), made on first use with the limits configured for
+  /// "provider/model", else "provider", else none; invalid once stopped.
+  [[nodiscard]] caf::actor controller(std::string_view provider, std::string_view model);
+  /// A lease id unique within the Runtime (the asker picks it, so it can cancel before the
+  /// answer comes).
+  [[nodiscard]] std::uint64_t next_lease_id() noexcept;
+  [[nodiscard]] std::vector<LimitStats> stats() const;
+  /// Stops every controller (at shutdown); no new one is made after.
+  void stop();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// What a lease reports to the run when its call ends.
+struct LeaseReport {
+  std::shared_ptr<const RunHooks> hooks; // may be null
+  std::string provider;
+  std::string model;
+  std::string node;
+  std::optional<std::size_t> item;
+  std::uint64_t estimated_tokens = 0;
+  std::chrono::nanoseconds waited{0};
+};
+
+/// The lease of a granted call of `controller`.
+detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
+                                 LeaseReport report);
+
+/// Reports a call refused before it went out (to the run's meter and on_model_call).
+void report_refused(const LeaseReport& report, const Error& error);
+
+} // namespace actorflow::actors
