@@ -3,6 +3,19 @@
 // completions and embeddings with the embedded local model, and can play the parts of a real
 // provider that are hard to get on demand: latency, rate limits (429 with retry-after),
 // a wrong API key, and faults (5xx, dropped connections, garbled or incomplete answers, stalls).
+//
+// The rate limits, exactly: --rpm and --tpm are token buckets (one for requests, one for
+// tokens) that refill continuously at limit/60 per second up to a capacity of limit * burst_s
+// (at least 1), and start full. A chat call costs 1 request and estimate_prompt_tokens(request,
+// default_token_estimator()) + max_tokens tokens (max_tokens absent: 0); an embedding call
+// costs the estimate of its texts. A call is admitted when the request bucket holds 1 and the
+// token bucket holds min(cost, capacity); it then takes its whole cost, so the token bucket may
+// go negative. Otherwise it is answered 429 at once and takes nothing. With `settle_tokens`
+// (the default), a call answered successfully then corrects the token bucket by the tokens its
+// answer actually used (usage.total_tokens) minus its cost: a refund (never above capacity)
+// when it used less, a debt when more, as servers that settle on actual usage do. Without it
+// (--no-settle) a call keeps its reservation, as OpenAI counts max_tokens up front. Calls that
+// fail (faults) keep their charge either way. A call over the whole --tpm is refused with 400.
 
 #include <actorflow/result.hpp>
 
@@ -28,6 +41,8 @@ struct SimOptions {
   std::uint64_t requests_per_minute = 0; ///< 0: no limit
   std::uint64_t tokens_per_minute = 0;   ///< 0: no limit
   double burst_s = 1.0; ///< bucket capacity in seconds of refill (at least 1 request or token)
+  /// Correct the token bucket by each successful answer's actual usage minus its reserved cost.
+  bool settle_tokens = true;
 
   std::string api_key; ///< empty: no authorization needed
 

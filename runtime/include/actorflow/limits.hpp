@@ -83,10 +83,11 @@ struct ModelCallEvent {
 /// Schedules grants for calls under `Limits`, in arrival order.
 ///
 /// Guarantees, for any sequence of requests:
-/// - Pacing: grants are spaced by at least 60 s / requests_per_minute, and by the token cost of
-///   the previous grant at tokens_per_minute, so a server that refills its own buckets
-///   continuously never sees a burst; a full 60 s window never holds more than the limits
-///   (checked against a log of the last 60 s, with actual usage once known).
+/// - Pacing: grants keep to a grid spaced by 60 s / requests_per_minute, and by the token cost
+///   of the previous grant at tokens_per_minute, so a server that refills its own buckets
+///   continuously never sees a burst (a grant polled late keeps the grid, so lateness does
+///   not add up); a full 60 s window never holds more than the limits (checked against a log
+///   of the last 60 s, with actual usage once known).
 /// - Order: requests are served in arrival order, and a big request is never overtaken by
 ///   smaller ones (it waits at the head until it fits). A run given a weight gets a lane of its
 ///   own instead: lanes are served by weighted fair queuing, so tenants sharing one key get

@@ -16,6 +16,16 @@ nanoseconds share_of_minute(std::uint64_t amount, std::uint64_t limit) {
   return nanoseconds(static_cast<nanoseconds::rep>(ns));
 }
 
+/// The next pacing slot after a grant at `now` for the slot `slot`. A grant made a little late
+/// (by less than its interval: a timer fires after its time) keeps to the grid, so that timer
+/// lateness does not add up over thousands of grants; after a longer idle time the grid
+/// restarts at `now`.
+std::chrono::steady_clock::time_point next_slot(std::chrono::steady_clock::time_point slot,
+                                                std::chrono::steady_clock::time_point now,
+                                                nanoseconds interval) {
+  return (now - slot < interval ? slot : now) + interval;
+}
+
 } // namespace
 
 LimitScheduler::LimitScheduler(Limits limits) : limits_(limits) {}
@@ -124,11 +134,11 @@ LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
       break;
     }
     if (limits_.requests_per_minute != 0)
-      next_request_slot_ = std::max(next_request_slot_, now) +
-                           share_of_minute(1, limits_.requests_per_minute);
+      next_request_slot_ = next_slot(next_request_slot_, now,
+                                     share_of_minute(1, limits_.requests_per_minute));
     if (limits_.tokens_per_minute != 0)
-      next_token_slot_ = std::max(next_token_slot_, now) +
-                         share_of_minute(head.tokens, limits_.tokens_per_minute);
+      next_token_slot_ = next_slot(next_token_slot_, now,
+                                   share_of_minute(head.tokens, limits_.tokens_per_minute));
     leases_.emplace(head.id, Lease{head.run, head.tokens, now});
     window_.push_back({now, head.id, head.tokens});
     window_tokens_ += head.tokens;

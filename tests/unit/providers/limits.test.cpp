@@ -129,7 +129,9 @@ TEST_CASE("arrival order holds: a big call at the head is not overtaken by small
   g = s.poll(*g.next);
   CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{2});
   REQUIRE(g.next);
-  CHECK(*g.next == t0 + 60s + 54s); // paced by the 900 tokens just granted
+  // Paced by the 900 tokens just granted, on the grid that started with the first grant (54 s
+  // later); the second was late to its slot by less than its interval, so the grid holds.
+  CHECK(*g.next == t0 + 54s + 54s);
   CHECK(s.poll(*g.next).granted == std::vector<LimitScheduler::LeaseId>{3});
 }
 
@@ -273,4 +275,23 @@ TEST_CASE("a server that counts reservations: actual usage corrects budgets, not
   REQUIRE(g.next);
   CHECK(*g.next == t0 + 30s); // paced by the 300 reserved, not the 30 used
   CHECK(s.last_minute(t0) == std::pair<std::uint64_t, std::uint64_t>{1, 300});
+}
+
+TEST_CASE("a grant polled late keeps the pacing grid, so lateness does not add up") {
+  LimitScheduler s(Limits{.requests_per_minute = 6000}); // one per 10 ms
+  for (LimitScheduler::LeaseId id = 1; id <= 3; ++id)
+    REQUIRE(s.request(id, 1, 1).ok());
+  REQUIRE(s.poll(t0).granted.size() == 1);
+  auto g = s.poll(t0 + 13ms); // the timer for t0 + 10 ms fired 3 ms late
+  REQUIRE(g.granted.size() == 1);
+  REQUIRE(g.next);
+  CHECK(*g.next == t0 + 20ms); // not t0 + 23 ms
+  CHECK(s.poll(t0 + 20ms).granted.size() == 1);
+  // After an idle spell longer than the interval, the grid restarts at the grant.
+  REQUIRE(s.request(4, 1, 1).ok());
+  REQUIRE(s.request(5, 1, 1).ok());
+  g = s.poll(t0 + 1s);
+  CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{4});
+  REQUIRE(g.next);
+  CHECK(*g.next == t0 + 1s + 10ms);
 }
