@@ -106,6 +106,8 @@ struct ControllerState {
 using ControllerActor = caf::stateful_actor<ControllerState>;
 
 void hold(ControllerActor* self, const caf::actor_addr& holder) {
+  if (!holder)
+    return; // an anonymous asker cannot be monitored
   if (self->state.holders[holder]++ == 0)
     self->monitor(holder);
 }
@@ -193,17 +195,17 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
       [self](acquire_atom, std::uint64_t id, std::uint64_t run, double weight,
              std::uint64_t tokens) {
         auto& st = self->state;
+        // Read before making the promise: making it takes the sender out of the message.
+        caf::actor_addr holder;
+        if (const auto& sender = self->current_sender())
+          holder = sender->address();
         auto promise = self->make_response_promise();
         if (auto queued = st.scheduler->request(id, run, tokens, weight); !queued) {
           st.box->update([](LimitStats& s) { ++s.refused; });
           promise.deliver(GrantReply{std::move(queued).error(), {}});
           return promise;
         }
-        caf::actor_addr holder;
-        if (const auto& sender = self->current_sender()) {
-          holder = sender->address();
-          hold(self, holder);
-        }
+        hold(self, holder);
         st.waiting.emplace(id, Asker{promise, holder, self->clock().now(), tokens});
         pump(self);
         return promise;
