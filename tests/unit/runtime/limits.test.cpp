@@ -373,3 +373,25 @@ TEST_CASE("weighted runs sharing a key get fair shares; unweighted ones arrival 
       CHECK(std::count(order.begin(), order.begin() + 7, 'B') >= 3);
   }
 }
+
+TEST_CASE("an attempt that times out while waiting for its grant withdraws the request") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto held = std::make_shared<HeldProvider>();
+  Runtime runtime{limited(clock, "held", held, Limits{.max_concurrent = 1})};
+  auto holder = runtime.run(chat_each(10), prompts(1, "holder"));
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  auto impatient = must(FlowBuilder("impatient")
+                            .node("chat", [] { return std::make_unique<ChatEach>(10); })
+                            .retry("chat", RetryPolicy{.max_attempts = 1, .attempt_timeout = 1000ms})
+                            .build());
+  auto waiter = runtime.run(impatient, prompts(1, "waiter"));
+  REQUIRE(eventually([&] { return key_stats(runtime).waiting == 1; }));
+  auto result = drive(waiter, *clock);
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(errors_of(*result, "timeout") == 1);
+  REQUIRE(eventually([&] { return key_stats(runtime).waiting == 0; }));
+  CHECK(held->pending() == 1); // the holder's call alone went out
+  held->answer(answer_text("ok"));
+  REQUIRE(holder.get().ok());
+  REQUIRE(eventually([&] { return key_stats(runtime).in_flight == 0; }));
+}
