@@ -40,7 +40,8 @@ using ask_atom = caf::atom_constant<caf::atom("af_ask")>;
 using item_done_atom = caf::atom_constant<caf::atom("af_done")>;
 // (retry_atom, slot or 0, attempt): a backoff timer ran out; start the next attempt.
 using retry_atom = caf::atom_constant<caf::atom("af_retry")>;
-// (timeout_atom, slot or 0, attempt): an attempt's time limit ran out.
+// (timeout_atom, slot, launch) for a batch item, (timeout_atom, 0, attempt) for a single node:
+// an attempt's time limit ran out.
 using timeout_atom = caf::atom_constant<caf::atom("af_tmout")>;
 // (deadline_atom): a flow's (or the run's) deadline passed.
 using deadline_atom = caf::atom_constant<caf::atom("af_dline")>;

@@ -453,6 +453,9 @@ struct Slot {
   caf::actor actor;   // the running attempt; invalid while waiting for a retry, or when free
   std::size_t index = 0;
   std::uint32_t attempt = 0; // number of the latest attempt; 0 when the slot is free
+  // Which launch of the batch the running attempt is: slots are reused by later items, so a
+  // timer of an attempt names its launch, not its slot and attempt number.
+  std::uint32_t launch = 0;
   std::optional<Value> input; // kept for retries when the policy allows any
   Millis last_delay{0};
   caf::actor_clock::time_point first_start{};
@@ -484,6 +487,7 @@ struct FanOut {
   std::size_t started = 0;
   std::size_t cancelled = 0;
   std::uint64_t retries = 0;
+  std::uint32_t launches = 0; // item attempts started, numbering them for their timers
   std::size_t progress_stride = 1;
   bool exhausted = false;
   bool stopping = false;      // no more items start; late outcomes are ignored
@@ -683,11 +687,12 @@ struct NodeActorState : ExecSite {
     if (slot.attempt == 0)
       slot.first_start = now();
     ++slot.attempt;
+    slot.launch = ++f.launches;
     slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.index,
                                          slot.attempt, std::move(input));
     const auto& policy = f.item_spec->policy;
     if (policy && policy->attempt_timeout.count() > 0)
-      self_->delayed_send(self_, policy->attempt_timeout, timeout_atom::value, id, slot.attempt);
+      self_->delayed_send(self_, policy->attempt_timeout, timeout_atom::value, id, slot.launch);
   }
 
   void on_item_done(std::uint32_t id, bool retry, ItemOutcome outcome) {
@@ -707,13 +712,14 @@ struct NodeActorState : ExecSite {
     on_attempt_failed(id, outcome.error(), retry);
   }
 
-  void on_item_timeout(std::uint32_t id, std::uint32_t attempt) {
+  void on_item_timeout(std::uint32_t id, std::uint32_t launch) {
     auto& f = *fan;
     if (f.stopping || id >= f.in_flight->slots.size())
       return;
     auto& slot = f.in_flight->slots[id];
-    if (!slot.actor || slot.attempt != attempt)
-      return; // that attempt has ended already
+    if (!slot.actor || slot.launch != launch)
+      return; // that attempt has ended already (the slot may hold another item by now)
+    auto attempt = slot.attempt;
     self_->send_exit(slot.actor, caf::exit_reason::kill); // its late outcome will be stale
     slot.actor = caf::actor{};
     Error error{Errc::timeout, "node '" + spec_->path() + "' item " + std::to_string(slot.index) +
@@ -925,11 +931,11 @@ caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
         else
           self->state.on_retry(attempt);
       },
-      [self](timeout_atom, std::uint32_t slot, std::uint32_t attempt) {
+      [self](timeout_atom, std::uint32_t slot, std::uint32_t attempt_or_launch) {
         if (self->state.fan)
-          self->state.on_item_timeout(slot, attempt);
+          self->state.on_item_timeout(slot, attempt_or_launch);
         else
-          self->state.on_attempt_timeout(attempt);
+          self->state.on_attempt_timeout(attempt_or_launch);
       },
   };
 }

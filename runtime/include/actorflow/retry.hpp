@@ -47,7 +47,11 @@ struct RetryPolicy {
   Millis max_backoff{10'000};
   Jitter jitter = Jitter::full;
   /// Time limit of each attempt; an attempt over it is abandoned (its late result ignored) and
-  /// counts as a failure with `Errc::timeout`. Zero: no limit.
+  /// counts as a failure with `Errc::timeout`. Zero: no limit. The whole attempt counts,
+  /// including time its model calls wait for a grant under `Limits`: with a window of W items
+  /// and R requests per minute, items queue about W * 60 / R seconds, so keep the limit above
+  /// that (or the window smaller). A hung HTTP call alone is caught by the provider's own
+  /// timeout (`OpenAiConfig::timeout`), which starts when the request goes out.
   Millis attempt_timeout{0};
   /// Which failures are retried. Empty: `is_retryable(error.code)`.
   std::function<bool(const Error&)> retry_on{};
@@ -70,7 +74,8 @@ struct RetryPolicy {
 struct AttemptEvent {
   enum class Kind : std::uint8_t {
     failed,           ///< an attempt failed (its error; a dead child is `peer_lost`)
-    timed_out,        ///< an attempt passed attempt_timeout and was abandoned
+    timed_out,        ///< an attempt passed attempt_timeout and was abandoned (a `failed`
+                      ///< event for the same attempt follows: count one of the two)
     retry_scheduled,  ///< the next attempt starts after `delay`
     gave_up,          ///< no more attempts: `error` is the outcome
     fallback_used,    ///< exec_fallback supplied the value after the last failure

@@ -293,6 +293,26 @@ TEST_CASE("an attempt that never completes is abandoned after attempt_timeout an
   CHECK(model->calls() == 2);
 }
 
+TEST_CASE("an item's attempt timer never fires on a later item that reuses its slot") {
+  // Window 1: every item runs in the same slot, at attempt 1. Each takes 600 ms against a
+  // limit of 1 s, so the first item's timer (due at 1 s) fires while the second runs.
+  auto clock = std::make_shared<VirtualClock>();
+  Runtime runtime{on(clock)};
+  auto model = std::make_shared<ScriptedModel>(
+      std::deque<ModelStep>{ModelStep::answer("ok", 600ms)});
+  auto policy = retries(1);
+  policy.attempt_timeout = 1s;
+  auto flow = must(FlowBuilder("f").node<AskPerItem>("each", model, 1, policy).build());
+  Events events;
+  auto result = drive(
+      runtime.run(flow, State{}.with("xs", numbers(4)), RunOptions{.on_attempt = events.sink()}),
+      *clock);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
+  CHECK(events.of(AttemptEvent::Kind::timed_out).empty());
+  CHECK(model->calls() == 4);
+  CHECK(clock->elapsed() >= 4 * 600ms);
+}
+
 TEST_CASE("too many failures open the circuit: the rest of the batch fails fast") {
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
