@@ -5,6 +5,8 @@
 #include <actorflow/batch.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
+#include <actorflow/ingest.hpp>
+#include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>
 #include <actorflow/map.hpp>
@@ -15,6 +17,7 @@
 #include <actorflow/run_result.hpp>
 #include <actorflow/runtime.hpp>
 #include <actorflow/state.hpp>
+#include <actorflow/store.hpp>
 #include <actorflow/task.hpp>
 #include <actorflow/tokens.hpp>
 #include <actorflow/value.hpp>

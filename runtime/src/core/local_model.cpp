@@ -1,5 +1,7 @@
 #include <actorflow/local_model.hpp>
 
+#include "sentences.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -14,39 +16,16 @@ namespace actorflow {
 namespace {
 
 // -- bytes ----------------------------------------------------------------------------------
-// Our own ASCII classification and case mapping: <cctype> follows the C locale, and the
-// results of this file must not.
+// Locale-independent byte classes, shared with the sentence scanner (sentences.hpp).
 
-bool is_ascii_lower(char c) { return c >= 'a' && c <= 'z'; }
-bool is_ascii_upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool is_ascii_letter(char c) { return is_ascii_lower(c) || is_ascii_upper(c); }
-bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_non_ascii(char c) { return static_cast<unsigned char>(c) >= 0x80; }
-bool is_utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0U) == 0x80U; }
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// Non-ASCII bytes are word bytes, so UTF-8 letters (é, ß, 東) stay inside their words.
-bool is_word_byte(char c) { return is_ascii_letter(c) || is_ascii_digit(c) || is_non_ascii(c); }
-
-char ascii_lower(char c) { return is_ascii_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
-char ascii_upper(char c) { return is_ascii_lower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string to_lower(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(), ascii_lower);
-  return lower;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front()))
-    text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back()))
-    text.remove_suffix(1);
-  return text;
-}
+using detail::ascii_upper;
+using detail::is_ascii_digit;
+using detail::is_heading_line;
+using detail::is_space;
+using detail::is_utf8_continuation;
+using detail::is_word_byte;
+using detail::to_lower;
+using detail::trim;
 
 // Trimmed, with every whitespace run (line breaks included) replaced by one space.
 std::string collapse_whitespace(std::string_view text) {
@@ -146,151 +125,13 @@ struct Sentence {
   bool heading = false; // a Markdown heading line: a title, never a summary sentence
 };
 
-// Up to three spaces, one to six '#', then a space, a tab or the end of the line.
-bool is_heading_line(std::string_view line) {
-  std::size_t i = 0;
-  while (i < line.size() && i < 3 && line[i] == ' ')
-    ++i;
-  const std::size_t hashes_begin = i;
-  while (i < line.size() && line[i] == '#')
-    ++i;
-  const std::size_t hashes = i - hashes_begin;
-  return hashes >= 1 && hashes <= 6 && (i == line.size() || line[i] == ' ' || line[i] == '\t');
+std::vector<Sentence> sentences_of(std::string_view text) {
+  std::vector<Sentence> sentences;
+  for (const detail::SentenceSpan& span : detail::sentence_spans(text))
+    sentences.push_back(
+        {collapse_whitespace(text.substr(span.begin, span.end - span.begin)), span.heading});
+  return sentences;
 }
-
-// Abbreviations after which a period never ends a sentence: titles precede a name, and
-// "e.g."/"i.e." introduce the rest of the sentence.
-bool is_never_final_abbreviation(std::string_view lower) {
-  constexpr std::array<std::string_view, 13> abbreviations = {
-      "cf", "dr", "e.g", "fig", "i.e", "jr", "mr", "mrs", "ms", "prof", "sr", "st", "vs"};
-  return std::find(abbreviations.begin(), abbreviations.end(), lower) != abbreviations.end();
-}
-
-// "u.s", "a.m", "p.h.d": single letters separated by periods.
-bool is_dotted_acronym(std::string_view lower) {
-  if (lower.size() < 3)
-    return false;
-  for (std::size_t i = 0; i < lower.size(); ++i) {
-    const bool letter_slot = i % 2 == 0;
-    if (letter_slot ? !is_ascii_letter(lower[i]) : lower[i] != '.')
-      return false;
-  }
-  return lower.size() % 2 == 1;
-}
-
-// How firmly a run of marks ends the sentence before it.
-enum class Stop {
-  none,   // an abbreviation or initial, the sentence goes on
-  weak,   // ends it unless the next word starts in lowercase ("etc.", "U.S.", "...")
-  strong, // ends it
-};
-
-// The word just before position `end`, without opening punctuation: "(Dr" gives "Dr".
-std::string_view word_before(std::string_view text, std::size_t end) {
-  std::size_t begin = end;
-  while (begin > 0 && !is_space(text[begin - 1]))
-    --begin;
-  std::string_view word = text.substr(begin, end - begin);
-  while (!word.empty() && !is_word_byte(word.front()))
-    word.remove_prefix(1);
-  return word;
-}
-
-Stop stop_strength(std::string_view text, std::size_t marks_begin, std::size_t marks_end) {
-  const std::string_view marks = text.substr(marks_begin, marks_end - marks_begin);
-  if (marks.find_first_not_of('.') != std::string_view::npos)
-    return Stop::strong; // "!", "?", "?!", "!."
-  if (marks.size() > 1)
-    return Stop::weak; // an ellipsis often trails off mid-sentence
-  const std::string lower = to_lower(word_before(text, marks_begin));
-  if (is_never_final_abbreviation(lower))
-    return Stop::none;
-  if (lower.size() == 1 && is_ascii_letter(lower.front()))
-    return Stop::none; // an initial, as in "J. Smith"
-  if (lower == "etc" || is_dotted_acronym(lower))
-    return Stop::weak;
-  return Stop::strong;
-}
-
-bool is_mark(char c) { return c == '.' || c == '!' || c == '?'; }
-bool is_closer(char c) { return c == '"' || c == '\'' || c == ')' || c == ']'; }
-
-class SentenceSplitter {
-public:
-  explicit SentenceSplitter(std::string_view text) : text_(text) {}
-
-  std::vector<Sentence> split() && {
-    std::size_t i = 0;
-    while (i < text_.size())
-      i = step(i);
-    end_sentence_at(text_.size());
-    return std::move(sentences_);
-  }
-
-private:
-  // Looks at position `i` and returns where to look next.
-  std::size_t step(std::size_t i) {
-    if (i == 0 || text_[i - 1] == '\n') {
-      const std::size_t line_end = std::min(text_.find('\n', i), text_.size());
-      if (is_heading_line(text_.substr(i, line_end - i))) {
-        end_sentence_at(i);
-        end_sentence_at(line_end, /*heading=*/true);
-        return line_end;
-      }
-    }
-    if (text_[i] == '\n' && starts_blank_line(i)) {
-      end_sentence_at(i);
-      return i + 1;
-    }
-    if (is_mark(text_[i]))
-      return after_marks(i);
-    return i + 1;
-  }
-
-  std::size_t after_marks(std::size_t marks_begin) {
-    std::size_t marks_end = marks_begin;
-    while (marks_end < text_.size() && is_mark(text_[marks_end]))
-      ++marks_end;
-    std::size_t end = marks_end;
-    while (end < text_.size() && is_closer(text_[end]))
-      ++end;
-    // "3.14", "example.com" and "a.m.," go on: only a mark before whitespace can end a sentence.
-    if (end < text_.size() && !is_space(text_[end]))
-      return end;
-    const Stop stop = stop_strength(text_, marks_begin, marks_end);
-    if (stop == Stop::strong || (stop == Stop::weak && !next_word_is_lowercase(end)))
-      end_sentence_at(end);
-    return end;
-  }
-
-  // True if the line after the newline at `newline` holds only whitespace.
-  [[nodiscard]] bool starts_blank_line(std::size_t newline) const {
-    for (std::size_t i = newline + 1; i < text_.size(); ++i) {
-      if (text_[i] == '\n')
-        return true;
-      if (!is_space(text_[i]))
-        return false;
-    }
-    return false; // trailing whitespace: the end of the text ends the sentence anyway
-  }
-
-  [[nodiscard]] bool next_word_is_lowercase(std::size_t from) const {
-    while (from < text_.size() && is_space(text_[from]))
-      ++from;
-    return from < text_.size() && is_ascii_lower(text_[from]);
-  }
-
-  void end_sentence_at(std::size_t end, bool heading = false) {
-    std::string sentence = collapse_whitespace(text_.substr(start_, end - start_));
-    if (!sentence.empty())
-      sentences_.push_back({std::move(sentence), heading});
-    start_ = end;
-  }
-
-  std::string_view text_;
-  std::size_t start_ = 0; // where the current sentence began
-  std::vector<Sentence> sentences_;
-};
 
 // -- TextRank -------------------------------------------------------------------------------
 
@@ -615,14 +456,14 @@ std::string echo(std::string_view prompt) {
 
 std::vector<std::string> split_sentences(std::string_view text) {
   std::vector<std::string> sentences;
-  for (auto& sentence : SentenceSplitter(text).split())
+  for (auto& sentence : sentences_of(text))
     sentences.push_back(std::move(sentence.text));
   return sentences;
 }
 
 std::string extractive_summary(std::string_view text, std::size_t max_sentences) {
   std::vector<std::string> sentences;
-  for (auto& sentence : SentenceSplitter(text).split())
+  for (auto& sentence : sentences_of(text))
     if (!sentence.heading)
       sentences.push_back(std::move(sentence.text));
   if (sentences.size() <= max_sentences)
