@@ -3,6 +3,7 @@
 // compared against, measured in the same run.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace actorflow::tools {
@@ -40,9 +41,25 @@ struct HttpBenchOptions {
   std::size_t workers = 2;
 };
 
+struct RateLimitBenchOptions {
+  std::size_t items = 600;
+  std::uint64_t rpm = 6000; ///< requests per minute, of the client and the sim (0: none)
+  std::uint64_t tpm = 0;    ///< tokens per minute, of the client and the sim (0: none)
+  std::size_t latency_ms = 10;
+  std::uint32_t max_tokens = 16;
+  std::size_t concurrency = 256;
+  std::size_t workers = 2;
+  bool no_settle = false; ///< neither side corrects tokens by actual usage
+};
+
 /// A batch of chat calls through the openai provider against an `actorflow sim` started for
 /// the purpose: wall time against ceil(N/C) * L, and client CPU time per request.
 int bench_http(const HttpBenchOptions& options);
+
+/// A batch of chat calls through the openai provider under `RuntimeConfig::limits`, against an
+/// `actorflow sim` enforcing the same limits: wall time against the binding limit's ideal, the
+/// server's 429s (none expected), and how long calls waited for their grants.
+int bench_ratelimit(const RateLimitBenchOptions& options);
 
 /// A ParallelBatchNode with a no-op exec over N generated items: per-item cost of the fan-out.
 int bench_fanout(const FanoutBenchOptions& options);

@@ -95,10 +95,39 @@ int main(int argc, char** argv) {
   option(http_cmd, "--latency-ms", http.latency_ms, "The sim's latency per call");
   count(http_cmd, "--workers", http.workers, "Scheduler threads");
 
+  actorflow::tools::RateLimitBenchOptions ratelimit;
+  auto* ratelimit_cmd = bench_cmd->add_subcommand(
+      "ratelimit", "Chat calls paced by RuntimeConfig::limits[\"openai\"] against an `actorflow "
+                   "sim` with the same limits: wall time vs the binding limit's ideal, 429s");
+  count(ratelimit_cmd, "--items", ratelimit.items, "Items (one chat call each)");
+  option(ratelimit_cmd, "--rpm", ratelimit.rpm, "Requests per minute, client and sim (0: none)");
+  option(ratelimit_cmd, "--tpm", ratelimit.tpm,
+         "Tokens per minute (prompt + max_tokens), client and sim (0: none)");
+  option(ratelimit_cmd, "--latency-ms", ratelimit.latency_ms, "The sim's latency per call");
+  count(ratelimit_cmd, "--max-tokens", ratelimit.max_tokens, "max_tokens of each call");
+  count(ratelimit_cmd, "--concurrency", ratelimit.concurrency,
+        "Window: calls in flight or waiting for a grant at most");
+  count(ratelimit_cmd, "--workers", ratelimit.workers, "Scheduler threads");
+  ratelimit_cmd->add_flag("--no-settle", ratelimit.no_settle,
+                          "Count reservations only, on both sides (Limits::"
+                          "settle_with_actual_usage = false, sim --no-settle)");
+
   actorflow::tools::SimOptions sim;
   auto* sim_cmd = app.add_subcommand(
       "sim", "Serve an OpenAI-compatible API (local model) with latency, limits and faults, "
              "for tests and benchmarks; runs until SIGINT/SIGTERM");
+  sim_cmd->footer(
+      "Rate limits: --rpm and --tpm are token buckets that start full and refill continuously "
+      "at LIMIT/60 per second, up to LIMIT * --burst-s (at least 1). A chat call costs 1 "
+      "request and (prompt estimate + max_tokens) tokens; an embedding call, the estimate of "
+      "its texts. A call is admitted if the request bucket holds 1 and the token bucket holds "
+      "min(cost, capacity); it then takes its whole cost (the token bucket may go negative). "
+      "Otherwise it gets 429 with retry-after-ms, retry-after and x-ratelimit-* headers, and "
+      "takes nothing. A call answered successfully then settles: the token bucket gets back "
+      "its cost minus the tokens it actually used (usage.total_tokens; a debt if it used more; "
+      "a refund never fills the bucket past capacity). --no-settle keeps the reservation, as "
+      "OpenAI counts max_tokens up front. Failed calls (faults) keep their charge. A call "
+      "costing more than --tpm is refused with 400 request_too_large.");
   option(sim_cmd, "--port", sim.port, "TCP port (0: a free one); printed as JSON on start");
   option(sim_cmd, "--bind", sim.bind, "Address to listen on");
   count(sim_cmd, "--threads", sim.threads,
@@ -114,6 +143,10 @@ int main(int argc, char** argv) {
          "Tokens per minute, prompt + max_tokens (0: no limit)");
   option(sim_cmd, "--burst-s", sim.burst_s, "Bucket capacity, in seconds of the limit")
       ->check(CLI::PositiveNumber);
+  sim_cmd->add_flag_callback(
+      "--no-settle", [&sim] { sim.settle_tokens = false; },
+      "Charge each call its reservation (prompt + max_tokens) only; by default a successful "
+      "answer corrects the token bucket by its actual usage");
   option(sim_cmd, "--api-key", sim.api_key,
          "Require Authorization: Bearer KEY (empty: no key needed)");
   option(sim_cmd, "--fault-rate", sim.fault_rate, "Chance that an admitted call fails")
@@ -144,6 +177,8 @@ int main(int argc, char** argv) {
     return actorflow::tools::bench_latency(latency);
   if (*http_cmd)
     return actorflow::tools::bench_http(http);
+  if (*ratelimit_cmd)
+    return actorflow::tools::bench_ratelimit(ratelimit);
   if (*sim_cmd)
     return actorflow::tools::run_sim(sim);
   return 1;

@@ -1,6 +1,7 @@
 // `actorflow sim` (see sim.hpp). A model call goes through, in order: authorization, decoding
 // of the body and of the x-sim-* headers, the size check, the rate limits (a 429 answers at
-// once), the fault draw, the latency wait, and then the answer or the fault.
+// once), the fault draw, the latency wait, and then the answer (which settles the token bucket
+// with its actual usage) or the fault.
 #include "sim.hpp"
 
 #include "providers/openai_wire.hpp"
@@ -176,6 +177,16 @@ public:
     return out;
   }
 
+  /// Corrects the token bucket by `delta` tokens: negative, a refund (up to a full bucket);
+  /// positive, a debt. Refilled first, so that a refund is capped by the level of `now`.
+  void settle(double delta, Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    if (!tokens_)
+      return;
+    tokens_->refill(now);
+    tokens_->level = std::min(tokens_->capacity, tokens_->level - delta);
+  }
+
 private:
   std::mutex mutex_;
   std::optional<Bucket> requests_;
@@ -191,6 +202,9 @@ struct Counters {
   Count unauthorized{0}, bad_request{0};
   std::array<Count, fault_names.size()> faults{};
   Count prompt_tokens{0}, completion_tokens{0};
+  // The token bucket (--tpm only): the cost of every admitted call, and the corrections of
+  // settling. What the bucket was charged in all is charged - refunded + debited.
+  Count tokens_charged{0}, tokens_refunded{0}, tokens_debited{0};
   Count in_flight{0}, max_in_flight{0};
 
   [[nodiscard]] json to_json() const {
@@ -208,7 +222,9 @@ struct Counters {
             {"rejected_tokens", rejected_tokens.load()}, {"too_large", too_large.load()},
             {"unauthorized", unauthorized.load()}, {"bad_request", bad_request.load()},
             {"faults", fault_counts}, {"prompt_tokens", prompt_tokens.load()},
-            {"completion_tokens", completion_tokens.load()}, {"in_flight", in_flight.load()},
+            {"completion_tokens", completion_tokens.load()},
+            {"tokens_charged", tokens_charged.load()}, {"tokens_refunded", tokens_refunded.load()},
+            {"tokens_debited", tokens_debited.load()}, {"in_flight", in_flight.load()},
             {"max_in_flight", max_in_flight.load()}};
   }
 
@@ -216,7 +232,8 @@ struct Counters {
   void reset() {
     for (Count* count : {&chat, &embeddings, &ok, &rejected_requests,
                          &rejected_tokens, &too_large, &unauthorized, &bad_request,
-                         &prompt_tokens, &completion_tokens})
+                         &prompt_tokens, &completion_tokens, &tokens_charged,
+                         &tokens_refunded, &tokens_debited})
       count->store(0);
     for (auto& count : faults)
       count.store(0);
@@ -440,7 +457,10 @@ struct SimState {
   std::optional<Fault> draw_fault();
   milliseconds draw_latency();
   void pause(milliseconds duration);
-  void deliver(httplib::Response& res, const Directives& directives, Answer answer);
+  // `cost`: what the call was charged on admission, settled once the answer is known.
+  void deliver(httplib::Response& res, const Directives& directives, std::uint64_t cost,
+               Answer answer);
+  void settle(std::uint64_t cost, const Usage& usage);
 };
 
 void SimState::route() {
@@ -497,7 +517,8 @@ void SimState::chat(const httplib::Request& req, httplib::Response& res) {
   if (!within_limits(res, cost))
     return;
   auto id = "chatcmpl-" + std::to_string(next_id++);
-  deliver(res, *wanted, chat_answer(*call, local_chat(call->request, tokens), std::move(id)));
+  deliver(res, *wanted, cost,
+          chat_answer(*call, local_chat(call->request, tokens), std::move(id)));
 }
 
 void SimState::embed(const httplib::Request& req, httplib::Response& res) {
@@ -517,7 +538,7 @@ void SimState::embed(const httplib::Request& req, httplib::Response& res) {
     cost += estimate_tokens(text);
   if (!within_limits(res, cost))
     return;
-  deliver(res, *wanted, embed_answer(local_embed(*request, default_token_estimator())));
+  deliver(res, *wanted, cost, embed_answer(local_embed(*request, default_token_estimator())));
 }
 
 bool SimState::authorized(const httplib::Request& req, httplib::Response& res) {
@@ -586,8 +607,11 @@ bool SimState::within_limits(httplib::Response& res, std::uint64_t token_cost) {
   auto admission = limiter->admit(token_cost, Clock::now());
   for (auto& [name, value] : admission.headers)
     res.set_header(name, value);
-  if (admission.admitted)
+  if (admission.admitted) {
+    if (limit > 0)
+      counters.tokens_charged += token_cost;
     return true;
+  }
   bool on_tokens = admission.limited_by == "tokens";
   ++(on_tokens ? counters.rejected_tokens : counters.rejected_requests);
   auto wait = admission.retry_after;
@@ -649,7 +673,21 @@ void SimState::pause(milliseconds duration) {
   stop_signal.wait_for(lock, duration, [this] { return stopping; });
 }
 
-void SimState::deliver(httplib::Response& res, const Directives& wanted, Answer answer) {
+void SimState::settle(std::uint64_t cost, const Usage& usage) {
+  if (!options.settle_tokens || !limiter || options.tokens_per_minute == 0)
+    return;
+  auto actual = usage.total_tokens;
+  if (actual == cost)
+    return;
+  limiter->settle(static_cast<double>(actual) - static_cast<double>(cost), Clock::now());
+  if (actual < cost)
+    counters.tokens_refunded += cost - actual;
+  else
+    counters.tokens_debited += actual - cost;
+}
+
+void SimState::deliver(httplib::Response& res, const Directives& wanted, std::uint64_t cost,
+                       Answer answer) {
   auto fault = wanted.fault ? wanted.fault : draw_fault();
   pause(wanted.latency ? *wanted.latency : draw_latency()); // no draw when the call names one
   if (fault) {
@@ -673,6 +711,8 @@ void SimState::deliver(httplib::Response& res, const Directives& wanted, Answer 
       break; // and then the answer, late
     }
   }
+  // Settled before the answer goes out: a client that hears it may call again at once.
+  settle(cost, answer.usage);
   ++counters.ok;
   counters.prompt_tokens += answer.usage.prompt_tokens;
   counters.completion_tokens += answer.usage.completion_tokens;

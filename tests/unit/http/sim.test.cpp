@@ -203,8 +203,9 @@ TEST_CASE("--rpm: once the burst is spent, a call gets 429 with retry-after and 
 
 TEST_CASE("--tpm: a call may overdraw the token bucket, and the next one waits for the debt") {
   // 600 tokens per minute, a burst of 10: the first call (over 50 tokens) passes on a full
-  // bucket and leaves it in debt; the second waits until 10 tokens are back.
-  auto sim = start_sim({"--tpm", "600", "--burst-s", "1"});
+  // bucket and leaves it in debt; the second waits until 10 tokens are back. --no-settle: the
+  // first call's answer, shorter than max_tokens, would otherwise refund most of the debt.
+  auto sim = start_sim({"--tpm", "600", "--burst-s", "1", "--no-settle"});
   auto request = actorflow::ChatRequest::user(prompt);
   auto cost = actorflow::estimate_prompt_tokens(request, actorflow::default_token_estimator()) + 50;
   auto first = chat(sim, {}, {{"max_tokens", 50}});
@@ -225,6 +226,59 @@ TEST_CASE("--tpm: a call may overdraw the token bucket, and the next one waits f
   auto stats = sim.stats();
   CHECK(stats["rejected_tokens"] == 1);
   CHECK(stats["rejected_requests"] == 0);
+}
+
+TEST_CASE("--tpm: an answer settles the token bucket with its actual usage, unless --no-settle") {
+  // A bucket of 1000 tokens refilled at 2 a second: the level moves by a few tokens at most
+  // between two calls, far less than what settling changes.
+  std::vector<std::string> args{"--tpm", "120", "--burst-s", "500"};
+  bool settle = true;
+  SUBCASE("settling (the default)") {}
+  SUBCASE("--no-settle") {
+    args.emplace_back("--no-settle");
+    settle = false;
+  }
+  auto sim = start_sim(args);
+  auto request = actorflow::ChatRequest::user(prompt);
+  auto prompt_cost =
+      actorflow::estimate_prompt_tokens(request, actorflow::default_token_estimator());
+  auto cost = prompt_cost + 50;
+  auto used = expected_chat(50).usage.total_tokens;
+  REQUIRE(used < cost); // the answer is shorter than max_tokens: a refund
+  auto remaining = [](const httplib::Result& res) {
+    return std::stoll(res->get_header_value("x-ratelimit-remaining-tokens"));
+  };
+
+  auto first = chat(sim, {}, {{"max_tokens", 50}});
+  REQUIRE(first);
+  REQUIRE(first->status == 200);
+  CHECK(remaining(first) == static_cast<long long>(1000 - cost)); // charged in full on admission
+  auto second = chat(sim, {}, {{"max_tokens", 50}});
+  REQUIRE(second);
+  REQUIRE(second->status == 200);
+  auto refund = settle ? static_cast<long long>(cost - used) : 0;
+  auto floor = static_cast<long long>(1000 - 2 * cost) + refund;
+  CHECK(remaining(second) >= floor);
+  CHECK(remaining(second) <= floor + 10); // refilled for 5 s at most
+
+  // Without max_tokens the call reserves its prompt only, and its answer is a debt.
+  auto third = chat(sim);
+  REQUIRE(third);
+  REQUIRE(third->status == 200);
+  auto debt = expected_chat().usage.total_tokens - prompt_cost;
+  REQUIRE(debt > 0);
+
+  auto stats = sim.stats();
+  CHECK(stats["ok"] == 3);
+  CHECK(stats["tokens_charged"] == 2 * cost + prompt_cost);
+  CHECK(stats["tokens_refunded"] == (settle ? 2 * (cost - used) : 0));
+  CHECK(stats["tokens_debited"] == (settle ? debt : 0));
+  if (settle) // the bucket was charged exactly what the answers used
+    CHECK(stats["tokens_charged"].get<std::uint64_t>() -
+              stats["tokens_refunded"].get<std::uint64_t>() +
+              stats["tokens_debited"].get<std::uint64_t>() ==
+          stats["prompt_tokens"].get<std::uint64_t>() +
+              stats["completion_tokens"].get<std::uint64_t>());
 }
 
 TEST_CASE("--tpm: a call bigger than the per-minute limit is refused as request_too_large") {
