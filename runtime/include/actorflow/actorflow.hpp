@@ -12,6 +12,7 @@
 #include <actorflow/map.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/openai.hpp>
+#include <actorflow/pipeline.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/retry.hpp>
 #include <actorflow/run_result.hpp>
