@@ -84,19 +84,13 @@ struct Asker {
   caf::response_promise promise;
   caf::actor_addr holder;
   Clock::time_point asked;
-  std::uint64_t tokens;
-};
-
-struct Holding {
-  caf::actor_addr holder;
-  std::uint64_t tokens; // the estimate, counted when the call's actual usage is unknown
 };
 
 struct ControllerState {
   std::optional<LimitScheduler> scheduler;
   StatsBoxPtr box;
   std::unordered_map<std::uint64_t, Asker> waiting;
-  std::unordered_map<std::uint64_t, Holding> leased;
+  std::unordered_map<std::uint64_t, caf::actor_addr> leased; // lease id -> its holder
   std::unordered_map<caf::actor_addr, std::size_t> holders; // monitored, with their ids
   std::optional<Clock::time_point> timer_at;
   nanoseconds backoff{0}; // after 429s without Retry-After: 1 s, doubling to 60 s
@@ -133,7 +127,7 @@ void pump(ControllerActor* self) {
     if (it == st.waiting.end())
       continue; // cannot happen: every queued id has an asker
     auto waited = std::chrono::duration_cast<nanoseconds>(now - it->second.asked);
-    st.leased.emplace(id, Holding{it->second.holder, it->second.tokens});
+    st.leased.emplace(id, it->second.holder);
     st.box->add_wait(waited);
     it->second.promise.deliver(GrantReply{std::nullopt, waited});
     st.waiting.erase(it);
@@ -181,12 +175,12 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
       it = st.waiting.erase(it);
     }
     for (auto it = st.leased.begin(); it != st.leased.end();) {
-      if (it->second.holder != down.source) {
+      if (it->second != down.source) {
         ++it;
         continue;
       }
-      st.scheduler->release(it->first, std::nullopt);
-      st.box->update([&](LimitStats& s) { s.tokens_used += it->second.tokens; });
+      auto counted = st.scheduler->release(it->first, std::nullopt);
+      st.box->update([&](LimitStats& s) { s.tokens_used += counted; });
       it = st.leased.erase(it);
     }
     pump(self);
@@ -206,7 +200,7 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
           return promise;
         }
         hold(self, holder);
-        st.waiting.emplace(id, Asker{promise, holder, self->clock().now(), tokens});
+        st.waiting.emplace(id, Asker{promise, holder, self->clock().now()});
         pump(self);
         return promise;
       },
@@ -215,8 +209,7 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
         auto it = st.leased.find(end.lease);
         if (it == st.leased.end())
           return; // returned already: its holder died, or it was cancelled
-        unhold(self, it->second.holder);
-        auto estimate = it->second.tokens;
+        unhold(self, it->second);
         st.leased.erase(it);
         auto now = self->clock().now();
         if (!end.rate_limits.empty())
@@ -228,9 +221,9 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
         } else {
           st.backoff = nanoseconds{0};
         }
-        st.scheduler->release(end.lease, end.actual_tokens);
+        auto counted = st.scheduler->release(end.lease, end.actual_tokens);
         st.box->update([&](LimitStats& s) {
-          s.tokens_used += end.actual_tokens.value_or(estimate);
+          s.tokens_used += counted;
           s.rate_limited += end.rate_limited ? 1 : 0;
         });
         pump(self);
@@ -245,7 +238,7 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
           st.waiting.erase(it);
         } else if (auto held = st.leased.find(id); held != st.leased.end()) {
           // Granted, but the asker gave up before it heard: no call was made.
-          unhold(self, held->second.holder);
+          unhold(self, held->second);
           st.scheduler->release(id, 0);
           st.leased.erase(held);
         }

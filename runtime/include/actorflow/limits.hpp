@@ -123,7 +123,9 @@ public:
 
   /// Ends a lease: the call finished (with `actual_tokens` used, which corrects the estimate
   /// in both directions) or its holder went away (`actual_tokens` = the estimate).
-  void release(LeaseId id, std::optional<std::uint64_t> actual_tokens);
+  /// Returns the tokens the lease finally counts (`actual_tokens`, else its reservation); 0
+  /// for an id that holds no lease (released already).
+  std::uint64_t release(LeaseId id, std::optional<std::uint64_t> actual_tokens);
   /// Withdraws a request that still waits (its holder went away).
   void cancel(LeaseId id);
 

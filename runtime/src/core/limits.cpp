@@ -152,10 +152,10 @@ LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
   return out;
 }
 
-void LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tokens) {
+std::uint64_t LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tokens) {
   auto it = leases_.find(id);
   if (it == leases_.end())
-    return;
+    return 0;
   auto reserved = it->second.tokens;
   auto actual = actual_tokens.value_or(reserved);
   if (actual != reserved) {
@@ -178,6 +178,7 @@ void LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tok
     }
   }
   leases_.erase(it);
+  return actual;
 }
 
 void LimitScheduler::cancel(LeaseId id) {
