@@ -173,10 +173,14 @@ inline constexpr std::size_t local_embedding_dimension = 256;
 /// The local provider's embeddings: `hashing_embedding(text, local_embedding_dimension)` for
 /// each text; usage counts every text with `tokens`.
 [[nodiscard]] Embeddings local_embed(const EmbedRequest& request, const TokenEstimator& tokens);
-/// Tokens the prompt of `request` costs under `local_chat`'s rule; what a limiter should reserve
-/// for it is this plus `max_tokens`.
+/// Tokens the prompt of `request` costs under `local_chat`'s rule.
 [[nodiscard]] std::uint64_t estimate_prompt_tokens(const ChatRequest& request,
                                                    const TokenEstimator& tokens);
+/// What a rate limiter reserves for a call before it is made, with the default estimator: the
+/// prompt estimate plus `max_tokens` for a chat (as servers count it), the texts' estimate for
+/// embeddings. The resource controllers and `actorflow sim` both count calls this way.
+[[nodiscard]] std::uint64_t reserved_tokens(const ChatRequest& request);
+[[nodiscard]] std::uint64_t reserved_tokens(const EmbedRequest& request);
 
 /// The embedded provider: offline, deterministic, answers at once (on the calling thread).
 /// It is no LLM; see actorflow/local_model.hpp for exactly what it does. Model name "local".

@@ -83,4 +83,10 @@ private:
 /// `std::make_shared<OpenAiProvider>(config)`.
 [[nodiscard]] ModelProviderPtr make_openai_provider(OpenAiConfig config);
 
+/// For programs that let their environment pick the model server: when OPENAI_BASE_URL is set,
+/// adds an openai provider configured by `OpenAiConfig::from_env()` to `models` as `name` and
+/// returns true; when it is not set, adds nothing and returns false; an unusable setting (no
+/// key for a remote server) is an error. (The Runtime itself reads no environment variables.)
+[[nodiscard]] Result<bool> add_openai_from_env(ModelRegistry& models, std::string name = "openai");
+
 } // namespace actorflow

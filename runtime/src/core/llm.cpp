@@ -113,6 +113,18 @@ std::uint64_t estimate_prompt_tokens(const ChatRequest& request, const TokenEsti
   return total;
 }
 
+std::uint64_t reserved_tokens(const ChatRequest& request) {
+  return estimate_prompt_tokens(request, default_token_estimator()) +
+         request.max_tokens.value_or(0);
+}
+
+std::uint64_t reserved_tokens(const EmbedRequest& request) {
+  std::uint64_t tokens = 0;
+  for (const auto& text : request.texts)
+    tokens += default_token_estimator().count(text);
+  return tokens;
+}
+
 ChatResponse local_chat(const ChatRequest& request, const TokenEstimator& tokens) {
   ChatResponse out;
   out.model = request.model.empty() ? "local" : request.model;

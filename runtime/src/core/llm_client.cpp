@@ -1,5 +1,4 @@
 #include <actorflow/context.hpp>
-#include <actorflow/tokens.hpp>
 
 namespace actorflow {
 
@@ -89,9 +88,7 @@ std::string model_of(const std::string& requested, std::string fallback) {
 Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
   if (!provider_)
     return failed<ChatResponse>(no_such_provider(*host_, name_));
-  // What servers reserve for a call: the prompt and the most the answer may take.
-  auto tokens = estimate_prompt_tokens(request, default_token_estimator()) +
-                request.max_tokens.value_or(0);
+  auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider_->default_model());
   Call<ChatResponse> call = [provider = provider_, request = std::move(request)](
                                 ModelProvider::ChatDone done) mutable {
@@ -107,9 +104,7 @@ Task<Result<ChatResponse>> LlmClient::chat(std::string prompt) const {
 Task<Result<Embeddings>> LlmClient::embed(EmbedRequest request) const {
   if (!provider_)
     return failed<Embeddings>(no_such_provider(*host_, name_));
-  std::uint64_t tokens = 0;
-  for (const auto& text : request.texts)
-    tokens += estimate_tokens(text);
+  auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider_->default_embedding_model());
   Call<Embeddings> call = [provider = provider_, request = std::move(request)](
                               ModelProvider::EmbedDone done) mutable {

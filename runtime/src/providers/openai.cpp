@@ -224,6 +224,16 @@ void OpenAiProvider::embed(EmbedRequest request, EmbedDone done) {
   });
 }
 
+Result<bool> add_openai_from_env(ModelRegistry& models, std::string name) {
+  if (std::getenv("OPENAI_BASE_URL") == nullptr)
+    return false;
+  auto config = OpenAiConfig::from_env();
+  if (!config)
+    return std::move(config).error();
+  models.add(std::move(name), make_openai_provider(std::move(*config)));
+  return true;
+}
+
 ModelProviderPtr make_openai_provider(OpenAiConfig config) {
   return std::make_shared<OpenAiProvider>(std::move(config));
 }
