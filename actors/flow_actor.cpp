@@ -40,23 +40,23 @@ struct FlowActorState {
   caf::response_promise rp; // nested flows answer their requester instead
   std::size_t current = 0;
   std::size_t steps = 0;
+  caf::actor child; // the running step, stopped if the deadline passes
   std::chrono::milliseconds time_limit{0}; // the deadline armed at the start; zero: none
   RunResult acc; // state, path and warnings so far
 };
 
 using Self = FlowActorState::Self;
 
-// `reason`: normal when the flow ended by itself; a deadline stops the children too (linked
-// actors ignore a normal exit).
-void finish(Self* self, Result<RunResult> result,
-            caf::exit_reason reason = caf::exit_reason::normal) {
+// Always a normal exit: a nested flow is linked to the node awaiting it, which must live on to
+// handle the outcome (linked actors ignore a normal exit).
+void finish(Self* self, Result<RunResult> result) {
   auto& st = self->state;
   if (st.on_done) {
     if (auto done = std::exchange(*st.on_done, nullptr))
       done(std::move(result));
   } else
     st.rp.deliver(StepReply::of(std::move(result)));
-  self->quit(reason);
+  self->quit();
 }
 
 void fail(Self* self, Error error) {
@@ -96,9 +96,11 @@ void run_step(Self* self) {
       break;
     }
   }
+  st.child = child;
   self->request(child, caf::infinite, run_atom::value, st.acc.state)
       .then(
           [self](StepReply& reply) {
+            self->state.child = caf::actor{};
             auto result = std::move(reply).take();
             if (!result)
               return fail(self, std::move(result).error());
@@ -163,9 +165,10 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
         // applies anyway (the parent's stop takes its children with it).
         auto& limit = s.time_limit;
         limit = s.graph->deadline;
-        if (s.on_done && s.scope.hooks && s.scope.hooks->deadline.count() > 0 &&
-            (limit.count() == 0 || s.scope.hooks->deadline < limit))
-          limit = s.scope.hooks->deadline;
+        auto run_deadline = s.scope.hooks->options.deadline;
+        if (s.on_done && run_deadline.count() > 0 &&
+            (limit.count() == 0 || run_deadline < limit))
+          limit = run_deadline;
         if (limit.count() > 0)
           self->delayed_send(self, limit, deadline_atom::value);
         run_step(self);
@@ -177,7 +180,14 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
                                                  "': deadline passed (time limit " +
                                                  std::to_string(s.time_limit.count()) +
                                                  " ms); its actors were stopped"};
-        finish(self, std::move(error), caf::exit_reason::user_shutdown);
+        // Stop the running step (and, through its links, everything under it) without
+        // taking this flow's own parent along.
+        if (s.child) {
+          self->unlink_from(s.child);
+          self->send_exit(s.child, caf::exit_reason::user_shutdown);
+          s.child = caf::actor{};
+        }
+        finish(self, std::move(error));
       },
   };
 }

@@ -143,14 +143,21 @@ public:
       if (virtual_clock) {
         this->data().clock = virtual_clock;
         virtual_clock->set_idle_probe([this] { return this->data().busy.load() == 0; });
+        virtual_clock_ = virtual_clock;
       }
     }
+  }
+  // The clock may outlive this system (a test reuses it): it must not probe a freed one.
+  ~Coordinator() override {
+    if (virtual_clock_)
+      virtual_clock_->set_idle_probe({});
   }
 
   caf::detail::thread_safe_actor_clock& clock() noexcept override { return clock_; }
 
 private:
   ForwardingClock clock_;
+  detail::VirtualActorClock* virtual_clock_ = nullptr;
 };
 
 // CAF's `Policy`, counting jobs when time is virtual.

@@ -61,16 +61,21 @@ public:
     return f();
   }
 
-  /// The scheduler tells how to see that no actor is running or runnable.
-  void set_idle_probe(std::function<bool()> probe) { idle_probe_ = std::move(probe); }
-  /// Called by the scheduler when it may have become idle.
-  void poke() { changes_.notify_all(); }
+  /// The scheduler tells how to see that no actor is running or runnable (empty: no system).
+  void set_idle_probe(std::function<bool()> probe) {
+    std::lock_guard lock{mutex_};
+    idle_probe_ = std::move(probe);
+  }
+  /// Called by the scheduler when it may have become idle. The lock orders this after a
+  /// waiter's check of the probe, so the wake-up cannot fall between its check and its wait.
+  void poke() {
+    { std::lock_guard lock{mutex_}; }
+    changes_.notify_all();
+  }
   /// Waits until the actor system is idle (bounded); true when it is.
   template <class Duration>
   bool wait_idle(Duration bound) const {
-    if (!idle_probe_)
-      return true;
-    return wait_until([&] { return idle_probe_(); }, bound);
+    return wait_until([&] { return !idle_probe_ || idle_probe_(); }, bound);
   }
 
   /// Waits until `pred()` holds (checked with the clock locked) or `bound` passes.

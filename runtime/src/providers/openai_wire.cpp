@@ -306,9 +306,7 @@ Result<ChatResponse> ChatStreamDecoder::finish() {
     return Error{Errc::bad_response, "the stream ended without its [DONE] event"};
   if (!any_choice_)
     return Error{Errc::bad_response, "the stream held no choices"};
-  if (response_.usage.total_tokens == 0)
-    response_.usage.total_tokens = response_.usage.prompt_tokens + response_.usage.completion_tokens;
-  return std::move(response_);
+  return std::move(response_); // its usage came through decode_usage, if the server sent one
 }
 
 // -- embeddings ---------------------------------------------------------------------------------

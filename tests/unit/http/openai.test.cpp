@@ -9,6 +9,11 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -134,12 +139,37 @@ TEST_CASE("every fault kind arrives as its typed error") {
   check_fault("slow", Errc::timeout, "imed out");
 }
 
-TEST_CASE("no server on the port is connection_failed, and a bad base URL is bad_input") {
-  int port = 0;
-  {
-    SimProcess sim; // take a free port, then let it go
-    port = sim.port;
+namespace {
+
+/// A loopback port bound but not listening, held for its lifetime: a connect to it is refused,
+/// and no other process (a sim of a test running alongside) can take it meanwhile.
+class RefusingPort {
+public:
+  RefusingPort() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t size = sizeof addr;
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &size) == 0);
+    port = ntohs(addr.sin_port);
   }
+  ~RefusingPort() { ::close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+
+  int port = 0;
+
+private:
+  int fd_;
+};
+
+} // namespace
+
+TEST_CASE("no server on the port is connection_failed, and a bad base URL is bad_input") {
+  RefusingPort nobody;
+  int port = nobody.port;
   OpenAiConfig config;
   config.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
   config.timeout = 5s;
@@ -157,11 +187,12 @@ TEST_CASE("no server on the port is connection_failed, and a bad base URL is bad
 }
 
 TEST_CASE("a 429 carries Retry-After and the rate-limit headers through") {
-  SimProcess sim({"--rpm", "60", "--burst-s", "1"}); // one request, then one per second
+  // One request, then one per 10 s: the second is refused however slow this machine is.
+  SimProcess sim({"--rpm", "6", "--burst-s", "1"});
   OpenAiProvider provider(config_for(sim));
   auto first = chat_and_wait(provider, ChatRequest::user("one"));
   REQUIRE_MESSAGE(first.result.ok(), first.result.error().to_string());
-  CHECK(first.result->rate_limits.limit_requests == 60u);
+  CHECK(first.result->rate_limits.limit_requests == 6u);
   CHECK(first.result->rate_limits.remaining_requests == 0u);
   auto second = chat_and_wait(provider, ChatRequest::user("two"));
   REQUIRE_FALSE(second.result.ok());
@@ -169,8 +200,8 @@ TEST_CASE("a 429 carries Retry-After and the rate-limit headers through") {
   CHECK(error.code == Errc::rate_limited);
   REQUIRE(error.retry_after.has_value());
   CHECK(*error.retry_after > 0ms);
-  CHECK(*error.retry_after <= 1000ms);
-  CHECK(second.rate_limits.limit_requests == 60u);
+  CHECK(*error.retry_after <= 10000ms); // at most one refill interval
+  CHECK(second.rate_limits.limit_requests == 6u);
   CHECK(second.rate_limits.reset_requests.has_value());
   CHECK(sim.stats()["rejected"] == 1);
 }

@@ -3,6 +3,7 @@
 #include "../test_support.hpp"
 
 #include <actorflow/actorflow.hpp>
+#include <actorflow/testing.hpp>
 
 #include <doctest/doctest.h>
 
@@ -238,4 +239,42 @@ TEST_CASE("a default RunHandle reports that it refers to no run") {
   RunHandle none;
   CHECK(none.done());
   CHECK(none.get().error().code == Errc::bad_input);
+}
+
+TEST_CASE("an ask of no actor fails at once, also on a virtual clock that never moves") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  RuntimeConfig config = two_workers();
+  config.clock = clock;
+  Runtime runtime{std::move(config)};
+  auto flow = must(FlowBuilder("f")
+                       .node("ask", lambda_node({.prep = {},
+                                                 .exec = [](Value, Context& ctx) -> Task<Value> {
+                                                   auto r = co_await ctx.ask(ActorRef{}, 1);
+                                                   co_return std::string(to_string(r.error().code));
+                                                 },
+                                                 .post = [](State& s, const Value&, const Value& v) {
+                                                   s = s.with("code", v);
+                                                   return std::string("default");
+                                                 }}))
+                       .build());
+  auto run = runtime.run(flow);
+  // No time passes: the failure comes through the mailbox, not through a timer.
+  REQUIRE(run.wait_for(10s));
+  auto result = run.get();
+  REQUIRE(result.ok());
+  CHECK(result->state.at("code").as_string() == "bad_input");
+  CHECK(clock->elapsed() == 0s);
+}
+
+TEST_CASE("a virtual clock outlives its Runtime and can serve the next one") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  for (int round = 0; round < 2; ++round) {
+    RuntimeConfig config = two_workers();
+    config.clock = clock;
+    Runtime runtime{std::move(config)};
+    REQUIRE(runtime.run(must(FlowBuilder("f").node("nap", lambda_node({})).build())).get().ok());
+  }
+  // The first system is gone: waiting for idleness must not look at it.
+  CHECK(clock->wait_until_idle());
+  CHECK_FALSE(clock->advance_to_next());
 }
