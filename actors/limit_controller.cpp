@@ -146,15 +146,15 @@ void pump(ControllerActor* self) {
     self->delayed_send(self, std::chrono::ceil<std::chrono::microseconds>(*grants.next - now),
                        poll_atom::value);
   }
-  auto [requests, tokens] = st.scheduler->last_minute(now);
+  auto window = st.scheduler->window_usage(now);
   st.box->update([&](LimitStats& s) {
     s.limits = st.scheduler->limits();
     s.in_flight = st.scheduler->in_flight();
     s.waiting = st.scheduler->waiting();
     s.granted += grants.granted.size();
     s.refused += grants.refused.size();
-    s.requests_last_minute = requests;
-    s.tokens_last_minute = tokens;
+    s.requests_last_minute = window.requests;
+    s.tokens_last_minute = window.tokens;
   });
 }
 
@@ -215,8 +215,11 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
         if (!end.rate_limits.empty())
           st.scheduler->observe(end.rate_limits, now);
         if (end.rate_limited) {
-          st.backoff = std::clamp<nanoseconds>(st.backoff * 2, std::chrono::seconds(1),
-                                               std::chrono::seconds(60));
+          // Calls in flight together all meet the same limit: a pause already running counts
+          // for them, so the backoff grows once per pause, not once per 429.
+          if (now >= st.scheduler->paused_until())
+            st.backoff = std::clamp<nanoseconds>(st.backoff * 2, std::chrono::seconds(1),
+                                                 std::chrono::seconds(60));
           st.scheduler->pause_until(now + end.retry_after.value_or(st.backoff));
         } else {
           st.backoff = nanoseconds{0};
@@ -244,6 +247,7 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
         }
         pump(self);
       },
+      [self](run_ended_atom, std::uint64_t run) { self->state.scheduler->forget_run(run); },
       [self](poll_atom) {
         auto& st = self->state;
         if (st.timer_at && *st.timer_at <= self->clock().now())
@@ -263,6 +267,22 @@ Limits limits_for(const std::map<std::string, Limits>& config, std::string_view 
   if (auto it = config.find(std::string(provider)); it != config.end())
     return it->second;
   return Limits{};
+}
+
+/// Whether a failed call may have cost tokens at the server: not when the server (or we)
+/// turned it away before any work (429, 400, a bad request of ours, a cancel, a provider that
+/// threw before sending), else perhaps (a timeout, a 5xx, a connection lost mid-answer).
+bool may_have_used_tokens(Errc code) {
+  switch (code) {
+    case Errc::rate_limited:
+    case Errc::bad_request:
+    case Errc::bad_input:
+    case Errc::cancelled:
+    case Errc::internal:
+      return false;
+    default:
+      return true;
+  }
 }
 
 ModelCallEvent event_of(const LeaseReport& report, const std::optional<Error>& error) {
@@ -294,12 +314,12 @@ public:
     if (ended_.exchange(true))
       return;
     CallEnd call{id_, std::nullopt, rate_limits, false, std::nullopt};
-    if (!error) {
-      call.actual_tokens = usage.total_tokens != 0 ? usage.total_tokens
-                                                   : usage.prompt_tokens + usage.completion_tokens;
-    } else if (error->code == Errc::rate_limited || error->code == Errc::bad_request) {
-      call.actual_tokens = 0; // the server turned it away: it cost nothing
-      call.rate_limited = error->code == Errc::rate_limited;
+    if (!error)
+      call.actual_tokens = usage.total_tokens; // normalised by the caller
+    else if (!may_have_used_tokens(error->code))
+      call.actual_tokens = 0;
+    if (error && error->code == Errc::rate_limited) {
+      call.rate_limited = true;
       if (error->retry_after)
         call.retry_after = *error->retry_after;
     }
@@ -312,17 +332,14 @@ private:
     if (auto controller = controller_.lock())
       caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value,
                      std::move(call));
-    const auto& hooks = report_.hooks;
-    if (!hooks)
-      return;
-    if (hooks->meter)
-      hooks->meter->call_ended(usage, error);
-    if (!hooks->on_model_call)
+    const auto& hooks = *report_.hooks;
+    hooks.meter->call_ended(usage, error);
+    if (!hooks.options.on_model_call)
       return;
     auto event = event_of(report_, error);
     event.took = std::chrono::duration_cast<nanoseconds>(Clock::now() - started_);
     event.usage = usage;
-    hooks->on_model_call(event);
+    hooks.report_model_call(event);
   }
 
   caf::weak_actor_ptr controller_;
@@ -345,8 +362,10 @@ struct LimitControllers::Impl {
   std::map<std::string, Limits> config;
   std::atomic<std::uint64_t> next_id{1};
   mutable std::mutex mutex;
-  bool stopped = false;                                         // guarded by mutex
-  std::map<std::pair<std::string, std::string>, Entry> entries; // guarded by mutex
+  bool stopped = false; // guarded by mutex
+  // provider -> model -> its controller; looked up by string_view on every model call.
+  std::map<std::string, std::map<std::string, Entry, std::less<>>, std::less<>>
+      entries; // guarded by mutex
 };
 
 LimitControllers::LimitControllers(caf::actor_system& system, std::map<std::string, Limits> config)
@@ -358,13 +377,16 @@ caf::actor LimitControllers::controller(std::string_view provider, std::string_v
   std::lock_guard lock{impl_->mutex};
   if (impl_->stopped)
     return {};
-  auto key = std::make_pair(std::string(provider), std::string(model));
-  auto it = impl_->entries.find(key);
-  if (it == impl_->entries.end()) {
+  auto models = impl_->entries.find(provider);
+  if (models == impl_->entries.end())
+    models = impl_->entries.emplace(std::string(provider), decltype(models->second){}).first;
+  auto it = models->second.find(model);
+  if (it == models->second.end()) {
     auto limits = limits_for(impl_->config, provider, model);
-    auto box = std::make_shared<StatsBox>(key.first, key.second, limits);
+    auto box = std::make_shared<StatsBox>(std::string(provider), std::string(model), limits);
     auto actor = impl_->system.spawn(limit_controller, limits, box);
-    it = impl_->entries.emplace(std::move(key), Impl::Entry{std::move(actor), std::move(box)}).first;
+    it = models->second.emplace(std::string(model), Impl::Entry{std::move(actor), std::move(box)})
+             .first;
   }
   return it->second.actor;
 }
@@ -376,18 +398,28 @@ std::uint64_t LimitControllers::next_lease_id() noexcept {
 std::vector<LimitStats> LimitControllers::stats() const {
   std::vector<LimitStats> out;
   std::lock_guard lock{impl_->mutex};
-  for (const auto& [key, entry] : impl_->entries)
-    out.push_back(entry.box->snapshot());
+  for (const auto& [provider, models] : impl_->entries)
+    for (const auto& [model, entry] : models)
+      out.push_back(entry.box->snapshot());
   return out;
+}
+
+void LimitControllers::run_ended(std::uint64_t run) {
+  std::lock_guard lock{impl_->mutex};
+  for (const auto& [provider, models] : impl_->entries)
+    for (const auto& [model, entry] : models)
+      if (entry.actor)
+        caf::anon_send(entry.actor, run_ended_atom::value, run);
 }
 
 void LimitControllers::stop() {
   std::lock_guard lock{impl_->mutex};
   impl_->stopped = true;
-  for (auto& [key, entry] : impl_->entries) {
-    caf::anon_send_exit(entry.actor, caf::exit_reason::user_shutdown);
-    entry.actor = caf::actor{}; // no handle into the system may outlive it
-  }
+  for (auto& [provider, models] : impl_->entries)
+    for (auto& [model, entry] : models) {
+      caf::anon_send_exit(entry.actor, caf::exit_reason::user_shutdown);
+      entry.actor = caf::actor{}; // no handle into the system may outlive it
+    }
 }
 
 detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
@@ -396,14 +428,9 @@ detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
 }
 
 void report_refused(const LeaseReport& report, const Error& error) {
-  const auto& hooks = report.hooks;
-  if (!hooks)
-    return;
-  if (hooks->meter)
-    hooks->meter->call_refused();
-  if (!hooks->on_model_call)
-    return;
-  hooks->on_model_call(event_of(report, error));
+  report.hooks->meter->call_refused();
+  if (report.hooks->options.on_model_call)
+    report.hooks->report_model_call(event_of(report, error));
 }
 
 } // namespace actorflow::actors

@@ -35,6 +35,8 @@ public:
   /// answer comes).
   [[nodiscard]] std::uint64_t next_lease_id() noexcept;
   [[nodiscard]] std::vector<LimitStats> stats() const;
+  /// Run `run` has ended: every controller forgets its budget.
+  void run_ended(std::uint64_t run);
   /// Stops every controller (at shutdown); no new one is made after.
   void stop();
 
@@ -45,7 +47,7 @@ private:
 
 /// What a lease reports to the run when its call ends.
 struct LeaseReport {
-  std::shared_ptr<const RunHooks> hooks; // may be null
+  std::shared_ptr<const RunHooks> hooks; // never null
   std::string provider;
   std::string model;
   std::string node;

@@ -8,6 +8,7 @@
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
+#include <actorflow/runtime.hpp>
 #include <actorflow/state.hpp>
 #include <actorflow/value.hpp>
 
@@ -18,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -52,6 +55,8 @@ using acquire_atom = caf::atom_constant<caf::atom("af_acq")>;
 using release_atom = caf::atom_constant<caf::atom("af_rel")>;
 // (cancel_atom, lease id): the asker gave up (its attempt was abandoned).
 using cancel_atom = caf::atom_constant<caf::atom("af_cancel")>;
+// (run_ended_atom, run id): the run has ended; its budget record can go.
+using run_ended_atom = caf::atom_constant<caf::atom("af_runend")>;
 // (poll_atom): a controller's timer: grant what has become grantable.
 using poll_atom = caf::atom_constant<caf::atom("af_poll")>;
 
@@ -107,15 +112,35 @@ struct Environment {
 };
 using EnvironmentPtr = std::shared_ptr<const Environment>;
 
-/// Shared, read-only, by every actor of one run.
-struct RunHooks {
-  std::function<void(const BatchProgress&)> progress;    // may be empty
-  std::function<void(const AttemptEvent&)> on_attempt;   // may be empty
-  std::chrono::milliseconds deadline{0};                 // the run's, from its start
-  std::uint64_t run_id = 0;
-  double weight = 0;                                      // RunOptions::weight
-  std::function<void(const ModelCallEvent&)> on_model_call; // may be empty
-  std::shared_ptr<detail::RunMeter> meter;               // never null for a run
+/// Shared by every actor of one run (never null in a Scope): how the host watches the run.
+class RunHooks {
+public:
+  RunHooks(RunOptions run_options, std::uint64_t id, std::shared_ptr<detail::RunMeter> run_meter)
+      : options(std::move(run_options)), run_id(id), meter(std::move(run_meter)) {}
+
+  const RunOptions options;
+  const std::uint64_t run_id;
+  const std::shared_ptr<detail::RunMeter> meter; // never null
+
+  /// Passes a model call to options.on_model_call, unless the run has ended: a call can end
+  /// on a provider thread long after its run (cancelled, abandoned by a timeout), when the host
+  /// may have torn down what the callback refers to.
+  void report_model_call(const ModelCallEvent& event) const {
+    if (!options.on_model_call)
+      return;
+    std::shared_lock lock{mutex_};
+    if (!ended_)
+      options.on_model_call(event);
+  }
+  /// The run has ended: no model call is reported after this returns.
+  void end_model_call_reports() const {
+    std::unique_lock lock{mutex_};
+    ended_ = true;
+  }
+
+private:
+  mutable std::shared_mutex mutex_;
+  mutable bool ended_ = false; // guarded by mutex_
 };
 
 /// What an actor of a run knows about where it stands.

@@ -57,8 +57,7 @@ struct NodeSpec {
   std::string name;
   NodeFactory factory;
   std::optional<RetryPolicy> flow_policy; // the flow's policy for this node, if any
-
-  [[nodiscard]] std::string path() const { return scope.path + name; }
+  std::string path; // scope.path + name: in every event, log line and error of the node
 };
 using NodeSpecPtr = std::shared_ptr<const NodeSpec>;
 
@@ -75,10 +74,20 @@ public:
   // -- ExecHost: each call ends in a message to this actor that resumes `h` --------------------
 
   void sleep(std::chrono::nanoseconds delay, std::coroutine_handle<> h) override {
+    if (delay <= std::chrono::nanoseconds{0})
+      return resume_soon(h);
     auto token = next_token_++;
     sleepers_.emplace(token, h);
     self_->delayed_send(self_, std::chrono::duration_cast<std::chrono::microseconds>(delay),
                         wake_atom::value, token);
+  }
+
+  /// Resumes `h` from this actor's mailbox: never synchronously (the awaiter has not suspended
+  /// yet), and not through a timer (which a virtual clock would hold until time moves).
+  void resume_soon(std::coroutine_handle<> h) {
+    auto token = next_token_++;
+    sleepers_.emplace(token, h);
+    self_->send(self_, wake_atom::value, token);
   }
 
   void run_flow(const Flow& flow, State initial, std::coroutine_handle<> h,
@@ -106,11 +115,10 @@ public:
            std::coroutine_handle<> h, std::optional<Result<Value>>& out) override {
     caf::actor dest = target.valid() ? target.slot()->get() : caf::actor{};
     if (!dest) {
-      // Resume through the mailbox, never synchronously: the awaiter has not suspended yet.
       out = Error{target.valid() ? Errc::cancelled : Errc::bad_input,
                   target.valid() ? "ask: the actor's runtime has shut down"
                                  : "ask: the ActorRef refers to no actor"};
-      sleep(std::chrono::nanoseconds{0}, h);
+      resume_soon(h);
       return;
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
@@ -138,7 +146,7 @@ public:
       return;
     // Appended piece by piece: "literal" + std::string&& trips GCC 12's -Wrestrict at -O3.
     std::string line = "[";
-    line.append(spec_->path()).append("] ").append(message);
+    line.append(spec_->path).append("] ").append(message);
     spec_->scope.env->log(line);
   }
 
@@ -162,24 +170,24 @@ public:
   void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
                std::coroutine_handle<> h, std::optional<Result<detail::ModelLeasePtr>>& out) override {
     const auto& controllers = spec_->scope.env->controllers;
-    auto controller = controllers ? controllers->controller(provider, model) : caf::actor{};
+    auto controller = controllers->controller(provider, model);
     if (!controller) {
       out = Error{Errc::cancelled, "model call: the runtime is shutting down"};
-      sleep(std::chrono::nanoseconds{0}, h); // resumed through the mailbox, as always
+      resume_soon(h);
       return;
     }
     const auto& hooks = spec_->scope.hooks;
     LeaseReport report{hooks,
                        std::string(provider),
                        std::string(model),
-                       spec_->path(),
+                       spec_->path,
                        ctx_ ? ctx_->item_index() : std::nullopt,
                        tokens,
                        {}};
     auto id = controllers->next_lease_id();
     pending_grants_.emplace(id, controller);
     self_->request(controller, caf::infinite, acquire_atom::value, id,
-                   hooks ? hooks->run_id : std::uint64_t{0}, hooks ? hooks->weight : 0.0, tokens)
+                   hooks->run_id, hooks->options.weight, tokens)
         .then(
             [this, h, &out, id, controller, report = std::move(report),
              gen = generation_](GrantReply& reply) mutable {
@@ -206,7 +214,7 @@ public:
 
   [[nodiscard]] const ModelRegistry& models() const override { return spec_->scope.env->models; }
 
-  void count_tokens(std::uint64_t tokens) override { tokens_ += tokens; }
+  void add_used_tokens(std::uint64_t tokens) override { tokens_ += tokens; }
 
   /// A timer of this actor fired.
   void wake(std::uint64_t token) {
@@ -319,16 +327,16 @@ protected:
                       std::optional<std::size_t> item = std::nullopt,
                       std::optional<std::uint32_t> attempt = std::nullopt) const {
     const auto& hooks = spec_->scope.hooks;
-    if (!hooks || !hooks->on_attempt)
+    if (!hooks->options.on_attempt)
       return;
     AttemptEvent event;
     event.kind = kind;
-    event.node = spec_->path();
+    event.node = spec_->path;
     event.item = item ? item : (ctx_ ? ctx_->item_index() : std::nullopt);
     event.attempt = attempt.value_or(attempt_);
     event.error = error;
     event.delay = delay;
-    hooks->on_attempt(event);
+    hooks->options.on_attempt(event);
   }
 
   caf::event_based_actor* self_;
@@ -420,7 +428,7 @@ public:
 
 private:
   std::string where(const char* step) const override {
-    return "node '" + spec_->path() + "' item " + std::to_string(index_) + " " + step;
+    return "node '" + spec_->path + "' item " + std::to_string(index_) + " " + step;
   }
 
   void exec_succeeded(Value result) override { finish(std::move(result), false); }
@@ -527,7 +535,7 @@ struct NodeActorState : ExecSite {
   }
 
   std::string where(const char* step) const override {
-    return "node '" + spec_->path() + "' " + step;
+    return "node '" + spec_->path + "' " + step;
   }
 
   // -- single: exec attempts in place, on the same node instance (as PocketFlow retries) -------
@@ -550,12 +558,14 @@ struct NodeActorState : ExecSite {
   }
 
   void exec_failed(const Error& error, bool retry) override {
+    // As for batch items: every failed attempt reports `failed`, then a retry or the end.
+    if (attempt_ > 0)
+      report_attempt(AttemptEvent::Kind::failed, error);
     if (!retry) {
       if (attempt_ > 0)
         report_attempt(AttemptEvent::Kind::gave_up, error);
       return reply(error);
     }
-    report_attempt(AttemptEvent::Kind::failed, error);
     auto delay = retry_delay(*policy_, error, attempt_, last_delay, jitter_sample());
     last_delay = delay;
     report_attempt(AttemptEvent::Kind::retry_scheduled, error, delay);
@@ -722,7 +732,7 @@ struct NodeActorState : ExecSite {
     auto attempt = slot.attempt;
     self_->send_exit(slot.actor, caf::exit_reason::kill); // its late outcome will be stale
     slot.actor = caf::actor{};
-    Error error{Errc::timeout, "node '" + spec_->path() + "' item " + std::to_string(slot.index) +
+    Error error{Errc::timeout, "node '" + spec_->path + "' item " + std::to_string(slot.index) +
                                    ": attempt " + std::to_string(attempt) +
                                    " took longer than attempt_timeout (" +
                                    std::to_string(f.item_spec->policy->attempt_timeout.count()) +
@@ -884,17 +894,17 @@ struct NodeActorState : ExecSite {
   }
 
   void report_progress(bool finished) {
-    if (!spec_->scope.hooks || !spec_->scope.hooks->progress)
+    if (!spec_->scope.hooks->options.on_progress)
       return;
     auto& f = *fan;
     BatchProgress p;
-    p.node = spec_->path();
+    p.node = spec_->path;
     p.done = settled_count();
     p.failed = f.tally.failed();
     p.in_flight = f.in_flight->count;
     p.total = f.tally.total();
     p.finished = finished;
-    spec_->scope.hooks->progress(p);
+    spec_->scope.hooks->options.on_progress(p);
   }
 
   void report_item(AttemptEvent::Kind kind, const Slot& slot, const Error& error,
@@ -953,9 +963,8 @@ TimeoutTracked* as_timeout_tracked(caf::abstract_actor* actor) noexcept {
 caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
                             NodeFactory factory, std::optional<RetryPolicy> flow_policy) {
   return parent->spawn<caf::linked>(
-      node_actor, std::make_shared<const NodeSpec>(NodeSpec{std::move(scope), std::move(name),
-                                                            std::move(factory),
-                                                            std::move(flow_policy)}));
+      node_actor, std::make_shared<const NodeSpec>(NodeSpec{
+                      scope, name, std::move(factory), std::move(flow_policy), scope.path + name}));
 }
 
 } // namespace actorflow::actors

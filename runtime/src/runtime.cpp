@@ -45,14 +45,17 @@ struct RuntimeImpl {
     clock = std::move(config.clock);
     actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
     system = std::make_unique<caf::actor_system>(cfg);
-    controllers = std::make_shared<actors::LimitControllers>(*system, std::move(config.limits));
-    environment->controllers = controllers;
+    environment->controllers =
+        std::make_shared<actors::LimitControllers>(*system, std::move(config.limits));
     env = std::move(environment);
   }
 
   void forget(std::uint64_t run_id) {
-    std::lock_guard lock{mutex};
-    live.erase(run_id);
+    {
+      std::lock_guard lock{mutex};
+      live.erase(run_id);
+    }
+    env->controllers->run_ended(run_id); // its budgets go
   }
 
   void shutdown() {
@@ -73,7 +76,7 @@ struct RuntimeImpl {
       // Handles into the system must be gone before it is: the exit message is on its way.
       run->drop_canceller();
     }
-    controllers->stop();
+    env->controllers->stop();
     for (auto& slot : slots) {
       if (auto actor = slot->get())
         caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
@@ -88,7 +91,6 @@ struct RuntimeImpl {
   std::shared_ptr<testing::VirtualClock> clock; // outlives the system (declared before it)
   caf::actor_system_config cfg; // must outlive the system
   std::unique_ptr<caf::actor_system> system;
-  std::shared_ptr<actors::LimitControllers> controllers; // also in env
 
   std::mutex mutex;
   bool stopped = false;                                               // guarded by mutex
@@ -170,22 +172,16 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   }
   impl.live.emplace(run->id, run);
   auto* owner = &impl; // outlives every actor: shutdown waits for them
-  auto hooks = std::make_shared<actors::RunHooks>();
-  hooks->progress = std::move(options.on_progress);
-  hooks->on_attempt = std::move(options.on_attempt);
-  hooks->deadline = options.deadline;
-  hooks->run_id = run->id;
-  hooks->weight = options.weight;
-  hooks->on_model_call = std::move(options.on_model_call);
-  hooks->meter = run->meter;
-  auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, std::move(hooks), ""},
-                                      flow.graph(),
-                                      [owner, run](Result<RunResult> outcome) {
-                                        owner->forget(run->id);
-                                        if (outcome.ok())
-                                          outcome->usage = run->meter->snapshot();
-                                        run->complete(std::move(outcome));
-                                      });
+  auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter);
+  auto on_done = [owner, run, hooks](Result<RunResult> outcome) {
+    hooks->end_model_call_reports(); // before the host learns that the run has ended
+    owner->forget(run->id);
+    if (outcome.ok())
+      outcome->usage = run->meter->snapshot();
+    run->complete(std::move(outcome));
+  };
+  auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, hooks, ""},
+                                      flow.graph(), std::move(on_done));
   run->set_canceller(
       [root] { caf::anon_send_exit(root, caf::exit_reason::user_shutdown); });
   // Sent under the lock so that shutdown cannot tear the system down in between.
@@ -208,6 +204,6 @@ std::size_t Runtime::worker_threads() const noexcept { return impl_->workers; }
 const NodeRegistry& Runtime::nodes() const noexcept { return impl_->env->nodes; }
 const ModelRegistry& Runtime::models() const noexcept { return impl_->env->models; }
 
-std::vector<LimitStats> Runtime::limit_stats() const { return impl_->controllers->stats(); }
+std::vector<LimitStats> Runtime::limit_stats() const { return impl_->env->controllers->stats(); }
 
 } // namespace actorflow

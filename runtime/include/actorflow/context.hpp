@@ -74,7 +74,7 @@ public:
   /// The model providers of the Runtime.
   [[nodiscard]] virtual const ModelRegistry& models() const = 0;
   /// A model call of this exec used `tokens` (counted into the item's outcome).
-  virtual void count_tokens(std::uint64_t tokens) = 0;
+  virtual void add_used_tokens(std::uint64_t tokens) = 0;
 
 protected:
   ~ExecHost() = default;

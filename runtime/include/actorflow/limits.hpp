@@ -140,8 +140,16 @@ public:
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
   /// Tokens run `run` has used (actual where known, else reserved).
   [[nodiscard]] std::uint64_t run_tokens(std::uint64_t run) const;
-  /// Grants, and their tokens, in the 60 s before `now`.
-  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> last_minute(TimePoint now);
+  /// Grants, and their tokens (actual where known), in the 60 s before `now`; forgets older
+  /// ones.
+  struct WindowUsage {
+    std::uint64_t requests = 0;
+    std::uint64_t tokens = 0;
+    friend bool operator==(const WindowUsage&, const WindowUsage&) = default;
+  };
+  [[nodiscard]] WindowUsage window_usage(TimePoint now);
+  /// Run `run` has ended: its budget record goes (leases still out are released as usual).
+  void forget_run(std::uint64_t run);
   [[nodiscard]] TimePoint paused_until() const noexcept { return paused_until_; }
 
 private:

@@ -161,8 +161,8 @@ std::uint64_t LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> a
   if (actual != reserved) {
     // Refund or debt: the run's spending follows the actual usage, and so do the window and
     // the token pacing unless the server counts reservations.
-    auto& spent = run_spent_[it->second.run];
-    spent = spent - reserved + actual;
+    if (auto spent = run_spent_.find(it->second.run); spent != run_spent_.end())
+      spent->second = spent->second - reserved + actual; // (gone when the run has ended)
   }
   if (actual != reserved && limits_.settle_with_actual_usage) {
     auto g = std::find_if(window_.rbegin(), window_.rend(), [&](const Granted& x) { return x.id == id; });
@@ -210,10 +210,12 @@ void LimitScheduler::observe(const RateLimitInfo& info, TimePoint now) {
     pause_until(now + *info.reset_tokens);
 }
 
-std::pair<std::uint64_t, std::uint64_t> LimitScheduler::last_minute(TimePoint now) {
+LimitScheduler::WindowUsage LimitScheduler::window_usage(TimePoint now) {
   forget_before(now);
   return {window_.size(), window_tokens_};
 }
+
+void LimitScheduler::forget_run(std::uint64_t run) { run_spent_.erase(run); }
 
 std::uint64_t LimitScheduler::run_tokens(std::uint64_t run) const {
   auto it = run_spent_.find(run);

@@ -17,8 +17,15 @@ using Slot = std::shared_ptr<std::optional<ModelOutcome<T>>>;
 template <class T>
 using Call = std::function<void(std::function<void(ModelOutcome<T>)> done)>;
 
-Usage usage_of(const ChatResponse& r) { return r.usage; }
-Usage usage_of(const Embeddings& e) { return e.usage; }
+Usage& usage_of(ChatResponse& r) { return r.usage; }
+Usage& usage_of(Embeddings& e) { return e.usage; }
+
+/// One rule for every provider: a total the provider left out is the sum of its parts, so the
+/// item's tokens, the lease's settlement and the run's usage all count the same.
+void normalise(Usage& usage) {
+  if (usage.total_tokens == 0)
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+}
 
 /// Binds one provider call to `slot`: the provider's completion (on whatever thread) ends the
 /// lease with what the call used, writes the outcome to the slot and wakes the node's actor,
@@ -30,9 +37,10 @@ std::function<void(std::function<void()>)> bind_call(Slot<T> slot, detail::Model
                                                      Call<T> call) {
   return [slot, lease = std::move(lease), call = std::move(call)](std::function<void()> wake) mutable {
     auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
-      if (outcome.result.ok())
+      if (outcome.result.ok()) {
+        normalise(usage_of(*outcome.result));
         lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt);
-      else
+      } else
         lease->end(Usage{}, outcome.rate_limits, outcome.result.error());
       slot->emplace(std::move(outcome));
       wake();
@@ -69,7 +77,7 @@ Task<Result<T>> gated_call(detail::ExecHost* host, std::string provider, std::st
   co_await detail::ExternalAwaiter(*host, bind_call<T>(slot, std::move(*lease), std::move(call)));
   auto& result = (*slot)->result;
   if (result.ok())
-    host->count_tokens(usage_of(*result).total_tokens);
+    host->add_used_tokens(usage_of(*result).total_tokens);
   co_return std::move(result);
 }
 

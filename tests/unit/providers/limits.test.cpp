@@ -274,7 +274,7 @@ TEST_CASE("a server that counts reservations: actual usage corrects budgets, not
   auto g = s.poll(t0);
   REQUIRE(g.next);
   CHECK(*g.next == t0 + 30s); // paced by the 300 reserved, not the 30 used
-  CHECK(s.last_minute(t0) == std::pair<std::uint64_t, std::uint64_t>{1, 300});
+  CHECK(s.window_usage(t0) == LimitScheduler::WindowUsage{1, 300});
 }
 
 TEST_CASE("a grant polled late keeps the pacing grid, so lateness does not add up") {
@@ -294,4 +294,19 @@ TEST_CASE("a grant polled late keeps the pacing grid, so lateness does not add u
   CHECK(g.granted == std::vector<LimitScheduler::LeaseId>{4});
   REQUIRE(g.next);
   CHECK(*g.next == t0 + 1s + 10ms);
+}
+
+TEST_CASE("a run that has ended leaves no budget record behind") {
+  LimitScheduler s(Limits{.tokens_per_run = 1000});
+  REQUIRE(s.request(1, 7, 400).ok());
+  REQUIRE(s.poll(t0).granted.size() == 1);
+  REQUIRE(s.request(2, 7, 400).ok());
+  REQUIRE(s.poll(t0).granted.size() == 1);
+  CHECK(s.run_tokens(7) == 800);
+  s.forget_run(7);
+  CHECK(s.run_tokens(7) == 0);
+  s.release(1, 100); // a lease still out when the run ended comes back without recreating it
+  CHECK(s.run_tokens(7) == 0);
+  CHECK(s.release(2, std::nullopt) == 400);
+  CHECK(s.in_flight() == 0);
 }

@@ -2,6 +2,7 @@
 // token limits over whole schedules, concurrency caps, 429 pauses, leases of killed callers,
 // run budgets, fair shares between runs, and what a run and the runtime report.
 #include "../test_support.hpp"
+#include "fake_providers.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
@@ -65,39 +66,6 @@ private:
   double completion_share_;
   std::mutex mutex_;
   std::vector<Call> calls_;
-};
-
-/// A provider whose calls wait until the test answers them.
-class HeldProvider final : public ModelProvider {
-public:
-  std::string_view kind() const noexcept override { return "held"; }
-  std::string default_model() const override { return "held-1"; }
-  void chat(ChatRequest, ChatDone done) override {
-    std::lock_guard guard(mutex_);
-    pending_.push_back(std::move(done));
-  }
-  void embed(EmbedRequest, EmbedDone done) override {
-    done(ModelOutcome<Embeddings>(Error{Errc::bad_request, "held: no embeddings"}));
-  }
-  std::size_t pending() {
-    std::lock_guard guard(mutex_);
-    return pending_.size();
-  }
-  /// Answers the oldest call.
-  void answer(Result<ChatResponse> outcome) {
-    ChatDone done;
-    {
-      std::lock_guard guard(mutex_);
-      REQUIRE(!pending_.empty());
-      done = std::move(pending_.front());
-      pending_.pop_front();
-    }
-    done(ModelOutcome<ChatResponse>(std::move(outcome)));
-  }
-
-private:
-  std::mutex mutex_;
-  std::deque<ChatDone> pending_;
 };
 
 ChatResponse answer_text(std::string text) {
@@ -343,34 +311,46 @@ TEST_CASE("a call larger than the tokens-per-minute limit fails at once, naming 
   CHECK(clock->elapsed() == 0s);
 }
 
-TEST_CASE("weighted runs sharing a key get fair shares; unweighted ones arrival order") {
-  for (double weight : {0.0, 1.0}) {
-    CAPTURE(weight);
-    auto clock = std::make_shared<testing::VirtualClock>();
-    auto instant = std::make_shared<InstantProvider>(clock, 1.0);
-    Runtime runtime{limited(clock, "instant", instant, Limits{.requests_per_minute = 60})};
-    RunOptions first;
-    first.weight = weight;
-    auto a = runtime.run(chat_each(1), prompts(6, "A"), std::move(first));
-    // A's first call goes at once; the other five queue before B asks.
-    REQUIRE(eventually([&] { return key_stats(runtime).waiting == 5; }));
-    RunOptions second;
-    second.weight = weight;
-    auto b = runtime.run(chat_each(1), prompts(6, "B"), std::move(second));
-    REQUIRE(eventually([&] { return key_stats(runtime).waiting == 11; }));
-    REQUIRE(drive(a, *clock).ok());
-    REQUIRE(drive(b, *clock).ok());
-    auto calls = instant->calls();
-    REQUIRE(calls.size() == 12);
-    std::string order;
-    for (const auto& c : calls)
-      order += c.prompt[0];
-    if (weight == 0)
-      CHECK(order == "AAAAAABBBBBB");
-    else
-      CHECK(order.substr(0, 8).find("BBB") == std::string::npos); // B takes turns with A
-    if (weight != 0)
-      CHECK(std::count(order.begin(), order.begin() + 7, 'B') >= 3);
+namespace {
+
+/// Run A queues six calls, then run B six, both with `weight`, on one key at 60 rpm; the
+/// order in which the calls went out, as "A" and "B".
+std::string grant_order_of_two_runs(double weight) {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto instant = std::make_shared<InstantProvider>(clock, 1.0);
+  Runtime runtime{limited(clock, "instant", instant, Limits{.requests_per_minute = 60})};
+  RunOptions first;
+  first.weight = weight;
+  auto a = runtime.run(chat_each(1), prompts(6, "A"), std::move(first));
+  // A's first call goes at once; the other five queue before B asks.
+  REQUIRE(eventually([&] { return key_stats(runtime).waiting == 5; }));
+  RunOptions second;
+  second.weight = weight;
+  auto b = runtime.run(chat_each(1), prompts(6, "B"), std::move(second));
+  REQUIRE(eventually([&] { return key_stats(runtime).waiting == 11; }));
+  REQUIRE(drive(a, *clock).ok());
+  REQUIRE(drive(b, *clock).ok());
+  auto calls = instant->calls();
+  REQUIRE(calls.size() == 12);
+  std::string order;
+  for (const auto& c : calls)
+    order += c.prompt[0];
+  return order;
+}
+
+} // namespace
+
+TEST_CASE("runs sharing a key: arrival order without weights, fair turns with them") {
+  SUBCASE("unweighted: B waits behind all of A") {
+    CHECK(grant_order_of_two_runs(0.0) == "AAAAAABBBBBB");
+  }
+  SUBCASE("equal weights: B takes turns with A from its first call") {
+    auto order = grant_order_of_two_runs(1.0);
+    CHECK(order.substr(0, 8).find("BBB") == std::string::npos);
+    CHECK(std::count(order.begin(), order.begin() + 7, 'B') >= 3);
+    // Exactly: A's tags run 1..6, B's start where A's first grant left the virtual time
+    // (2..7), and ties go to the lane made first.
+    CHECK(order == "AABABABABABB");
   }
 }
 
@@ -394,4 +374,45 @@ TEST_CASE("an attempt that times out while waiting for its grant withdraws the r
   held->answer(answer_text("ok"));
   REQUIRE(holder.get().ok());
   REQUIRE(eventually([&] { return key_stats(runtime).in_flight == 0; }));
+}
+
+TEST_CASE("429s without Retry-After from calls in flight together pause the key once, for 1 s") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto held = std::make_shared<HeldProvider>();
+  Runtime runtime{limited(clock, "held", held, Limits{.max_concurrent = 3})};
+  auto run = runtime.run(chat_each(10), prompts(4));
+  REQUIRE(eventually([&] { return held->pending() == 3; }));
+  for (int i = 0; i < 3; ++i)
+    held->answer(Error{Errc::rate_limited, "HTTP 429"}); // no Retry-After
+  REQUIRE(clock->wait_until_idle());
+  CHECK(held->pending() == 0);
+  REQUIRE(clock->advance_to_next());
+  CHECK(clock->elapsed() == 1s); // one backoff of 1 s, not 1 + 2 + 4
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  held->answer(answer_text("ok"));
+  auto result = run.get();
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(errors_of(*result, "rate_limited") == 3);
+  CHECK(key_stats(runtime).rate_limited == 3);
+}
+
+TEST_CASE("a call turned away before any work costs its run's budget nothing") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto held = std::make_shared<HeldProvider>();
+  auto reserved = reserved_tokens([] {
+    auto r = ChatRequest::user("item 0: say something short");
+    r.max_tokens = 10;
+    return r;
+  }());
+  Limits budget{.max_concurrent = 1, .tokens_per_run = reserved * 3 / 2}; // room for one call
+  Runtime runtime{limited(clock, "held", held, budget)};
+  auto run = runtime.run(chat_each(10, 1), prompts(2));
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  held->answer(Error{Errc::bad_input, "held: the request was refused before it went out"});
+  REQUIRE(eventually([&] { return held->pending() == 1; })); // the second fits the budget
+  held->answer(answer_text("ok"));
+  auto result = run.get();
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(result->state.at("succeeded").as_int() == 1);
+  CHECK(errors_of(*result, "budget_exhausted") == 0);
 }

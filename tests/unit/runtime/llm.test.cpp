@@ -1,6 +1,7 @@
 // Model calls from node code: ctx.llm() on the embedded provider, on a provider that answers
 // from its own thread, unknown provider names, abandoned calls, and 429s with Retry-After.
 #include "../test_support.hpp"
+#include "fake_providers.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/local_model.hpp>
@@ -37,45 +38,6 @@ NodeFactory ask_node(std::string provider = "") {
 Flow ask_flow(std::string provider = "") {
   return must(FlowBuilder("ask").node("ask", ask_node(std::move(provider))).build());
 }
-
-/// A provider whose calls wait until the test answers them, from the test's own thread.
-class HeldProvider final : public ModelProvider {
-public:
-  std::string_view kind() const noexcept override { return "held"; }
-  std::string default_model() const override { return "held-1"; }
-  void chat(ChatRequest request, ChatDone done) override {
-    std::lock_guard guard(mutex_);
-    prompts_.push_back(request.prompt());
-    pending_.push_back(std::move(done));
-  }
-  void embed(EmbedRequest, EmbedDone done) override {
-    done(ModelOutcome<Embeddings>(Error{Errc::bad_request, "held: no embeddings"}));
-  }
-  std::size_t pending() {
-    std::lock_guard guard(mutex_);
-    return pending_.size();
-  }
-  /// Answers the oldest call.
-  void answer(Result<ChatResponse> outcome) {
-    ChatDone done;
-    {
-      std::lock_guard guard(mutex_);
-      REQUIRE(!pending_.empty());
-      done = std::move(pending_.front());
-      pending_.pop_front();
-    }
-    done(ModelOutcome<ChatResponse>(std::move(outcome)));
-  }
-  std::vector<std::string> prompts() {
-    std::lock_guard guard(mutex_);
-    return prompts_;
-  }
-
-private:
-  std::mutex mutex_;
-  std::deque<ChatDone> pending_;
-  std::vector<std::string> prompts_;
-};
 
 /// A Runtime on a virtual clock whose default provider is `held`.
 RuntimeConfig held_on(std::shared_ptr<testing::VirtualClock> clock,
@@ -187,7 +149,17 @@ TEST_CASE("a call still out when its attempt times out is abandoned; its late an
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == Errc::timeout);
   held->answer(text_response("too late")); // wakes no one; must not touch freed memory
-  CHECK(held->pending() == 0);
+  REQUIRE(clock->wait_until_idle());
+  // The late answer still settled the call's lease, and the runtime goes on as before.
+  auto stats = runtime.limit_stats();
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].in_flight == 0);
+  auto again = runtime.run(flow, State{}.with("prompt", "pong"));
+  REQUIRE(eventually([&] { return held->pending() == 1; }));
+  held->answer(text_response("in time"));
+  auto second = again.get();
+  REQUIRE_MESSAGE(second.ok(), second.error().to_string());
+  CHECK(second->state.at("answer").as_string() == "in time");
 }
 
 TEST_CASE("the registry's default is set_default's, else the first added, else local") {
