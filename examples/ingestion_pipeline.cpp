@@ -6,16 +6,19 @@
 // text's key terms and its embeddings are hashing-trick vectors of words and character
 // n-grams. With OPENAI_BASE_URL set (and OPENAI_API_KEY, OPENAI_MODEL, OPENAI_EMBEDDING_MODEL as
 // needed) it asks that OpenAI-compatible server instead.
-// Run: build/release/examples/ingestion_pipeline [folder] [--workers N] [--cache FILE]
-//      [--query TEXT]   (folder: /usr/share/common-licenses; cache: a temporary file)
+// Run: build/release/examples/ingestion_pipeline [folder] [--concurrency N] [--cache FILE]
+//      [--query TEXT]   (folder: /usr/share/common-licenses; cache: a temporary file); --help
 #include <actorflow/actorflow.hpp>
 
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
-#include <unistd.h>
+#include <system_error>
 
 using namespace actorflow;
 
@@ -26,9 +29,10 @@ void print(const char* label, const PipelineResult& result) {
   std::printf("%s: %zu documents -> %zu chunks in %.0f ms, %llu model calls\n", label, s.documents,
               result.items.size(), static_cast<double>(s.wall.count()) / 1e3,
               static_cast<unsigned long long>(s.usage.calls));
-  std::printf("  docstore: %zu added, %zu changed, %zu unchanged (%zu skipped), %zu removed\n",
-              s.changes.added, s.changes.changed, s.changes.unchanged, s.changes.skipped,
-              s.changes.removed.size());
+  std::printf("  docstore: %zu added, %zu changed, %zu unchanged (%zu from the cache), %zu "
+              "removed\n",
+              s.changes.added, s.changes.changed, s.changes.unchanged,
+              s.changes.served_from_cache, s.changes.removed.size());
   for (const auto& step : s.steps)
     std::printf("  %-6s %5zu -> %5zu items  %4zu batches  cache %4zu hit %4zu miss  %4llu calls"
                 "  %7.1f ms\n",
@@ -42,44 +46,50 @@ void print(const char* label, const PipelineResult& result) {
     std::printf("  warning: %s\n", warning.c_str());
 }
 
+// Removes a temporary SQLite file (and its journal files) however main ends.
+struct TemporaryFile {
+  std::string path;
+  ~TemporaryFile() {
+    std::error_code ec;
+    if (!path.empty())
+      for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(path + suffix, ec);
+  }
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"Title, split and embed a folder of text files, twice, then query the chunks"};
   std::string folder = "/usr/share/common-licenses";
   std::string cache;
   std::string question = "may I give away copies of the program and charge a fee?";
-  std::size_t workers = 8;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if ((arg == "--workers" || arg == "--cache" || arg == "--query") && i + 1 < argc) {
-      const std::string value = argv[++i];
-      if (arg == "--workers")
-        workers = std::strtoul(value.c_str(), nullptr, 10);
-      else
-        (arg == "--cache" ? cache : question) = value;
-    } else if (arg.rfind("--", 0) != 0) {
-      folder = arg;
-    } else {
-      std::cerr
-          << "usage: ingestion_pipeline [folder] [--workers N] [--cache FILE] [--query TEXT]\n";
-      return 2;
-    }
+  std::size_t concurrency = 8;
+  app.add_option("folder", folder, "The documents")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  app.add_option("--concurrency", concurrency, "Batches of one transformation in flight at most")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--cache", cache, "SQLite file of the cache and docstore (none: a temporary one)");
+  app.add_option("--query", question, "The question to answer from the chunks")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1; // --help ends well; a bad option is exit code 1
   }
   // Without --cache, a fresh file, so that the first run does the work and the second does not.
-  const bool temporary = cache.empty();
-  if (temporary)
-    cache = (std::filesystem::temp_directory_path() /
-             ("actorflow-ingest-example-" + std::to_string(::getpid()) + ".db"))
-                .string();
+  TemporaryFile temporary;
+  if (cache.empty())
+    cache = temporary.path = (std::filesystem::temp_directory_path() /
+                              ("actorflow-ingest-example-" + std::to_string(::getpid()) + ".db"))
+                                 .string();
 
   RuntimeConfig config;
-  if (std::getenv("OPENAI_BASE_URL")) {
-    auto openai = OpenAiConfig::from_env();
-    if (!openai) {
-      std::cerr << openai.error().to_string() << "\n";
-      return 1;
-    }
-    config.models.add("openai", make_openai_provider(*openai));
+  if (auto openai = add_openai_from_env(config.models); !openai) { // OPENAI_BASE_URL set
+    std::cerr << openai.error().to_string() << "\n";
+    return 1;
   }
   Runtime runtime{std::move(config)};
   const bool local = runtime.models().default_name() == "local";
@@ -87,9 +97,8 @@ int main(int argc, char** argv) {
             << (local ? " (offline; no LLM: titles are key terms, embeddings hashed n-grams)" : "")
             << "\n";
 
-  DirectoryReaderOptions every_file;
-  every_file.extensions = {}; // license names have no extension, or one like ".0" or ".1"
-  auto read = read_directory(folder, every_file);
+  // The default extensions (.txt, .md, none) take license names such as "Apache-2.0" too.
+  auto read = read_directory(folder);
   if (!read) {
     std::cerr << read.error().to_string() << "\n";
     return 1;
@@ -98,7 +107,7 @@ int main(int argc, char** argv) {
   options.transformations = {std::make_shared<TitleExtractor>(),
                              std::make_shared<SplitterTransform>(SplitterOptions{}),
                              std::make_shared<Embedder>(32)};
-  options.num_workers = workers;
+  options.num_workers = concurrency;
   options.cache_path = cache;
   options.docstore_path = cache; // one SQLite file holds both tables
   const IngestionPipeline pipeline{options};
@@ -109,13 +118,15 @@ int main(int argc, char** argv) {
     std::cerr << (first ? second : first).error().to_string() << "\n";
     return 1;
   }
-  std::printf("%s: %zu documents (%zu files skipped), window %zu, cache %s\n", folder.c_str(),
-              read->documents.size(), read->skipped.size(), workers, cache.c_str());
+  std::printf("%s: %zu documents (%zu files skipped), concurrency %zu, cache %s\n",
+              folder.c_str(), read->documents.size(), read->skipped.size(), concurrency,
+              cache.c_str());
   print("run 1", *first);
   print("run 2", *second);
 
   auto index = PipelineIndex::build(second->items);
-  auto hits = index ? index->query(runtime, question, 3) : Result<std::vector<Hit>>(index.error());
+  auto hits =
+      index ? index->query(runtime, question, 3) : Result<std::vector<VectorHit>>(index.error());
   if (!hits) {
     std::cerr << hits.error().to_string() << "\n";
     return 1;
@@ -130,10 +141,6 @@ int main(int argc, char** argv) {
     std::printf("  %.3f  %s  [%s]\n         %s...\n", hit.score, item.id.c_str(),
                 item.metadata.at("document_title").as_string().c_str(), text.c_str());
   }
-  if (temporary)
-    for (const char* suffix : {"", "-wal", "-shm"})
-      std::filesystem::remove(cache + suffix);
-
   const bool cached = second->stats.usage.calls == 0 && second->items == first->items;
   return !first->items.empty() && cached && hits->size() == 3 ? 0 : 1;
 }

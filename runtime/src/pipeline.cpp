@@ -17,9 +17,12 @@
 #include <actorflow/runtime.hpp>
 #include <actorflow/store.hpp>
 
+#include "core/content_hash.hpp"
 #include "core/guard.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <iterator>
 #include <limits>
@@ -36,24 +39,6 @@ using Clock = std::chrono::steady_clock;
 using Items = std::vector<IngestItem>;
 
 Error bad_input(std::string message) { return Error{Errc::bad_input, std::move(message)}; }
-
-// The longest prefix of `text` of at most `max_bytes` bytes that ends on a UTF-8 boundary.
-std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes)
-    return text;
-  std::size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U)
-    --end; // text[end] continues a character: cut before that character starts
-  return text.substr(0, end);
-}
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos)
-    return {};
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
 
 std::int64_t as_int64(std::size_t n) { return static_cast<std::int64_t>(n); }
 std::size_t as_size(const Value& v) { return static_cast<std::size_t>(v.as_int()); }
@@ -81,17 +66,39 @@ Result<Items> decode(const Value& values) {
   return out;
 }
 
-// A hash of every field of every input, in order: what a transformation can read. Each item's
-// msgpack is prefixed with its length, so two batches hash alike only if their items are alike.
-std::string input_hash(const Items& items) {
-  IngestItem all;
-  for (const auto& item : items) {
-    const auto bytes = to_msgpack(item.to_value());
-    all.text += std::to_string(bytes.size());
-    all.text += ':';
-    all.text.append(bytes.begin(), bytes.end());
-  }
-  return all.content_hash(); // FNV-1a 128 of the concatenation
+// A hash of every field of every input, in order: what a transformation can read. `items` is
+// the batch as it travels (an array of `IngestItem::to_value` maps); its msgpack is
+// self-delimiting, so two batches hash alike only if their items are alike.
+std::string input_hash(const Value& items) { return detail::content_hash(to_msgpack(items)); }
+
+// Whether `value` holds what `IngestItem::from_value` accepts, checked without copying: a cache
+// entry is handed on as it is, and the next step and the final output decode it.
+bool is_item_value(const Value& value) {
+  if (!value.is_map())
+    return false;
+  const Value* id = value.find("id");
+  const Value* text = value.find("text");
+  const Value* ref_doc_id = value.find("ref_doc_id");
+  const Value* metadata = value.find("metadata");
+  const Value* embedding = value.find("embedding");
+  if (!id || !id->is_string() || !text || !text->is_string() ||
+      (ref_doc_id && !ref_doc_id->is_string()) || (metadata && !metadata->is_map()) ||
+      (embedding && !embedding->is_array()))
+    return false;
+  if (embedding)
+    for (const Value& x : embedding->as_array()) {
+      if (!x.is_number())
+        return false;
+      const double number = x.as_double();
+      if (std::isfinite(number) && !std::isfinite(static_cast<float>(number)))
+        return false;
+    }
+  return true;
+}
+
+bool is_items_value(const Value& value) {
+  return value.is_array() &&
+         std::all_of(value.as_array().begin(), value.as_array().end(), is_item_value);
 }
 
 } // namespace
@@ -130,11 +137,11 @@ namespace {
 
 constexpr std::string_view title_prompt = "Write a short title for this document:\n";
 
-// The document a group of items shows, up to `max_chars` bytes: the text itself for a
+// The document a group of items shows, up to `max_bytes` bytes: the text itself for a
 // document; for the splitter's chunks (metadata "start"/"end" in order) the document's text
 // rebuilt from them without the overlaps, so the title is the same as before the split;
 // otherwise the texts joined by newlines.
-std::string document_text(const Items& items, std::size_t max_chars) {
+std::string document_text(const Items& items, std::size_t max_bytes) {
   bool spans = true;
   for (const auto& item : items) {
     const Value* start = item.metadata.count("start") ? &item.metadata.at("start") : nullptr;
@@ -145,7 +152,7 @@ std::string document_text(const Items& items, std::size_t max_chars) {
   std::string text;
   std::int64_t covered = 0; // of the document, by the chunks so far
   for (const auto& item : items) {
-    if (text.size() >= max_chars)
+    if (text.size() >= max_bytes)
       break;
     if (spans) {
       const auto start = item.metadata.at("start").as_int();
@@ -157,7 +164,7 @@ std::string document_text(const Items& items, std::size_t max_chars) {
       text.append(text.empty() ? "" : "\n").append(item.text);
     }
   }
-  return std::string(utf8_prefix(text, max_chars));
+  return std::string(detail::utf8_prefix(text, max_bytes));
 }
 
 } // namespace
@@ -166,15 +173,15 @@ TitleExtractor::TitleExtractor(TitleOptions options) : options_(std::move(option
 
 std::string TitleExtractor::settings() const {
   return to_json(Value::object({{"prompt", std::string(title_prompt)},
-                                {"max_chars", as_int64(options_.max_chars)},
+                                {"max_text_bytes", as_int64(options_.max_text_bytes)},
                                 {"max_tokens", as_int64(options_.max_tokens)},
                                 {"temperature", 0.0},
                                 {"metadata_key", options_.metadata_key}}));
 }
 
 Result<void> TitleExtractor::check() const {
-  if (options_.max_chars == 0 || options_.max_tokens == 0 || options_.metadata_key.empty())
-    return bad_input("title: max_chars, max_tokens and metadata_key must not be 0 or empty");
+  if (options_.max_text_bytes == 0 || options_.max_tokens == 0 || options_.metadata_key.empty())
+    return bad_input("title: max_text_bytes, max_tokens and metadata_key must not be 0 or empty");
   return {};
 }
 
@@ -195,17 +202,17 @@ Task<Result<std::vector<IngestItem>>> TitleExtractor::apply(std::vector<IngestIt
     Items group;
     for (auto i : members)
       group.push_back(items[i]);
-    ChatRequest request =
-        ChatRequest::user(std::string(title_prompt) + document_text(group, options_.max_chars));
+    ChatRequest request = ChatRequest::user(std::string(title_prompt) +
+                                            document_text(group, options_.max_text_bytes));
     request.max_tokens = options_.max_tokens;
     request.temperature = 0.0;
     auto reply = co_await llm.chat(std::move(request));
     if (!reply)
       co_return Error{reply.error().code, "title of '" + doc + "': " + reply.error().message,
                       reply.error().retry_after};
-    std::string_view title = trim(reply->text);
+    std::string_view title = detail::trim(reply->text);
     if (title.size() >= 2 && title.front() == '"' && title.back() == '"')
-      title = trim(title.substr(1, title.size() - 2));
+      title = detail::trim(title.substr(1, title.size() - 2));
     for (auto i : members)
       items[i].metadata.insert_or_assign(options_.metadata_key, std::string(title));
   }
@@ -255,20 +262,27 @@ struct Step {
   std::size_t batch_size = 1;
   std::shared_ptr<IngestCache> cache; // null without a cache; thread-safe
 
-  [[nodiscard]] std::string key(const Items& inputs) const {
+  // The cache key of a batch: `inputs` as it travels, an array of item values.
+  [[nodiscard]] std::string key(const Value& inputs) const {
     return IngestCache::key(name, settings, input_hash(inputs));
   }
 
-  // The cached outputs for `key`; a value that is not a list of items counts as a miss (the
-  // put that follows the miss replaces it).
-  [[nodiscard]] std::optional<Items> lookup(const std::string& key) const {
+  // The cached outputs for `key` (an array of item values), as stored; a value that is not a
+  // list of items counts as a miss (the put that follows the miss replaces it).
+  [[nodiscard]] std::optional<Value> lookup(const std::string& key) const {
     auto value = cache->get(key);
-    if (!value)
+    if (!value || !is_items_value(*value))
       return std::nullopt;
-    auto items = decode(*value);
-    if (!items)
-      return std::nullopt;
-    return std::move(*items);
+    return value;
+  }
+
+  // Whether a failed batch of several items is worth applying again item by item: not for a
+  // whole document (its items belong together; a title of one chunk is not the document's),
+  // and not for a transient error (a 429 or a timeout says nothing about the items, and one
+  // call per item would only add load). An exception is taken to be about the items.
+  [[nodiscard]] bool split_after(const Error& error) const {
+    return batch_size != whole_document &&
+           (error.code == Errc::node_threw || !is_retryable(error.code));
   }
 };
 
@@ -345,45 +359,53 @@ public:
 
   Task<Value> exec(Value batch, Context& ctx) override {
     const Step& step = *step_;
-    Items items = decode(batch.at("items")).value();
+    const Value& inputs = batch.at("items");
+    // Each input batch is hashed once: the key serves the lookup and the put.
+    const std::string key = step.cache ? step.key(inputs) : std::string();
+    if (step.cache)
+      if (auto hit = step.lookup(key))
+        co_return Value::object({{"outputs", std::move(*hit)}, {"cached", true}});
+
+    Items items = decode(inputs).value();
     Array outputs;
     Array failed;
     std::string cache_error;
-    auto store = [&](const Items& inputs, const Items& produced) {
-      if (!step.cache)
-        return;
-      auto put = step.cache->put(step.key(inputs), Value(encode(produced)));
-      if (!put && cache_error.empty())
-        cache_error = put.error().message;
+    // The outputs of `produced` as values, stored under `produced_key` when there is a cache.
+    auto store = [&](const std::string& produced_key, const Items& produced) {
+      Value encoded(encode(produced));
+      if (step.cache)
+        if (auto put = step.cache->put(produced_key, encoded); !put && cache_error.empty())
+          cache_error = put.error().message;
+      return encoded;
     };
-    if (step.cache)
-      if (auto hit = step.lookup(step.key(items)))
-        co_return Value::object({{"outputs", encode(*hit)}, {"cached", true}});
-
     const std::string where = "transformation '" + step.name + "'";
     auto applied = co_await apply_guarded(step.transformation.get(), items, &ctx, where);
     if (applied) {
-      store(items, *applied);
-      outputs = encode(*applied);
-    } else if (items.size() == 1) {
-      failed.push_back(failure_value(items[0], applied.error()));
+      Value stored = store(key, *applied);
+      outputs = std::move(stored.as_array());
+    } else if (items.size() == 1 || !step.split_after(applied.error())) {
+      for (const auto& item : items)
+        failed.push_back(failure_value(item, applied.error()));
     } else {
-      // The batch failed: once more item by item, so that one bad item fails alone.
-      for (const auto& item : items) {
-        Items one{item};
-        std::optional<Items> produced;
+      // The batch failed because of its input: once more item by item, so that one bad item
+      // fails alone.
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const Value one_input(Array{inputs.at(i)});
+        const std::string one_key = step.cache ? step.key(one_input) : std::string();
+        std::optional<Value> produced;
         if (step.cache)
-          produced = step.lookup(step.key(one));
+          produced = step.lookup(one_key);
         if (!produced) {
-          auto single = co_await apply_guarded(step.transformation.get(), one, &ctx, where);
+          Items one{items[i]}; // a local: GCC 12 fails on a braced list inside a co_await
+          auto single = co_await apply_guarded(step.transformation.get(), std::move(one), &ctx,
+                                               where);
           if (!single) {
-            failed.push_back(failure_value(item, single.error()));
+            failed.push_back(failure_value(items[i], single.error()));
             continue;
           }
-          store(one, *single);
-          produced = std::move(*single);
+          produced = store(one_key, *single);
         }
-        for (auto& v : encode(*produced))
+        for (auto& v : produced->as_array())
           outputs.push_back(std::move(v));
       }
     }
@@ -468,28 +490,33 @@ struct CachedStep {
 };
 
 // The outputs of document `doc` from the cache alone, or nothing if any batch of any step
-// misses; `counts[i]` says what step i would have done.
+// misses; `counts[i]` says what step i would have done. Batches are keyed as the flow keys
+// them: by the item values as they travel, cached outputs included.
 std::optional<Items> from_cache(const std::vector<StepPtr>& steps, const IngestItem& doc,
                                 std::vector<CachedStep>& counts) {
-  Items current{doc};
+  Array current{doc.to_value()};
   counts.assign(steps.size(), CachedStep{});
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const Step& step = *steps[i];
-    Items next;
+    Array next;
     for (const auto& s : slices({current.size()}, step.batch_size)) {
-      Items inputs(current.begin() + static_cast<std::ptrdiff_t>(s.begin),
-                   current.begin() + static_cast<std::ptrdiff_t>(s.end));
+      const Value inputs(Array(current.begin() + static_cast<std::ptrdiff_t>(s.begin),
+                               current.begin() + static_cast<std::ptrdiff_t>(s.end)));
       auto hit = step.lookup(step.key(inputs));
       if (!hit)
         return std::nullopt;
-      std::move(hit->begin(), hit->end(), std::back_inserter(next));
+      auto& outputs = hit->as_array();
+      std::move(outputs.begin(), outputs.end(), std::back_inserter(next));
       ++counts[i].batches;
     }
     counts[i].inputs = current.size();
     counts[i].outputs = next.size();
     current = std::move(next);
   }
-  return current;
+  auto items = decode(Value(std::move(current)));
+  if (!items)
+    return std::nullopt; // not what lookup let through: run it instead
+  return std::move(*items);
 }
 
 // Model calls per node, from RunOptions::on_model_call (runtime threads, several at once).
@@ -622,7 +649,7 @@ Result<PipelineResult> IngestionPipeline::run(Runtime& runtime,
     if (unchanged[d] && cache) {
       std::vector<CachedStep> counts;
       if (auto cached = from_cache(steps, documents[d], counts)) {
-        ++stats.changes.skipped;
+        ++stats.changes.served_from_cache;
         for (std::size_t i = 0; i < steps.size(); ++i) {
           stats.steps[i].batches += counts[i].batches;
           stats.steps[i].cache_hits += counts[i].batches;
@@ -684,8 +711,7 @@ Result<PipelineResult> IngestionPipeline::run(Runtime& runtime,
       std::lock_guard lock(calls->mutex);
       for (auto& step : stats.steps)
         for (const auto& [node, n] : calls->by_node)
-          if (node == step.name ||
-              (node.size() > step.name.size() && node.ends_with("/" + step.name)))
+          if (node == step.name || node.starts_with(step.name + "/")) // or a node inside it
             step.model_calls += n;
     }
     for (const auto& f : final_state.at("failed").as_array())
@@ -696,6 +722,8 @@ Result<PipelineResult> IngestionPipeline::run(Runtime& runtime,
           .error = Error{static_cast<Errc>(f.at("code").as_int()), f.at("message").as_string()}});
     for (const auto& w : final_state.at("warnings").as_array())
       stats.warnings.push_back(w.as_string());
+    for (const auto& w : run->warnings) // the flow's own, e.g. an action without an edge
+      stats.warnings.push_back(w);
     for (const auto& group : final_state.at("groups").as_array()) {
       auto items = decode(group.at("items"));
       if (!items)
@@ -759,8 +787,8 @@ Result<PipelineIndex> PipelineIndex::build(std::vector<IngestItem> items, std::s
   return out;
 }
 
-Result<std::vector<Hit>> PipelineIndex::query(Runtime& runtime, std::string_view question,
-                                              std::size_t k) const {
+Result<std::vector<VectorHit>> PipelineIndex::query(Runtime& runtime, std::string_view question,
+                                                    std::size_t k) const {
   auto flow = FlowBuilder("query").node<EmbedQuestion>("embed_question", provider_, model_).build();
   if (!flow)
     return flow.error();

@@ -1,12 +1,21 @@
 #pragma once
-// Small helpers shared by the runtime-level test areas.
+// Small helpers shared by the test areas that run flows, pipelines and stores.
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
 
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <type_traits>
+#include <utility>
 
 namespace actorflow::testing_support {
 
@@ -14,9 +23,61 @@ inline RuntimeConfig two_workers() {
   return RuntimeConfig{.worker_threads = 2, .nodes = {}, .log = {}};
 }
 
-inline Flow must(Result<Flow> flow) {
-  REQUIRE_MESSAGE(flow.ok(), (flow.ok() ? "" : flow.error().to_string()));
-  return std::move(*flow);
+/// The value of `result`; fails the test with the error if there is none.
+template <class T>
+  requires(!std::is_void_v<T>)
+T must(Result<T> result) {
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
+  return std::move(*result);
+}
+
+/// Fails the test with the error of `result`, if it has one.
+inline void must(const Result<void>& result) {
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
+}
+
+inline bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+/// A fresh directory under the system's temp directory, removed with everything in it.
+class TempDir {
+public:
+  TempDir() {
+    std::random_device random;
+    const auto tag = (std::uint64_t{random()} << 32U) ^ random();
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    path_ = std::filesystem::temp_directory_path() /
+            ("actorflow-test-" + std::to_string(now) + "-" + std::to_string(tag));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// Writes `bytes` to `path` exactly (binary), replacing the file and creating its directory.
+inline void write_text(const std::filesystem::path& path, std::string_view bytes) {
+  if (path.has_parent_path())
+    std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE_MESSAGE(out.good(), "cannot write " << path.string());
+}
+
+/// The bytes of the file at `path`; fails the test if it cannot be opened.
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.is_open(), "cannot read " << path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 /// Waits (with a bound) until `pred` holds; the event comes from another thread.

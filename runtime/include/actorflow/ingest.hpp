@@ -52,11 +52,18 @@ struct IngestItem {
 
 // -- directory reader ---------------------------------------------------------------------
 
+/// The extension of a file name by the reader's rule: from the last '.' on, when that dot is
+/// not the name's first byte and is followed by an ASCII letter; otherwise "" (no extension).
+/// So "notes.md" has ".md" and "UPPER.TXT" ".TXT" (as written), while license names with a
+/// version, "Apache-2.0", "LGPL-2.1", "CC0-1.0", have none, like "LICENSE" and ".bashrc".
+[[nodiscard]] std::string file_extension(std::string_view file_name);
+
 struct DirectoryReaderOptions {
   /// Descend into subdirectories.
   bool recursive = true;
-  /// File extensions to read, with the dot, compared ignoring ASCII case; "" selects files
-  /// without an extension (LICENSE, GPL-3). An empty list selects every file.
+  /// File extensions to read, with the dot, compared ignoring ASCII case with each file's
+  /// `file_extension`; "" selects files without one (LICENSE, GPL-3, Apache-2.0). An empty
+  /// list selects every file.
   std::vector<std::string> extensions = {".txt", ".md", ""};
   /// Larger files are skipped (and reported).
   std::uint64_t max_file_bytes = 8U * 1024U * 1024U;
@@ -91,7 +98,7 @@ struct DirectoryReadResult {
 ///
 /// Each document has `id` = the path relative to `root`, empty `ref_doc_id` and `embedding`,
 /// and metadata: "file_path" (absolute, lexically normalised, not resolving symlinks),
-/// "file_name", "extension" (as written, "" for none), "size_bytes" (int64) and "modified"
+/// "file_name", "extension" (`file_extension` of the name), "size_bytes" (int64) and "modified"
 /// (last write time, ISO-8601 UTC to the second: "2024-05-01T12:34:56Z").
 ///
 /// Errors (bad_input): `root` does not exist, is not a directory, or cannot be listed. Safe to
@@ -180,7 +187,7 @@ private:
 // -- vector index -------------------------------------------------------------------------
 
 /// One result of a `VectorIndex` query.
-struct Hit {
+struct VectorHit {
   std::string id{};
   double score = 0.0;    ///< cosine similarity, in [-1, 1]
   std::size_t index = 0; ///< position in `VectorIndex::items()`; stable, items are never removed
@@ -201,8 +208,8 @@ public:
   /// than `k` if the index holds fewer; none for an empty index. A zero vector scores 0
   /// against everything. Errors (bad_input): a dimension other than the index's, or a NaN or
   /// infinity in `embedding`.
-  [[nodiscard]] Result<std::vector<Hit>> query(const std::vector<float>& embedding,
-                                               std::size_t k) const;
+  [[nodiscard]] Result<std::vector<VectorHit>> query(const std::vector<float>& embedding,
+                                                     std::size_t k) const;
 
   [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
   /// The embedding dimension; 0 until the first `add`.
@@ -211,6 +218,7 @@ public:
 
 private:
   std::vector<IngestItem> items_;
+  std::vector<double> squared_norms_; // of items_[i].embedding, computed once by add
   std::size_t dimension_ = 0;
 };
 

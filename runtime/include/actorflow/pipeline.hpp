@@ -75,8 +75,11 @@ public:
   /// Default: fine.
   [[nodiscard]] virtual Result<void> check() const { return {}; }
 
-  /// Transforms one batch. An error (or exception) fails the batch's items; a batch of several
-  /// items that fails is then applied again item by item, so that one bad item fails alone.
+  /// Transforms one batch. An error (or exception) fails the batch's items. A batch of several
+  /// items (not a `whole_document` one) that fails with an exception or an error that is not
+  /// retryable (`is_retryable`: bad_input, bad_request, ...) is then applied again item by
+  /// item, so that one bad item fails alone. A transient error (rate_limited, timeout,
+  /// server_error, ...) says nothing about the items: they all fail with it, with no more calls.
   [[nodiscard]] virtual Task<Result<std::vector<IngestItem>>> apply(std::vector<IngestItem> items,
                                                                     Context& ctx) = 0;
 };
@@ -100,7 +103,7 @@ private:
 
 struct TitleOptions {
   /// The most bytes of the document's text put into the prompt (cut at a UTF-8 boundary).
-  std::size_t max_chars = 4000;
+  std::size_t max_text_bytes = 4000;
   std::uint32_t max_tokens = 32;
   /// "" for the Runtime's default provider.
   std::string provider{};
@@ -110,11 +113,12 @@ struct TitleOptions {
 /// Asks the model for a title per document and writes it to the metadata of every item of
 /// that document (key "document_title"). One call per document.
 ///
-/// Put it before the splitter: then it sees the document's own text (its first `max_chars`
-/// bytes) and the chunks inherit the title through the metadata the splitter copies. It also
-/// works on chunks: the whole document's chunks arrive in one batch (`whole_document`), and the
-/// prompt holds their texts in order up to `max_chars` (overlaps included, so the title may
-/// differ slightly from the one the whole document gets).
+/// Put it before the splitter: then it sees the document's own text (its first
+/// `max_text_bytes` bytes) and the chunks inherit the title through the metadata the splitter
+/// copies. It also works on chunks: the whole document's chunks arrive in one batch
+/// (`whole_document`), and the prompt holds the document's text rebuilt from them (the
+/// splitter's "start"/"end" metadata drop the overlaps), so the title is the one the whole
+/// document gets; chunks without those offsets are joined by newlines.
 ///
 /// The prompt is "Write a short title for this document:\n<text>". The local provider answers
 /// it with the text's key terms (`extract_title`), not with a model's title.
@@ -170,8 +174,9 @@ struct PipelineOptions {
   /// A `DocStore` file (may be the cache's file); "" for none. Each run records every
   /// document's content hash, reports what was added, unchanged, changed, and removes (and
   /// reports) the documents it was not given. An unchanged document whose every step is in the
-  /// cache is skipped: no actor sees it, and its outputs come from the cache, so the output
-  /// stays complete. One that is unchanged but not (fully) cached runs like any other.
+  /// cache is served from the cache (`DocumentChanges::served_from_cache`): no actor sees it,
+  /// and the output stays complete. One that is unchanged but not (fully) cached runs like any
+  /// other.
   std::string docstore_path{};
   /// Progress of each transformation's batch node (node name = transformation name), as
   /// `RunOptions::on_progress`: called from runtime threads, keep it quick and thread-safe.
@@ -183,7 +188,7 @@ struct TransformationStats {
   std::string name{};
   std::size_t input_items = 0;
   std::size_t output_items = 0;
-  std::size_t batches = 0;      ///< including those of skipped documents
+  std::size_t batches = 0;      ///< including those of documents served from the cache
   std::size_t cache_hits = 0;   ///< batches served from the cache (0 without a cache)
   std::size_t cache_misses = 0; ///< batches applied (0 without a cache)
   std::size_t failed_items = 0;
@@ -197,7 +202,8 @@ struct DocumentChanges {
   std::size_t unchanged = 0;
   std::size_t changed = 0;
   std::vector<std::string> removed{}; ///< sorted
-  std::size_t skipped = 0;            ///< unchanged and served from the cache entirely
+  /// Unchanged documents served from the cache entirely: no actor saw them.
+  std::size_t served_from_cache = 0;
 };
 
 /// An item that a transformation could not transform; it and what would have come of it are
@@ -216,7 +222,7 @@ struct PipelineStats {
   RunUsage usage{};                         ///< every model call of the run
   std::vector<FailedItem> failed{};         ///< step by step, in input order within a step
   /// Did not fail the run but deserve a look: a rebuilt (corrupt) cache or docstore, a cache
-  /// that could not be opened or written.
+  /// that could not be opened or written, and the flow's own (`RunResult::warnings`).
   std::vector<std::string> warnings{};
   std::chrono::microseconds wall{0};
 };
@@ -272,12 +278,12 @@ public:
 
   /// The `k` items most similar to `question`, best first. The question is embedded by a
   /// one-node flow on `runtime` (so it goes through the runtime's limits); blocks until then.
-  [[nodiscard]] Result<std::vector<Hit>> query(Runtime& runtime, std::string_view question,
-                                               std::size_t k) const;
+  [[nodiscard]] Result<std::vector<VectorHit>> query(Runtime& runtime, std::string_view question,
+                                                     std::size_t k) const;
 
   [[nodiscard]] const VectorIndex& index() const noexcept { return index_; }
   /// The item a hit refers to.
-  [[nodiscard]] const IngestItem& item(const Hit& hit) const {
+  [[nodiscard]] const IngestItem& item(const VectorHit& hit) const {
     return index_.items().at(hit.index);
   }
 

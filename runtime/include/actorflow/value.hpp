@@ -138,6 +138,12 @@ private:
 /// where: truncated input, trailing bytes, a non-string map key, an ext type, an unsigned
 /// integer above INT64_MAX, nesting deeper than 256 levels.
 [[nodiscard]] Result<Value> from_msgpack(std::span<const std::uint8_t> bytes);
+/// Decodes the one msgpack object that starts at `offset` in `bytes` and moves `offset` past
+/// it, for reading objects written one after another. Bytes after the object are left for the
+/// next call. The limits and errors are those of `from_msgpack` on `bytes[offset..]` (an
+/// `offset` at or past the end is "empty input"); on an error `offset` is left unchanged.
+[[nodiscard]] Result<Value> from_msgpack_at(std::span<const std::uint8_t> bytes,
+                                            std::size_t& offset);
 
 /// JSON text. Binary becomes a base64 string and NaN/infinity become null (JSON has neither),
 /// so only values without those round-trip exactly. `indent` < 0: one line.

@@ -1,8 +1,8 @@
 #include <actorflow/ingest.hpp>
 
-#include <actorflow/local_model.hpp>
-
+#include "content_hash.hpp"
 #include "sentences.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -33,47 +34,6 @@ std::string in_quotes(std::string_view text) { return "'" + std::string(text) + 
 std::string errno_message(int error) {
   return error != 0 ? std::generic_category().message(error) : "unknown error";
 }
-
-// -- content hash ---------------------------------------------------------------------------
-
-// FNV-1a with 128-bit state (the FNV authors' parameters), written out on two 64-bit halves so
-// that it needs no compiler extension and gives the same digest everywhere.
-class Fnv1a128 {
-public:
-  void add(std::string_view bytes) {
-    for (char byte : bytes) {
-      lo_ ^= static_cast<unsigned char>(byte);
-      multiply_by_prime();
-    }
-  }
-
-  [[nodiscard]] std::string hex() const {
-    constexpr std::string_view digits = "0123456789abcdef";
-    std::string out(32, '0');
-    for (int i = 0; i < 16; ++i) {
-      out[static_cast<std::size_t>(15 - i)] = digits[(hi_ >> (4 * i)) & 0xFU];
-      out[static_cast<std::size_t>(31 - i)] = digits[(lo_ >> (4 * i)) & 0xFU];
-    }
-    return out;
-  }
-
-private:
-  // state *= 2^88 + 0x13b (mod 2^128). 2^88 moves lo into hi (shifted by 24); the small factor
-  // needs lo's 128-bit product, computed on 32-bit halves.
-  void multiply_by_prime() {
-    constexpr std::uint64_t small = 0x13b;
-    const std::uint64_t low_half = (lo_ & 0xFFFFFFFFU) * small;
-    const std::uint64_t high_half = (lo_ >> 32U) * small;
-    const std::uint64_t middle = (low_half >> 32U) + (high_half & 0xFFFFFFFFU);
-    const std::uint64_t carry = (high_half >> 32U) + (middle >> 32U);
-    const std::uint64_t next_lo = (middle << 32U) | (low_half & 0xFFFFFFFFU);
-    hi_ = hi_ * small + carry + (lo_ << 24U);
-    lo_ = next_lo;
-  }
-
-  std::uint64_t hi_ = 0x6c62272e07bb0142ULL; // offset basis 0x6c62272e07bb014262b821756295c58d
-  std::uint64_t lo_ = 0x62b821756295c58dULL;
-};
 
 // -- item fields ----------------------------------------------------------------------------
 
@@ -176,11 +136,7 @@ Result<IngestItem> IngestItem::from_value(const Value& value) {
   return item;
 }
 
-std::string IngestItem::content_hash() const {
-  Fnv1a128 hash;
-  hash.add(text);
-  return hash.hex();
-}
+std::string IngestItem::content_hash() const { return detail::content_hash(text); }
 
 // -- directory reader -----------------------------------------------------------------------
 
@@ -258,18 +214,19 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-// The file's bytes, or the reason it could not be read. More than `max_bytes` is an error too:
-// the file may have grown since its size was checked.
+// A file's bytes, or what failed. More than `max_bytes` is a failure too: the file may have
+// grown since its size was checked.
 struct Contents {
   std::string bytes;
-  std::string error;
+  std::string failed; // "" when read, else what failed: "cannot open", "cannot read", ...
+  std::string reason; // the system's words for the failure, if it has any
 };
 
 Contents read_file(const fs::path& path, std::uint64_t max_bytes) {
   errno = 0;
   const File file(std::fopen(path.c_str(), "rb"));
   if (!file)
-    return {{}, "cannot open: " + errno_message(errno)};
+    return {{}, "cannot open", errno_message(errno)};
   Contents contents;
   std::array<char, 64 * 1024> buffer{};
   while (true) {
@@ -278,19 +235,23 @@ Contents read_file(const fs::path& path, std::uint64_t max_bytes) {
     if (contents.bytes.size() > max_bytes)
       return {{},
               "larger than max_file_bytes (" + std::to_string(max_bytes) +
-                  " bytes): it grew while being read"};
+                  " bytes): it grew while being read",
+              {}};
     if (n < buffer.size())
       break;
   }
   if (std::ferror(file.get()) != 0)
-    return {{}, "read failed: " + errno_message(errno)};
+    return {{}, "cannot read", errno_message(errno)};
   return contents;
 }
 
 class DirectoryReader {
 public:
   DirectoryReader(const DirectoryReaderOptions& options, fs::path root)
-      : options_(options), root_(std::move(root)) {}
+      : options_(options), root_(std::move(root)) {
+    for (const std::string& extension : options_.extensions)
+      extensions_.insert(detail::to_lower(extension));
+  }
 
   // Reads everything under the root; an error only if the root itself cannot be listed.
   Result<DirectoryReadResult> read() && {
@@ -376,12 +337,8 @@ private:
   }
 
   [[nodiscard]] bool selected(const std::string& name) const {
-    if (options_.extensions.empty())
-      return true;
-    const std::string extension = detail::to_lower(fs::path(name).extension().string());
-    return std::any_of(
-        options_.extensions.begin(), options_.extensions.end(),
-        [&extension](const std::string& wanted) { return detail::to_lower(wanted) == extension; });
+    return options_.extensions.empty() ||
+           extensions_.contains(detail::to_lower(file_extension(name)));
   }
 
   void read_document(const fs::path& path, const std::string& id, const std::string& name) {
@@ -397,8 +354,9 @@ private:
       return;
     }
     Contents contents = read_file(path, options_.max_file_bytes);
-    if (!contents.error.empty()) {
-      skip(id, contents.error);
+    if (!contents.failed.empty()) {
+      skip(id, contents.reason.empty() ? contents.failed
+                                       : contents.failed + ": " + contents.reason);
       return;
     }
     if (std::string reason = binary_reason(contents.bytes); !reason.empty()) {
@@ -409,7 +367,7 @@ private:
     doc.id = id;
     doc.metadata.emplace("file_path", (fs::absolute(root_) / id).lexically_normal().string());
     doc.metadata.emplace("file_name", name);
-    doc.metadata.emplace("extension", fs::path(name).extension().string());
+    doc.metadata.emplace("extension", file_extension(name));
     doc.metadata.emplace("size_bytes", static_cast<std::int64_t>(contents.bytes.size()));
     if (const auto modified = fs::last_write_time(path, ec); !ec)
       doc.metadata.emplace("modified", iso_utc(modified));
@@ -425,12 +383,21 @@ private:
   }
 
   const DirectoryReaderOptions& options_;
+  std::set<std::string, std::less<>> extensions_; // options_.extensions, lowercased
   fs::path root_;
   std::map<std::string, std::string, std::less<>> first_path_; // real directory -> first id
   DirectoryReadResult out_;
 };
 
 } // namespace
+
+std::string file_extension(std::string_view file_name) {
+  const std::size_t dot = file_name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == file_name.size() ||
+      !detail::is_ascii_letter(file_name[dot + 1]))
+    return {};
+  return std::string(file_name.substr(dot));
+}
 
 Result<DirectoryReadResult> read_directory(const std::string& root,
                                            const DirectoryReaderOptions& options) {
@@ -643,6 +610,17 @@ std::vector<IngestItem> SentenceSplitter::split_document(const IngestItem& doc) 
 
 // -- vector index ---------------------------------------------------------------------------
 
+namespace {
+
+double squared_norm(const std::vector<float>& v) {
+  double sum = 0.0;
+  for (float x : v)
+    sum += static_cast<double>(x) * static_cast<double>(x);
+  return sum;
+}
+
+} // namespace
+
 Result<void> VectorIndex::add(IngestItem item) {
   const std::string what = "VectorIndex::add: item " + in_quotes(item.id);
   if (item.embedding.empty())
@@ -653,30 +631,45 @@ Result<void> VectorIndex::add(IngestItem item) {
     return bad_input(what + " has dimension " + std::to_string(item.embedding.size()) +
                      ", the index " + std::to_string(dimension_));
   dimension_ = item.embedding.size();
+  squared_norms_.push_back(squared_norm(item.embedding));
   items_.push_back(std::move(item));
   return {};
 }
 
-Result<std::vector<Hit>> VectorIndex::query(const std::vector<float>& embedding,
-                                            std::size_t k) const {
+Result<std::vector<VectorHit>> VectorIndex::query(const std::vector<float>& embedding,
+                                                  std::size_t k) const {
   if (items_.empty())
-    return std::vector<Hit>();
+    return std::vector<VectorHit>();
   if (embedding.size() != dimension_)
     return bad_input("VectorIndex::query: dimension " + std::to_string(embedding.size()) +
                      ", the index " + std::to_string(dimension_));
   if (const auto bad = first_non_finite(embedding))
     return bad_input("VectorIndex::query: embedding[" + std::to_string(*bad) + "] is not finite");
-  std::vector<Hit> hits;
-  hits.reserve(items_.size());
-  for (std::size_t i = 0; i < items_.size(); ++i)
-    hits.push_back({items_[i].id, cosine_similarity(embedding, items_[i].embedding), i});
-  const auto better = [](const Hit& a, const Hit& b) {
-    return a.score != b.score ? a.score > b.score : a.index < b.index;
+  // cosine_similarity's arithmetic, with the norms computed once: the same scores, bit for bit.
+  const double query_norm = squared_norm(embedding);
+  std::vector<std::pair<double, std::size_t>> scored; // (score, index)
+  scored.reserve(items_.size());
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    double score = 0.0;
+    if (query_norm != 0.0 && squared_norms_[i] != 0.0) {
+      const std::vector<float>& other = items_[i].embedding;
+      double dot = 0.0;
+      for (std::size_t d = 0; d < dimension_; ++d)
+        dot += static_cast<double>(embedding[d]) * static_cast<double>(other[d]);
+      score = std::clamp(dot / std::sqrt(query_norm * squared_norms_[i]), -1.0, 1.0);
+    }
+    scored.emplace_back(score, i);
+  }
+  const auto better = [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
   };
-  const std::size_t n = std::min(k, hits.size());
-  std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(n), hits.end(),
+  const std::size_t n = std::min(k, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(n), scored.end(),
                     better);
-  hits.resize(n);
+  std::vector<VectorHit> hits;
+  hits.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    hits.push_back({items_[scored[i].second].id, scored[i].first, scored[i].second});
   return hits;
 }
 
@@ -684,130 +677,8 @@ Result<std::vector<Hit>> VectorIndex::query(const std::vector<float>& embedding,
 
 namespace {
 
-// Where the msgpack object at `offset` ends, by walking its headers (the values are decoded
-// later by from_msgpack). Every pending object needs at least one more byte, which bounds the
-// walk by the input and catches a header announcing more than the rest of the file holds.
-Result<std::size_t> msgpack_object_end(std::span<const std::uint8_t> bytes, std::size_t offset) {
-  const auto truncated = [&bytes] {
-    return bad_input("truncated or corrupt: the file (" + std::to_string(bytes.size()) +
-                     " bytes) ends inside this item");
-  };
-  std::size_t pos = offset;
-  // A big-endian length of `n` bytes at pos.
-  const auto length = [&](std::size_t n, std::uint64_t& out) {
-    if (bytes.size() - pos < n)
-      return false;
-    out = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      out = (out << 8U) | bytes[pos + i];
-    pos += n;
-    return true;
-  };
-  std::uint64_t pending = 1;
-  while (pending > 0) {
-    if (pos >= bytes.size())
-      return truncated();
-    const std::uint8_t type = bytes[pos++];
-    --pending;
-    std::uint64_t skip = 0;     // payload bytes
-    std::uint64_t children = 0; // nested objects
-    std::uint64_t n = 0;
-    bool ok = true;
-    if (type <= 0x7f || type >= 0xe0 || type == 0xc0 || type == 0xc2 || type == 0xc3) {
-      // fixint, nil, bool: the type byte is all
-    } else if (type <= 0x8f) {
-      children = 2U * (type & 0x0fU);
-    } else if (type <= 0x9f) {
-      children = type & 0x0fU;
-    } else if (type <= 0xbf) {
-      skip = type & 0x1fU;
-    } else {
-      switch (type) {
-      case 0xc4:
-      case 0xc5:
-      case 0xc6: // bin 8/16/32
-        ok = length(std::size_t{1} << (type - 0xc4), n);
-        skip = n;
-        break;
-      case 0xc7:
-      case 0xc8:
-      case 0xc9: // ext 8/16/32, then a type byte
-        ok = length(std::size_t{1} << (type - 0xc7), n);
-        skip = n + 1;
-        break;
-      case 0xca: // float 32
-        skip = 4;
-        break;
-      case 0xcb: // float 64
-        skip = 8;
-        break;
-      case 0xcc:
-      case 0xcd:
-      case 0xce:
-      case 0xcf: // uint 8..64
-        skip = std::uint64_t{1} << (type - 0xcc);
-        break;
-      case 0xd0:
-      case 0xd1:
-      case 0xd2:
-      case 0xd3: // int 8..64
-        skip = std::uint64_t{1} << (type - 0xd0);
-        break;
-      case 0xd4:
-      case 0xd5:
-      case 0xd6:
-      case 0xd7:
-      case 0xd8: // fixext 1..16, plus a type byte
-        skip = (std::uint64_t{1} << (type - 0xd4)) + 1;
-        break;
-      case 0xd9:
-      case 0xda:
-      case 0xdb: // str 8/16/32
-        ok = length(std::size_t{1} << (type - 0xd9), n);
-        skip = n;
-        break;
-      case 0xdc:
-      case 0xdd: // array 16/32
-        ok = length(std::size_t{2} << (type - 0xdc), n);
-        children = n;
-        break;
-      case 0xde:
-      case 0xdf: // map 16/32
-        ok = length(std::size_t{2} << (type - 0xde), n);
-        children = 2 * n;
-        break;
-      default: // 0xc1, the one byte msgpack never uses
-        return bad_input("invalid msgpack type byte " + hex_byte(type) + " at byte " +
-                         std::to_string(pos - 1));
-      }
-    }
-    if (!ok || skip > bytes.size() - pos)
-      return truncated();
-    pos += static_cast<std::size_t>(skip);
-    pending += children;
-    if (pending > bytes.size() - pos)
-      return truncated();
-  }
-  return pos;
-}
-
 bool starts_msgpack_map(std::uint8_t byte) {
   return (byte & 0xF0U) == 0x80U || byte == 0xde || byte == 0xdf;
-}
-
-Result<std::string> read_whole_file(const std::string& path) {
-  errno = 0;
-  const File file(std::fopen(path.c_str(), "rb"));
-  if (!file)
-    return bad_input("load_items: cannot open " + in_quotes(path) + ": " + errno_message(errno));
-  std::string bytes;
-  std::array<char, 64 * 1024> buffer{};
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0)
-    bytes.append(buffer.data(), n);
-  if (std::ferror(file.get()) != 0)
-    return bad_input("load_items: reading " + in_quotes(path) + " failed: " + errno_message(errno));
-  return bytes;
 }
 
 Result<std::vector<IngestItem>> load_jsonl(const std::string& path, std::string_view text) {
@@ -837,6 +708,7 @@ Result<std::vector<IngestItem>> load_jsonl(const std::string& path, std::string_
 }
 
 Result<std::vector<IngestItem>> load_msgpack(const std::string& path, std::string_view data) {
+  constexpr std::string_view msgpack_prefix = "msgpack: ";
   const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(data.data()),
                                             data.size());
   std::vector<IngestItem> items;
@@ -847,17 +719,20 @@ Result<std::vector<IngestItem>> load_msgpack(const std::string& path, std::strin
                        std::to_string(items.size() + 1) + " at byte " + std::to_string(offset) +
                        ": " + error.message);
     };
-    const auto end = msgpack_object_end(bytes, offset);
-    if (!end)
-      return fail(end.error());
-    auto value = from_msgpack(bytes.subspan(offset, *end - offset));
-    if (!value)
-      return fail(value.error());
+    std::size_t next = offset;
+    auto value = from_msgpack_at(bytes, next);
+    if (!value) {
+      // The place already says what is being decoded: keep the message, not its "msgpack: ".
+      Error error = std::move(value).error();
+      if (std::string_view(error.message).starts_with(msgpack_prefix))
+        error.message.erase(0, msgpack_prefix.size());
+      return fail(error);
+    }
     auto item = IngestItem::from_value(*value);
     if (!item)
       return fail(item.error());
     items.push_back(std::move(*item));
-    offset = *end;
+    offset = next;
   }
   return items;
 }
@@ -894,14 +769,16 @@ Result<void> save_items(const std::string& path, const std::vector<IngestItem>& 
 }
 
 Result<std::vector<IngestItem>> load_items(const std::string& path) {
-  auto bytes = read_whole_file(path);
-  if (!bytes)
-    return std::move(bytes).error();
-  if (bytes->empty())
+  const Contents contents = read_file(path, std::numeric_limits<std::uint64_t>::max());
+  if (!contents.failed.empty())
+    return bad_input("load_items: " + contents.failed + " " + in_quotes(path) + ": " +
+                     contents.reason);
+  const std::string& bytes = contents.bytes;
+  if (bytes.empty())
     return std::vector<IngestItem>();
-  if (starts_msgpack_map(static_cast<std::uint8_t>(bytes->front())))
-    return load_msgpack(path, *bytes);
-  return load_jsonl(path, *bytes);
+  if (starts_msgpack_map(static_cast<std::uint8_t>(bytes.front())))
+    return load_msgpack(path, bytes);
+  return load_jsonl(path, bytes);
 }
 
 } // namespace actorflow

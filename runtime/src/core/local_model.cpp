@@ -1,6 +1,7 @@
 #include <actorflow/local_model.hpp>
 
 #include "sentences.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,16 +17,16 @@ namespace actorflow {
 namespace {
 
 // -- bytes ----------------------------------------------------------------------------------
-// Locale-independent byte classes, shared with the sentence scanner (sentences.hpp).
+// Locale-independent byte classes, shared with the sentence scanner (text.hpp).
 
 using detail::ascii_upper;
 using detail::is_ascii_digit;
 using detail::is_heading_line;
 using detail::is_space;
-using detail::is_utf8_continuation;
 using detail::is_word_byte;
 using detail::to_lower;
 using detail::trim;
+using detail::utf8_prefix;
 
 // Trimmed, with every whitespace run (line breaks included) replaced by one space.
 std::string collapse_whitespace(std::string_view text) {
@@ -441,12 +442,8 @@ std::string echo(std::string_view prompt) {
   std::string excerpt = collapse_whitespace(prompt);
   if (excerpt.empty())
     return std::string(local_prefix) + "(empty prompt)";
-  if (excerpt.size() > echo_bytes) {
-    std::size_t cut = echo_bytes;
-    while (cut > 0 && is_utf8_continuation(excerpt[cut]))
-      --cut; // never split a UTF-8 character
-    excerpt = excerpt.substr(0, cut) + "...";
-  }
+  if (excerpt.size() > echo_bytes)
+    excerpt = std::string(utf8_prefix(excerpt, echo_bytes)) + "..."; // never split a character
   return std::string(local_prefix) + excerpt;
 }
 

@@ -5,20 +5,6 @@
 
 namespace actorflow::detail {
 
-std::string to_lower(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(), ascii_lower);
-  return lower;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front()))
-    text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back()))
-    text.remove_suffix(1);
-  return text;
-}
-
 bool is_heading_line(std::string_view line) {
   std::size_t i = 0;
   while (i < line.size() && i < 3 && line[i] == ' ')

@@ -1,5 +1,7 @@
 #include <actorflow/tokens.hpp>
 
+#include "text.hpp"
+
 #include <cstdint>
 
 namespace actorflow {
@@ -11,21 +13,18 @@ namespace {
 enum class RunKind : std::uint8_t { letters, digits, non_ascii, space, punctuation };
 
 RunKind kind_of(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  if (byte >= 0x80)
+  if (detail::is_non_ascii(c))
     return RunKind::non_ascii;
-  if ((byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z'))
+  if (detail::is_ascii_letter(c))
     return RunKind::letters;
-  if (byte >= '0' && byte <= '9')
+  if (detail::is_ascii_digit(c))
     return RunKind::digits;
-  if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
+  if (detail::is_space(c))
     return RunKind::space;
   return RunKind::punctuation;
 }
 
 std::size_t ceil_div(std::size_t n, std::size_t d) { return (n + d - 1) / d; }
-
-bool is_utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0U) == 0x80U; }
 
 // Letters per token: English words up to 8 letters are nearly always one token in 100k+
 // vocabularies, and longer words average about one token per 8 letters (common ones less, rare
@@ -39,7 +38,7 @@ constexpr std::size_t marks_per_token = 2;
 std::size_t non_ascii_tokens(std::string_view run) {
   std::size_t characters = 0;
   for (char c : run)
-    if (!is_utf8_continuation(c))
+    if (!detail::is_utf8_continuation(c))
       ++characters;
   // Stray continuation bytes (invalid UTF-8) still cost something.
   return characters == 0 ? 1 : characters;

@@ -1,6 +1,7 @@
 #include <actorflow/value.hpp>
 
 #include "base64.hpp"
+#include "text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -82,11 +83,8 @@ public:
     if (out_.size() <= budget_)
       return std::move(out_);
     constexpr std::string_view ellipsis = "...";
-    std::size_t keep = budget_ > ellipsis.size() ? budget_ - ellipsis.size() : 0;
-    // Back up over UTF-8 continuation bytes (10xxxxxx) so no character is cut in half.
-    while (keep > 0 && (static_cast<unsigned char>(out_[keep]) & 0xc0) == 0x80)
-      --keep;
-    out_.resize(keep);
+    const std::size_t keep = budget_ > ellipsis.size() ? budget_ - ellipsis.size() : 0;
+    out_.resize(detail::utf8_prefix(out_, keep).size()); // no character is cut in half
     out_ += ellipsis;
     return std::move(out_);
   }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -274,28 +275,34 @@ private:
 
 } // namespace
 
-Result<Value> from_msgpack(std::span<const std::uint8_t> bytes) {
-  const auto* data = reinterpret_cast<const char*>(bytes.data());
-  const std::size_t size = bytes.size();
+namespace {
+
+// Decodes the object at `offset` in `bytes`, with limits and messages for the input
+// `bytes[offset..]`, and moves `offset` past it. `whole`: the object must end the input.
+Result<Value> decode_at(std::span<const std::uint8_t> bytes, std::size_t& offset, bool whole) {
+  const std::size_t start = std::min(offset, bytes.size());
+  const std::size_t size = bytes.size() - start;
   const auto input = [size] { return " in the " + std::to_string(size) + "-byte input"; };
   if (size == 0)
     return bad_msgpack("empty input");
+  const auto* data = reinterpret_cast<const char*>(bytes.data()) + start;
   // Each element takes at least one byte (each map pair two), so no honest header announces
   // more than the input holds. Without these caps a 5-byte array header would make msgpack-c
   // reserve room for four billion objects before noticing the input is short.
   const msgpack::unpack_limit limit(size, size / 2, size, size, size, max_depth);
-  std::size_t offset = 0;
+  std::size_t used = 0;
   // msgpack-c reports every failure by throwing; this is where they turn into an Error.
   try {
     const msgpack::object_handle handle =
-        msgpack::unpack(data, size, offset, reference_input, nullptr, limit);
-    if (offset != size)
-      return bad_msgpack("trailing " + plural(size - offset, "byte") + " after offset " +
-                         std::to_string(offset) + " (the end of the first object)");
+        msgpack::unpack(data, size, used, reference_input, nullptr, limit);
+    if (whole && used != size)
+      return bad_msgpack("trailing " + plural(size - used, "byte") + " after offset " +
+                         std::to_string(used) + " (the end of the first object)");
     Value value;
     ObjectConverter converter;
     if (!converter.convert(handle.get(), value))
       return bad_msgpack(converter.error());
+    offset = start + used;
     return value;
   } catch (const msgpack::insufficient_bytes&) {
     return bad_msgpack("truncated input: the " + std::to_string(size) +
@@ -314,12 +321,23 @@ Result<Value> from_msgpack(std::span<const std::uint8_t> bytes) {
                        " bytes than fit" + input());
   } catch (const msgpack::parse_error&) {
     // The one byte msgpack-c's parser rejects is 0xc1, which the format never uses.
-    return bad_msgpack("invalid type byte (0xc1, never used by msgpack)" + input());
+    return bad_msgpack("invalid msgpack type byte 0xc1 (one the format never uses)" + input());
   } catch (const msgpack::unpack_error& e) {
     return bad_msgpack(std::string(e.what()) + input());
   } catch (const std::bad_alloc&) {
     return bad_msgpack("out of memory decoding" + input());
   }
+}
+
+} // namespace
+
+Result<Value> from_msgpack(std::span<const std::uint8_t> bytes) {
+  std::size_t offset = 0;
+  return decode_at(bytes, offset, /*whole=*/true);
+}
+
+Result<Value> from_msgpack_at(std::span<const std::uint8_t> bytes, std::size_t& offset) {
+  return decode_at(bytes, offset, /*whole=*/false);
 }
 
 // -- JSON ----------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "providers/http_client.hpp"
 
+#include "core/text.hpp"
+
 #include <curl/curl.h>
 
 #include <sys/epoll.h>
@@ -8,7 +10,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -27,22 +28,6 @@ void init_curl_once() {
     return true;
   }();
   (void)done;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
 }
 
 Transport classify(CURLcode code) {
@@ -320,8 +305,8 @@ struct Client::Impl {
       auto space = line.find(' ');
       r.status = space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
     } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-      r.headers.emplace_back(lowercase(trim(line.substr(0, colon))),
-                             std::string(trim(line.substr(colon + 1))));
+      r.headers.emplace_back(detail::to_lower(detail::trim(line.substr(0, colon))),
+                             std::string(detail::trim(line.substr(colon + 1))));
     }
     return line.size();
   }

@@ -1,5 +1,6 @@
-// IngestCache and DocStore on SQLite. Both sit on `Connection`, one small wrapper that opens a
-// file (setting aside a corrupt one), owns the prepared statements and serialises their use.
+// IngestCache and DocStore on SQLite. Both are a set of statements on `SqliteFile`, which owns
+// a `Connection`: one small wrapper that opens a file (setting aside a corrupt one), owns the
+// prepared statements and serialises their use.
 
 #include <actorflow/store.hpp>
 
@@ -315,37 +316,73 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, co
   return conn;
 }
 
+// With the connection's mutex held: `read(stmt)` of the first row `stmt` gives with `key`
+// bound to ?1 (read returns an optional), or nothing when there is no row or the read fails.
+template <class Read>
+auto read_row(sqlite3_stmt* stmt, std::string_view key, Read read) -> decltype(read(stmt)) {
+  Reset reset(stmt);
+  if (bind_text(stmt, 1, key) != SQLITE_OK || sqlite3_step(stmt) != SQLITE_ROW)
+    return std::nullopt;
+  return read(stmt);
+}
+
+// -- SqliteFile ----------------------------------------------------------------------------
+
+// What IngestCache and DocStore share: one connection to their file, with what opening it
+// found. Each store's Impl adds its statements, prepared by `open`.
+struct SqliteFile {
+  std::unique_ptr<Connection> conn;
+
+  // Opens `path` with `schema` and prepares each statement into its slot (members of the
+  // derived Impl); the first failure is the error.
+  Result<void> open(const std::string& path, const char* schema,
+                    std::initializer_list<std::pair<sqlite3_stmt**, const char*>> statements) {
+    Result<std::unique_ptr<Connection>> opened = Connection::open(path, schema);
+    if (!opened)
+      return opened.error();
+    conn = std::move(*opened);
+    std::lock_guard lock(conn->mutex());
+    return prepare_all(*conn, statements);
+  }
+
+  // A count(*) statement's answer, 0 on failure.
+  std::size_t count(sqlite3_stmt* stmt) {
+    std::lock_guard lock(conn->mutex());
+    return conn->count(stmt);
+  }
+
+  [[nodiscard]] bool rebuilt() const noexcept { return !conn->rebuild_report().empty(); }
+  [[nodiscard]] const std::string& rebuild_report() const noexcept {
+    return conn->rebuild_report();
+  }
+  [[nodiscard]] const std::string& path() const noexcept { return conn->path(); }
+};
+
 } // namespace
 
 // -- IngestCache ---------------------------------------------------------------------------
 
-struct IngestCache::Impl {
-  std::unique_ptr<Connection> conn;
+struct IngestCache::Impl : SqliteFile {
   sqlite3_stmt* select = nullptr;
   sqlite3_stmt* insert = nullptr;
   sqlite3_stmt* erase = nullptr;
-  sqlite3_stmt* count = nullptr;
+  sqlite3_stmt* count_all = nullptr;
   sqlite3_stmt* erase_all = nullptr;
 };
 
 Result<IngestCache> IngestCache::open(const std::string& path) {
-  Result<std::unique_ptr<Connection>> conn = Connection::open(
-      path, "CREATE TABLE IF NOT EXISTS ingest_cache ("
-            "key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID");
-  if (!conn)
-    return conn.error();
   auto impl = std::make_unique<Impl>();
-  impl->conn = std::move(*conn);
-  std::lock_guard lock(impl->conn->mutex());
-  Result<void> prepared = prepare_all(
-      *impl->conn,
+  Result<void> opened = impl->open(
+      path,
+      "CREATE TABLE IF NOT EXISTS ingest_cache ("
+      "key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID",
       {{&impl->select, "SELECT value FROM ingest_cache WHERE key = ?1"},
        {&impl->insert, "INSERT OR REPLACE INTO ingest_cache (key, value) VALUES (?1, ?2)"},
        {&impl->erase, "DELETE FROM ingest_cache WHERE key = ?1"},
-       {&impl->count, "SELECT count(*) FROM ingest_cache"},
+       {&impl->count_all, "SELECT count(*) FROM ingest_cache"},
        {&impl->erase_all, "DELETE FROM ingest_cache"}});
-  if (!prepared)
-    return prepared.error();
+  if (!opened)
+    return opened.error();
   return IngestCache(std::move(impl));
 }
 
@@ -374,14 +411,14 @@ std::string IngestCache::key(std::string_view transformation, std::string_view s
 std::optional<Value> IngestCache::get(std::string_view key) {
   Connection& conn = *impl_->conn;
   std::lock_guard lock(conn.mutex());
-  {
-    Reset reset(impl_->select);
-    if (bind_text(impl_->select, 1, key) != SQLITE_OK || sqlite3_step(impl_->select) != SQLITE_ROW)
-      return std::nullopt;
-    Result<Value> value = from_msgpack(column_blob(impl_->select, 0));
-    if (value)
-      return std::move(value).value();
-  }
+  std::optional<Result<Value>> stored =
+      read_row(impl_->select, key, [](sqlite3_stmt* stmt) -> std::optional<Result<Value>> {
+        return from_msgpack(column_blob(stmt, 0));
+      });
+  if (!stored)
+    return std::nullopt;
+  if (*stored)
+    return std::move(*stored).value();
   // Written by another version, or damaged: useless, and a miss either way. Dropping it keeps
   // size() honest; the caller's put will store a good one.
   Reset reset(impl_->erase);
@@ -402,57 +439,42 @@ Result<void> IngestCache::put(std::string_view key, const Value& value) {
   return conn.run(impl_->insert, "put");
 }
 
-std::size_t IngestCache::size() {
-  std::lock_guard lock(impl_->conn->mutex());
-  return impl_->conn->count(impl_->count);
-}
+std::size_t IngestCache::size() { return impl_->count(impl_->count_all); }
 
 Result<void> IngestCache::clear() {
   std::lock_guard lock(impl_->conn->mutex());
   return impl_->conn->run(impl_->erase_all, "clear");
 }
 
-bool IngestCache::rebuilt() const noexcept {
-  return !impl_->conn->rebuild_report().empty();
-}
-const std::string& IngestCache::rebuild_report() const noexcept {
-  return impl_->conn->rebuild_report();
-}
-const std::string& IngestCache::path() const noexcept {
-  return impl_->conn->path();
-}
+bool IngestCache::rebuilt() const noexcept { return impl_->rebuilt(); }
+const std::string& IngestCache::rebuild_report() const noexcept { return impl_->rebuild_report(); }
+const std::string& IngestCache::path() const noexcept { return impl_->path(); }
 
 // -- DocStore ------------------------------------------------------------------------------
 
-struct DocStore::Impl {
-  std::unique_ptr<Connection> conn;
-  sqlite3_stmt* select = nullptr;
+struct DocStore::Impl : SqliteFile {
+  sqlite3_stmt* select = nullptr; // content_hash, metadata
   sqlite3_stmt* insert = nullptr;
   sqlite3_stmt* ids = nullptr;
   sqlite3_stmt* erase = nullptr;
-  sqlite3_stmt* count = nullptr;
+  sqlite3_stmt* count_all = nullptr;
 };
 
 Result<DocStore> DocStore::open(const std::string& path) {
-  Result<std::unique_ptr<Connection>> conn =
-      Connection::open(path, "CREATE TABLE IF NOT EXISTS documents ("
-                             "id TEXT PRIMARY KEY NOT NULL, content_hash TEXT NOT NULL, "
-                             "metadata BLOB NOT NULL) WITHOUT ROWID");
-  if (!conn)
-    return conn.error();
   auto impl = std::make_unique<Impl>();
-  impl->conn = std::move(*conn);
-  std::lock_guard lock(impl->conn->mutex());
-  Result<void> prepared = prepare_all(
-      *impl->conn,
+  Result<void> opened = impl->open(
+      path,
+      "CREATE TABLE IF NOT EXISTS documents ("
+      "id TEXT PRIMARY KEY NOT NULL, content_hash TEXT NOT NULL, "
+      "metadata BLOB NOT NULL) WITHOUT ROWID",
       {{&impl->select, "SELECT content_hash, metadata FROM documents WHERE id = ?1"},
        {&impl->insert,
         "INSERT OR REPLACE INTO documents (id, content_hash, metadata) VALUES (?1, ?2, ?3)"},
        {&impl->ids, "SELECT id FROM documents ORDER BY id"},
        {&impl->erase, "DELETE FROM documents WHERE id = ?1"},
-       {&impl->count, "SELECT count(*) FROM documents"}});
-  if (!prepared)
-    return prepared.error();
+       {&impl->count_all, "SELECT count(*) FROM documents"}});
+  if (!opened)
+    return opened.error();
   return DocStore(std::move(impl));
 }
 
@@ -507,21 +529,19 @@ Result<DocStore::Change> DocStore::upsert(std::string_view id, std::string_view 
 
 std::optional<std::string> DocStore::hash_of(std::string_view id) {
   std::lock_guard lock(impl_->conn->mutex());
-  Reset reset(impl_->select);
-  if (bind_text(impl_->select, 1, id) != SQLITE_OK || sqlite3_step(impl_->select) != SQLITE_ROW)
-    return std::nullopt;
-  return std::string(column_text(impl_->select, 0));
+  return read_row(impl_->select, id, [](sqlite3_stmt* stmt) -> std::optional<std::string> {
+    return std::string(column_text(stmt, 0));
+  });
 }
 
 std::optional<Value> DocStore::metadata_of(std::string_view id) {
   std::lock_guard lock(impl_->conn->mutex());
-  Reset reset(impl_->select);
-  if (bind_text(impl_->select, 1, id) != SQLITE_OK || sqlite3_step(impl_->select) != SQLITE_ROW)
-    return std::nullopt;
-  Result<Value> value = from_msgpack(column_blob(impl_->select, 1));
-  if (!value)
-    return std::nullopt;
-  return std::move(value).value();
+  return read_row(impl_->select, id, [](sqlite3_stmt* stmt) -> std::optional<Value> {
+    Result<Value> value = from_msgpack(column_blob(stmt, 1));
+    if (!value)
+      return std::nullopt;
+    return std::move(value).value();
+  });
 }
 
 Result<std::vector<std::string>>
@@ -557,20 +577,11 @@ DocStore::remove_missing(const std::vector<std::string>& present_ids) {
   return gone;
 }
 
-std::size_t DocStore::size() {
-  std::lock_guard lock(impl_->conn->mutex());
-  return impl_->conn->count(impl_->count);
-}
+std::size_t DocStore::size() { return impl_->count(impl_->count_all); }
 
-bool DocStore::rebuilt() const noexcept {
-  return !impl_->conn->rebuild_report().empty();
-}
-const std::string& DocStore::rebuild_report() const noexcept {
-  return impl_->conn->rebuild_report();
-}
-const std::string& DocStore::path() const noexcept {
-  return impl_->conn->path();
-}
+bool DocStore::rebuilt() const noexcept { return impl_->rebuilt(); }
+const std::string& DocStore::rebuild_report() const noexcept { return impl_->rebuild_report(); }
+const std::string& DocStore::path() const noexcept { return impl_->path(); }
 
 std::string_view to_string(DocStore::Change change) noexcept {
   switch (change) {

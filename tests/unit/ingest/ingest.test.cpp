@@ -3,6 +3,7 @@
 
 #include <actorflow/ingest.hpp>
 
+#include "../test_support.hpp"
 #include "core/sentences.hpp"
 
 #include <doctest/doctest.h>
@@ -18,60 +19,18 @@
 #include <limits>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 using namespace actorflow;
+using namespace actorflow::testing_support;
 namespace fs = std::filesystem;
 
 namespace {
 
 // -- helpers ------------------------------------------------------------------------------
-
-template <class T> T must(Result<T> result) {
-  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
-  return std::move(*result);
-}
-
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& path, std::string_view bytes) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-/// A fresh directory under the system's temp directory, removed with everything in it.
-class TempDir {
-public:
-  TempDir() {
-    std::random_device random;
-    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() /
-            ("actorflow-ingest-" + std::to_string(now) + "-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-  fs::path path_;
-};
 
 bool is_blank(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return detail::is_space(c); });
@@ -341,11 +300,9 @@ TEST_CASE("sentences that fit are never cut") {
 
 TEST_CASE("the GPL-3 splits within every guarantee") {
   const fs::path path = "/usr/share/common-licenses/GPL-3";
-  if (!fs::exists(path)) {
-    MESSAGE("skipped: ", path.string(), " does not exist on this system");
-    return;
-  }
-  const std::string text = read_bytes(path);
+  REQUIRE_MESSAGE(fs::exists(path),
+                  path.string() << " does not exist: install base-files, which ships it");
+  const std::string text = read_text(path);
   REQUIRE(text.size() > 10000);
   const auto chunks = check_split(text, {});
   CHECK(chunks.size() > 20);
@@ -382,19 +339,19 @@ TEST_CASE(
     "a directory tree reads as sorted documents with metadata, and skips what is not text") {
   TempDir dir;
   const fs::path& root = dir.path();
-  write_bytes(root / "a.txt", "Hello a.");
-  write_bytes(root / "b.md", "# B\n\nText.");
-  write_bytes(root / "LICENSE", "License text.");
-  write_bytes(root / "UPPER.TXT", "Upper case extension.");
-  write_bytes(root / "bom.txt", "\xEF\xBB\xBFWith a byte order mark.");
-  write_bytes(root / "image.png", std::string("\x89PNG\r\n\x1a\n\0\0", 10));
-  write_bytes(root / "blob.txt", std::string("ab\0cd", 5));
-  write_bytes(root / "latin1.txt", "caf\xe9");
-  write_bytes(root / ".hidden.txt", "Hidden.");
-  write_bytes(root / ".git" / "config", "Hidden directory.");
-  write_bytes(root / "sub" / "c.txt", "Nested.");
-  write_bytes(root / "sub" / "deeper" / "d.md", "Deeper.");
-  write_bytes(root / "sub" / "notes.rst", "Not selected.");
+  write_text(root / "a.txt", "Hello a.");
+  write_text(root / "b.md", "# B\n\nText.");
+  write_text(root / "LICENSE", "License text.");
+  write_text(root / "UPPER.TXT", "Upper case extension.");
+  write_text(root / "bom.txt", "\xEF\xBB\xBFWith a byte order mark.");
+  write_text(root / "image.png", std::string("\x89PNG\r\n\x1a\n\0\0", 10));
+  write_text(root / "blob.txt", std::string("ab\0cd", 5));
+  write_text(root / "latin1.txt", "caf\xe9");
+  write_text(root / ".hidden.txt", "Hidden.");
+  write_text(root / ".git" / "config", "Hidden directory.");
+  write_text(root / "sub" / "c.txt", "Nested.");
+  write_text(root / "sub" / "deeper" / "d.md", "Deeper.");
+  write_text(root / "sub" / "notes.rst", "Not selected.");
 
   // A known modification time, to check the ISO-8601 rendering.
   const auto when = std::chrono::sys_days{std::chrono::year{2024} / 5 / 1} +
@@ -501,10 +458,47 @@ TEST_CASE("a missing root or a file as root is an error naming the path") {
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().code == Errc::bad_input);
   CHECK(none.error().message == "read_directory: '" + missing + "' does not exist");
-  write_bytes(dir.path() / "file.txt", "x");
+  write_text(dir.path() / "file.txt", "x");
   const auto file = read_directory((dir.path() / "file.txt").string());
   REQUIRE_FALSE(file.ok());
   CHECK(contains(file.error().message, "is not a directory"));
+}
+
+TEST_CASE("a name's extension starts with a letter: license names with a version have none") {
+  CHECK(file_extension("notes.md") == ".md");
+  CHECK(file_extension("UPPER.TXT") == ".TXT");
+  CHECK(file_extension("archive.tar.gz") == ".gz");
+  CHECK(file_extension("report.2024.md") == ".md");
+  for (const char* none : {"LICENSE", "GPL-3", "Apache-2.0", "LGPL-2.1", "MPL-2.0", "CC0-1.0",
+                           "v1.2.3", ".bashrc", "trailing.", "file.7z", ""})
+    CHECK_MESSAGE(file_extension(none).empty(), none);
+
+  TempDir dir;
+  const fs::path& root = dir.path();
+  for (const char* name : {"Apache-2.0", "LGPL-2.1", "MPL-2.0", "CC0-1.0", "GPL-3"})
+    write_text(root / name, std::string(name) + " license text.");
+  write_text(root / "notes.md", "Notes.");
+  write_text(root / "archive.tar.gz", "Not really compressed.");
+  write_text(root / "data.json", "{}");
+
+  // The default extensions (".txt", ".md", "") select the licenses, as the header promises.
+  const DirectoryReadResult read = must(read_directory(root.string()));
+  std::vector<std::string> ids;
+  for (const auto& doc : read.documents)
+    ids.push_back(doc.id);
+  CHECK(ids == std::vector<std::string>{"Apache-2.0", "CC0-1.0", "GPL-3", "LGPL-2.1", "MPL-2.0",
+                                        "notes.md"});
+  CHECK(read.skipped.empty());
+  for (const auto& doc : read.documents) {
+    CHECK(doc.metadata.at("extension") == Value(file_extension(doc.id)));
+    CHECK(doc.text == (doc.id == "notes.md" ? "Notes." : doc.id + " license text."));
+  }
+
+  // Listed extensions are compared ignoring case; ".0" is no extension and selects nothing.
+  const auto gz = must(read_directory(root.string(), {.extensions = {".GZ", ".0"}}));
+  REQUIRE(gz.documents.size() == 1);
+  CHECK(gz.documents[0].id == "archive.tar.gz");
+  CHECK(gz.documents[0].metadata.at("extension") == Value(".gz"));
 }
 
 } // TEST_SUITE("reader")
@@ -603,7 +597,7 @@ TEST_CASE("jsonl holds one object per line") {
   TempDir dir;
   const fs::path path = dir.path() / "items.jsonl";
   REQUIRE(save_items(path.string(), sample_items(), ItemFormat::jsonl).ok());
-  const std::string text = read_bytes(path);
+  const std::string text = read_text(path);
   CHECK(std::count(text.begin(), text.end(), '\n') == 3);
   CHECK(text.back() == '\n');
   CHECK(text.starts_with("{\"embedding\":[],\"id\":\"docs/a.md\""));
@@ -623,6 +617,37 @@ TEST_CASE("msgpack keeps binary metadata, jsonl refuses non-finite embeddings") 
   CHECK(contains(refused.error().message, "item 'n': embedding[0] is not finite"));
 }
 
+TEST_CASE("msgpack objects written one after another decode one at a time") {
+  std::vector<std::uint8_t> bytes;
+  for (const Value& value : {Value(1), Value("two"), Value::object({{"k", Value::array({3})}})}) {
+    const auto encoded = to_msgpack(value);
+    bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+  }
+  std::size_t offset = 0;
+  CHECK(must(from_msgpack_at(bytes, offset)) == Value(1));
+  CHECK(offset == 1);
+  CHECK(must(from_msgpack_at(bytes, offset)) == Value("two"));
+  CHECK(offset == 5);
+  CHECK(must(from_msgpack_at(bytes, offset)) == Value::object({{"k", Value::array({3})}}));
+  CHECK(offset == bytes.size());
+  const auto end = from_msgpack_at(bytes, offset);
+  REQUIRE_FALSE(end.ok());
+  CHECK(end.error().message == "msgpack: empty input");
+  CHECK(offset == bytes.size());
+
+  // An error leaves the offset where it was; limits and messages are from_msgpack's.
+  bytes.push_back(0x92); // an array of two, holding one
+  bytes.push_back(0x01);
+  const auto cut = from_msgpack_at(bytes, offset);
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().code == Errc::bad_input);
+  CHECK(contains(cut.error().message, "msgpack: truncated"));
+  CHECK(offset == bytes.size() - 2);
+  // from_msgpack wants the object to end the input.
+  CHECK(contains(from_msgpack(std::span(bytes).first(2)).error().message,
+                 "trailing 1 byte after offset 1"));
+}
+
 TEST_CASE("a truncated or corrupt file gives an error with the place") {
   TempDir dir;
   const auto items = sample_items();
@@ -632,24 +657,24 @@ TEST_CASE("a truncated or corrupt file gives an error with the place") {
   REQUIRE(save_items(msgpack.string(), items, ItemFormat::msgpack).ok());
 
   SUBCASE("jsonl cut inside the last line") {
-    const std::string text = read_bytes(jsonl);
-    write_bytes(jsonl, text.substr(0, text.size() - 5));
+    const std::string text = read_text(jsonl);
+    write_text(jsonl, text.substr(0, text.size() - 5));
     const auto loaded = load_items(jsonl.string());
     REQUIRE_FALSE(loaded.ok());
     CHECK(loaded.error().code == Errc::bad_input);
     CHECK(contains(loaded.error().message, "load_items '" + jsonl.string() + "': line 3: "));
   }
   SUBCASE("jsonl with a line that is no item") {
-    std::string text = read_bytes(jsonl);
+    std::string text = read_text(jsonl);
     text.insert(text.find('\n') + 1, "{\"id\": 7, \"text\": \"x\"}\n");
-    write_bytes(jsonl, text);
+    write_text(jsonl, text);
     const auto loaded = load_items(jsonl.string());
     REQUIRE_FALSE(loaded.ok());
     CHECK(contains(loaded.error().message, "line 2: IngestItem: field 'id' holds int64 (7)"));
   }
   SUBCASE("msgpack cut inside the last item") {
-    const std::string bytes = read_bytes(msgpack);
-    write_bytes(msgpack, bytes.substr(0, bytes.size() - 5));
+    const std::string bytes = read_text(msgpack);
+    write_text(msgpack, bytes.substr(0, bytes.size() - 5));
     const auto loaded = load_items(msgpack.string());
     REQUIRE_FALSE(loaded.ok());
     CHECK(contains(loaded.error().message,
@@ -657,15 +682,15 @@ TEST_CASE("a truncated or corrupt file gives an error with the place") {
     CHECK(contains(loaded.error().message, "truncated"));
   }
   SUBCASE("msgpack cut inside a string of the first item") {
-    const std::string bytes = read_bytes(msgpack);
-    write_bytes(msgpack, bytes.substr(0, 40));
+    const std::string bytes = read_text(msgpack);
+    write_text(msgpack, bytes.substr(0, 40));
     const auto loaded = load_items(msgpack.string());
     REQUIRE_FALSE(loaded.ok());
     CHECK(contains(loaded.error().message, "item 1 at byte 0: truncated"));
   }
   SUBCASE("msgpack followed by a byte msgpack never uses") {
-    const std::string bytes = read_bytes(msgpack);
-    write_bytes(msgpack, bytes + "\xc1");
+    const std::string bytes = read_text(msgpack);
+    write_text(msgpack, bytes + "\xc1");
     const auto loaded = load_items(msgpack.string());
     REQUIRE_FALSE(loaded.ok());
     CHECK(contains(loaded.error().message, "item 4 at byte " + std::to_string(bytes.size()) +

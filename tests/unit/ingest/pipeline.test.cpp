@@ -1,79 +1,49 @@
 // The ingestion pipeline: the same output for any window, the cache, the docstore's skip of
-// unchanged documents, a corrupt cache, a failing item, and a query.
+// unchanged documents, a corrupt cache, a failing item, failing batches, model calls per step,
+// and a query.
 
 #include <actorflow/pipeline.hpp>
 
 #include <actorflow/runtime.hpp>
 
+#include "../test_support.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 using namespace actorflow;
+using namespace actorflow::testing_support;
 namespace fs = std::filesystem;
 
 namespace {
 
 // -- helpers ------------------------------------------------------------------------------
 
-template <class T> T must(Result<T> result) {
-  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
-  return std::move(*result);
-}
-
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
-void write_text(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  REQUIRE(out.good());
-}
-
-/// A fresh directory under the system's temp directory, removed with everything in it.
-class TempDir {
-public:
-  TempDir() {
-    std::random_device random;
-    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() /
-            ("actorflow-pipeline-" + std::to_string(now) + "-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-  fs::path path_;
-};
-
 constexpr std::string_view walrus_phrase = "purple walrus juggles seventeen lanterns";
 
-/// A corpus of real text: two licenses from /usr/share/common-licenses (when this machine has
-/// them) and two files of our own, one holding a distinctive phrase in its middle. The stores
-/// live beside it, outside the corpus.
+/// A corpus of real text: two licenses from /usr/share/common-licenses (base-files ships them;
+/// CI installs it) and two files of our own, one holding a distinctive phrase in its middle.
+/// The stores live beside it, outside the corpus.
 class Corpus {
 public:
   Corpus() {
     fs::create_directories(docs());
     for (const char* name : {"BSD", "Apache-2.0"}) {
+      const fs::path license = fs::path("/usr/share/common-licenses") / name;
       std::error_code ec;
-      fs::copy_file(fs::path("/usr/share/common-licenses") / name, docs() / name, ec);
+      fs::copy_file(license, docs() / name, ec);
+      REQUIRE_MESSAGE(!ec, "cannot copy " << license.string() << ": " << ec.message()
+                                          << " (install base-files, which ships it)");
     }
     write_text(docs() / "actors.md",
                "# Actors and messages\n\nAn actor owns its state and changes it only when a "
@@ -93,10 +63,14 @@ public:
 
   [[nodiscard]] fs::path docs() const { return dir_.path() / "docs"; }
   [[nodiscard]] std::string store(const char* name) const { return (dir_.path() / name).string(); }
+  /// Every file of the corpus, read with the reader's default options: the licenses'
+  /// names ("BSD", "Apache-2.0") count as having no extension, and so are selected.
   [[nodiscard]] std::vector<IngestItem> read() const {
-    DirectoryReaderOptions every_file;
-    every_file.extensions = {}; // the licenses have none, or one like ".0"
-    return must(read_directory(docs().string(), every_file)).documents;
+    const DirectoryReadResult read = must(read_directory(docs().string()));
+    CHECK(read.skipped.empty());
+    const auto files = std::distance(fs::directory_iterator(docs()), fs::directory_iterator());
+    REQUIRE(read.documents.size() == static_cast<std::size_t>(files));
+    return read.documents;
   }
 
 private:
@@ -193,6 +167,83 @@ private:
   std::size_t batch_;
 };
 
+/// Fails every batch with `code`, counting its calls and the items they held.
+class Failing : public Transformation {
+public:
+  Failing(Errc code, std::size_t batch) : code_(code), batch_(batch) {}
+  [[nodiscard]] std::string name() const override { return "failing"; }
+  [[nodiscard]] std::size_t batch_size() const override { return batch_; }
+  Task<Result<std::vector<IngestItem>>> apply(std::vector<IngestItem> items, Context&) override {
+    ++calls;
+    items_seen += static_cast<int>(items.size());
+    co_return Error{code_, "no luck"};
+  }
+
+  std::atomic<int> calls{0};
+  std::atomic<int> items_seen{0};
+
+private:
+  Errc code_;
+  std::size_t batch_;
+};
+
+/// Documents of `sentences` short sentences each, split into chunks of about two sentences.
+std::vector<IngestItem> sentence_documents(int documents, int sentences) {
+  std::vector<IngestItem> out;
+  for (int d = 0; d < documents; ++d) {
+    IngestItem doc;
+    doc.id = "doc" + std::to_string(d);
+    for (int i = 0; i < sentences; ++i)
+      doc.text +=
+          "Sentence number " + std::to_string(i) + " of document " + std::to_string(d) + ". ";
+    out.push_back(std::move(doc));
+  }
+  return out;
+}
+
+std::shared_ptr<SplitterTransform> small_chunks() {
+  return std::make_shared<SplitterTransform>(SplitterOptions{.chunk_size = 16, .chunk_overlap = 0});
+}
+
+/// A node that asks the default model for a title of its input.
+class AskNode : public Node {
+public:
+  Task<Value> exec(Value, Context& ctx) override {
+    auto reply = co_await ctx.llm().chat("Write a short title for this document:\nA text.");
+    co_return Value(reply.value().text);
+  }
+};
+
+/// Runs a nested flow (node "ask": one model call) per item: its model calls are made by node
+/// "nested/ask".
+class Nested : public Transformation {
+public:
+  Nested() : flow_(must(FlowBuilder("inner").node<AskNode>("ask").build())) {}
+  [[nodiscard]] std::string name() const override { return "nested"; }
+  [[nodiscard]] std::optional<std::string> provider() const override { return ""; }
+  Task<Result<std::vector<IngestItem>>> apply(std::vector<IngestItem> items,
+                                              Context& ctx) override {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      auto ran = co_await ctx.run(flow_, State{});
+      if (!ran)
+        co_return ran.error();
+    }
+    co_return items;
+  }
+
+private:
+  Flow flow_;
+};
+
+/// Makes no model call; named like the node inside `Nested`.
+class Ask : public Transformation {
+public:
+  [[nodiscard]] std::string name() const override { return "ask"; }
+  Task<Result<std::vector<IngestItem>>> apply(std::vector<IngestItem> items, Context&) override {
+    co_return items;
+  }
+};
+
 } // namespace
 
 // -- tests --------------------------------------------------------------------------------
@@ -274,7 +325,7 @@ TEST_CASE("a second run on the same cache makes no model calls and gives the sam
     CHECK(added.items == first.items);
     auto again = run(runtime, tracked, documents);
     CHECK(again.stats.changes.unchanged == documents.size());
-    CHECK(again.stats.changes.skipped == documents.size());
+    CHECK(again.stats.changes.served_from_cache == documents.size());
     CHECK(again.items == first.items);
     CHECK(counter->calls() == first_calls);
   }
@@ -296,7 +347,7 @@ TEST_CASE("changing one file re-runs only that document's work") {
 
   CHECK(after.stats.changes.changed == 1);
   CHECK(after.stats.changes.unchanged == documents.size() - 1);
-  CHECK(after.stats.changes.skipped == documents.size() - 1);
+  CHECK(after.stats.changes.served_from_cache == documents.size() - 1);
   CHECK(after.stats.changes.removed == std::vector<std::string>{"actors.md"});
   const auto walrus_chunks = chunks_of(after, "walrus.txt");
   CHECK(counter->chats - chats == 1); // its title
@@ -380,32 +431,137 @@ TEST_CASE("a query finds the chunk that holds a distinctive phrase first") {
 }
 
 TEST_CASE("bad options are reported before anything runs") {
-  Runtime runtime{counted(std::make_shared<CountingProvider>())};
+  auto counter = std::make_shared<CountingProvider>();
+  Runtime runtime{counted(counter)};
+  TempDir dir;
   std::vector<IngestItem> documents(1);
   documents[0].id = "a";
   documents[0].text = "Some text.";
   PipelineOptions options;
+  options.cache_path = (dir.path() / "cache.db").string();
+  options.docstore_path = (dir.path() / "docs.db").string();
+  std::string expected; // the message names the option and its value
 
   SUBCASE("two transformations of one name") {
     options.transformations = {std::make_shared<Embedder>(), std::make_shared<Embedder>()};
+    expected = "pipeline: transformation 1: its name 'embed' is empty or taken";
   }
   SUBCASE("a splitter whose overlap is not below its size") {
     options.transformations = {std::make_shared<SplitterTransform>(
         SplitterOptions{.chunk_size = 10, .chunk_overlap = 10})};
+    expected = "pipeline: transformation 0 ('split'): SentenceSplitter: chunk_overlap (10) must "
+               "be smaller than chunk_size (10)";
   }
   SUBCASE("a provider that does not exist") {
     options.transformations = {std::make_shared<Embedder>(8, "nowhere")};
+    expected = "pipeline: transformation 0 ('embed'): no model provider named 'nowhere' "
+               "(configured: ";
   }
   SUBCASE("no window") {
     options.transformations = {std::make_shared<Embedder>()};
     options.num_workers = 0;
+    expected = "pipeline: num_workers is 0 (expected 1 to 4294967295)";
+  }
+  SUBCASE("a title extractor with no room for text") {
+    options.transformations = {std::make_shared<TitleExtractor>(TitleOptions{.max_text_bytes = 0})};
+    expected = "pipeline: transformation 0 ('title'): title: max_text_bytes, max_tokens and "
+               "metadata_key must not be 0 or empty";
   }
   SUBCASE("two documents of one id") {
     options.transformations = {std::make_shared<Embedder>()};
     documents.push_back(documents[0]);
+    expected = "pipeline: two documents have the id 'a'";
   }
   auto result = IngestionPipeline{options}.run(runtime, documents);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == Errc::bad_input);
-  MESSAGE(result.error().message);
+  CHECK_MESSAGE(contains(result.error().message, expected), result.error().message);
+  CHECK(counter->calls() == 0);
+  // Checked before anything is opened: neither store was created.
+  CHECK_FALSE(fs::exists(options.cache_path));
+  CHECK_FALSE(fs::exists(options.docstore_path));
+}
+
+TEST_CASE("a batch that fails with a transient error is not applied again item by item") {
+  Runtime runtime{counted(std::make_shared<CountingProvider>())};
+  const auto documents = sentence_documents(2, 24);
+  constexpr std::size_t batch = 4;
+  auto limited = std::make_shared<Failing>(Errc::rate_limited, batch);
+  PipelineOptions options;
+  options.transformations = {small_chunks(), limited};
+  auto result = must(IngestionPipeline{options}.run(runtime, documents)); // failures expected
+
+  const auto& failing = step(result, "failing");
+  const std::size_t chunks = step(result, "split").output_items;
+  REQUIRE(chunks > 2 * batch * documents.size()); // several batches of several items each
+  CHECK(failing.batches < chunks);
+  // One call per batch: a 429 says nothing about the items, and splitting would multiply it.
+  CHECK(limited->calls == static_cast<int>(failing.batches));
+  CHECK(limited->items_seen == static_cast<int>(chunks));
+  CHECK(result.items.empty());
+  CHECK(failing.failed_items == chunks);
+  REQUIRE(result.stats.failed.size() == chunks);
+  for (const auto& failed : result.stats.failed) {
+    CHECK(failed.error.code == Errc::rate_limited);
+    CHECK(contains(failed.error.message, "item '" + failed.id + "': "));
+    CHECK(contains(failed.error.message, "no luck"));
+  }
+}
+
+TEST_CASE("a batch that fails with an error about its input is applied again item by item") {
+  Runtime runtime{counted(std::make_shared<CountingProvider>())};
+  const auto documents = sentence_documents(2, 24);
+  auto refusing = std::make_shared<Failing>(Errc::bad_input, 4);
+  PipelineOptions options;
+  options.transformations = {small_chunks(), refusing};
+  auto result = must(IngestionPipeline{options}.run(runtime, documents)); // failures expected
+
+  const auto& failing = step(result, "failing");
+  const std::size_t chunks = step(result, "split").output_items;
+  CHECK(failing.failed_items == chunks);
+  REQUIRE(result.stats.failed.size() == chunks);
+  // Each batch once, then each item of a batch of several alone.
+  std::map<std::string, std::size_t> per_document;
+  for (const auto& failed : result.stats.failed) {
+    CHECK(failed.error.code == Errc::bad_input);
+    ++per_document[failed.document];
+  }
+  std::size_t expected_calls = 0;
+  for (const auto& [document, n] : per_document)
+    expected_calls += (n + 3) / 4 + n - (n % 4 == 1 ? 1 : 0);
+  CHECK(refusing->calls == static_cast<int>(expected_calls));
+  CHECK(refusing->calls > static_cast<int>(failing.batches));
+}
+
+TEST_CASE("a whole-document batch that fails is not applied again item by item") {
+  Runtime runtime{counted(std::make_shared<CountingProvider>())};
+  const auto documents = sentence_documents(3, 24);
+  auto whole = std::make_shared<Failing>(Errc::bad_input, whole_document);
+  PipelineOptions options;
+  options.cache_path = ":memory:";
+  options.transformations = {small_chunks(), whole};
+  auto result = must(IngestionPipeline{options}.run(runtime, documents)); // failures expected
+
+  const std::size_t chunks = step(result, "split").output_items;
+  REQUIRE(chunks > documents.size());
+  // A document's items belong together (a title of one chunk is not the document's title).
+  CHECK(whole->calls == static_cast<int>(documents.size()));
+  CHECK(step(result, "failing").batches == documents.size());
+  CHECK(step(result, "failing").failed_items == chunks);
+  CHECK(result.stats.failed.size() == chunks);
+}
+
+TEST_CASE("model calls of a node inside a step count for that step, and only for it") {
+  auto counter = std::make_shared<CountingProvider>();
+  Runtime runtime{counted(counter)};
+  const auto documents = sentence_documents(2, 3);
+  PipelineOptions options;
+  // "ask" comes first: a step of that name must not take the calls of "nested/ask".
+  options.transformations = {std::make_shared<Ask>(), std::make_shared<Nested>()};
+  auto result = run(runtime, options, documents);
+
+  REQUIRE(result.stats.failed.empty());
+  CHECK(counter->chats == static_cast<int>(documents.size()));
+  CHECK(step(result, "nested").model_calls == documents.size());
+  CHECK(step(result, "ask").model_calls == 0);
 }

@@ -2,6 +2,8 @@
 
 #include <actorflow/store.hpp>
 
+#include "../test_support.hpp"
+
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
@@ -16,46 +18,20 @@
 #include <vector>
 
 using namespace actorflow;
+using namespace actorflow::testing_support;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A unique path in the temp directory; removes the database and everything SQLite or a
-// rebuild put beside it.
+// A database path in a fresh directory, which goes with everything SQLite or a rebuild put
+// beside the file ("-wal", "-shm", ".corrupt").
 class TempDb {
 public:
-  TempDb() {
-    std::random_device random;
-    const auto tag = (std::uint64_t{random()} << 32) ^ random();
-    path_ = fs::temp_directory_path() / ("actorflow-store-" + std::to_string(tag) + ".db");
-  }
-  ~TempDb() {
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal", ".corrupt", ".corrupt-wal"})
-      fs::remove(path_.string() + suffix, ec);
-  }
-  TempDb(const TempDb&) = delete;
-  TempDb& operator=(const TempDb&) = delete;
-
-  [[nodiscard]] std::string str() const { return path_.string(); }
+  [[nodiscard]] std::string str() const { return (dir_.path() / "store.db").string(); }
 
 private:
-  fs::path path_;
+  TempDir dir_;
 };
-
-template <class T>
-T must(Result<T> result) {
-  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
-  return std::move(result).value();
-}
-
-void must(const Result<void>& result) {
-  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
-}
-
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
 
 void write_file(const std::string& path, const std::vector<char>& bytes, std::size_t offset = 0) {
   std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
@@ -285,6 +261,8 @@ TEST_CASE("a document store tells added, unchanged and changed apart") {
   CHECK(must(docs.upsert("a.pdf", "h2", meta)) == DocStore::Change::changed);
   CHECK(docs.hash_of("a.pdf") == "h2");
   CHECK_FALSE(docs.hash_of("b.pdf").has_value());
+  CHECK(docs.metadata_of("a.pdf") == meta);
+  CHECK_FALSE(docs.metadata_of("b.pdf").has_value());
   CHECK(docs.size() == 1);
   CHECK(to_string(DocStore::Change::unchanged) == "unchanged");
 
