@@ -10,14 +10,15 @@
 // Against `actorflow sim` (or any OpenAI-compatible server; limits apply to provider "openai"):
 //   build/release/tools/actorflow sim --port 0 --rpm 600 --latency-ms 20   # prints the port
 //   OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 build/release/examples/batch_processor --rpm 600
+// Add --no-settle with --tpm against a server that counts max_tokens up front (OpenAI).
 #include <actorflow/actorflow.hpp>
+#include <actorflow/openai.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -101,9 +102,8 @@ int main(int argc, char** argv) {
   std::string input, out;
   std::size_t items = 0, window = 32;
   std::uint32_t max_tokens = 64;
-  RetryPolicy retry{.max_attempts = 4};
+  RetryPolicy retry{.max_attempts = 4}; // jitter: full
   std::int64_t backoff_ms = 200, max_backoff_ms = 5000, timeout_ms = 30000;
-  std::string jitter = "full";
   Limits limits;
   app.add_option("input", input, "Prompts, one per line (none: synthetic prompts)")
       ->check(CLI::ExistingFile);
@@ -122,9 +122,16 @@ int main(int argc, char** argv) {
                    "Backoff after the first failure, doubled after each next one")
       ->capture_default_str();
   retries->add_option("--max-backoff-ms", max_backoff_ms, "Longest backoff")->capture_default_str();
-  retries->add_option("--jitter", jitter, "Backoff randomisation")
-      ->check(CLI::IsMember({"none", "full", "equal", "decorrelated"}))
-      ->capture_default_str();
+  const std::map<std::string, Jitter> jitters{{"none", Jitter::none},
+                                              {"full", Jitter::full},
+                                              {"equal", Jitter::equal},
+                                              {"decorrelated", Jitter::decorrelated}};
+  // The name is checked (IsMember) before it becomes the enum value (transforms run last-added
+  // first): CLI11's own messages would print a uint8_t enum's values as characters.
+  retries->add_option("--jitter", retry.jitter, "Backoff randomisation")
+      ->transform(CLI::Transformer(jitters).description(""))
+      ->transform(CLI::IsMember(jitters))
+      ->default_str("full");
   retries
       ->add_option("--timeout-ms", timeout_ms,
                    "Time limit of each attempt, waiting for the limiter included (0: none)")
@@ -134,6 +141,10 @@ int main(int argc, char** argv) {
   limit->add_option("--rpm", limits.requests_per_minute, "Requests per minute");
   limit->add_option("--tpm", limits.tokens_per_minute, "Tokens per minute (prompt + max_tokens)");
   limit->add_option("--run-tokens", limits.tokens_per_run, "Token budget of the whole batch");
+  limit->add_flag_callback(
+      "--no-settle", [&limits] { limits.settle_with_actual_usage = false; },
+      "Count each call's tokens as reserved (prompt + max_tokens), not as used: for servers "
+      "that count max_tokens up front (OpenAI); by default a call is corrected by its usage");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -142,30 +153,23 @@ int main(int argc, char** argv) {
   retry.initial_backoff = Millis{backoff_ms};
   retry.max_backoff = Millis{max_backoff_ms};
   retry.attempt_timeout = Millis{timeout_ms};
-  retry.jitter = jitter == "none"           ? Jitter::none
-                 : jitter == "equal"        ? Jitter::equal
-                 : jitter == "decorrelated" ? Jitter::decorrelated
-                                            : Jitter::full;
 
   // Declared before the Runtime, so they outlive its threads that call the callbacks.
   std::mutex mutex;                           // guards the tally and stderr's progress line
   std::map<std::string, int> failed_attempts; // every failed attempt, retried or not, by code
   RuntimeConfig config;
-  std::string provider = "local";
-  if (std::getenv("OPENAI_BASE_URL")) {
-    auto openai = OpenAiConfig::from_env();
-    if (!openai) {
-      std::cerr << openai.error().to_string() << "\n";
-      return 1;
-    }
-    provider = "openai";
-    std::cout << "provider: openai at " << openai->base_url << ", model " << openai->model << "\n";
-    config.models.add(provider, make_openai_provider(*openai));
-    limits.settle_with_actual_usage = false; // OpenAI counts max_tokens against the limit
-  } else {
+  auto openai = add_openai_from_env(config.models);
+  if (!openai) {
+    std::cerr << openai.error().to_string() << "\n";
+    return 1;
+  }
+  std::string provider = *openai ? "openai" : "local";
+  if (*openai)
+    std::cout << "provider: openai (OPENAI_BASE_URL), model "
+              << config.models.find(provider)->default_model() << "\n";
+  else
     std::cout << "provider: local (offline; its answers are rule-based echoes and extracts, "
                  "not a model's)\n";
-  }
   config.limits[provider] = limits;
   Runtime runtime{std::move(config)};
 

@@ -60,11 +60,15 @@ int main() {
     s = s.with("y", x * x);
     return std::string(default_action);
   });
-  auto flow = FlowBuilder("square").node("fetch", fetch).node("square", square).edge("fetch", "square").build();
+  auto flow = FlowBuilder("square")
+                  .node("fetch", fetch)
+                  .node("square", square)
+                  .edge("fetch", "square")
+                  .build();
   if (!flow)
     return 1;
 
-  Runtime runtime{RuntimeConfig{.worker_threads = 2, .nodes = {}, .log = {}}};
+  Runtime runtime{RuntimeConfig{.worker_threads = 2}};
   HostLoop loop;
   constexpr int runs = 50;
   int finished = 0;

@@ -1,8 +1,9 @@
 // Supervision at work against a flaky service: retries with backoff and jitter, a Retry-After,
 // a fallback when retries run out, and a circuit that opens when the service is down.
 // Uses testing::ScriptedModel as the "service" so that the example runs anywhere; the delays
-// are real but short (the whole example takes well under a second).
-// Run: build/release/examples/flaky_service
+// are real but short (the whole example takes well under a second). Each scenario checks what
+// it shows (service calls, fallbacks, failed items, circuit openings): exit code 1 if one does
+// not. Run: build/release/examples/flaky_service
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
 
@@ -44,8 +45,11 @@ public:
     Array lines;
     for (auto& item : result.items)
       lines.push_back(item.ok() ? item.value() : Value(item.error().to_string()));
-    state = state.with("answers", std::move(lines)).with("retries", static_cast<std::int64_t>(result.summary.retries));
-    return "default";
+    state = state.with({{"answers", std::move(lines)},
+                        {"retries", result.summary.retries},
+                        {"failed", result.summary.failed},
+                        {"circuit_opened", result.summary.circuit_opened}});
+    return std::string(default_action);
   }
 
 private:
@@ -75,8 +79,16 @@ Value questions(int n) {
   return xs;
 }
 
+// What a scenario shows: the example fails when a run does not show it.
+struct Expected {
+  std::size_t service_calls;
+  int fallbacks;      // items answered "(unavailable)" by exec_fallback
+  int failed;         // items that failed (no fallback)
+  int circuit_opened; // times the circuit opened
+};
+
 int run_scenario(Runtime& runtime, const std::string& title, std::shared_ptr<ScriptedModel> service,
-                 RetryPolicy policy, int items, bool fallback = true) {
+                 RetryPolicy policy, int items, bool fallback, Expected expected) {
   std::cout << "== " << title << "\n";
   auto flow = FlowBuilder("ask").node<AskService>("ask", service, policy, fallback).build();
   if (!flow) {
@@ -92,14 +104,28 @@ int run_scenario(Runtime& runtime, const std::string& title, std::shared_ptr<Scr
     std::cerr << "run failed: " << result.error().to_string() << "\n";
     return 1;
   }
-  for (const auto& line : result->state.at("answers").as_array())
+  const auto& state = result->state;
+  for (const auto& line : state.at("answers").as_array())
     std::cout << "  " << line.as_string() << "\n";
+  std::lock_guard lock{tally->mutex};
   std::cout << "  service calls: " << service->calls()
-            << ", retries: " << result->state.at("retries").as_int();
+            << ", retries: " << state.at("retries").as_int();
   for (const auto& [kind, count] : tally->counts)
     std::cout << ", " << kind << ": " << count;
   std::cout << "\n";
-  return 0;
+  auto fallbacks = tally->counts[std::string(to_string(AttemptEvent::Kind::fallback_used))];
+  Expected seen{.service_calls = service->calls(),
+                .fallbacks = fallbacks,
+                .failed = static_cast<int>(state.at("failed").as_int()),
+                .circuit_opened = static_cast<int>(state.at("circuit_opened").as_int())};
+  if (seen.service_calls == expected.service_calls && seen.fallbacks == expected.fallbacks &&
+      seen.failed == expected.failed && seen.circuit_opened == expected.circuit_opened)
+    return 0;
+  std::cerr << "  expected " << expected.service_calls << " service calls, " << expected.fallbacks
+            << " fallbacks, " << expected.failed << " failed items and the circuit opened "
+            << expected.circuit_opened << " times; saw " << seen.service_calls << ", "
+            << seen.fallbacks << ", " << seen.failed << " and " << seen.circuit_opened << "\n";
+  return 1;
 }
 
 } // namespace
@@ -118,13 +144,15 @@ int main() {
       std::make_shared<ScriptedModel>(std::deque<ModelStep>{
           ModelStep::server_error(), ModelStep::server_error(), ModelStep::rate_limited(20ms),
           ModelStep::answer("42")}),
-      policy, 3);
+      policy, 3, true,
+      {.service_calls = 6, .fallbacks = 0, .failed = 0, .circuit_opened = 0}); // 4 + 1 + 1
 
   // 2. Down for good: every attempt fails, the fallback answers.
   status |= run_scenario(runtime, "service down: retries run out, the fallback answers",
                          std::make_shared<ScriptedModel>(
                              std::deque<ModelStep>{ModelStep::server_error()}),
-                         policy, 2);
+                         policy, 2, true,
+                         {.service_calls = 8, .fallbacks = 2, .failed = 0, .circuit_opened = 0});
 
   // 3. Down, with a circuit and no fallback (a fallback's value counts as a success for the
   //    circuit): after 3 failures within a minute the rest fails fast.
@@ -134,6 +162,7 @@ int main() {
   status |= run_scenario(runtime, "service down, circuit breaker: the rest fails fast",
                          std::make_shared<ScriptedModel>(
                              std::deque<ModelStep>{ModelStep::server_error()}),
-                         with_circuit, 8, false);
+                         with_circuit, 8, false,
+                         {.service_calls = 3, .fallbacks = 0, .failed = 8, .circuit_opened = 1});
   return status;
 }

@@ -1,16 +1,15 @@
-// Summarise every paragraph of a folder of text files with a parallel batch node (window 32):
-// one item actor per paragraph, each asking the model through ctx.llm(), summaries joined in
-// input order by the reducer (post_batch).
+// Summarise every paragraph (blank-line separated, 200+ characters) of a folder of text files
+// with a parallel batch node (window 32): one item actor per paragraph, each asking the model
+// through ctx.llm(), summaries joined in input order by the reducer (post_batch).
 //
 // Offline by default: the embedded `local` provider answers with an extractive summary (the
 // paragraph's most central sentences), not a model's. With OPENAI_BASE_URL set (and
 // OPENAI_API_KEY, OPENAI_MODEL as needed) it asks that OpenAI-compatible server instead, e.g.
 // `actorflow sim`. Run: build/release/examples/parallel_summaries [folder]
 #include <actorflow/actorflow.hpp>
+#include <actorflow/ingest.hpp>
+#include <actorflow/openai.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -18,28 +17,23 @@ using namespace actorflow;
 
 namespace {
 
-// Paragraphs (blank-line separated, 200+ characters) of every regular file in `dir`.
-Array paragraphs(const std::string& dir) {
-  Array out;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (!entry.is_regular_file())
-      continue;
-    std::ifstream in{entry.path()};
-    std::string line, paragraph;
-    auto flush = [&] {
-      if (paragraph.size() >= 200)
-        out.emplace_back(paragraph);
-      paragraph.clear();
-    };
-    while (std::getline(in, line)) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos)
-        flush();
-      else
-        paragraph += (paragraph.empty() ? "" : " ") + line;
-    }
-    flush();
+// The paragraphs of `text` (blank-line separated, lines joined by a space) of 200+ characters:
+// shorter ones are headings and notices, not worth a model call.
+void add_paragraphs(const std::string& text, Array& out) {
+  std::istringstream in{text};
+  std::string line, paragraph;
+  auto flush = [&] {
+    if (paragraph.size() >= 200)
+      out.emplace_back(paragraph);
+    paragraph.clear();
+  };
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      flush();
+    else
+      paragraph += (paragraph.empty() ? "" : " ") + line;
   }
-  return out;
+  flush();
 }
 
 class Summarise : public ParallelBatchNode {
@@ -55,7 +49,8 @@ public:
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     std::ostringstream digest;
     for (const auto& item : result.items)
-      digest << "- " << (item.ok() ? item.value().as_string() : "(failed: " + item.error().message + ")")
+      digest << "- "
+             << (item.ok() ? item.value().as_string() : "(failed: " + item.error().message + ")")
              << "\n";
     state = state.with({{"digest", digest.str()},
                         {"summarised", result.summary.succeeded},
@@ -68,9 +63,21 @@ public:
 
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "/usr/share/common-licenses";
-  auto texts = paragraphs(dir);
+  // The reader's defaults: .txt, .md and files without an extension (GPL-3, Apache-2.0), in
+  // subfolders too; files that are not UTF-8 text are skipped.
+  auto read = read_directory(dir);
+  if (!read) {
+    std::cerr << read.error().to_string() << "\n";
+    return 1;
+  }
+  for (const auto& skipped : read->skipped)
+    std::cerr << "skipped " << skipped.path << ": " << skipped.reason << "\n";
+  Array texts;
+  for (const auto& document : read->documents)
+    add_paragraphs(document.text, texts);
+
   // A server's 429 (rate limited, with Retry-After) or 5xx is retried; the wait the server asks
-  // for wins over the backoff. (A resource controller that avoids the 429s is the next step.)
+  // for wins over the backoff.
   auto flow = FlowBuilder("summaries")
                   .node<Summarise>("summarise")
                   .retry("summarise", RetryPolicy{.max_attempts = 8})
@@ -78,14 +85,14 @@ int main(int argc, char** argv) {
   if (!flow)
     return 1;
   RuntimeConfig config;
-  if (std::getenv("OPENAI_BASE_URL")) {
-    auto openai = OpenAiConfig::from_env();
-    if (!openai) {
-      std::cerr << openai.error().to_string() << "\n";
-      return 1;
-    }
-    config.models.add("openai", make_openai_provider(*openai));
+  if (auto added = add_openai_from_env(config.models); !added) {
+    std::cerr << added.error().to_string() << "\n";
+    return 1;
   }
+  // The resource controller paces the calls to "openai" so that the server has no cause for a
+  // 429: 500 requests per minute, OpenAI's limit for most chat models on its first paid tier
+  // (use your account's). The local provider needs no limit.
+  config.limits["openai"] = Limits{.requests_per_minute = 500};
   Runtime runtime{std::move(config)};
   std::cout << "provider: " << runtime.models().default_name() << "\n";
   auto result = runtime.run(*flow, State{}.with("texts", texts)).get();

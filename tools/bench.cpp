@@ -11,13 +11,7 @@ namespace actorflow::tools {
 
 namespace {
 
-using Clock = BenchClock;
-
-double ms_since(Clock::time_point t0) { return seconds_since(t0) * 1000.0; }
-
-int print(const Value& report) { return print_report(report); }
-
-int fail(const Error& error) { return bench_failed("", error.to_string()); }
+double ms_since(BenchClock::time_point t0) { return seconds_since(t0) * 1000.0; }
 
 } // namespace
 
@@ -32,11 +26,11 @@ int bench_sleep(const SleepBenchOptions& options) {
                                             .post = {}}))
                   .build();
   if (!flow)
-    return fail(flow.error());
-  Runtime runtime{RuntimeConfig{.worker_threads = options.workers, .nodes = {}, .log = {}}};
+    return bench_failed("sleep", flow.error());
+  Runtime runtime{RuntimeConfig{.worker_threads = options.workers}};
   std::vector<RunHandle> handles;
   handles.reserve(options.nodes);
-  auto t0 = Clock::now();
+  auto t0 = BenchClock::now();
   for (std::size_t i = 0; i < options.nodes; ++i)
     handles.push_back(runtime.run(*flow));
   std::size_t failed = 0;
@@ -46,16 +40,18 @@ int bench_sleep(const SleepBenchOptions& options) {
   auto ideal = static_cast<double>(options.sleep_ms);
   auto blocking = static_cast<double>(options.nodes * options.sleep_ms) /
                   static_cast<double>(runtime.worker_threads());
-  return print(Value::object({{"bench", "sleep"},
-                              {"nodes", options.nodes},
-                              {"sleep_ms", options.sleep_ms},
-                              {"workers", runtime.worker_threads()},
-                              {"failed", failed},
-                              {"wall_ms", wall},
-                              {"ideal_ms", ideal},
-                              {"ratio_to_ideal", wall / ideal},
-                              {"blocking_sleep_would_take_ms", blocking},
-                              {"speedup_vs_blocking", blocking / wall}}));
+  return print_report(Value::object({{"bench", "sleep"},
+                                     {"nodes", options.nodes},
+                                     {"sleep_ms", options.sleep_ms},
+                                     {"workers", runtime.worker_threads()},
+                                     {"failed", failed},
+                                     {"wall_ms", wall},
+                                     {"ideal_ms", ideal},
+                                     {"ratio_to_ideal", wall / ideal},
+                                     {"blocking_sleep_would_take_ms", blocking},
+                                     {"speedup_vs_blocking", blocking / wall},
+                                     {"ok", failed == 0}}),
+                      failed == 0);
 }
 
 int bench_steps(const StepsBenchOptions& options) {
@@ -71,10 +67,10 @@ int bench_steps(const StepsBenchOptions& options) {
                   .max_steps(options.steps + 1)
                   .build();
   if (!flow)
-    return fail(flow.error());
+    return bench_failed("steps", flow.error());
 
   // Baseline: the same node, made and driven by a plain loop on this thread.
-  auto t_base = Clock::now();
+  auto t_base = BenchClock::now();
   State state;
   for (std::int64_t i = 0; i < steps; ++i) {
     auto node = count();
@@ -85,24 +81,26 @@ int bench_steps(const StepsBenchOptions& options) {
   }
   auto base_ms = ms_since(t_base);
 
-  Runtime runtime{RuntimeConfig{.worker_threads = options.workers, .nodes = {}, .log = {}}};
-  auto t0 = Clock::now();
+  Runtime runtime{RuntimeConfig{.worker_threads = options.workers}};
+  auto t0 = BenchClock::now();
   auto result = runtime.run(*flow).get();
   auto wall = ms_since(t0);
   if (!result)
-    return fail(result.error());
+    return bench_failed("steps", result.error());
   if (result->state.at("n").as_int() != steps || state.at("n").as_int() != steps)
-    return fail(Error{Errc::internal, "step count mismatch"});
+    return bench_failed("steps", "step count mismatch");
   auto per_step_us = wall * 1000.0 / static_cast<double>(steps);
   auto base_per_step_us = base_ms * 1000.0 / static_cast<double>(steps);
-  return print(Value::object({{"bench", "steps"},
-                              {"steps", steps},
-                              {"workers", runtime.worker_threads()},
-                              {"wall_ms", wall},
-                              {"per_step_us", per_step_us},
-                              {"baseline_plain_loop_ms", base_ms},
-                              {"baseline_per_step_us", base_per_step_us},
-                              {"actor_overhead_per_step_us", per_step_us - base_per_step_us}}));
+  return print_report(
+      Value::object({{"bench", "steps"},
+                     {"steps", steps},
+                     {"workers", runtime.worker_threads()},
+                     {"wall_ms", wall},
+                     {"per_step_us", per_step_us},
+                     {"baseline_plain_loop_ms", base_ms},
+                     {"baseline_per_step_us", base_per_step_us},
+                     {"actor_overhead_per_step_us", per_step_us - base_per_step_us}}),
+      true); // a wrong count failed above
 }
 
 namespace {
@@ -154,8 +152,7 @@ TimedRun run_batch(std::size_t workers, NodeFactory node,
   auto flow = FlowBuilder("bench").node("batch", std::move(node)).build();
   if (!flow)
     return {flow.error(), 0};
-  Runtime runtime{
-      RuntimeConfig{.worker_threads = workers, .nodes = {}, .log = {}, .scheduler = policy}};
+  Runtime runtime{RuntimeConfig{.worker_threads = workers, .scheduler = policy}};
   return timed_run(runtime, *flow);
 }
 
@@ -165,11 +162,10 @@ int bench_fanout(const FanoutBenchOptions& options) {
   BatchOptions batch{.max_concurrency = options.concurrency,
                      .policy = FailurePolicy::collect(),
                      .as_completed = options.fold};
-  auto policy = options.policy == "stealing" ? SchedulerPolicy::stealing : SchedulerPolicy::sharing;
   auto [result, wall_s] =
-      run_batch(options.workers, factory_of<NoopBatch>(batch, options.items), policy);
+      run_batch(options.workers, factory_of<NoopBatch>(batch, options.items), options.policy);
   if (!result)
-    return fail(result.error());
+    return bench_failed("fanout", result.error());
   auto n = static_cast<std::int64_t>(options.items);
   bool ok = result->state.at("count").as_int() == n && result->state.at("failed").as_int() == 0 &&
             result->state.at("sum").as_int() == n * (n - 1) / 2;
@@ -177,7 +173,7 @@ int bench_fanout(const FanoutBenchOptions& options) {
                        {"items", options.items},
                        {"concurrency", options.concurrency},
                        {"workers", options.workers},
-                       {"policy", options.policy},
+                       {"policy", policy_name(options.policy)},
                        {"wall_s", wall_s},
                        {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
                        {"peak_rss_kb", peak_rss_kb()},
@@ -191,7 +187,7 @@ int bench_latency(const LatencyBenchOptions& options) {
   auto [result, wall_s] =
       run_batch(options.workers, factory_of<TimerBatch>(batch, options.items, latency));
   if (!result)
-    return fail(result.error());
+    return bench_failed("latency", result.error());
   bool ok = result->state.at("results").size() == options.items;
   auto report = window_report("latency", options.items, options.concurrency, options.latency_ms,
                               options.workers, wall_s);

@@ -1,12 +1,28 @@
 #pragma once
 // `actorflow bench`: measurements printed as JSON, each with the ideal or baseline it is
-// compared against, measured in the same run.
+// compared against, measured in the same run. Kept free of CAF headers so main.cpp stays cheap
+// to compile.
+
+#include <actorflow/runtime.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace actorflow::tools {
+
+/// CAF's scheduler policies, by their names in CAF's configuration (`scheduler.policy`).
+inline const std::map<std::string, SchedulerPolicy> scheduler_policies{
+    {"sharing", SchedulerPolicy::sharing}, {"stealing", SchedulerPolicy::stealing}};
+
+/// The name of `policy` in `scheduler_policies`.
+inline std::string policy_name(SchedulerPolicy policy) {
+  for (const auto& [name, value] : scheduler_policies)
+    if (value == policy)
+      return name;
+  return "unknown";
+}
 
 struct SleepBenchOptions {
   std::size_t nodes = 10'000;
@@ -24,7 +40,18 @@ struct FanoutBenchOptions {
   std::size_t concurrency = 1024;
   std::size_t workers = 2;
   bool fold = false; ///< as-completed reducer that keeps no per-item results
-  std::string policy = "sharing"; ///< CAF's scheduler: "sharing" (the runtime's default) or "stealing"
+  SchedulerPolicy policy = SchedulerPolicy::sharing; ///< the runtime's default
+};
+
+struct RawFanoutOptions {
+  std::size_t items = 100'000; ///< at least 1
+  std::size_t concurrency = 1024;
+  std::size_t workers = 2;
+  /// Sharing by default, as `bench fanout`: the two compare the same scheduler.
+  SchedulerPolicy policy = SchedulerPolicy::sharing;
+  /// Per-request timeout; 0 means caf::infinite, which is what the runtime's own child requests
+  /// use and which skips CAF's timer bookkeeping. A finite value adds one clock entry per item.
+  std::size_t request_timeout_ms = 0;
 };
 
 struct LatencyBenchOptions {
@@ -63,6 +90,12 @@ int bench_ratelimit(const RateLimitBenchOptions& options);
 
 /// A ParallelBatchNode with a no-op exec over N generated items: per-item cost of the fan-out.
 int bench_fanout(const FanoutBenchOptions& options);
+
+/// The baseline `bench_fanout` is compared against, written the plain CAF way (no flows, nodes
+/// or runtime layers): one reducer actor spawns one event-based actor per item, requests it
+/// with the item's index, and keeps at most `concurrency` requests in flight. Prints one JSON
+/// object; returns 0 only if every index came back exactly once with the right value.
+int bench_fanout_raw(const RawFanoutOptions& options);
 
 /// A batch whose exec awaits a timer of L ms: wall time against ceil(N/C) * L.
 int bench_latency(const LatencyBenchOptions& options);

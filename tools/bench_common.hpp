@@ -1,15 +1,22 @@
 #pragma once
 // What every `actorflow bench` scenario shares: timing, the JSON report, generated items and
-// the ideal of a latency-bound window.
+// the ideal of a latency-bound window; and for the scenarios that call a model over HTTP, the
+// `actorflow sim` they start and the batch of chat calls they send it.
+
+#include "subprocess.hpp"
 
 #include <actorflow/actorflow.hpp>
+#include <actorflow/openai.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace actorflow::tools {
 
@@ -20,16 +27,19 @@ inline double seconds_since(BenchClock::time_point t0) {
 }
 
 /// Prints `report` as JSON on stdout; the exit code: 0 if `ok`.
-inline int print_report(const Value& report, bool ok = true) {
+inline int print_report(const Value& report, bool ok) {
   std::cout << to_json(report, 2) << "\n";
   return ok ? 0 : 1;
 }
 
 /// "actorflow bench <scenario>: <what>" on stderr; exit code 1.
 inline int bench_failed(std::string_view scenario, std::string_view what) {
-  std::cerr << "actorflow bench" << (scenario.empty() ? "" : " ") << scenario << ": " << what
-            << "\n";
+  std::cerr << "actorflow bench " << scenario << ": " << what << "\n";
   return 1;
+}
+
+inline int bench_failed(std::string_view scenario, const Error& error) {
+  return bench_failed(scenario, error.to_string());
 }
 
 /// N items made on demand by `make(i)` (the index itself by default): the input must not
@@ -72,10 +82,46 @@ struct TimedRun {
   double wall_s = 0;
 };
 
-inline TimedRun timed_run(Runtime& runtime, const Flow& flow) {
+inline TimedRun timed_run(Runtime& runtime, const Flow& flow, RunOptions options = {}) {
   auto t0 = BenchClock::now();
-  auto result = runtime.run(flow).get();
+  auto result = runtime.run(flow, {}, std::move(options)).get();
   return {std::move(result), seconds_since(t0)};
 }
+
+// -- model calls over HTTP ------------------------------------------------------------------
+
+/// The provider name the HTTP scenarios register their openai provider under.
+inline constexpr std::string_view bench_provider = "openai";
+
+/// The chat call of item `i`: one short user message, with `max_tokens` if given.
+ChatRequest bench_chat_request(std::size_t i, std::optional<std::uint32_t> max_tokens);
+
+/// One chat call (`bench_chat_request`) per item through `ctx.llm(bench_provider)`, without
+/// retries: a failed call is a failed item. Leaves in the state "ok" and "failed" (item
+/// counts), "failed_by_code" (a map from error code to count), "tokens" (the usage of the
+/// calls that succeeded) and "first_error" ("" if none).
+class ChatBatch : public ParallelBatchNode {
+public:
+  ChatBatch(BatchOptions options, std::size_t n, std::optional<std::uint32_t> max_tokens = {});
+  ItemSource items(const State&, const Value&) override;
+  Task<Value> exec(Value item, Context& ctx) override;
+  std::string post_batch(State& state, const Value&, BatchResult result) override;
+
+private:
+  std::size_t n_;
+  std::optional<std::uint32_t> max_tokens_;
+};
+
+/// An `actorflow sim` child of this process and the client configuration that talks to it.
+struct BenchSim {
+  SimChild child;
+  /// The sim's base URL, model "local", at most `concurrency` connections.
+  OpenAiConfig openai;
+};
+
+/// Starts `actorflow sim <sim_args>` (this very binary) with a server thread for each of the
+/// `concurrency` connections the client may open, plus spare ones.
+[[nodiscard]] Result<BenchSim> start_bench_sim(std::size_t concurrency,
+                                               std::vector<std::string> sim_args);
 
 } // namespace actorflow::tools

@@ -3,77 +3,26 @@
 // enforces the same limits. No retries: a 429 the runtime did not prevent is a failed item.
 #include "bench.hpp"
 #include "bench_common.hpp"
-#include "subprocess.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/openai.hpp>
-#include <actorflow/tokens.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace actorflow::tools {
 
 namespace {
 
-std::string prompt_of(std::size_t i) { return "Say hello to item " + std::to_string(i) + "."; }
-
-ChatRequest request_of(std::size_t i, std::uint32_t max_tokens) {
-  auto request = ChatRequest::user(prompt_of(i));
-  request.max_tokens = max_tokens;
-  return request;
-}
-
-/// One chat call per item through `ctx.llm("openai")`; the item's value is the tokens it used.
-class ChatBatch : public ParallelBatchNode {
-public:
-  ChatBatch(BatchOptions options, std::size_t n, std::uint32_t max_tokens)
-      : ParallelBatchNode(options), n_(n), max_tokens_(max_tokens) {
-    set_retry_policy({.max_attempts = 1}); // every 429 must show as a failed item
-  }
-  ItemSource items(const State&, const Value&) override { return counting(n_); }
-  Task<Value> exec(Value item, Context& ctx) override {
-    auto i = static_cast<std::size_t>(item.as_int());
-    auto reply = co_await ctx.llm("openai").chat(request_of(i, max_tokens_));
-    co_return static_cast<std::int64_t>(reply.value().usage.total_tokens);
-  }
-  std::string post_batch(State& state, const Value&, BatchResult result) override {
-    std::int64_t tokens = 0;
-    std::map<std::string, std::int64_t> failures; // by error code
-    std::string first_error;
-    for (const auto& item : result.items) {
-      if (item.ok()) {
-        tokens += item.value().as_int();
-        continue;
-      }
-      auto error = item.error();
-      ++failures[std::string(to_string(error.code))];
-      if (first_error.empty())
-        first_error = error.to_string();
-    }
-    Map by_code;
-    for (const auto& [code, count] : failures)
-      by_code.insert({{code, count}});
-    state = state.with({{"ok", static_cast<std::int64_t>(result.summary.succeeded)},
-                        {"failed", static_cast<std::int64_t>(result.summary.failed)},
-                        {"failed_by_code", std::move(by_code)},
-                        {"tokens", tokens},
-                        {"first_error", first_error}});
-    return std::string(default_action);
-  }
-
-private:
-  std::size_t n_;
-  std::uint32_t max_tokens_;
-};
-
-int fail(const std::string& what) { return bench_failed("ratelimit", what); }
+int fail(std::string_view what) { return bench_failed("ratelimit", what); }
+int fail(const Error& error) { return bench_failed("ratelimit", error); }
 
 double per_second(std::uint64_t per_minute) { return static_cast<double>(per_minute) / 60.0; }
 
@@ -110,62 +59,55 @@ int bench_ratelimit(const RateLimitBenchOptions& options) {
   if (options.rpm == 0 && options.tpm == 0)
     return fail("--rpm and --tpm are both 0: nothing to pace");
   std::vector<std::string> sim_args{"--latency-ms", std::to_string(options.latency_ms),
-                                    "--rpm",        std::to_string(options.rpm),
-                                    "--tpm",        std::to_string(options.tpm),
-                                    "--threads",    std::to_string(options.concurrency + 64)};
+                                    "--rpm", std::to_string(options.rpm),
+                                    "--tpm", std::to_string(options.tpm)};
   if (options.no_settle)
     sim_args.emplace_back("--no-settle");
-  auto sim = SimChild::start("/proc/self/exe", std::move(sim_args));
+  auto sim = start_bench_sim(options.concurrency, std::move(sim_args));
   if (!sim)
-    return fail(sim.error().to_string());
+    return fail(sim.error());
 
   // What the runtime reserves for each call, summed: the token limit's ideal is counted in it.
-  std::uint64_t reserved_tokens = 0;
+  std::uint64_t reserved = 0;
   for (std::size_t i = 0; i < options.items; ++i)
-    reserved_tokens += estimate_prompt_tokens(request_of(i, options.max_tokens),
-                                              default_token_estimator()) +
-                       options.max_tokens;
+    reserved += reserved_tokens(bench_chat_request(i, options.max_tokens));
 
-  OpenAiConfig config;
-  config.base_url = sim->base_url();
-  config.model = "local";
-  config.max_connections = options.concurrency;
   RuntimeConfig runtime_config{.worker_threads = options.workers};
-  runtime_config.models.add("openai", make_openai_provider(config));
-  runtime_config.limits["openai"] = Limits{.requests_per_minute = options.rpm,
-                                           .tokens_per_minute = options.tpm,
-                                           .settle_with_actual_usage = !options.no_settle};
+  runtime_config.models.add(std::string(bench_provider), make_openai_provider(sim->openai));
+  runtime_config.limits[std::string(bench_provider)] =
+      Limits{.requests_per_minute = options.rpm,
+             .tokens_per_minute = options.tpm,
+             .settle_with_actual_usage = !options.no_settle};
   Runtime runtime{std::move(runtime_config)};
 
   BatchOptions batch{.max_concurrency = options.concurrency};
   auto flow = FlowBuilder("bench-ratelimit")
-                  .node("chat", factory_of<ChatBatch>(batch, options.items, options.max_tokens))
+                  .node("chat", factory_of<ChatBatch>(batch, options.items,
+                                                      std::optional(options.max_tokens)))
                   .build();
   if (!flow)
-    return fail(flow.error().to_string());
-  // timed_run's measure (the run alone), with the calls' start times recorded on the way.
+    return fail(flow.error());
+  // The calls' start times, recorded on the way.
   CallStarts starts;
-  RunOptions run_options;
-  run_options.on_model_call = [&starts](const ModelCallEvent& event) { starts.add(event); };
-  auto t0 = BenchClock::now();
-  auto result = runtime.run(*flow, {}, std::move(run_options)).get();
-  auto wall_s = seconds_since(t0);
+  auto [result, wall_s] = timed_run(
+      runtime, *flow,
+      RunOptions{.on_model_call = [&starts](const ModelCallEvent& event) { starts.add(event); }});
   if (!result)
-    return fail(result.error().to_string());
+    return fail(result.error());
 
-  auto server = sim->stats();
+  auto server = sim->child.stats();
   auto stats = server ? *server : nlohmann::json::object();
   LimitStats limit;
   auto all = runtime.limit_stats();
   if (auto it = std::find_if(all.begin(), all.end(),
-                             [](const LimitStats& s) { return s.provider == "openai"; });
+                             [](const LimitStats& s) { return s.provider == bench_provider; });
       it != all.end())
     limit = *it;
 
   auto items = static_cast<double>(options.items);
   double requests_ideal_s = options.rpm != 0 ? items / per_second(options.rpm) : 0;
   double tokens_ideal_s =
-      options.tpm != 0 ? static_cast<double>(reserved_tokens) / per_second(options.tpm) : 0;
+      options.tpm != 0 ? static_cast<double>(reserved) / per_second(options.tpm) : 0;
   auto ideal_s = std::max(requests_ideal_s, tokens_ideal_s);
   bool settled = options.tpm != 0 && !options.no_settle;
   auto actual_tokens = static_cast<std::uint64_t>(result->state.at("tokens").as_int());
@@ -186,14 +128,13 @@ int bench_ratelimit(const RateLimitBenchOptions& options) {
              // is the last call's latency and the run's own start and end.
              {"calls_span_s", starts.span_s()},
              {"binding", tokens_ideal_s > requests_ideal_s ? "tokens" : "requests"},
-             {"reserved_tokens", reserved_tokens},
+             {"reserved_tokens", reserved},
              {"actual_tokens", actual_tokens},
              {"server_rejections", stats.value("rejected", std::int64_t{-1})},
              {"server_rejected_requests", stats.value("rejected_requests", std::int64_t{-1})},
              {"server_rejected_tokens", stats.value("rejected_tokens", std::int64_t{-1})},
              {"server_requests", stats.value("requests", std::int64_t{-1})},
-             // What the sim's token bucket was charged on admission: equal to reserved_tokens
-             // when client and sim estimate alike (0 without --tpm).
+             // What the sim's token bucket was charged on admission (0 without --tpm).
              {"server_tokens_charged", stats.value("tokens_charged", std::int64_t{-1})},
              {"failed_items", result->state.at("failed")},
              {"failed_by_code", result->state.at("failed_by_code")},

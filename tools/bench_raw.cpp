@@ -1,6 +1,7 @@
-#include "bench_raw.hpp"
+// `actorflow bench fanout-raw` (see bench.hpp): the plain-CAF baseline, so it talks to CAF
+// directly.
+#include "bench.hpp"
 #include "bench_common.hpp"
-
 #include "rss.hpp"
 
 #include <actorflow/actorflow.hpp>
@@ -32,7 +33,6 @@ namespace actorflow::tools {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using fanout_atom = caf::atom_constant<caf::atom("fanout")>;
 
 // Unsigned on purpose: large indices wrap instead of overflowing, and the reducer recomputes
@@ -122,11 +122,7 @@ caf::behavior reducer(Reducer* self, std::uint64_t window) {
         st.timeout = timeout_ms == 0 ? caf::duration{caf::infinite}
                                      : caf::duration{std::chrono::milliseconds(timeout_ms)};
         st.promise = self->make_response_promise();
-        if (items == 0)
-          st.promise.deliver(std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0},
-                             std::uint64_t{0});
-        else
-          pump(self);
+        pump(self); // at least one item (RawFanoutOptions), so the promise is delivered
         return st.promise;
       },
   };
@@ -158,8 +154,8 @@ RawRun run_fanout(const RawFanoutOptions& options) {
   RawRun run;
   caf::actor_system_config cfg; // must outlive the system: declared first, destroyed last
   cfg.set("scheduler.max-threads", options.workers);
-  cfg.set("scheduler.policy",
-          options.policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
+  cfg.set("scheduler.policy", options.policy == SchedulerPolicy::sharing ? caf::atom("sharing")
+                                                                       : caf::atom("stealing"));
   caf::actor_system system{cfg};
   auto& scheduler = system.scheduler();
   run.workers = scheduler.num_workers();
@@ -169,7 +165,7 @@ RawRun run_fanout(const RawFanoutOptions& options) {
   {
     caf::scoped_actor caller{system};
     auto red = system.spawn(reducer, std::uint64_t{options.concurrency});
-    auto t0 = Clock::now();
+    auto t0 = BenchClock::now();
     caller
         ->request(red, caf::infinite, fanout_atom::value, std::uint64_t{options.items},
                   std::uint64_t{options.request_timeout_ms})
@@ -183,7 +179,7 @@ RawRun run_fanout(const RawFanoutOptions& options) {
               run.max_in_flight = max_in_flight;
             },
             [&](caf::error& error) { run.failure = system.render(error); });
-    run.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    run.wall_s = seconds_since(t0);
     caller->send_exit(red, caf::exit_reason::user_shutdown);
   }
   return run;
@@ -192,7 +188,7 @@ RawRun run_fanout(const RawFanoutOptions& options) {
 } // namespace
 
 int bench_fanout_raw(const RawFanoutOptions& options) {
-  // The command line checked --policy, --concurrency and --workers.
+  // The command line checked --items, --concurrency and --workers (at least 1 each).
   auto run = run_fanout(options);
   auto ok = run.replied && run.done == options.items && run.errors == 0 && run.wrong == 0 &&
             run.max_in_flight <= options.concurrency;
@@ -202,11 +198,11 @@ int bench_fanout_raw(const RawFanoutOptions& options) {
       {"items", options.items},
       {"concurrency", options.concurrency},
       {"workers", run.workers},
-      {"policy", options.policy},
+      {"policy", policy_name(options.policy)},
       {"scheduler", run.scheduler},
       {"request_timeout_ms", options.request_timeout_ms},
       {"wall_s", run.wall_s},
-      {"per_item_us", options.items == 0 ? 0.0 : run.wall_s * 1e6 / items},
+      {"per_item_us", run.wall_s * 1e6 / items},
       {"items_per_s", run.wall_s > 0 ? items / run.wall_s : 0.0},
       {"max_in_flight", run.max_in_flight},
       {"errors", run.errors},

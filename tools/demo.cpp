@@ -10,9 +10,9 @@
 #include "demo.hpp"
 
 #include <actorflow/actorflow.hpp>
+#include <actorflow/local_model.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Function words left out of the top terms: a subset of the local model's stop words, which
+// local_model.hpp does not expose.
 const std::set<std::string, std::less<>>& stop_words() {
   static const std::set<std::string, std::less<>> words{
       "the",  "of",   "to",    "and",  "a",    "or",    "in",   "that",  "this",  "is",
@@ -48,7 +50,8 @@ public:
     std::error_code ec;
     fs::directory_iterator it{dir.as_string(), ec};
     if (ec)
-      throw Failure(Error{Errc::bad_input, "cannot list '" + dir.as_string() + "': " + ec.message()});
+      throw Failure(
+          Error{Errc::bad_input, "cannot list '" + dir.as_string() + "': " + ec.message()});
     std::vector<std::string> paths;
     for (const auto& entry : it)
       if (entry.is_regular_file(ec))
@@ -100,7 +103,14 @@ public:
   }
 };
 
-// measure: lines, words, sentences and the most frequent terms of the current text.
+// A byte of a word as the local model reads text (local_model.hpp): an ASCII letter or digit,
+// or any non-ASCII byte; the same on every locale.
+bool is_word_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+// measure: lines, words, sentences (as the runtime's split_sentences cuts them) and the most
+// frequent terms of the current text.
 class Measure : public Node {
 public:
   Value prep(const State& state) override {
@@ -108,29 +118,26 @@ public:
   }
   Task<Value> exec(Value input, Context&) override {
     const auto& text = input.at("text").as_string();
-    std::int64_t lines = 0, words = 0, sentences = 0;
+    auto lines = static_cast<std::int64_t>(std::count(text.begin(), text.end(), '\n'));
+    auto sentences = static_cast<std::int64_t>(split_sentences(text).size());
+    std::int64_t words = 0;
     std::map<std::string, std::int64_t> counts;
     std::string word;
     auto flush = [&] {
       if (word.empty())
         return;
       ++words;
-      if (word.size() > 2 && !stop_words().contains(word))
+      bool number =
+          std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (word.size() > 2 && !number && !stop_words().contains(word))
         ++counts[word];
       word.clear();
     };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      auto c = static_cast<unsigned char>(text[i]);
-      if (c == '\n')
-        ++lines;
-      if (std::isalpha(c)) {
-        word.push_back(static_cast<char>(std::tolower(c)));
-      } else {
+    for (char c : text) {
+      if (is_word_byte(static_cast<unsigned char>(c)))
+        word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+      else
         flush();
-        bool at_end = i + 1 == text.size() || std::isspace(static_cast<unsigned char>(text[i + 1]));
-        if ((c == '.' || c == '!' || c == '?') && at_end)
-          ++sentences;
-      }
     }
     flush();
     std::vector<std::pair<std::string, std::int64_t>> ranked(counts.begin(), counts.end());
@@ -249,10 +256,11 @@ int run_demo(const DemoOptions& options) {
     std::cerr << "actorflow demo: " << flow.error().to_string() << "\n";
     return 1;
   }
-  Runtime runtime{RuntimeConfig{.worker_threads = options.workers, .nodes = {}, .log = {}}};
+  Runtime runtime{RuntimeConfig{.worker_threads = options.workers}};
   auto t0 = std::chrono::steady_clock::now();
   auto result = runtime.run(*flow, State{}.with("dir", options.dir)).get();
-  auto wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  auto wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!result) {
     std::cerr << "actorflow demo: " << result.error().to_string() << "\n";
     return 1;

@@ -1,14 +1,17 @@
 // The `actorflow` command.
 #include "bench.hpp"
-#include "bench_raw.hpp"
 #include "demo.hpp"
 #include "sim.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+#include <map>
 #include <string>
 
 namespace {
+
+using namespace actorflow::tools;
 
 // An option that shows its default in --help.
 template <class T>
@@ -22,9 +25,49 @@ CLI::Option* count(CLI::App* cmd, const std::string& name, T& value, const std::
   return option(cmd, name, value, help)->check(CLI::PositiveNumber);
 }
 
+// What the subcommand given on the command line runs, once everything is parsed.
+using Command = std::function<int()>;
+
+// A subcommand of `parent` that, when given, selects `run(options)` as the command.
+template <class Options>
+CLI::App* command(CLI::App* parent, Command& selected, const std::string& name,
+                  const std::string& description, Options& options, int (*run)(const Options&)) {
+  auto* cmd = parent->add_subcommand(name, description);
+  cmd->callback([&selected, &options, run] {
+    selected = [&options, run] { return run(options); };
+  });
+  return cmd;
+}
+
+// --items, --concurrency and --workers: the shape of every batch bench.
+template <class Options>
+void window_options(CLI::App* cmd, Options& options, const std::string& items_help = "Items",
+                    const std::string& concurrency_help = "Window: items in flight at most") {
+  count(cmd, "--items", options.items, items_help);
+  count(cmd, "--concurrency", options.concurrency, concurrency_help);
+  count(cmd, "--workers", options.workers, "Scheduler threads");
+}
+
+// An option that takes one of the names in `values` and stores the enum value it names.
+// IsMember checks the name (transforms run last-added first); CLI11's own messages for a
+// CheckedTransformer print a uint8_t enum's values as characters.
+template <class Enum>
+CLI::Option* enum_option(CLI::App* cmd, const std::string& name, Enum& value,
+                         const std::map<std::string, Enum>& values, const std::string& help) {
+  std::string current;
+  for (const auto& [text, v] : values)
+    if (v == value)
+      current = text;
+  return cmd->add_option(name, value, help)
+      ->transform(CLI::Transformer(values).description(""))
+      ->transform(CLI::IsMember(values))
+      ->default_str(current);
+}
+
 // CAF's scheduler policy, spelled as in its configuration.
-CLI::Option* policy(CLI::App* cmd, std::string& value, const std::string& help) {
-  return option(cmd, "--policy", value, help)->check(CLI::IsMember({"stealing", "sharing"}));
+void policy_option(CLI::App* cmd, actorflow::SchedulerPolicy& value) {
+  enum_option(cmd, "--policy", value, scheduler_policies,
+              "CAF scheduler: sharing (the runtime's default) or stealing");
 }
 
 } // namespace
@@ -32,10 +75,12 @@ CLI::Option* policy(CLI::App* cmd, std::string& value, const std::string& help) 
 int main(int argc, char** argv) {
   CLI::App app{"actorflow: an embeddable actor runtime for LLM workflows"};
   app.require_subcommand(1);
+  Command selected;
 
-  actorflow::tools::DemoOptions demo;
-  auto* demo_cmd = app.add_subcommand(
-      "demo", "Run the demo flow: statistics over a folder of text files (offline)");
+  DemoOptions demo;
+  auto* demo_cmd = command(&app, selected, "demo",
+                           "Run the demo flow: statistics over a folder of text files (offline)",
+                           demo, run_demo);
   option(demo_cmd, "--dir", demo.dir, "Folder of text files to analyse")
       ->check(CLI::ExistingDirectory);
   option(demo_cmd, "--workers", demo.workers, "Scheduler threads (0: one per core)");
@@ -44,78 +89,84 @@ int main(int argc, char** argv) {
 
   auto* bench_cmd = app.add_subcommand("bench", "Measure the runtime; prints JSON");
   bench_cmd->require_subcommand(1);
-  actorflow::tools::SleepBenchOptions sleep;
-  auto* sleep_cmd = bench_cmd->add_subcommand(
-      "sleep", "N flows whose node sleeps L ms via co_await: wall time vs the ideal L");
+
+  SleepBenchOptions sleep;
+  auto* sleep_cmd = command(bench_cmd, selected, "sleep",
+                            "N flows whose node sleeps L ms via co_await: wall time vs the ideal L",
+                            sleep, bench_sleep);
   count(sleep_cmd, "--nodes", sleep.nodes, "Concurrent one-node flows");
   option(sleep_cmd, "--sleep-ms", sleep.sleep_ms, "How long each node sleeps");
   count(sleep_cmd, "--workers", sleep.workers, "Scheduler threads");
-  actorflow::tools::StepsBenchOptions steps;
-  auto* steps_cmd = bench_cmd->add_subcommand(
-      "steps", "One flow through N steps, each a fresh node actor: per-step cost");
+
+  StepsBenchOptions steps;
+  auto* steps_cmd = command(bench_cmd, selected, "steps",
+                            "One flow through N steps, each a fresh node actor: per-step cost",
+                            steps, bench_steps);
   count(steps_cmd, "--steps", steps.steps, "Steps to run");
   count(steps_cmd, "--workers", steps.workers, "Scheduler threads");
 
-  actorflow::tools::RawFanoutOptions raw;
-  auto* raw_cmd = bench_cmd->add_subcommand(
-      "fanout-raw",
-      "Baseline in plain CAF: one actor per item, at most C requests in flight, no runtime");
-  count(raw_cmd, "--items", raw.items, "Items, each handled by a fresh actor");
-  count(raw_cmd, "--concurrency", raw.concurrency, "Most requests in flight at once");
-  count(raw_cmd, "--workers", raw.workers, "Scheduler threads (scheduler.max-threads)");
-  policy(raw_cmd, raw.policy, "CAF scheduler: stealing (CAF's default) or sharing");
+  RawFanoutOptions raw;
+  auto* raw_cmd = command(
+      bench_cmd, selected, "fanout-raw",
+      "Baseline in plain CAF: one actor per item, at most C requests in flight, no runtime", raw,
+      bench_fanout_raw);
+  window_options(raw_cmd, raw, "Items, each handled by a fresh actor",
+                 "Most requests in flight at once");
+  policy_option(raw_cmd, raw.policy);
   option(raw_cmd, "--request-timeout-ms", raw.request_timeout_ms,
          "Per-item request timeout (0: infinite, as the runtime uses)");
 
-  actorflow::tools::FanoutBenchOptions fanout;
-  auto* fanout_cmd = bench_cmd->add_subcommand(
-      "fanout", "The runtime's fan-out: a ParallelBatchNode with a no-op exec over N items");
-  count(fanout_cmd, "--items", fanout.items, "Items, each run by its own item actor");
-  count(fanout_cmd, "--concurrency", fanout.concurrency, "Window: items in flight at most");
-  count(fanout_cmd, "--workers", fanout.workers, "Scheduler threads");
+  FanoutBenchOptions fanout;
+  auto* fanout_cmd = command(
+      bench_cmd, selected, "fanout",
+      "The runtime's fan-out: a ParallelBatchNode with a no-op exec over N items", fanout,
+      bench_fanout);
+  window_options(fanout_cmd, fanout, "Items, each run by its own item actor");
   fanout_cmd->add_flag("--fold", fanout.fold,
                        "Fold outcomes as they complete (as_completed); keep no per-item results");
-  policy(fanout_cmd, fanout.policy, "CAF scheduler: sharing (the runtime's default) or stealing");
+  policy_option(fanout_cmd, fanout.policy);
 
-  actorflow::tools::LatencyBenchOptions latency;
-  auto* latency_cmd = bench_cmd->add_subcommand(
-      "latency", "A batch whose exec awaits a timer: wall time vs ceil(N/C) * latency");
-  count(latency_cmd, "--items", latency.items, "Items");
-  count(latency_cmd, "--concurrency", latency.concurrency, "Window: items in flight at most");
+  LatencyBenchOptions latency;
+  auto* latency_cmd = command(
+      bench_cmd, selected, "latency",
+      "A batch whose exec awaits a timer: wall time vs ceil(N/C) * latency", latency,
+      bench_latency);
+  window_options(latency_cmd, latency);
   option(latency_cmd, "--latency-ms", latency.latency_ms, "Each exec's timer");
-  count(latency_cmd, "--workers", latency.workers, "Scheduler threads");
 
-  actorflow::tools::HttpBenchOptions http;
-  auto* http_cmd = bench_cmd->add_subcommand(
-      "http", "Chat calls through the openai provider to an `actorflow sim` it starts: wall "
-              "time vs ceil(N/C) * latency, client CPU per request");
-  count(http_cmd, "--items", http.items, "Items (one chat call each)");
-  count(http_cmd, "--concurrency", http.concurrency,
-        "Window: calls in flight at most (and the client's connection limit)");
+  HttpBenchOptions http;
+  auto* http_cmd = command(bench_cmd, selected, "http",
+                           "Chat calls through the openai provider to an `actorflow sim` it "
+                           "starts: wall time vs ceil(N/C) * latency, client CPU per request",
+                           http, bench_http);
+  window_options(http_cmd, http, "Items (one chat call each)",
+                 "Window: calls in flight at most (and the client's connection limit)");
   option(http_cmd, "--latency-ms", http.latency_ms, "The sim's latency per call");
-  count(http_cmd, "--workers", http.workers, "Scheduler threads");
 
-  actorflow::tools::RateLimitBenchOptions ratelimit;
-  auto* ratelimit_cmd = bench_cmd->add_subcommand(
-      "ratelimit", "Chat calls paced by RuntimeConfig::limits[\"openai\"] against an `actorflow "
-                   "sim` with the same limits: wall time vs the binding limit's ideal, 429s");
-  count(ratelimit_cmd, "--items", ratelimit.items, "Items (one chat call each)");
+  RateLimitBenchOptions ratelimit;
+  auto* ratelimit_cmd = command(
+      bench_cmd, selected, "ratelimit",
+      "Chat calls paced by RuntimeConfig::limits[\"openai\"] against an `actorflow sim` with the "
+      "same limits: wall time vs the binding limit's ideal, 429s",
+      ratelimit, bench_ratelimit);
+  window_options(ratelimit_cmd, ratelimit, "Items (one chat call each)",
+                 "Window: calls in flight or waiting for a grant at most");
   option(ratelimit_cmd, "--rpm", ratelimit.rpm, "Requests per minute, client and sim (0: none)");
   option(ratelimit_cmd, "--tpm", ratelimit.tpm,
          "Tokens per minute (prompt + max_tokens), client and sim (0: none)");
   option(ratelimit_cmd, "--latency-ms", ratelimit.latency_ms, "The sim's latency per call");
   count(ratelimit_cmd, "--max-tokens", ratelimit.max_tokens, "max_tokens of each call");
-  count(ratelimit_cmd, "--concurrency", ratelimit.concurrency,
-        "Window: calls in flight or waiting for a grant at most");
-  count(ratelimit_cmd, "--workers", ratelimit.workers, "Scheduler threads");
   ratelimit_cmd->add_flag("--no-settle", ratelimit.no_settle,
                           "Count reservations only, on both sides (Limits::"
                           "settle_with_actual_usage = false, sim --no-settle)");
 
-  actorflow::tools::SimOptions sim;
-  auto* sim_cmd = app.add_subcommand(
-      "sim", "Serve an OpenAI-compatible API (local model) with latency, limits and faults, "
-             "for tests and benchmarks; runs until SIGINT/SIGTERM");
+  // The sim's options are only parsed here: SimServer::start checks them, for the command
+  // line and for programs that embed the server alike.
+  SimOptions sim;
+  auto* sim_cmd = command(&app, selected, "sim",
+                          "Serve an OpenAI-compatible API (local model) with latency, limits and "
+                          "faults, for tests and benchmarks; runs until SIGINT/SIGTERM",
+                          sim, run_sim);
   sim_cmd->footer(
       "Rate limits: --rpm and --tpm are token buckets that start full and refill continuously "
       "at LIMIT/60 per second, up to LIMIT * --burst-s (at least 1). A chat call costs 1 "
@@ -130,27 +181,24 @@ int main(int argc, char** argv) {
       "costing more than --tpm is refused with 400 request_too_large.");
   option(sim_cmd, "--port", sim.port, "TCP port (0: a free one); printed as JSON on start");
   option(sim_cmd, "--bind", sim.bind, "Address to listen on");
-  count(sim_cmd, "--threads", sim.threads,
-        "Server threads: one per open connection, so more than clients keep open");
+  option(sim_cmd, "--threads", sim.threads,
+         "Server threads (at least 1): one per open connection, so more than clients keep open");
   option(sim_cmd, "--latency-ms", sim.latency_ms, "Latency L added to every model call");
   option(sim_cmd, "--latency-dist", sim.latency_dist,
-         "fixed (L), uniform (L +- J), normal (mean L, sd J), exponential (mean L)")
-      ->check(CLI::IsMember({"fixed", "uniform", "normal", "exponential"}));
+         "fixed (L), uniform (L +- J), normal (mean L, sd J), exponential (mean L)");
   option(sim_cmd, "--latency-jitter-ms", sim.latency_jitter_ms, "Jitter J of --latency-dist");
   option(sim_cmd, "--seed", sim.seed, "Seed of the latency and fault draws");
   option(sim_cmd, "--rpm", sim.requests_per_minute, "Requests per minute (0: no limit)");
   option(sim_cmd, "--tpm", sim.tokens_per_minute,
          "Tokens per minute, prompt + max_tokens (0: no limit)");
-  option(sim_cmd, "--burst-s", sim.burst_s, "Bucket capacity, in seconds of the limit")
-      ->check(CLI::PositiveNumber);
+  option(sim_cmd, "--burst-s", sim.burst_s, "Bucket capacity, in seconds of the limit (> 0)");
   sim_cmd->add_flag_callback(
       "--no-settle", [&sim] { sim.settle_tokens = false; },
       "Charge each call its reservation (prompt + max_tokens) only; by default a successful "
       "answer corrects the token bucket by its actual usage");
   option(sim_cmd, "--api-key", sim.api_key,
          "Require Authorization: Bearer KEY (empty: no key needed)");
-  option(sim_cmd, "--fault-rate", sim.fault_rate, "Chance that an admitted call fails")
-      ->check(CLI::Range(0.0, 1.0));
+  option(sim_cmd, "--fault-rate", sim.fault_rate, "Chance in [0, 1] that an admitted call fails");
   option(sim_cmd, "--faults", sim.faults,
          "Fault kinds drawn from (500, drop, malformed, missing, slow); a request header "
          "x-sim-fault: KIND forces one, x-sim-latency-ms: N sets its latency");
@@ -162,24 +210,5 @@ int main(int argc, char** argv) {
     // --help and --version end well (0); any bad option or argument is exit code 1.
     return app.exit(e) == 0 ? 0 : 1;
   }
-
-  if (*demo_cmd)
-    return actorflow::tools::run_demo(demo);
-  if (*sleep_cmd)
-    return actorflow::tools::bench_sleep(sleep);
-  if (*steps_cmd)
-    return actorflow::tools::bench_steps(steps);
-  if (*raw_cmd)
-    return actorflow::tools::bench_fanout_raw(raw);
-  if (*fanout_cmd)
-    return actorflow::tools::bench_fanout(fanout);
-  if (*latency_cmd)
-    return actorflow::tools::bench_latency(latency);
-  if (*http_cmd)
-    return actorflow::tools::bench_http(http);
-  if (*ratelimit_cmd)
-    return actorflow::tools::bench_ratelimit(ratelimit);
-  if (*sim_cmd)
-    return actorflow::tools::run_sim(sim);
-  return 1;
+  return selected ? selected() : 1;
 }

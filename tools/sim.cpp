@@ -128,7 +128,7 @@ struct Admission {
   bool admitted = true;
   std::string_view limited_by; ///< "requests" or "tokens" when refused
   milliseconds retry_after{0};
-  wire::Headers headers;
+  RateLimitInfo limits; ///< the buckets after the call, for the x-ratelimit-* headers
 };
 
 // The request and token buckets, changed together under one lock: a call is admitted only if
@@ -168,12 +168,12 @@ public:
       auto wait_ms = std::ceil(std::max(requests_wait, tokens_wait) * 1000);
       out.retry_after = milliseconds(std::max<long long>(1, std::llround(wait_ms)));
     }
-    RateLimitInfo info;
+    // Only the numbers are taken under the lock; the caller formats the headers.
+    auto& info = out.limits;
     if (requests_)
       requests_->describe(info.limit_requests, info.remaining_requests, info.reset_requests);
     if (tokens_)
       tokens_->describe(info.limit_tokens, info.remaining_tokens, info.reset_tokens);
-    wire::encode_rate_limits(info, out.headers);
     return out;
   }
 
@@ -321,6 +321,10 @@ Answer chat_answer(const wire::ChatCall& call, const ChatResponse& response, std
   return out;
 }
 
+// What a call reserves, as the runtime's resource controllers count it.
+std::uint64_t cost_of(const wire::ChatCall& call) { return reserved_tokens(call.request); }
+std::uint64_t cost_of(const EmbedRequest& request) { return reserved_tokens(request); }
+
 Answer embed_answer(const Embeddings& embeddings) {
   return Answer{.body = wire::encode_embed_response(embeddings), .events = {},
                 .usage = embeddings.usage, .object = "list", .id = {}, .created = 0,
@@ -442,8 +446,11 @@ struct SimState {
   std::atomic<bool> listener_ended{false};
 
   void route();
-  void chat(const httplib::Request& req, httplib::Response& res);
-  void embed(const httplib::Request& req, httplib::Response& res);
+  // A model call: counted, authorized, decoded with `decode`, its x-sim-* directives read, its
+  // cost admitted by the limits; then `answer` makes the answer that `deliver` sends.
+  template <class Call, class MakeAnswer>
+  void serve(const httplib::Request& req, httplib::Response& res, Counters::Count& kind,
+             Result<Call> (*decode)(std::string_view), MakeAnswer answer);
 
   bool authorized(const httplib::Request& req, httplib::Response& res);
   bool within_limits(httplib::Response& res, std::uint64_t token_cost);
@@ -464,10 +471,17 @@ struct SimState {
 };
 
 void SimState::route() {
-  server.Post("/v1/chat/completions",
-              [this](const httplib::Request& req, httplib::Response& res) { chat(req, res); });
-  server.Post("/v1/embeddings",
-              [this](const httplib::Request& req, httplib::Response& res) { embed(req, res); });
+  server.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    serve(req, res, counters.chat, wire::decode_chat_request, [this](const wire::ChatCall& call) {
+      auto id = "chatcmpl-" + std::to_string(next_id++);
+      return chat_answer(call, local_chat(call.request, default_token_estimator()), std::move(id));
+    });
+  });
+  server.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
+    serve(req, res, counters.embeddings, wire::decode_embed_request, [](const EmbedRequest& call) {
+      return embed_answer(local_embed(call, default_token_estimator()));
+    });
+  });
   server.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res))
       return;
@@ -500,11 +514,13 @@ void SimState::route() {
   server.set_error_handler(httplib::Server::HandlerWithResponse(fill_in_error));
 }
 
-void SimState::chat(const httplib::Request& req, httplib::Response& res) {
-  CallScope scope(counters, counters.chat);
+template <class Call, class MakeAnswer>
+void SimState::serve(const httplib::Request& req, httplib::Response& res, Counters::Count& kind,
+                     Result<Call> (*decode)(std::string_view), MakeAnswer answer) {
+  CallScope scope(counters, kind);
   if (!authorized(req, res))
     return;
-  auto call = wire::decode_chat_request(req.body);
+  auto call = decode(req.body);
   if (!call) {
     bad_request(res, call.error().message);
     return;
@@ -512,33 +528,10 @@ void SimState::chat(const httplib::Request& req, httplib::Response& res) {
   auto wanted = directives(req, res);
   if (!wanted)
     return;
-  const auto& tokens = default_token_estimator();
-  auto cost = estimate_prompt_tokens(call->request, tokens) + call->request.max_tokens.value_or(0);
+  auto cost = cost_of(*call);
   if (!within_limits(res, cost))
     return;
-  auto id = "chatcmpl-" + std::to_string(next_id++);
-  deliver(res, *wanted, cost,
-          chat_answer(*call, local_chat(call->request, tokens), std::move(id)));
-}
-
-void SimState::embed(const httplib::Request& req, httplib::Response& res) {
-  CallScope scope(counters, counters.embeddings);
-  if (!authorized(req, res))
-    return;
-  auto request = wire::decode_embed_request(req.body);
-  if (!request) {
-    bad_request(res, request.error().message);
-    return;
-  }
-  auto wanted = directives(req, res);
-  if (!wanted)
-    return;
-  std::uint64_t cost = 0;
-  for (const auto& text : request->texts)
-    cost += estimate_tokens(text);
-  if (!within_limits(res, cost))
-    return;
-  deliver(res, *wanted, cost, embed_answer(local_embed(*request, default_token_estimator())));
+  deliver(res, *wanted, cost, answer(*call));
 }
 
 bool SimState::authorized(const httplib::Request& req, httplib::Response& res) {
@@ -605,7 +598,9 @@ bool SimState::within_limits(httplib::Response& res, std::uint64_t token_cost) {
     return false;
   }
   auto admission = limiter->admit(token_cost, Clock::now());
-  for (auto& [name, value] : admission.headers)
+  wire::Headers headers;
+  wire::encode_rate_limits(admission.limits, headers);
+  for (auto& [name, value] : headers)
     res.set_header(name, value);
   if (admission.admitted) {
     if (limit > 0)

@@ -6,16 +6,17 @@
 //
 // The rate limits, exactly: --rpm and --tpm are token buckets (one for requests, one for
 // tokens) that refill continuously at limit/60 per second up to a capacity of limit * burst_s
-// (at least 1), and start full. A chat call costs 1 request and estimate_prompt_tokens(request,
-// default_token_estimator()) + max_tokens tokens (max_tokens absent: 0); an embedding call
-// costs the estimate of its texts. A call is admitted when the request bucket holds 1 and the
-// token bucket holds min(cost, capacity); it then takes its whole cost, so the token bucket may
-// go negative. Otherwise it is answered 429 at once and takes nothing. With `settle_tokens`
-// (the default), a call answered successfully then corrects the token bucket by the tokens its
-// answer actually used (usage.total_tokens) minus its cost: a refund (never above capacity)
-// when it used less, a debt when more, as servers that settle on actual usage do. Without it
-// (--no-settle) a call keeps its reservation, as OpenAI counts max_tokens up front. Calls that
-// fail (faults) keep their charge either way. A call over the whole --tpm is refused with 400.
+// (at least 1), and start full. A call costs 1 request and `reserved_tokens(request)` tokens
+// (llm.hpp: a chat's prompt estimate plus max_tokens, an embedding call's estimate of its
+// texts), as the runtime's resource controllers count it. A call is admitted when the request
+// bucket holds 1 and the token bucket holds min(cost, capacity); it then takes its whole cost,
+// so the token bucket may go negative. Otherwise it is answered 429 at once and takes nothing.
+// With `settle_tokens` (the default), a call answered successfully then corrects the token
+// bucket by the tokens its answer actually used (usage.total_tokens) minus its cost: a refund
+// (never above capacity) when it used less, a debt when more, as servers that settle on actual
+// usage do. Without it (--no-settle) a call keeps its reservation, as OpenAI counts max_tokens
+// up front. Calls that fail (faults) keep their charge either way. A call over the whole --tpm
+// is refused with 400.
 
 #include <actorflow/result.hpp>
 
@@ -60,8 +61,10 @@ public:
   SimServer(const SimServer&) = delete;
   SimServer& operator=(const SimServer&) = delete;
 
-  /// Validates the options, binds and serves on background threads. The port it listens on,
-  /// or bad_input (an option) / unavailable (the address cannot be bound). Call once.
+  /// Validates the options (the only place they are checked: `actorflow sim` only parses
+  /// them), binds and serves on background threads. The port it listens on, or bad_input
+  /// naming the option (e.g. "--faults: unknown kind 'x' (known: ...)") / unavailable (the
+  /// address cannot be bound). Call once.
   [[nodiscard]] Result<std::uint16_t> start();
   /// Stops at once: refuses new connections, wakes calls that wait (latency, slow), closes the
   /// open ones and joins every thread. Idempotent.
