@@ -19,7 +19,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <set>
 #include <sstream>
 
 namespace actorflow::tools {
@@ -27,19 +26,6 @@ namespace actorflow::tools {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Function words left out of the top terms: a subset of the local model's stop words, which
-// local_model.hpp does not expose.
-const std::set<std::string, std::less<>>& stop_words() {
-  static const std::set<std::string, std::less<>> words{
-      "the",  "of",   "to",    "and",  "a",    "or",    "in",   "that",  "this",  "is",
-      "be",   "for",  "any",   "by",   "with", "as",    "not",  "on",    "you",   "are",
-      "it",   "may",  "an",    "such", "all",  "from",  "if",   "your",  "no",    "at",
-      "other","which","under", "its",  "will", "shall", "these","those", "been",  "has",
-      "have", "do",   "does",  "we",   "our",  "can",   "but",  "so",    "than",  "was",
-      "were", "they", "their", "them", "there","then",  "also", "into",  "each",  "more"};
-  return words;
-}
 
 // scan: lists the regular files of the folder, sorted, up to max_files.
 class Scan : public Node {
@@ -129,7 +115,7 @@ public:
       ++words;
       bool number =
           std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; });
-      if (word.size() > 2 && !number && !stop_words().contains(word))
+      if (word.size() > 2 && !number && !is_stop_word(word))
         ++counts[word];
       word.clear();
     };

@@ -34,6 +34,10 @@ namespace actorflow {
 /// if the next word does not start with a lowercase ASCII letter.
 [[nodiscard]] std::vector<std::string> split_sentences(std::string_view text);
 
+/// Whether `lowercase_word` is one of the common English function words ("the", "shall",
+/// "yourselves", ...) that the local model leaves out of its key terms and titles.
+[[nodiscard]] bool is_stop_word(std::string_view lowercase_word);
+
 /// The `max_sentences` most central sentences of `text`, in their original order, joined by one
 /// space; every sentence if there are no more than that; "" for blank text or `max_sentences` 0.
 ///

@@ -108,10 +108,6 @@ static_assert(std::is_sorted(stop_words.begin(), stop_words.end()) &&
                   std::adjacent_find(stop_words.begin(), stop_words.end()) == stop_words.end(),
               "binary_search needs the stop words sorted and unique");
 
-bool is_stop_word(std::string_view lower) {
-  return std::binary_search(stop_words.begin(), stop_words.end(), lower);
-}
-
 // A word that can carry a topic: not a stop word, and not a lone letter or digit.
 bool is_term(const Word& word) { return word.lower.size() >= 2 && !is_stop_word(word.lower); }
 
@@ -448,6 +444,10 @@ std::string echo(std::string_view prompt) {
 }
 
 } // namespace
+
+bool is_stop_word(std::string_view lowercase_word) {
+  return std::binary_search(stop_words.begin(), stop_words.end(), lowercase_word);
+}
 
 // -- public functions -------------------------------------------------------------------------
 

@@ -365,3 +365,10 @@ TEST_CASE("the same prompt gets the same reply") {
 }
 
 } // TEST_SUITE
+
+TEST_CASE("is_stop_word knows the function words the local model skips, and only those") {
+  for (const char* word : {"the", "shall", "yourselves", "isn"})
+    CHECK(is_stop_word(word));
+  for (const char* word : {"license", "actor", "The", ""})
+    CHECK_FALSE(is_stop_word(word));
+}
