@@ -260,15 +260,16 @@ protected:
     return spec_->flow_policy ? &*spec_->flow_policy : nullptr;
   }
 
-  /// Starts attempt `attempt` of exec on `input`; its end arrives in exec_succeeded or
-  /// exec_failed, now or after awaits.
-  void start_exec(Value input, std::optional<std::size_t> index, std::uint32_t attempt) {
+  /// Starts attempt `attempt` of exec on `input`, which the caller keeps alive until exec has
+  /// ended (the fallback reads it too); exec gets its own copy. Its end arrives in
+  /// exec_succeeded or exec_failed, now or after awaits.
+  void start_exec(const Value& input, std::optional<std::size_t> index, std::uint32_t attempt) {
     attempt_ = attempt;
     exec_running_ = true;
-    exec_input_ = std::move(input);
+    exec_input_ = &input;
     ctx_.emplace(*this, spec_->name, index);
     auto started = detail::guarded([&] { return where("exec"); }, [&] {
-      task_ = node_->exec(exec_input_, *ctx_);
+      task_ = node_->exec(input, *ctx_);
       task_.start(); // runs to the first await; an exception is kept in the task
     });
     if (!started)
@@ -301,7 +302,7 @@ protected:
     task_ = {};
     sleepers_.clear();
     ctx_.reset();
-    exec_input_ = Value{};
+    exec_input_ = nullptr;
     node_.reset();
   }
 
@@ -312,7 +313,7 @@ protected:
     if (policy_ && policy_->should_retry(error, attempt_))
       return exec_failed(error, true);
     auto fallback = detail::guarded([&] { return where("exec_fallback"); },
-                                    [&] { return node_->exec_fallback(exec_input_, error); });
+                                    [&] { return node_->exec_fallback(*exec_input_, error); });
     if (fallback) {
       report_attempt(AttemptEvent::Kind::fallback_used, error);
       return exec_succeeded(std::move(*fallback));
@@ -370,11 +371,11 @@ private:
   // Grants the running attempt waits for, by lease id: cancelled if it is abandoned.
   std::unordered_map<std::uint64_t, caf::actor> pending_grants_;
   // Destroyed in reverse order: the coroutine frame goes before what it refers to.
-  Value exec_input_;
+  const Value* exec_input_ = nullptr; // the running attempt's input, owned by the caller
   std::optional<Context> ctx_;
   std::uint64_t next_token_ = 0;
   std::unordered_map<std::uint64_t, std::coroutine_handle<>> sleepers_;
-  Task<Value> task_; // last: its frame refers to node_, ctx_ and exec_input_
+  Task<Value> task_; // last: its frame refers to node_ and ctx_
 };
 
 // -- the item actor -----------------------------------------------------------------------------
@@ -405,6 +406,7 @@ public:
 
   void on_exit() override {
     release_exec();
+    item_ = Value{};
     if (done_)
       return;
     // Killed before it had an outcome: its batch stopped (it ignores this), or it crashed.
@@ -420,7 +422,7 @@ public:
 
   caf::behavior make_behavior() override {
     if (make_node())
-      start_exec(std::move(item_), index_, attempt_);
+      start_exec(item_, index_, attempt_);
     if (done_)
       return {}; // finished without awaiting anything: no behavior, the actor terminates
     return {[this](wake_atom, std::uint64_t token) { wake(token); }};
@@ -436,6 +438,7 @@ private:
 
   void finish(std::variant<Value, Error> result, bool retry) {
     release_exec();
+    item_ = Value{}; // freed on this thread, like exec's frame
     ItemOutcome outcome;
     outcome.index = index_;
     outcome.result = std::move(result);
