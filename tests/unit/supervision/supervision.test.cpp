@@ -366,25 +366,42 @@ TEST_CASE("a run's deadline stops every actor and reports deadline_exceeded") {
   CHECK(model->calls() == 8);
 }
 
+namespace {
+
+// Awaits an inner flow that hangs until its deadline of 2 s, then (if `then` is set) awaits a
+// timer of its own; state["inner"] is the inner run's outcome code, or "finished".
+struct AwaitsHangingFlow : Node {
+  AwaitsHangingFlow(Flow f, std::chrono::milliseconds then_sleep)
+      : inner(std::move(f)), then(then_sleep) {}
+  Task<Value> exec(Value, Context& ctx) override {
+    auto r = co_await ctx.run(inner, State{});
+    if (then.count() > 0)
+      co_await ctx.sleep(then); // the node must still be alive to wake from this
+    co_return Value(std::string(r.ok() ? "finished" : to_string(r.error().code)));
+  }
+  std::string post(State& s, const Value&, const Value& v) override {
+    s = s.with("inner", v);
+    return std::string(default_action);
+  }
+  Flow inner;
+  std::chrono::milliseconds then;
+};
+
+Result<RunResult> run_hanging_inner_flow(VirtualClock& clock, Runtime& runtime,
+                                         std::chrono::milliseconds then_sleep) {
+  auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::hang()});
+  auto inner = must(FlowBuilder("inner").node<AskModel>("ask", model).deadline(2s).build());
+  auto flow =
+      must(FlowBuilder("outer").node<AwaitsHangingFlow>("o", inner, then_sleep).build());
+  return drive(runtime.run(flow), clock);
+}
+
+} // namespace
+
 TEST_CASE("a nested flow's own timeout fails the awaiting exec with deadline_exceeded") {
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
-  auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::hang()});
-  auto inner = must(FlowBuilder("inner").node<AskModel>("ask", model).deadline(2s).build());
-  struct Outer : Node {
-    explicit Outer(Flow f) : inner(std::move(f)) {}
-    Task<Value> exec(Value, Context& ctx) override {
-      auto r = co_await ctx.run(inner, State{});
-      co_return r.ok() ? Value("finished") : Value(std::string(to_string(r.error().code)));
-    }
-    std::string post(State& s, const Value&, const Value& v) override {
-      s = s.with("inner", v);
-      return "default";
-    }
-    Flow inner;
-  };
-  auto flow = must(FlowBuilder("outer").node<Outer>("o", inner).build());
-  auto result = drive(runtime.run(flow), *clock);
+  auto result = run_hanging_inner_flow(*clock, runtime, 0ms);
   REQUIRE(result.ok());
   CHECK(result->state.at("inner").as_string() == "deadline_exceeded");
   CHECK(clock->elapsed() == 2s);
@@ -393,23 +410,7 @@ TEST_CASE("a nested flow's own timeout fails the awaiting exec with deadline_exc
 TEST_CASE("a node goes on after its nested flow's deadline passed (the stop stays below it)") {
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
-  auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::hang()});
-  auto inner = must(FlowBuilder("inner").node<AskModel>("ask", model).deadline(2s).build());
-  struct Outer : Node {
-    explicit Outer(Flow f) : inner(std::move(f)) {}
-    Task<Value> exec(Value, Context& ctx) override {
-      auto r = co_await ctx.run(inner, State{});
-      co_await ctx.sleep(20ms); // the node must still be alive to wake from this
-      co_return Value(std::string(r.ok() ? "finished" : to_string(r.error().code)));
-    }
-    std::string post(State& s, const Value&, const Value& v) override {
-      s = s.with("inner", v);
-      return "default";
-    }
-    Flow inner;
-  };
-  auto flow = must(FlowBuilder("outer").node<Outer>("o", inner).build());
-  auto result = drive(runtime.run(flow), *clock);
+  auto result = run_hanging_inner_flow(*clock, runtime, 20ms);
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
   CHECK(result->state.at("inner").as_string() == "deadline_exceeded");
   CHECK(clock->elapsed() == 2s + 20ms);
