@@ -43,6 +43,25 @@ struct FlowActorState {
   caf::actor child; // the running step, stopped if the deadline passes
   std::chrono::milliseconds time_limit{0}; // the deadline armed at the start; zero: none
   RunResult acc; // state, path and warnings so far
+  OpenSpan span; // this flow run's, while it runs (when the run is traced)
+
+  FlowActorState() = default;
+  FlowActorState(const FlowActorState&) = delete;
+  FlowActorState& operator=(const FlowActorState&) = delete;
+  // A flow killed before it finished (its run cancelled, a parent's deadline) still ends its
+  // span, so that the spans of its children have a parent.
+  ~FlowActorState() {
+    if (span)
+      end_span(Error{Errc::cancelled, "flow '" + graph->name + "': stopped before it finished"});
+  }
+
+  void end_span(std::optional<Error> error) {
+    if (!span)
+      return;
+    scope.spans()->report(SpanEvent::Kind::flow, graph->name, std::nullopt, 0, span.id,
+                          scope.span, span.start, std::move(error));
+    span = {};
+  }
 };
 
 using Self = FlowActorState::Self;
@@ -51,6 +70,7 @@ using Self = FlowActorState::Self;
 // handle the outcome (linked actors ignore a normal exit).
 void finish(Self* self, Result<RunResult> result) {
   auto& st = self->state;
+  st.end_span(result.ok() ? std::nullopt : std::optional<Error>(result.error()));
   if (st.on_done) {
     if (auto done = std::exchange(*st.on_done, nullptr))
       done(std::move(result));
@@ -79,15 +99,16 @@ void run_step(Self* self) {
   caf::actor child;
   switch (vertex.kind) {
     case detail::Vertex::Kind::sub_flow:
-      child = spawn_child_flow(self, st.scope.nested(vertex.name), vertex.sub_flow);
+      child = spawn_child_flow(self, st.scope.nested(vertex.name, st.span.id), vertex.sub_flow);
       break;
     case detail::Vertex::Kind::factory:
-      child = spawn_child_node(self, st.scope, vertex.name, vertex.factory, vertex.retry);
+      child = spawn_child_node(self, st.scope.within(st.span.id), vertex.name, vertex.factory,
+                               vertex.retry);
       break;
     case detail::Vertex::Kind::registered: {
       auto env = st.scope.env;
       auto type = vertex.type_name;
-      child = spawn_child_node(self, st.scope, vertex.name, [env, type] {
+      child = spawn_child_node(self, st.scope.within(st.span.id), vertex.name, [env, type] {
         auto made = env->nodes.make(type);
         if (!made)
           throw Failure(made.error());
@@ -159,6 +180,8 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
       [self](run_atom, State& initial) -> caf::response_promise {
         auto& s = self->state;
         s.rp = self->make_response_promise();
+        if (auto* sink = s.scope.spans())
+          s.span = OpenSpan{sink->new_id(), sink->now()};
         s.acc.state = std::move(initial);
         s.current = s.graph->start;
         // The flow's own limit, and for a root the run's: a nested flow's parent deadline

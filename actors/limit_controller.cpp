@@ -334,6 +334,11 @@ private:
                      std::move(call));
     const auto& hooks = *report_.hooks;
     hooks.meter->call_ended(usage, error);
+    // On the provider's thread: the sink's clock and hooks are safe to use from any thread.
+    if (report_.span && hooks.spans)
+      hooks.spans->report(SpanEvent::Kind::model_call, report_.provider + "/" + report_.model,
+                          report_.item, report_.attempt, report_.span.id, report_.span_parent,
+                          report_.span.start, error);
     if (!hooks.options.on_model_call)
       return;
     auto event = event_of(report_, error);

@@ -54,6 +54,11 @@ struct LeaseReport {
   std::optional<std::size_t> item;
   std::uint64_t estimated_tokens = 0;
   std::chrono::nanoseconds waited{0};
+  // When the run is traced: the call's span (started at the grant), the span it lies in (the
+  // attempt that made the call) and that attempt's number.
+  OpenSpan span;
+  std::uint64_t span_parent = 0;
+  std::uint32_t attempt = 0;
 };
 
 /// The lease of a granted call of `controller`.

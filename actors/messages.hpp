@@ -10,12 +10,16 @@
 #include <actorflow/run_result.hpp>
 #include <actorflow/runtime.hpp>
 #include <actorflow/state.hpp>
+#include <actorflow/trace.hpp>
 #include <actorflow/value.hpp>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -112,15 +116,72 @@ struct Environment {
 };
 using EnvironmentPtr = std::shared_ptr<const Environment>;
 
+/// Where the spans of one run go (RunOptions::on_span, RunOptions::trace, the Runtime's trace
+/// file), and the clock they are timed on. A run has one only when someone listens: every
+/// span site checks for it first and does nothing without it.
+///
+/// Thread-safe: actors of the run and provider threads (a model call ends there) use it at
+/// once. `now` is safe to call after the Runtime is gone (it holds what it reads).
+struct SpanSink {
+  using TimePoint = std::chrono::steady_clock::time_point; // caf::actor_clock's
+  std::function<void(const SpanEvent&)> emit;
+  std::function<TimePoint()> now; // the runtime's clock: virtual in tests
+  TimePoint origin;               // when the run started, on that clock
+  std::atomic<std::uint64_t> next_id{1};
+
+  [[nodiscard]] std::uint64_t new_id() noexcept {
+    return next_id.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// The run has ended: spans that end later (a straggling item, a model call ending on a
+  /// provider thread) are dropped, since the host may have torn down what `emit` calls.
+  void end() {
+    std::unique_lock lock{mutex_};
+    ended_ = true;
+  }
+  /// Reports a span that started at `start` and ends now (or at `end`).
+  void report(SpanEvent::Kind kind, std::string name, std::optional<std::size_t> item,
+              std::uint32_t attempt, std::uint64_t id, std::uint64_t parent, TimePoint start,
+              std::optional<Error> error = std::nullopt,
+              std::optional<TimePoint> end = std::nullopt) const {
+    SpanEvent span;
+    span.kind = kind;
+    span.name = std::move(name);
+    span.item = item;
+    span.attempt = attempt;
+    span.id = id;
+    span.parent = parent;
+    span.start = start - origin;
+    span.duration = std::max(end.value_or(now()) - start, std::chrono::nanoseconds{0});
+    span.error = std::move(error);
+    std::shared_lock lock{mutex_};
+    if (!ended_)
+      emit(span);
+  }
+
+private:
+  mutable std::shared_mutex mutex_;
+  bool ended_ = false; // guarded by mutex_
+};
+
+/// A span that has started: its id (0: not traced) and when.
+struct OpenSpan {
+  std::uint64_t id = 0;
+  SpanSink::TimePoint start{};
+  explicit operator bool() const noexcept { return id != 0; }
+};
+
 /// Shared by every actor of one run (never null in a Scope): how the host watches the run.
 class RunHooks {
 public:
-  RunHooks(RunOptions run_options, std::uint64_t id, std::shared_ptr<detail::RunMeter> run_meter)
-      : options(std::move(run_options)), run_id(id), meter(std::move(run_meter)) {}
+  RunHooks(RunOptions run_options, std::uint64_t id, std::shared_ptr<detail::RunMeter> run_meter,
+           std::shared_ptr<SpanSink> span_sink)
+      : options(std::move(run_options)), run_id(id), meter(std::move(run_meter)),
+        spans(std::move(span_sink)) {}
 
   const RunOptions options;
   const std::uint64_t run_id;
   const std::shared_ptr<detail::RunMeter> meter; // never null
+  const std::shared_ptr<SpanSink> spans;         // null: nobody listens to spans
 
   /// Passes a model call to options.on_model_call, unless the run has ended: a call can end
   /// on a provider thread long after its run (cancelled, abandoned by a timeout), when the host
@@ -132,10 +193,14 @@ public:
     if (!ended_)
       options.on_model_call(event);
   }
-  /// The run has ended: no model call is reported after this returns.
-  void end_model_call_reports() const {
-    std::unique_lock lock{mutex_};
-    ended_ = true;
+  /// The run has ended: no model call or span is reported after this returns.
+  void end_reports() const {
+    {
+      std::unique_lock lock{mutex_};
+      ended_ = true;
+    }
+    if (spans)
+      spans->end();
   }
 
 private:
@@ -148,10 +213,20 @@ struct Scope {
   EnvironmentPtr env;
   std::shared_ptr<const RunHooks> hooks;
   std::string path; // prefix for children's names: "" at the root, "outer/" inside "outer"
+  std::uint64_t span = 0; // the span that encloses what starts here (0: none, or not traced)
 
-  /// The scope of the children of `name` (a nested flow, or a node's sub-flows).
-  [[nodiscard]] Scope nested(std::string_view name) const {
-    return Scope{env, hooks, path + std::string(name) + "/"};
+  /// The scope of the children of `name` (a nested flow, or a node's sub-flows), inside span
+  /// `parent_span`.
+  [[nodiscard]] Scope nested(std::string_view name, std::uint64_t parent_span) const {
+    return Scope{env, hooks, path + std::string(name) + "/", parent_span};
+  }
+  /// The same place, inside span `parent_span`.
+  [[nodiscard]] Scope within(std::uint64_t parent_span) const {
+    return Scope{env, hooks, path, parent_span};
+  }
+  /// The run's span sink, or null when nobody listens.
+  [[nodiscard]] SpanSink* spans() const noexcept {
+    return hooks ? hooks->spans.get() : nullptr;
   }
 };
 

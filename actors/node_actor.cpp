@@ -92,7 +92,8 @@ public:
 
   void run_flow(const Flow& flow, State initial, std::coroutine_handle<> h,
                 std::optional<Result<RunResult>>& out) override {
-    auto child = spawn_child_flow(self_, spec_->scope.nested(spec_->name), flow.graph());
+    auto child =
+        spawn_child_flow(self_, spec_->scope.nested(spec_->name, span_parent_), flow.graph());
     attempt_children_.push_back(child);
     auto where = "sub-flow '" + flow.name() + "'";
     self_->request(child, caf::infinite, run_atom::value, std::move(initial))
@@ -183,18 +184,37 @@ public:
                        spec_->path,
                        ctx_ ? ctx_->item_index() : std::nullopt,
                        tokens,
-                       {}};
+                       {},
+                       {},
+                       0,
+                       0};
+    OpenSpan wait; // the grant wait's span, when the run is traced
+    if (auto* sink = spec_->scope.spans()) {
+      wait = OpenSpan{sink->new_id(), sink->now()};
+      report.span_parent = span_parent_;
+      report.attempt = attempt_;
+    }
     auto id = controllers->next_lease_id();
     pending_grants_.emplace(id, controller);
     self_->request(controller, caf::infinite, acquire_atom::value, id,
                    hooks->run_id, hooks->options.weight, tokens)
         .then(
-            [this, h, &out, id, controller, report = std::move(report),
+            [this, h, &out, id, controller, report = std::move(report), wait,
              gen = generation_](GrantReply& reply) mutable {
               pending_grants_.erase(id);
               if (gen != generation_)
                 return; // abandoned: the cancel sent then returns the grant
               report.waited = reply.waited;
+              if (wait) {
+                // The wait ends and, when granted, the call's span starts at the same instant.
+                auto* sink = spec_->scope.spans();
+                auto now = sink->now();
+                sink->report(SpanEvent::Kind::grant_wait, report.provider + "/" + report.model,
+                             report.item, report.attempt, wait.id, report.span_parent, wait.start,
+                             reply.error, now);
+                if (!reply.error)
+                  report.span = OpenSpan{sink->new_id(), now};
+              }
               if (reply.error) {
                 report_refused(report, *reply.error);
                 out = std::move(*reply.error);
@@ -203,11 +223,17 @@ public:
               }
               resume(h);
             },
-            [this, h, &out, id, gen = generation_](caf::error& err) {
+            [this, h, &out, id, wait, key = wait ? std::string(provider) + "/" + std::string(model)
+                                                : std::string{},
+             parent = span_parent_, gen = generation_](caf::error& err) mutable {
               pending_grants_.erase(id);
               if (gen != generation_)
                 return;
               out = to_error(err, "model call");
+              if (wait)
+                spec_->scope.spans()->report(SpanEvent::Kind::grant_wait, std::move(key),
+                                             ctx_ ? ctx_->item_index() : std::nullopt, attempt_,
+                                             wait.id, parent, wait.start, out->error());
               resume(h);
             });
   }
@@ -277,6 +303,24 @@ protected:
     after_resume();
   }
 
+  /// Reports `span` (if open) as ending now, and closes it. Only when the run is traced.
+  void end_span(OpenSpan& span, SpanEvent::Kind kind, std::optional<std::size_t> item,
+                std::uint32_t attempt, std::uint64_t parent,
+                std::optional<Error> error = std::nullopt) const {
+    if (!span)
+      return;
+    spec_->scope.spans()->report(kind, spec_->path, item, attempt, span.id, parent, span.start,
+                                 std::move(error));
+    span = {};
+  }
+
+  /// Ends the running attempt's span, when this site times its own attempts (a single node;
+  /// an item's attempts are timed by its batch, which sees them start, time out and die).
+  void end_attempt_span(std::optional<Error> error) {
+    end_span(attempt_span_, SpanEvent::Kind::attempt, std::nullopt, attempt_, spec_->scope.span,
+             std::move(error));
+  }
+
   /// Gives up on the running attempt (it timed out): destroys its coroutine, stops its
   /// sub-flows, and makes every reply still due to it stale.
   void abandon_exec() {
@@ -308,6 +352,7 @@ protected:
 
   // exec failed: retried (by whoever supervises), or the fallback may still supply a value.
   void after_exec(const Error& error) {
+    end_attempt_span(error);
     exec_running_ = false;
     attempt_children_.clear();
     if (policy_ && policy_->should_retry(error, attempt_))
@@ -347,6 +392,10 @@ protected:
   std::uint32_t attempt_ = 0;           // 1-based number of the current attempt
   std::uint64_t tokens_ = 0;            // used by model calls of this actor's attempts
   bool exec_running_ = false;
+  // The span enclosing what the running attempt starts (grant waits, model calls, sub-flows):
+  // the attempt's span; 0 when the run is not traced.
+  std::uint64_t span_parent_ = 0;
+  OpenSpan attempt_span_; // a single node's running attempt (items': see Slot)
 
 private:
   void resume(std::coroutine_handle<> h) {
@@ -359,6 +408,7 @@ private:
       return; // suspended on another await; its message will resume it
     auto value = detail::guarded([&] { return where("exec"); }, [&] { return task_.take(); });
     if (value) {
+      end_attempt_span(std::nullopt);
       exec_running_ = false;
       attempt_children_.clear();
       return exec_succeeded(std::move(*value));
@@ -394,10 +444,11 @@ using ItemSpecPtr = std::shared_ptr<const ItemSpec>;
 class ItemActor final : public caf::event_based_actor, public TimeoutTracked, public ExecSite {
 public:
   ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor parent, std::uint32_t slot,
-            std::size_t index, std::uint32_t attempt, Value item)
+            std::size_t index, std::uint32_t attempt, std::uint64_t span, Value item)
       : caf::event_based_actor(cfg), ExecSite(this, spec->node), item_spec_(std::move(spec)),
         parent_(std::move(parent)), item_(std::move(item)), index_(index), slot_(slot) {
     attempt_ = attempt; // one attempt per item actor
+    span_parent_ = span;
     if (item_spec_->policy)
       policy_ = &*item_spec_->policy;
   }
@@ -471,6 +522,8 @@ struct Slot {
   Millis last_delay{0};
   caf::actor_clock::time_point first_start{};
   std::int64_t tokens = 0; // used by the item's attempts so far
+  // When the run is traced: the item's span, its running attempt's, its backoff's.
+  OpenSpan item_span, attempt_span, backoff_span;
 };
 
 // Shared with the exit hook, which runs after the actor's state is destroyed: a batch actor
@@ -504,6 +557,7 @@ struct FanOut {
   bool stopping = false;      // no more items start; late outcomes are ignored
   bool stopped_early = false; // the reducer had enough before the items ran out
   caf::actor_clock::time_point t0;
+  SpanSink* spans = nullptr;  // the run's, when it is traced
 };
 
 struct NodeActorState : ExecSite {
@@ -511,6 +565,24 @@ struct NodeActorState : ExecSite {
   explicit NodeActorState(Self* s) : ExecSite(s, nullptr) {}
 
   static inline const char* name = "actorflow.node";
+
+  NodeActorState(const NodeActorState&) = delete;
+  NodeActorState& operator=(const NodeActorState&) = delete;
+  // A node killed before it replied (its run cancelled, a deadline) still ends its spans, so
+  // that the spans of its children have a parent.
+  ~NodeActorState() {
+    if (!node_span)
+      return;
+    Error stopped{Errc::cancelled, where("run") + ": stopped before it finished"};
+    if (fan && fan->spans && !fan->stopping)
+      for (auto& slot : fan->in_flight->slots)
+        if (slot.attempt != 0)
+          end_slot_spans(slot, stopped);
+    end_attempt_span(stopped);
+    end_span(backoff_span, SpanEvent::Kind::backoff, std::nullopt, attempt_ + 1, node_span.id,
+             stopped);
+    end_span(node_span, SpanEvent::Kind::node, std::nullopt, 0, spec_->scope.span, stopped);
+  }
 
   void set_spec(NodeSpecPtr spec) { spec_ = std::move(spec); }
 
@@ -521,6 +593,8 @@ struct NodeActorState : ExecSite {
   caf::response_promise start(State initial) {
     promise = self_->make_response_promise();
     state = std::move(initial);
+    if (auto* sink = spec_->scope.spans())
+      node_span = OpenSpan{sink->new_id(), sink->now()};
     if (!make_node())
       return promise;
     policy_ = resolve_policy();
@@ -544,6 +618,10 @@ struct NodeActorState : ExecSite {
   // -- single: exec attempts in place, on the same node instance (as PocketFlow retries) -------
 
   void start_attempt(std::uint32_t attempt) {
+    if (auto* sink = spec_->scope.spans()) {
+      attempt_span_ = OpenSpan{sink->new_id(), sink->now()};
+      span_parent_ = attempt_span_.id;
+    }
     if (policy_ && policy_->attempt_timeout.count() > 0)
       self_->delayed_send(self_, policy_->attempt_timeout, timeout_atom::value, std::uint32_t{0},
                           attempt);
@@ -572,12 +650,16 @@ struct NodeActorState : ExecSite {
     auto delay = retry_delay(*policy_, error, attempt_, last_delay, jitter_sample());
     last_delay = delay;
     report_attempt(AttemptEvent::Kind::retry_scheduled, error, delay);
+    if (auto* sink = spec_->scope.spans())
+      backoff_span = OpenSpan{sink->new_id(), sink->now()};
     self_->delayed_send(self_, delay, retry_atom::value, std::uint32_t{0}, attempt_);
   }
 
   void on_retry(std::uint32_t attempt) {
-    if (attempt == attempt_ && !exec_running_)
+    if (attempt == attempt_ && !exec_running_) {
+      end_span(backoff_span, SpanEvent::Kind::backoff, std::nullopt, attempt + 1, node_span.id);
       start_attempt(attempt + 1);
+    }
   }
 
   void on_attempt_timeout(std::uint32_t attempt) {
@@ -587,11 +669,14 @@ struct NodeActorState : ExecSite {
     Error error{Errc::timeout, where("exec") + ": attempt " + std::to_string(attempt) +
                                    " took longer than attempt_timeout (" +
                                    std::to_string(policy_->attempt_timeout.count()) + " ms)"};
+    end_attempt_span(error);
     report_attempt(AttemptEvent::Kind::timed_out, error);
     exec_failed(error, policy_->should_retry(error, attempt)); // no fallback after a timeout
   }
 
   void reply(Result<RunResult> result) {
+    end_span(node_span, SpanEvent::Kind::node, std::nullopt, 0, spec_->scope.span,
+             result.ok() ? std::nullopt : std::optional<Error>(result.error()));
     promise.deliver(StepReply::of(std::move(result)));
     self_->quit();
   }
@@ -625,6 +710,7 @@ struct NodeActorState : ExecSite {
     fan->progress_stride =
         std::max<std::size_t>(1, fan->source.size ? *fan->source.size / 100 : window);
     fan->t0 = now();
+    fan->spans = spec_->scope.spans();
     // The window's slots, reserved up front (capped: a huge window over a short source should
     // not reserve memory it never uses; slots beyond are added as needed).
     auto reserve = std::min<std::size_t>(window, fan->source.size.value_or(window));
@@ -690,6 +776,11 @@ struct NodeActorState : ExecSite {
   void launch(std::uint32_t id, Value input) {
     auto& f = *fan;
     auto& slot = f.in_flight->slots[id];
+    if (slot.attempt == 0) {
+      slot.first_start = now();
+      if (f.spans)
+        slot.item_span = OpenSpan{f.spans->new_id(), slot.first_start};
+    }
     if (!f.breaker.allow(now())) {
       Error error{Errc::circuit_open,
                   where("batch") + ": circuit open after too many failures; item " +
@@ -697,12 +788,12 @@ struct NodeActorState : ExecSite {
       report_item(AttemptEvent::Kind::circuit_rejected, slot, error);
       return settle(id, std::move(error));
     }
-    if (slot.attempt == 0)
-      slot.first_start = now();
     ++slot.attempt;
     slot.launch = ++f.launches;
+    if (f.spans)
+      slot.attempt_span = OpenSpan{f.spans->new_id(), f.spans->now()};
     slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.index,
-                                         slot.attempt, std::move(input));
+                                         slot.attempt, slot.attempt_span.id, std::move(input));
     const auto& policy = f.item_spec->policy;
     if (policy && policy->attempt_timeout.count() > 0)
       self_->delayed_send(self_, policy->attempt_timeout, timeout_atom::value, id, slot.launch);
@@ -718,6 +809,9 @@ struct NodeActorState : ExecSite {
       return; // from an attempt given up on (timed out), or a stray
     slot.actor = caf::actor{};
     slot.tokens += outcome.tokens;
+    if (f.spans)
+      end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id,
+                    outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
     if (outcome.ok()) {
       f.breaker.record_success();
       return settle(id, std::move(outcome.result));
@@ -740,6 +834,8 @@ struct NodeActorState : ExecSite {
                                    " took longer than attempt_timeout (" +
                                    std::to_string(f.item_spec->policy->attempt_timeout.count()) +
                                    " ms)"};
+    if (f.spans)
+      end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id, error);
     report_item(AttemptEvent::Kind::timed_out, slot, error);
     on_attempt_failed(id, error, f.item_spec->policy->should_retry(error, attempt));
   }
@@ -771,6 +867,8 @@ struct NodeActorState : ExecSite {
     slot.last_delay = delay;
     ++f.retries;
     report_item(AttemptEvent::Kind::retry_scheduled, slot, error, delay);
+    if (f.spans)
+      slot.backoff_span = OpenSpan{f.spans->new_id(), f.spans->now()};
     self_->delayed_send(self_, delay, retry_atom::value, id, slot.attempt);
   }
 
@@ -781,6 +879,9 @@ struct NodeActorState : ExecSite {
     auto& slot = f.in_flight->slots[id];
     if (slot.actor || slot.attempt != attempt)
       return; // not waiting for this retry
+    if (f.spans) // the backoff precedes the attempt it is for
+      end_item_span(slot, slot.backoff_span, SpanEvent::Kind::backoff, slot.item_span.id,
+                    std::nullopt, attempt + 1);
     launch(id, *slot.input);
   }
 
@@ -795,6 +896,9 @@ struct NodeActorState : ExecSite {
     outcome.attempts = slot.attempt;
     outcome.tokens = std::exchange(slot.tokens, 0);
     outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
+    if (f.spans)
+      end_item_span(slot, slot.item_span, SpanEvent::Kind::item, node_span.id,
+                    outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
     slot.actor = caf::actor{};
     slot.attempt = 0;
     slot.input.reset();
@@ -839,6 +943,10 @@ struct NodeActorState : ExecSite {
     for (auto& slot : window.slots) {
       if (slot.attempt == 0)
         continue;
+      if (f.spans)
+        end_slot_spans(slot, Error{Errc::cancelled, where("batch") + ": item " +
+                                                        std::to_string(slot.index) +
+                                                        " cancelled: the batch stopped"});
       if (slot.actor)
         self_->send_exit(slot.actor, caf::exit_reason::user_shutdown);
       slot.actor = caf::actor{};
@@ -915,11 +1023,29 @@ struct NodeActorState : ExecSite {
     report_attempt(kind, error, delay, slot.index, slot.attempt);
   }
 
+  // Ends the spans still open for the item in `slot`, which was stopped.
+  void end_slot_spans(Slot& slot, const Error& stopped) const {
+    end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id, stopped);
+    end_item_span(slot, slot.backoff_span, SpanEvent::Kind::backoff, slot.item_span.id, stopped,
+                  slot.attempt + 1);
+    end_item_span(slot, slot.item_span, SpanEvent::Kind::item, node_span.id, stopped);
+  }
+
+  // Ends one of the spans of the item in `slot` (the run is traced). `attempt`: the attempt's
+  // number, by default the latest.
+  void end_item_span(const Slot& slot, OpenSpan& span, SpanEvent::Kind kind,
+                     std::uint64_t parent, std::optional<Error> error = std::nullopt,
+                     std::optional<std::uint32_t> attempt = std::nullopt) const {
+    end_span(span, kind, slot.index, attempt.value_or(slot.attempt), parent, std::move(error));
+  }
+
 
 
   caf::response_promise promise;
   State state;
   Value prep_result;
+  OpenSpan node_span;             // this execution's, while it runs (when the run is traced)
+  OpenSpan backoff_span;          // single: the backoff before the next attempt
   Millis last_delay{0};           // single: the previous backoff
   std::optional<FanOut> fan;      // batch only
   bool pumping = false;

@@ -9,6 +9,7 @@
 #include "actors/limit_controller.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/step_actors.hpp"
+#include "actors/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
 #include "run_state.hpp"
 
@@ -43,6 +44,22 @@ struct RuntimeImpl {
     };
     cfg.set("scheduler.max-threads", workers);
     clock = std::move(config.clock);
+    // Spans are timed on the actors' clock. Read here without the actor system, so that a
+    // model call ending on a provider thread after shutdown can still read it. Weak: pending
+    // timers of the virtual clock hold actors, which hold this (a cycle otherwise); a clock
+    // that is gone reads as the epoch, which makes the late span's duration zero.
+    if (clock)
+      now = [weak = std::weak_ptr<testing::VirtualClock>(clock)] {
+        auto c = weak.lock();
+        return c ? c->actor_clock().now() : actors::SpanSink::TimePoint{};
+      };
+    else
+      now = [] { return std::chrono::steady_clock::now(); };
+    origin = now();
+    if (!config.trace_file.empty()) {
+      trace_file = std::move(config.trace_file);
+      trace = std::make_shared<TraceWriter>();
+    }
     actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
     system = std::make_unique<caf::actor_system>(cfg);
     environment->controllers =
@@ -84,6 +101,17 @@ struct RuntimeImpl {
     }
     // Waits for every actor to terminate; killed roots complete their runs with `cancelled`.
     system.reset();
+    write_trace();
+  }
+
+  /// Rewrites the trace file, if there is one, with every span so far. One writer at a time:
+  /// runs that end together must not rename an older snapshot over a newer one.
+  void write_trace() {
+    if (!trace)
+      return;
+    std::lock_guard lock{trace_mutex};
+    if (auto written = trace->write(trace_file); !written)
+      env->log(written.error().message);
   }
 
   actors::EnvironmentPtr env;
@@ -91,6 +119,11 @@ struct RuntimeImpl {
   std::shared_ptr<testing::VirtualClock> clock; // outlives the system (declared before it)
   caf::actor_system_config cfg; // must outlive the system
   std::unique_ptr<caf::actor_system> system;
+  std::function<actors::SpanSink::TimePoint()> now;     // the actors' clock, for spans
+  actors::SpanSink::TimePoint origin;                    // when the Runtime was made, on it
+  std::string trace_file;                                // RuntimeConfig::trace_file
+  std::shared_ptr<TraceWriter> trace;                    // set when trace_file is
+  std::mutex trace_mutex;                                // held while the file is written
 
   std::mutex mutex;
   bool stopped = false;                                               // guarded by mutex
@@ -172,12 +205,30 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   }
   impl.live.emplace(run->id, run);
   auto* owner = &impl; // outlives every actor: shutdown waits for them
-  auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter);
+  // Spans only when someone listens: without a sink, no actor times anything.
+  std::shared_ptr<actors::SpanSink> spans;
+  if (options.on_span || options.trace || impl.trace) {
+    spans = std::make_shared<actors::SpanSink>();
+    spans->now = impl.now;
+    spans->origin = spans->now();
+    spans->emit = [on_span = options.on_span, trace = options.trace, file = impl.trace,
+                   run_id = run->id, offset = spans->origin - impl.origin](const SpanEvent& span) {
+      if (on_span)
+        on_span(span);
+      if (trace)
+        trace->record(span, run_id);
+      if (file)
+        file->record(span, run_id, offset);
+    };
+  }
+  auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter,
+                                                        std::move(spans));
   auto on_done = [owner, run, hooks](Result<RunResult> outcome) {
-    hooks->end_model_call_reports(); // before the host learns that the run has ended
+    hooks->end_reports(); // before the host learns that the run has ended
     owner->forget(run->id);
     if (outcome.ok())
       outcome->usage = run->meter->snapshot();
+    owner->write_trace(); // before the handle completes: its waiter may open the file
     run->complete(std::move(outcome));
   };
   auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, hooks, ""},

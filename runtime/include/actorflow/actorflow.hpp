@@ -12,7 +12,9 @@
 #include <actorflow/map.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/openai.hpp>
+#include <actorflow/progress.hpp>
 #include <actorflow/pipeline.hpp>
+#include <actorflow/report.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/retry.hpp>
 #include <actorflow/run_result.hpp>
@@ -21,4 +23,5 @@
 #include <actorflow/store.hpp>
 #include <actorflow/task.hpp>
 #include <actorflow/tokens.hpp>
+#include <actorflow/trace.hpp>
 #include <actorflow/value.hpp>

@@ -10,6 +10,7 @@
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
 #include <actorflow/state.hpp>
+#include <actorflow/trace.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -59,6 +60,14 @@ struct RuntimeConfig {
   SchedulerPolicy scheduler = SchedulerPolicy::sharing;
   /// Run every timer on this clock instead of real time (tests; see actorflow/testing.hpp).
   std::shared_ptr<testing::VirtualClock> clock{};
+  /// Where to write a Chrome trace of every run (Perfetto, chrome://tracing); empty: none.
+  /// For hosts, to see where time goes. The file is rewritten, whole, as each run ends
+  /// (before its handle completes, so a host that has its result can open the file) and at
+  /// shutdown (with spans that ended after their run, e.g. of abandoned model calls); each
+  /// run is a process on one time axis from the Runtime's start (see `TraceWriter`). Meant
+  /// for debugging and profiling: every span stays in memory until shutdown, and each rewrite
+  /// costs as much as the file has grown. A failed write is logged, never fatal.
+  std::string trace_file{};
 };
 
 /// How one run is watched.
@@ -80,6 +89,15 @@ struct RunOptions {
   /// Every model call of the run, when it ends (from any thread, possibly several at once:
   /// keep it quick and thread-safe). Also calls refused before going out.
   std::function<void(const ModelCallEvent&)> on_model_call{};
+  /// Every span of the run (flow, node, item, attempt, backoff, grant wait, model call) when it
+  /// ends; see actorflow/trace.hpp. Same threading rules as on_attempt (a model call's span
+  /// ends on the provider's thread). Without it, `trace` and `RuntimeConfig::trace_file`, the
+  /// run times no spans at all.
+  std::function<void(const SpanEvent&)> on_span{};
+  /// Also records the run's spans here (as run `RunHandle::id()`, times from the run's
+  /// start); kept alive by the run. Write it once the run has ended:
+  /// `options.trace = writer; ... run.get(); writer->write("run.json");`.
+  std::shared_ptr<TraceWriter> trace{};
 };
 
 /// A run in progress or finished. Copies refer to the same run; every member is safe to call
