@@ -124,7 +124,12 @@ using EnvironmentPtr = std::shared_ptr<const Environment>;
 /// once. `now` is safe to call after the Runtime is gone (it holds what it reads).
 struct SpanSink {
   using TimePoint = std::chrono::steady_clock::time_point; // caf::actor_clock's
-  std::function<void(const SpanEvent&)> emit;
+  /// The host's RunOptions::on_span: not called once the run has ended.
+  std::function<void(const SpanEvent&)> to_host;
+  /// Into TraceWriters the sink shares (RunOptions::trace, the Runtime's trace file): also
+  /// after the run, so that a cancelled run's trace gets the spans its actors close as they
+  /// stop.
+  std::function<void(const SpanEvent&)> to_writers;
   std::function<TimePoint()> now; // the runtime's clock: virtual in tests
   TimePoint origin;               // when the run started, on that clock
   std::atomic<std::uint64_t> next_id{1};
@@ -133,7 +138,8 @@ struct SpanSink {
     return next_id.fetch_add(1, std::memory_order_relaxed);
   }
   /// The run has ended: spans that end later (a straggling item, a model call ending on a
-  /// provider thread) are dropped, since the host may have torn down what `emit` calls.
+  /// provider thread) go to the writers only, since the host may have torn down what its
+  /// callback refers to.
   void end() {
     std::unique_lock lock{mutex_};
     ended_ = true;
@@ -153,9 +159,13 @@ struct SpanSink {
     span.start = start - origin;
     span.duration = std::max(end.value_or(now()) - start, std::chrono::nanoseconds{0});
     span.error = std::move(error);
+    if (to_writers)
+      to_writers(span);
+    if (!to_host)
+      return;
     std::shared_lock lock{mutex_};
     if (!ended_)
-      emit(span);
+      to_host(span);
   }
 
 private:

@@ -1,16 +1,32 @@
-// The demo flow: statistics over a folder of text files, with a branch, a cycle and a nested
-// flow. Everything it prints is computed from the files; nothing is canned.
+// `actorflow demo`: what a user of an LLM pipeline framework does first, on actors.
 //
-//   scan -> pick -[file]-> analyse (nested: read -[text]-> measure | -[skip]-> skipped)
-//            ^                 |
-//            +---- advance <---+
-//           pick -[done]-> report -[large]-> verdict_large
-//                                 -[small]-> verdict_small
+//   1. read a corpus (text files, recursively) as documents;
+//   2. ingest it: title, split into sentence-aware chunks, embed (an IngestionPipeline: each
+//      transformation a parallel batch node), once with one worker and once with a window;
+//   3. summarise every document: a ParallelBatchNode, one item actor per document, once with a
+//      window of 1 and once with the window, and compare the wall times of both steps;
+//   4. answer a question from the chunks (cosine top 3);
+//   5. print a run report of the parallel summaries and, with --trace, a Chrome trace.
+//
+// Offline by default, on the embedded `local` provider, which is no LLM: summaries are the
+// documents' most central sentences, titles their key terms, embeddings hashed n-grams. With
+// OPENAI_BASE_URL set it asks that server; with --sim-latency-ms it starts the simulator in
+// this process and talks to it over HTTP on 127.0.0.1.
 
 #include "demo.hpp"
 
+#include "sim.hpp"
+
 #include <actorflow/actorflow.hpp>
-#include <actorflow/local_model.hpp>
+#include <actorflow/ingest.hpp>
+#include <actorflow/openai.hpp>
+#include <actorflow/pipeline.hpp>
+#include <actorflow/progress.hpp>
+#include <actorflow/report.hpp>
+
+#include <core/text.hpp>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,250 +34,380 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
+#include <iterator>
+#include <optional>
 #include <sstream>
+#include <thread>
+
+#ifndef ACTORFLOW_README
+#define ACTORFLOW_README ""
+#endif
 
 namespace actorflow::tools {
 
 namespace {
 
 namespace fs = std::filesystem;
+using Millis = std::chrono::duration<double, std::milli>;
 
-// scan: lists the regular files of the folder, sorted, up to max_files.
-class Scan : public Node {
-public:
-  explicit Scan(std::size_t max_files) : max_files_(max_files) {}
-  Value prep(const State& state) override { return state.at("dir"); }
-  Task<Value> exec(Value dir, Context&) override {
+// Enough of a document for a summary: a long licence would cost a real model 10k tokens a call.
+constexpr std::size_t summary_prompt_bytes = 12'000;
+constexpr std::uint32_t summary_max_tokens = 160;
+
+void fail(const Error& error) { std::cerr << "actorflow demo: " << error.to_string() << "\n"; }
+
+// -- the corpus ---------------------------------------------------------------------------
+
+struct Corpus {
+  std::vector<IngestItem> documents;
+  std::vector<std::string> sources; // what was read, for the header
+  std::vector<SkippedFile> skipped;
+};
+
+// One file as a document with the directory reader's metadata (its id: the file name).
+Result<IngestItem> read_file_document(const fs::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return Error{Errc::bad_input, "cannot read '" + path.string() + "'"};
+  IngestItem doc;
+  doc.id = path.filename().string();
+  doc.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  doc.metadata.emplace("file_path", fs::absolute(path).lexically_normal().string());
+  doc.metadata.emplace("file_name", doc.id);
+  doc.metadata.emplace("extension", file_extension(doc.id));
+  doc.metadata.emplace("size_bytes", static_cast<std::int64_t>(doc.text.size()));
+  return doc;
+}
+
+// Folders and files as documents. With more than one source, a folder's documents are named
+// "<folder>/<path inside it>" so that ids stay unique. A source that does not exist is an error.
+Result<Corpus> read_corpus(const std::vector<std::string>& paths, std::size_t max_files) {
+  Corpus corpus;
+  for (const auto& path : paths) {
     std::error_code ec;
-    fs::directory_iterator it{dir.as_string(), ec};
-    if (ec)
-      throw Failure(
-          Error{Errc::bad_input, "cannot list '" + dir.as_string() + "': " + ec.message()});
-    std::vector<std::string> paths;
-    for (const auto& entry : it)
-      if (entry.is_regular_file(ec))
-        paths.push_back(entry.path().string());
-    std::sort(paths.begin(), paths.end());
-    if (paths.size() > max_files_)
-      paths.resize(max_files_);
-    Array files;
-    for (auto& p : paths)
-      files.emplace_back(std::move(p));
-    co_return files;
-  }
-  std::string post(State& state, const Value&, const Value& files) override {
-    state = state.with({{"files", files}, {"cursor", 0}, {"stats", Array{}}, {"skipped", Array{}}});
-    return files.size() == 0 ? "empty" : "next";
-  }
-
-private:
-  std::size_t max_files_;
-};
-
-// pick: the file at the cursor, or "done".
-std::string pick(State& state) {
-  auto cursor = static_cast<std::size_t>(state.at("cursor").as_int());
-  const auto& files = state.at("files").as_array();
-  if (cursor >= files.size())
-    return "done";
-  state = state.with("current", files[cursor]);
-  return "file";
-}
-
-// read: loads the current file; binary files (a NUL byte) are skipped.
-class Read : public Node {
-public:
-  Value prep(const State& state) override { return state.at("current"); }
-  Task<Value> exec(Value path, Context&) override {
-    std::ifstream in{path.as_string(), std::ios::binary};
-    if (!in)
-      throw Failure(Error{Errc::bad_input, "cannot open '" + path.as_string() + "'"});
-    std::ostringstream text;
-    text << in.rdbuf();
-    co_return text.str();
-  }
-  std::string post(State& state, const Value&, const Value& text) override {
-    if (text.as_string().find('\0') != std::string::npos)
-      return "skip";
-    state = state.with("text", text);
-    return "text";
-  }
-};
-
-// A byte of a word as the local model reads text (local_model.hpp): an ASCII letter or digit,
-// or any non-ASCII byte; the same on every locale.
-bool is_word_byte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
-
-// measure: lines, words, sentences (as the runtime's split_sentences cuts them) and the most
-// frequent terms of the current text.
-class Measure : public Node {
-public:
-  Value prep(const State& state) override {
-    return Value::object({{"path", state.at("current")}, {"text", state.at("text")}});
-  }
-  Task<Value> exec(Value input, Context&) override {
-    const auto& text = input.at("text").as_string();
-    auto lines = static_cast<std::int64_t>(std::count(text.begin(), text.end(), '\n'));
-    auto sentences = static_cast<std::int64_t>(split_sentences(text).size());
-    std::int64_t words = 0;
-    std::map<std::string, std::int64_t> counts;
-    std::string word;
-    auto flush = [&] {
-      if (word.empty())
-        return;
-      ++words;
-      bool number =
-          std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; });
-      if (word.size() > 2 && !number && !is_stop_word(word))
-        ++counts[word];
-      word.clear();
-    };
-    for (char c : text) {
-      if (is_word_byte(static_cast<unsigned char>(c)))
-        word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-      else
-        flush();
+    if (fs::is_directory(path, ec)) {
+      auto read = read_directory(path);
+      if (!read)
+        return read.error();
+      auto prefix = paths.size() > 1 ? fs::path(path).filename().string() + "/" : std::string();
+      for (auto& doc : read->documents) {
+        doc.id.insert(0, prefix);
+        corpus.documents.push_back(std::move(doc));
+      }
+      corpus.skipped.insert(corpus.skipped.end(), read->skipped.begin(), read->skipped.end());
+    } else if (fs::is_regular_file(path, ec)) {
+      auto doc = read_file_document(path);
+      if (!doc)
+        return doc.error();
+      corpus.documents.push_back(std::move(*doc));
+    } else {
+      return Error{Errc::bad_input, "'" + path + "' is neither a folder nor a file"};
     }
-    flush();
-    std::vector<std::pair<std::string, std::int64_t>> ranked(counts.begin(), counts.end());
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    Array top;
-    for (std::size_t i = 0; i < std::min<std::size_t>(3, ranked.size()); ++i)
-      top.emplace_back(ranked[i].first);
-    co_return Value::object({{"file", fs::path(input.at("path").as_string()).filename().string()},
-                             {"lines", lines},
-                             {"words", words},
-                             {"sentences", sentences},
-                             {"top", top}});
+    corpus.sources.push_back(path);
   }
-  std::string post(State& state, const Value&, const Value& stats) override {
-    auto all = state.at("stats").as_array();
-    all.push_back(stats);
-    state = state.with("stats", std::move(all)).without("text");
+  std::sort(corpus.documents.begin(), corpus.documents.end(),
+            [](const IngestItem& a, const IngestItem& b) { return a.id < b.id; });
+  for (std::size_t i = 1; i < corpus.documents.size(); ++i)
+    if (corpus.documents[i].id == corpus.documents[i - 1].id)
+      return Error{Errc::bad_input, "two documents named '" + corpus.documents[i].id + "'"};
+  if (corpus.documents.size() > max_files)
+    corpus.documents.resize(max_files);
+  if (corpus.documents.empty())
+    return Error{Errc::bad_input, "no text files to read in the corpus"};
+  return corpus;
+}
+
+// -- summaries ----------------------------------------------------------------------------
+
+// One item actor per document: asks the model for a summary of the document's beginning.
+class SummariseDocuments final : public ParallelBatchNode {
+public:
+  explicit SummariseDocuments(std::size_t window)
+      : ParallelBatchNode(BatchOptions{.max_concurrency = window}) {}
+
+  Value prep(const State& state) override { return state.at("texts"); }
+
+  Task<Value> exec(Value text, Context& ctx) override {
+    std::string prompt = "Summarize in two or three sentences:\n";
+    prompt += detail::utf8_prefix(text.as_string(), summary_prompt_bytes);
+    auto request = ChatRequest::user(std::move(prompt));
+    request.max_tokens = summary_max_tokens;
+    auto reply = co_await ctx.llm().chat(std::move(request));
+    co_return std::move(reply.value().text); // an error fails this document only
+  }
+
+  std::string post_batch(State& state, const Value&, BatchResult result) override {
+    Array errors(result.items.size());
+    for (std::size_t i = 0; i < result.items.size(); ++i)
+      if (!result.items[i].ok())
+        errors[i] = result.items[i].error().to_string();
+    state = state.with({{"summaries", result_values(std::move(result.items))},
+                        {"errors", std::move(errors)},
+                        {"failed", result.summary.failed}});
     return std::string(default_action);
   }
 };
 
-std::string skipped(State& state) {
-  auto all = state.at("skipped").as_array();
-  all.push_back(state.at("current"));
-  state = state.with("skipped", std::move(all));
-  return std::string(default_action);
+struct SummaryRun {
+  RunResult result;
+  double wall_ms = 0;
+  RunReport report;
+};
+
+Result<SummaryRun> summarise(Runtime& runtime, const Corpus& corpus, std::size_t window,
+                             ProgressBar& progress) {
+  auto flow = FlowBuilder("summaries")
+                  .node<SummariseDocuments>(window == 1 ? "summarise (sequential)"
+                                                        : "summarise (parallel)",
+                                            window)
+                  // A server's 429 or 5xx is retried, after the wait it asks for.
+                  .default_retry(RetryPolicy{.max_attempts = 4})
+                  .build();
+  if (!flow)
+    return flow.error();
+  Array texts;
+  for (const auto& doc : corpus.documents)
+    texts.emplace_back(doc.text);
+  ReportCollector collector;
+  auto started = std::chrono::steady_clock::now();
+  auto run = runtime.run(*flow, State{}.with("texts", std::move(texts)),
+                         collector.options(RunOptions{.on_progress = progress.hook()}));
+  auto result = run.get();
+  const double wall_ms = Millis(std::chrono::steady_clock::now() - started).count();
+  progress.finish();
+  if (!result)
+    return result.error();
+  return SummaryRun{*result, wall_ms, collector.report(result)};
 }
 
-std::string advance(State& state) {
-  state = state.with("cursor", state.at("cursor").as_int() + 1);
-  return std::string(default_action);
+// -- ingestion ----------------------------------------------------------------------------
+
+Result<PipelineResult> ingest(Runtime& runtime, const Corpus& corpus, std::size_t workers,
+                              ProgressBar& progress) {
+  PipelineOptions options;
+  options.transformations = {std::make_shared<TitleExtractor>(),
+                             std::make_shared<SplitterTransform>(SplitterOptions{}),
+                             std::make_shared<Embedder>(32)};
+  options.num_workers = workers;
+  options.on_progress = progress.hook();
+  auto result = IngestionPipeline{options}.run(runtime, corpus.documents);
+  progress.finish();
+  return result;
 }
 
-// report: totals over every file; branches on the size of the corpus.
-std::string report(State& state) {
-  std::int64_t lines = 0, words = 0, sentences = 0;
-  for (const auto& s : state.at("stats").as_array()) {
-    lines += s.at("lines").as_int();
-    words += s.at("words").as_int();
-    sentences += s.at("sentences").as_int();
+// -- output -------------------------------------------------------------------------------
+
+struct Comparison {
+  std::string step;
+  double sequential_ms = 0;
+  double parallel_ms = 0;
+  std::optional<bool> same_output; // none: not comparable (a remote model is not deterministic)
+
+  [[nodiscard]] double speedup() const {
+    return parallel_ms > 0 ? sequential_ms / parallel_ms : 0;
   }
-  state = state.with("totals", Value::object({{"files", state.at("stats").size()},
-                                              {"lines", lines},
-                                              {"words", words},
-                                              {"sentences", sentences}}));
-  return words >= 20'000 ? "large" : "small";
-}
-
-Result<Flow> demo_flow(std::size_t max_files) {
-  auto analyse = FlowBuilder("analyse-file")
-                     .node<Read>("read")
-                     .node<Measure>("measure")
-                     .node("skipped", step_node(skipped))
-                     .edge("read", "measure", "text")
-                     .edge("read", "skipped", "skip")
-                     .build();
-  if (!analyse)
-    return analyse.error();
-  auto verdict = [](const char* text) {
-    return step_node([text](State& state) {
-      state = state.with("verdict", text);
-      return std::string(default_action);
-    });
-  };
-  return FlowBuilder("corpus-stats")
-      .node<Scan>("scan", max_files)
-      .node("pick", step_node(pick))
-      .node("analyse", *analyse)
-      .node("advance", step_node(advance))
-      .node("report", step_node(report))
-      .node("verdict_large", verdict("a large corpus (20,000 words or more)"))
-      .node("verdict_small", verdict("a small corpus (under 20,000 words)"))
-      .edge("scan", "pick", "next")
-      .edge("scan", "report", "empty")
-      .edge("pick", "analyse", "file")
-      .edge("pick", "report", "done")
-      .edge("analyse", "advance")
-      .edge("advance", "pick")
-      .edge("report", "verdict_large", "large")
-      .edge("report", "verdict_small", "small")
-      .max_steps(10 * max_files + 10)
-      .build();
-}
-
-void print_table(const RunResult& result, double wall_ms) {
-  const auto& state = result.state;
-  std::printf("%-28s %8s %8s %10s  %s\n", "file", "lines", "words", "sentences", "top terms");
-  for (const auto& s : state.at("stats").as_array()) {
-    std::string top;
-    for (const auto& t : s.at("top").as_array())
-      top += (top.empty() ? "" : ", ") + t.as_string();
-    std::printf("%-28.28s %8lld %8lld %10lld  %s\n", s.at("file").as_string().c_str(),
-                static_cast<long long>(s.at("lines").as_int()),
-                static_cast<long long>(s.at("words").as_int()),
-                static_cast<long long>(s.at("sentences").as_int()), top.c_str());
+  [[nodiscard]] Value to_value() const {
+    Map out{{"step", step},
+            {"sequential_ms", sequential_ms},
+            {"parallel_ms", parallel_ms},
+            {"speedup", speedup()}};
+    if (same_output)
+      out.emplace("same_output", *same_output);
+    return out;
   }
-  const auto& totals = state.at("totals");
-  std::printf("%-28s %8lld %8lld %10lld\n", "total",
-              static_cast<long long>(totals.at("lines").as_int()),
-              static_cast<long long>(totals.at("words").as_int()),
-              static_cast<long long>(totals.at("sentences").as_int()));
-  std::printf("\n%lld files analysed, %zu skipped (binary); verdict: %s\n",
-              static_cast<long long>(totals.at("files").as_int()),
-              state.at("skipped").size(), state.at("verdict").as_string().c_str());
-  std::printf("%zu node runs, each in its own actor, in %.1f ms\n", result.path.size(), wall_ms);
-  for (const auto& w : result.warnings)
-    std::printf("warning: %s\n", w.c_str());
+};
+
+std::string one_line(std::string_view text, std::size_t max_bytes) {
+  std::string line{detail::utf8_prefix(detail::trim(text), max_bytes)};
+  std::replace_if(line.begin(), line.end(), [](char c) { return detail::is_space(c); }, ' ');
+  if (line.size() < detail::trim(text).size())
+    line += "...";
+  return line;
+}
+
+std::string title_of(const PipelineResult& ingested, const std::string& document) {
+  for (const auto& item : ingested.items)
+    if (item.ref_doc_id == document)
+      if (auto it = item.metadata.find(std::string_view("document_title"));
+          it != item.metadata.end() && it->second.is_string())
+        return it->second.as_string();
+  return {};
+}
+
+void print_comparison(const std::vector<Comparison>& rows, std::size_t window) {
+  std::printf("\nSequential vs parallel, wall time (window %zu; this machine has %u cores)\n",
+              window, std::max(1U, std::thread::hardware_concurrency()));
+  std::printf("  %-34s %12s %12s %9s  %s\n", "step", "sequential", "parallel", "speed-up",
+              "same output");
+  for (const auto& row : rows)
+    std::printf("  %-34s %9.0f ms %9.0f ms %8.2fx  %s\n", row.step.c_str(), row.sequential_ms,
+                row.parallel_ms, row.speedup(),
+                !row.same_output ? "-" : (*row.same_output ? "yes" : "NO"));
 }
 
 } // namespace
 
+std::vector<std::string> default_corpus() {
+  std::vector<std::string> paths{"/usr/share/common-licenses"};
+  std::error_code ec;
+  if (const std::string readme = ACTORFLOW_README; !readme.empty() && fs::is_regular_file(readme, ec))
+    paths.push_back(readme);
+  return paths;
+}
+
 int run_demo(const DemoOptions& options) {
-  auto flow = demo_flow(options.max_files);
-  if (!flow) {
-    std::cerr << "actorflow demo: " << flow.error().to_string() << "\n";
+  auto corpus = read_corpus(options.paths.empty() ? default_corpus() : options.paths,
+                            options.max_files);
+  if (!corpus) {
+    fail(corpus.error());
     return 1;
   }
-  Runtime runtime{RuntimeConfig{.worker_threads = options.workers}};
-  auto t0 = std::chrono::steady_clock::now();
-  auto result = runtime.run(*flow, State{}.with("dir", options.dir)).get();
-  auto wall_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (!result) {
-    std::cerr << "actorflow demo: " << result.error().to_string() << "\n";
+
+  RuntimeConfig config;
+  config.worker_threads = options.workers;
+  config.trace_file = options.trace;
+  std::unique_ptr<SimServer> sim; // declared before the runtime: its calls end first
+  std::string provider_note;
+  if (options.sim_latency_ms > 0) {
+    SimOptions sim_options;
+    sim_options.latency_ms = options.sim_latency_ms;
+    sim = std::make_unique<SimServer>(std::move(sim_options));
+    auto port = sim->start();
+    if (!port) {
+      fail(port.error());
+      return 1;
+    }
+    OpenAiConfig client;
+    client.base_url = "http://127.0.0.1:" + std::to_string(*port) + "/v1";
+    client.model = client.embedding_model = "local";
+    config.models.add("sim", make_openai_provider(std::move(client)));
+    provider_note = "actorflow sim on 127.0.0.1:" + std::to_string(*port) + ", " +
+                    std::to_string(options.sim_latency_ms) +
+                    " ms a call, answering with the local model over HTTP";
+  } else if (auto openai = add_openai_from_env(config.models); !openai) {
+    fail(openai.error());
     return 1;
   }
+  Runtime runtime{std::move(config)};
+  const auto provider = runtime.models().default_name();
+  const bool local = provider == "local";
+  if (local)
+    provider_note = "offline; no LLM: summaries are each text's central sentences, titles its "
+                    "key terms, embeddings hashed n-grams";
+  else if (provider_note.empty())
+    provider_note = "OPENAI_BASE_URL";
+
+  // Progress goes to stderr: a bar on a terminal, a line every few seconds elsewhere.
+  ProgressBar progress{stderr};
+  const std::size_t window = options.concurrency;
+
+  auto ingested_sequential = ingest(runtime, *corpus, 1, progress);
+  auto ingested = ingested_sequential ? ingest(runtime, *corpus, window, progress)
+                                      : ingested_sequential;
+  if (!ingested) {
+    fail(ingested.error());
+    return 1;
+  }
+  auto summaries_sequential = summarise(runtime, *corpus, 1, progress);
+  auto summaries = summaries_sequential ? summarise(runtime, *corpus, window, progress)
+                                        : summaries_sequential;
+  if (!summaries) {
+    fail(summaries.error());
+    return 1;
+  }
+  auto index = PipelineIndex::build(ingested->items);
+  auto hits = index ? index->query(runtime, options.query, 3)
+                    : Result<std::vector<VectorHit>>(index.error());
+  if (!hits) {
+    fail(hits.error());
+    return 1;
+  }
+
+  const auto& state = summaries->result.state;
+  const std::vector<Comparison> rows{
+      {"ingest: title, split, embed", static_cast<double>(ingested_sequential->stats.wall.count()) / 1e3,
+       static_cast<double>(ingested->stats.wall.count()) / 1e3,
+       local ? std::optional(ingested->items == ingested_sequential->items) : std::nullopt},
+      {"summarise " + std::to_string(corpus->documents.size()) + " documents",
+       summaries_sequential->wall_ms, summaries->wall_ms,
+       local ? std::optional(state.at("summaries") ==
+                             summaries_sequential->result.state.at("summaries"))
+             : std::nullopt}};
+  const auto failed_items = ingested->stats.failed.size() + ingested_sequential->stats.failed.size();
+  const auto failed_summaries = static_cast<std::size_t>(
+      state.at("failed").as_int() + summaries_sequential->result.state.at("failed").as_int());
+  const bool ok = failed_items == 0 && failed_summaries == 0 && !hits->empty() &&
+                  std::all_of(rows.begin(), rows.end(),
+                              [](const Comparison& row) { return row.same_output.value_or(true); });
+
   if (options.json) {
-    auto out = result->state.without("files").without("current").to_value();
-    out.as_map()["wall_ms"] = wall_ms;
-    out.as_map()["node_runs"] = result->path.size();
-    std::cout << to_json(out, 2) << "\n";
-  } else {
-    std::printf("actorflow demo: text statistics over %s (offline; no model involved)\n\n",
-                options.dir.c_str());
-    print_table(*result, wall_ms);
+    Array comparison, documents, answers;
+    for (const auto& row : rows)
+      comparison.push_back(row.to_value());
+    for (std::size_t i = 0; i < corpus->documents.size(); ++i) {
+      const auto& doc = corpus->documents[i];
+      documents.push_back(Map{{"id", doc.id},
+                              {"bytes", doc.text.size()},
+                              {"title", title_of(*ingested, doc.id)},
+                              {"summary", state.at("summaries").at(i)},
+                              {"error", state.at("errors").at(i)}});
+    }
+    for (const auto& hit : *hits)
+      answers.push_back(Map{{"id", hit.id}, {"score", hit.score}});
+    Map out{{"provider", provider},
+            {"documents", std::move(documents)},
+            {"chunks", ingested->items.size()},
+            {"window", window},
+            {"comparison", std::move(comparison)},
+            {"query", Map{{"question", options.query}, {"hits", std::move(answers)}}},
+            {"report", summaries->report.to_value()},
+            {"ok", ok}};
+    if (!options.trace.empty())
+      out.emplace("trace", options.trace);
+    std::cout << to_json(Value(std::move(out)), 2) << "\n";
+    return ok ? 0 : 1;
   }
-  return 0;
+
+  std::printf("actorflow demo on provider '%s' (%s)\n", provider.c_str(), provider_note.c_str());
+  std::string sources;
+  for (const auto& source : corpus->sources)
+    (sources += sources.empty() ? "" : ", ") += source;
+  std::printf("corpus: %zu documents from %s (%zu files skipped)\n", corpus->documents.size(),
+              sources.c_str(), corpus->skipped.size());
+  const auto& stats = ingested->stats;
+  std::printf("ingested: %zu chunks with titles and embeddings, %llu model calls, %zu failed\n",
+              ingested->items.size(), static_cast<unsigned long long>(stats.usage.calls),
+              stats.failed.size());
+  for (const auto& failure : stats.failed)
+    std::printf("  failed: %s\n", failure.error.to_string().c_str());
+
+  print_comparison(rows, window);
+
+  std::printf("\nSummaries (each from the document's first %zu KB)\n", summary_prompt_bytes / 1000);
+  for (std::size_t i = 0; i < corpus->documents.size(); ++i) {
+    const auto& doc = corpus->documents[i];
+    const auto& summary = state.at("summaries").at(i);
+    std::printf("  %-28s %7zu B  [%s]\n      %s\n", doc.id.c_str(), doc.text.size(),
+                one_line(title_of(*ingested, doc.id), 60).c_str(),
+                summary.is_string() ? one_line(summary.as_string(), 220).c_str()
+                                    : state.at("errors").at(i).as_string().c_str());
+  }
+
+  std::printf("\nQuestion: %s\n", options.query.c_str());
+  for (const auto& hit : *hits)
+    std::printf("  %.3f  %-28s %s\n", hit.score, hit.id.c_str(),
+                one_line(index->item(hit).text, 150).c_str());
+
+  std::printf("\nRun report: the parallel summaries\n%s",
+              summaries->report.to_text().c_str());
+  if (!options.trace.empty())
+    std::printf("\ntrace: %s (open in https://ui.perfetto.dev or chrome://tracing)\n",
+                options.trace.c_str());
+  if (!ok)
+    std::printf("\nnot everything worked: %zu failed chunks, %zu failed summaries%s\n",
+                failed_items, failed_summaries,
+                hits->empty() ? ", no chunk matched the question" : "");
+  return ok ? 0 : 1;
 }
 
 } // namespace actorflow::tools

@@ -78,14 +78,27 @@ int main(int argc, char** argv) {
   Command selected;
 
   DemoOptions demo;
-  auto* demo_cmd = command(&app, selected, "demo",
-                           "Run the demo flow: statistics over a folder of text files (offline)",
-                           demo, run_demo);
-  option(demo_cmd, "--dir", demo.dir, "Folder of text files to analyse")
-      ->check(CLI::ExistingDirectory);
+  auto* demo_cmd = command(
+      &app, selected, "demo",
+      "Ingest a corpus, summarise every document in parallel, compare with sequential, answer a "
+      "question, print a run report (offline on the local provider by default)",
+      demo, run_demo);
+  std::string corpus_default;
+  for (const auto& path : default_corpus())
+    (corpus_default += corpus_default.empty() ? "" : " ") += path;
+  demo_cmd->add_option("paths", demo.paths, "Folders (read recursively) and text files")
+      ->check(CLI::ExistingPath)
+      ->default_str(corpus_default);
   option(demo_cmd, "--workers", demo.workers, "Scheduler threads (0: one per core)");
-  count(demo_cmd, "--max-files", demo.max_files, "Analyse at most this many files");
-  demo_cmd->add_flag("--json", demo.json, "Print the final state as JSON instead of a table");
+  count(demo_cmd, "--max-files", demo.max_files, "Documents at most (the first by name)");
+  count(demo_cmd, "--concurrency", demo.concurrency, "Window of the parallel runs");
+  option(demo_cmd, "--query", demo.query, "The question to answer from the chunks");
+  option(demo_cmd, "--trace", demo.trace,
+         "Write a Chrome trace of every run to this file (Perfetto, chrome://tracing)");
+  option(demo_cmd, "--sim-latency-ms", demo.sim_latency_ms,
+         "Run against the simulator (`actorflow sim`, in process, on 127.0.0.1) with this "
+         "latency per call instead of the local provider; 0: off");
+  demo_cmd->add_flag("--json", demo.json, "Print one JSON object instead of tables");
 
   auto* bench_cmd = app.add_subcommand("bench", "Measure the runtime; prints JSON");
   bench_cmd->require_subcommand(1);

@@ -211,15 +211,15 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
     spans = std::make_shared<actors::SpanSink>();
     spans->now = impl.now;
     spans->origin = spans->now();
-    spans->emit = [on_span = options.on_span, trace = options.trace, file = impl.trace,
-                   run_id = run->id, offset = spans->origin - impl.origin](const SpanEvent& span) {
-      if (on_span)
-        on_span(span);
-      if (trace)
-        trace->record(span, run_id);
-      if (file)
-        file->record(span, run_id, offset);
-    };
+    spans->to_host = options.on_span;
+    if (options.trace || impl.trace)
+      spans->to_writers = [trace = options.trace, file = impl.trace, run_id = run->id,
+                           offset = spans->origin - impl.origin](const SpanEvent& span) {
+        if (trace)
+          trace->record(span, run_id);
+        if (file)
+          file->record(span, run_id, offset);
+      };
   }
   auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter,
                                                         std::move(spans));

@@ -26,6 +26,9 @@ namespace actorflow {
 /// - at a blank line (a paragraph break), even without a final mark;
 /// - around a Markdown heading line (`# Title` up to `###### Title`), which is a sentence of its
 ///   own and keeps its `#` marks;
+/// - around a Markdown table row (a line whose first non-blank byte is `|`), a sentence of its
+///   own, and around a fenced code block (from a line of three or more '`' or '~' to the next
+///   such line, or the end of the text), which is one sentence whatever marks it holds;
 /// - at the end of the text, with or without a final mark.
 ///
 /// A period does not end a sentence after a title or Latin abbreviation (Mr., Mrs., Ms., Dr.,
@@ -41,7 +44,8 @@ namespace actorflow {
 /// The `max_sentences` most central sentences of `text`, in their original order, joined by one
 /// space; every sentence if there are no more than that; "" for blank text or `max_sentences` 0.
 ///
-/// Method: TextRank. Sentences (from `split_sentences`; headings are left out) are the nodes of a
+/// Method: TextRank. Sentences (from `split_sentences`; headings, table rows and code blocks are
+/// left out) are the nodes of a
 /// graph whose edge weights are the cosine similarities of their TF-ISF vectors: lowercase terms
 /// without stop words, term frequency in the sentence times `ln(1 + n / df)` where `n` is the
 /// number of sentences and `df` the number holding the term. PageRank (damping 0.85) over that

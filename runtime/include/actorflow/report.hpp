@@ -61,7 +61,10 @@ struct RunReport {
   RunUsage usage;
   /// Waits for a model-call grant, one per call (zero waits included).
   LatencySummary grant_waits;
-  std::size_t waited_calls = 0; ///< calls that waited at all for their grant
+  /// Calls that waited `noticeable_wait` or more for their grant: a limit held them back.
+  /// Shorter waits are the grant's message round trip (microseconds) and are not counted.
+  std::size_t waited_calls = 0;
+  static constexpr std::chrono::milliseconds noticeable_wait{1};
   /// Items per second of wall time; node executions per second when the run had no items.
   double throughput = 0;
   std::vector<NodeReport> nodes; ///< in the order they first started

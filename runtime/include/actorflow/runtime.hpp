@@ -63,8 +63,8 @@ struct RuntimeConfig {
   /// Where to write a Chrome trace of every run (Perfetto, chrome://tracing); empty: none.
   /// For hosts, to see where time goes. The file is rewritten, whole, as each run ends
   /// (before its handle completes, so a host that has its result can open the file) and at
-  /// shutdown. Spans that end after their run (a model call abandoned by a cancel) are
-  /// dropped, as for `RunOptions::on_span`. Each run is a process on one time axis from the
+  /// shutdown, with the spans that ended after their run (actors stopping after a cancel, a
+  /// model call abandoned by a timeout). Each run is a process on one time axis from the
   /// Runtime's start (see `TraceWriter`). Meant for debugging and profiling: every span stays
   /// in memory until shutdown, and each rewrite costs as much as the file has grown. A failed
   /// write is logged, never fatal.
@@ -92,8 +92,9 @@ struct RunOptions {
   std::function<void(const ModelCallEvent&)> on_model_call{};
   /// Every span of the run (flow, node, item, attempt, backoff, grant wait, model call) when it
   /// ends; see actorflow/trace.hpp. Same threading rules as on_attempt (a model call's span
-  /// ends on the provider's thread). Not called once the run has ended: a span that ends later
-  /// (a model call abandoned by a cancel) is dropped. Without it, `trace` and
+  /// ends on the provider's thread). Not called once the run has ended: spans that end later
+  /// (actors stopping after a cancel, an abandoned model call) go to `trace` and
+  /// `RuntimeConfig::trace_file` only. Without it, `trace` and
   /// `RuntimeConfig::trace_file`, the run times no spans at all.
   std::function<void(const SpanEvent&)> on_span{};
   /// Also records the run's spans here (as run `RunHandle::id()`, times from the run's

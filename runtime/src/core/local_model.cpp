@@ -119,14 +119,16 @@ bool is_number(std::string_view word) {
 
 struct Sentence {
   std::string text;
-  bool heading = false; // a Markdown heading line: a title, never a summary sentence
+  bool heading = false;  // a Markdown heading line: a title, never a summary sentence
+  bool verbatim = false; // a Markdown table row or code block: never a summary sentence
 };
 
 std::vector<Sentence> sentences_of(std::string_view text) {
   std::vector<Sentence> sentences;
   for (const detail::SentenceSpan& span : detail::sentence_spans(text))
     sentences.push_back(
-        {collapse_whitespace(text.substr(span.begin, span.end - span.begin)), span.heading});
+        {collapse_whitespace(text.substr(span.begin, span.end - span.begin)), span.heading,
+         span.verbatim});
   return sentences;
 }
 
@@ -461,7 +463,7 @@ std::vector<std::string> split_sentences(std::string_view text) {
 std::string extractive_summary(std::string_view text, std::size_t max_sentences) {
   std::vector<std::string> sentences;
   for (auto& sentence : sentences_of(text))
-    if (!sentence.heading)
+    if (!sentence.heading && !sentence.verbatim)
       sentences.push_back(std::move(sentence.text));
   if (sentences.size() <= max_sentences)
     return join(sentences, " ");

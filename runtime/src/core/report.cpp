@@ -98,7 +98,7 @@ std::string RunReport::to_text() const {
                      std::to_string(usage.prompt_tokens) + ", completion " +
                      std::to_string(usage.completion_tokens) + ")");
   line("grant waits", std::to_string(grant_waits.count) + " calls, " +
-                          std::to_string(waited_calls) + " waited, total " +
+                          std::to_string(waited_calls) + " waited 1 ms or more, total " +
                           human(grant_waits.total) + ", p50 " + human(grant_waits.p50) +
                           ", p99 " + human(grant_waits.p99) + ", max " + human(grant_waits.max));
   if (nodes.empty())
@@ -306,7 +306,7 @@ RunReport ReportCollector::report(const Result<RunResult>& result) const {
   RunUsage summed;
   for (const auto& c : calls) {
     waits.push_back(c.waited);
-    if (c.waited.count() > 0)
+    if (c.waited >= RunReport::noticeable_wait)
       ++r.waited_calls;
     ++summed.calls;
     summed.prompt_tokens += c.usage.prompt_tokens;

@@ -16,6 +16,26 @@ bool is_heading_line(std::string_view line) {
   return hashes >= 1 && hashes <= 6 && (i == line.size() || line[i] == ' ' || line[i] == '\t');
 }
 
+bool is_fence_line(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && i < 3 && line[i] == ' ')
+    ++i;
+  if (i == line.size() || (line[i] != '`' && line[i] != '~'))
+    return false;
+  const char fence = line[i];
+  std::size_t run = 0;
+  while (i < line.size() && line[i] == fence) {
+    ++i;
+    ++run;
+  }
+  return run >= 3;
+}
+
+bool is_table_row(std::string_view line) {
+  const std::string_view trimmed = trim(line);
+  return !trimmed.empty() && trimmed.front() == '|';
+}
+
 namespace {
 
 // Abbreviations after which a period never ends a sentence: titles precede a name, and
@@ -82,20 +102,28 @@ public:
   std::vector<SentenceSpan> scan() && {
     std::size_t i = 0;
     while (i < text_.size())
-      i = step(i);
-    end_sentence_at(text_.size());
+      i = in_code_ ? code_line(i) : step(i);
+    end_sentence_at(text_.size(), in_code_ ? Span::verbatim : Span::prose); // unclosed code ends
     return std::move(sentences_);
   }
 
 private:
+  enum class Span { prose, heading, verbatim };
+
   // Looks at position `i` and returns where to look next.
   std::size_t step(std::size_t i) {
     if (i == 0 || text_[i - 1] == '\n') {
       const std::size_t line_end = std::min(text_.find('\n', i), text_.size());
-      if (is_heading_line(text_.substr(i, line_end - i))) {
+      const std::string_view line = text_.substr(i, line_end - i);
+      if (is_heading_line(line) || is_table_row(line)) {
         end_sentence_at(i);
-        end_sentence_at(line_end, /*heading=*/true);
+        end_sentence_at(line_end, is_table_row(line) ? Span::verbatim : Span::heading);
         return line_end;
+      }
+      if (is_fence_line(line)) {
+        end_sentence_at(i);
+        in_code_ = true;
+        return std::min(line_end + 1, text_.size());
       }
     }
     if (text_[i] == '\n' && starts_blank_line(i)) {
@@ -140,7 +168,18 @@ private:
     return from < text_.size() && is_ascii_lower(text_[from]);
   }
 
-  void end_sentence_at(std::size_t end, bool heading = false) {
+  // Inside a fenced code block, at the start of line `i`: nothing ends a sentence but the
+  // closing fence, which ends the block. Returns the start of the next line.
+  std::size_t code_line(std::size_t i) {
+    const std::size_t line_end = std::min(text_.find('\n', i), text_.size());
+    if (is_fence_line(text_.substr(i, line_end - i))) {
+      end_sentence_at(line_end, Span::verbatim);
+      in_code_ = false;
+    }
+    return std::min(line_end + 1, text_.size());
+  }
+
+  void end_sentence_at(std::size_t end, Span kind = Span::prose) {
     std::size_t begin = start_;
     while (begin < end && is_space(text_[begin]))
       ++begin;
@@ -148,12 +187,13 @@ private:
     while (trimmed_end > begin && is_space(text_[trimmed_end - 1]))
       --trimmed_end;
     if (begin < trimmed_end)
-      sentences_.push_back({begin, trimmed_end, heading});
+      sentences_.push_back({begin, trimmed_end, kind == Span::heading, kind == Span::verbatim});
     start_ = end;
   }
 
   std::string_view text_;
   std::size_t start_ = 0; // where the current sentence began
+  bool in_code_ = false;  // inside a fenced code block
   std::vector<SentenceSpan> sentences_;
 };
 

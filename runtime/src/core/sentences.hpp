@@ -16,12 +16,19 @@ namespace actorflow::detail {
 /// True for a Markdown heading line: up to three spaces, one to six '#', then a space, a tab or
 /// the end of the line.
 bool is_heading_line(std::string_view line);
+/// True for a line that opens or closes a Markdown fenced code block: up to three spaces, then
+/// three or more '`' or '~'.
+bool is_fence_line(std::string_view line);
+/// True for a Markdown table row: its first non-blank byte is '|'.
+bool is_table_row(std::string_view line);
 
 /// One sentence as a byte range `[begin, end)` of the text it was found in.
 struct SentenceSpan {
   std::size_t begin = 0;
   std::size_t end = 0;
   bool heading = false; ///< a Markdown heading line: a title rather than prose
+  /// A Markdown table row or fenced code block (fences included), kept whole: not prose.
+  bool verbatim = false;
 };
 
 /// The sentences of `text` in order, by the rules documented at `split_sentences`

@@ -129,6 +129,18 @@ TEST_CASE("a Markdown heading line is a sentence of its own") {
         Sentences{"#hashtag is no heading.", "Nor is ####### seven."});
 }
 
+TEST_CASE("Markdown table rows and fenced code blocks are sentences of their own") {
+  CHECK(split_sentences("Before the table.\n| a. b | c |\n|---|---|\nAfter. It ends.") ==
+        Sentences{"Before the table.", "| a. b | c |", "|---|---|", "After.", "It ends."});
+  // Nothing inside a block ends it, blank lines and sentence marks included; only its fence.
+  CHECK(split_sentences("Run this:\n```sh\nmake. test!\n\ncd x\n```\nDone.") ==
+        Sentences{"Run this:", "```sh make. test! cd x ```", "Done."});
+  CHECK(split_sentences("Open.\n~~~\nnever closed. Still code") ==
+        Sentences{"Open.", "~~~ never closed. Still code"});
+  CHECK(split_sentences("Two ``` in prose do not open a block. Next.") ==
+        Sentences{"Two ``` in prose do not open a block.", "Next."});
+}
+
 } // TEST_SUITE
 
 TEST_SUITE("summary") {
@@ -155,9 +167,15 @@ TEST_CASE("the summary keeps the sentences that carry the document's recurring t
   CHECK(positions.size() == 2);
 }
 
-TEST_CASE("the summary leaves headings out") {
+TEST_CASE("the summary leaves headings, table rows and code out") {
   CHECK(extractive_summary(solar_text, 4).find("Solar Power") == std::string::npos);
   CHECK(extractive_summary("# Only a heading", 2).empty());
+  // The table and the code repeat the prose's terms, so TextRank would pick them if it saw them.
+  const std::string markdown = std::string(solar_text) +
+                               "\n| solar panels | solar power | sunlight |\n"
+                               "```\nsolar panels convert sunlight into solar power\n```\n";
+  const std::string summary = extractive_summary(markdown, 3);
+  CHECK(summary == extractive_summary(solar_text, 3));
 }
 
 TEST_CASE("chosen sentences keep the order of the text") {

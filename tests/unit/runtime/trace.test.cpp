@@ -414,13 +414,20 @@ TEST_CASE("a cancelled run still closes its flow and node spans") {
   auto flow = must(FlowBuilder("slow")
                        .node("chat", [script] { return std::make_unique<ChatItems>(4, script); })
                        .build());
-  auto run = runtime.run(flow, prompts(4), RunOptions{.trace = writer});
+  // The host's hook next to the writer: it must hear nothing once the run has ended.
+  auto host_spans = std::make_shared<std::atomic<std::size_t>>(0);
+  auto run = runtime.run(flow, prompts(4),
+                         RunOptions{.on_span = [host_spans](const SpanEvent&) { ++*host_spans; },
+                                    .trace = writer});
   REQUIRE(clock->wait_for_pending(1)); // items are asleep (or waiting for their grant)
   run.cancel();
   auto result = run.get();
   REQUIRE_FALSE(result.ok());
+  const std::size_t heard_by_host = *host_spans;
   // The node actor stops after the root (its link carries the exit): wait for its span.
   REQUIRE(eventually([&] { return of_kind(writer->spans(), SpanEvent::Kind::node).size() == 1; }));
+  CHECK(*host_spans == heard_by_host);
+  CHECK(writer->size() > heard_by_host); // the writer got the spans closed after the end
   auto spans = writer->spans();
   check_tree(spans); // the parents of what ended are there
   CHECK(of_kind(spans, SpanEvent::Kind::item).size() == 4);
