@@ -6,7 +6,8 @@
 //
 // Offline by default: the embedded `local` provider answers by fixed rules (it echoes or
 // extracts text; no model runs). Run: build/release/examples/batch_processor [prompts.txt]
-// [--items 500 --concurrency 32 --rpm 6000 --out answers.txt]; --help lists every option.
+// [--items 500 --concurrency 32 --rpm 6000 --out answers.txt --trace run.json --report]; --help
+// lists every option.
 // Against `actorflow sim` (or any OpenAI-compatible server; limits apply to provider "openai"):
 //   build/release/tools/actorflow sim --port 0 --rpm 600 --latency-ms 20   # prints the port
 //   OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 build/release/examples/batch_processor --rpm 600
@@ -15,6 +16,8 @@
 #include <actorflow/openai.hpp>
 
 #include <CLI/CLI.hpp>
+
+#include "example_support.hpp"
 
 #include <unistd.h>
 
@@ -99,7 +102,8 @@ double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 
 
 int main(int argc, char** argv) {
   CLI::App app{"Run a batch of prompts through a model within limits (see the file's header)"};
-  std::string input, out;
+  std::string input, out, trace;
+  bool report = false;
   std::size_t items = 0, window = 32;
   std::uint32_t max_tokens = 64;
   RetryPolicy retry{.max_attempts = 4}; // jitter: full
@@ -113,6 +117,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-tokens", max_tokens, "Most tokens per answer")->capture_default_str();
   app.add_option("--out", out, "Write the answers here, one per line in input order");
+  app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
+  app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens, waits");
   auto* retries = app.add_option_group("retries");
   retries->add_option("--attempts", retry.max_attempts, "Attempts per item (1: no retry)")
       ->check(CLI::PositiveNumber)
@@ -145,11 +151,7 @@ int main(int argc, char** argv) {
       "--no-settle", [&limits] { limits.settle_with_actual_usage = false; },
       "Count each call's tokens as reserved (prompt + max_tokens), not as used: for servers "
       "that count max_tokens up front (OpenAI); by default a call is corrected by its usage");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 1; // --help ends well; a bad option is exit code 1
-  }
+  examples::parse_or_exit(app, argc, argv);
   retry.initial_backoff = Millis{backoff_ms};
   retry.max_backoff = Millis{max_backoff_ms};
   retry.attempt_timeout = Millis{timeout_ms};
@@ -157,14 +159,10 @@ int main(int argc, char** argv) {
   // Declared before the Runtime, so they outlive its threads that call the callbacks.
   std::mutex mutex;                           // guards the tally and stderr's progress line
   std::map<std::string, int> failed_attempts; // every failed attempt, retried or not, by code
-  RuntimeConfig config;
-  auto openai = add_openai_from_env(config.models);
-  if (!openai) {
-    std::cerr << openai.error().to_string() << "\n";
-    return 1;
-  }
-  std::string provider = *openai ? "openai" : "local";
-  if (*openai)
+  auto config = examples::runtime_config_or_exit(trace);
+  const bool openai = config.models.contains("openai"); // OPENAI_BASE_URL is set
+  std::string provider = openai ? "openai" : "local";
+  if (openai)
     std::cout << "provider: openai (OPENAI_BASE_URL), model "
               << config.models.find(provider)->default_model() << "\n";
   else
@@ -196,6 +194,11 @@ int main(int argc, char** argv) {
                 << std::flush;
     };
   auto start = std::chrono::steady_clock::now();
+  // The collector's hooks (added to the tally's and the progress line's) make the run time its
+  // spans: only when a report was asked for.
+  ReportCollector collector;
+  if (report)
+    options = collector.options(std::move(options));
   auto result = runtime.run(*flow, State{}.with("prompts", prompts), std::move(options)).get();
   std::chrono::duration<double> wall = std::chrono::steady_clock::now() - start;
   if (!result) {
@@ -237,5 +240,9 @@ int main(int argc, char** argv) {
               << s.rate_limited << " 429s, wait p50 " << ms(s.wait_p50) << " ms, p90 "
               << ms(s.wait_p90) << " ms, p99 " << ms(s.wait_p99) << " ms, max " << ms(s.wait_max)
               << " ms\n";
+  if (report)
+    std::cout << collector.report(result).to_text();
+  if (!examples::trace_written(trace))
+    return 1;
   return ok > 0 ? 0 : 1;
 }

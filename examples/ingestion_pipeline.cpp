@@ -7,10 +7,13 @@
 // n-grams. With OPENAI_BASE_URL set (and OPENAI_API_KEY, OPENAI_MODEL, OPENAI_EMBEDDING_MODEL as
 // needed) it asks that OpenAI-compatible server instead.
 // Run: build/release/examples/ingestion_pipeline [folder] [--concurrency N] [--cache FILE]
-//      [--query TEXT]   (folder: /usr/share/common-licenses; cache: a temporary file); --help
+//      [--query TEXT] [--trace FILE]   (folder: /usr/share/common-licenses; cache: a temporary
+//      file); --help
 #include <actorflow/actorflow.hpp>
 
 #include <CLI/CLI.hpp>
+
+#include "example_support.hpp"
 
 #include <unistd.h>
 
@@ -62,7 +65,7 @@ struct TemporaryFile {
 int main(int argc, char** argv) {
   CLI::App app{"Title, split and embed a folder of text files, twice, then query the chunks"};
   std::string folder = "/usr/share/common-licenses";
-  std::string cache;
+  std::string cache, trace;
   std::string question = "may I give away copies of the program and charge a fee?";
   std::size_t concurrency = 8;
   app.add_option("folder", folder, "The documents")
@@ -74,11 +77,9 @@ int main(int argc, char** argv) {
   app.add_option("--cache", cache, "SQLite file of the cache and docstore (none: a temporary one)");
   app.add_option("--query", question, "The question to answer from the chunks")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 1; // --help ends well; a bad option is exit code 1
-  }
+  app.add_option("--trace", trace,
+                 "Write a Chrome trace of every run (both pipeline runs, the query) here");
+  examples::parse_or_exit(app, argc, argv);
   // Without --cache, a fresh file, so that the first run does the work and the second does not.
   TemporaryFile temporary;
   if (cache.empty())
@@ -86,12 +87,7 @@ int main(int argc, char** argv) {
                               ("actorflow-ingest-example-" + std::to_string(::getpid()) + ".db"))
                                  .string();
 
-  RuntimeConfig config;
-  if (auto openai = add_openai_from_env(config.models); !openai) { // OPENAI_BASE_URL set
-    std::cerr << openai.error().to_string() << "\n";
-    return 1;
-  }
-  Runtime runtime{std::move(config)};
+  Runtime runtime{examples::runtime_config_or_exit(trace)};
   const bool local = runtime.models().default_name() == "local";
   std::cout << "provider: " << runtime.models().default_name()
             << (local ? " (offline; no LLM: titles are key terms, embeddings hashed n-grams)" : "")
@@ -141,6 +137,8 @@ int main(int argc, char** argv) {
     std::printf("  %.3f  %s  [%s]\n         %s...\n", hit.score, item.id.c_str(),
                 item.metadata.at("document_title").as_string().c_str(), text.c_str());
   }
+  if (!examples::trace_written(trace))
+    return 1;
   const bool cached = second->stats.usage.calls == 0 && second->items == first->items;
   return !first->items.empty() && cached && hits->size() == 3 ? 0 : 1;
 }

@@ -5,10 +5,15 @@
 // Offline by default: the embedded `local` provider answers with an extractive summary (the
 // paragraph's most central sentences), not a model's. With OPENAI_BASE_URL set (and
 // OPENAI_API_KEY, OPENAI_MODEL as needed) it asks that OpenAI-compatible server instead, e.g.
-// `actorflow sim`. Run: build/release/examples/parallel_summaries [folder]
+// `actorflow sim`. Run: build/release/examples/parallel_summaries [folder] [--trace FILE]
+// [--report]; --help lists every option.
 #include <actorflow/actorflow.hpp>
 #include <actorflow/ingest.hpp>
 #include <actorflow/openai.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include "example_support.hpp"
 
 #include <iostream>
 #include <sstream>
@@ -62,7 +67,15 @@ public:
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string dir = argc > 1 ? argv[1] : "/usr/share/common-licenses";
+  CLI::App app{"Summarise every paragraph of a folder of text files with a parallel batch node"};
+  std::string dir = "/usr/share/common-licenses", trace;
+  bool report = false;
+  app.add_option("folder", dir, "The text files")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
+  app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens");
+  examples::parse_or_exit(app, argc, argv);
   // The reader's defaults: .txt, .md and files without an extension (GPL-3, Apache-2.0), in
   // subfolders too; files that are not UTF-8 text are skipped.
   auto read = read_directory(dir);
@@ -84,18 +97,17 @@ int main(int argc, char** argv) {
                   .build();
   if (!flow)
     return 1;
-  RuntimeConfig config;
-  if (auto added = add_openai_from_env(config.models); !added) {
-    std::cerr << added.error().to_string() << "\n";
-    return 1;
-  }
+  auto config = examples::runtime_config_or_exit(trace);
   // The resource controller paces the calls to "openai" so that the server has no cause for a
   // 429: 500 requests per minute, OpenAI's limit for most chat models on its first paid tier
   // (use your account's). The local provider needs no limit.
   config.limits["openai"] = Limits{.requests_per_minute = 500};
   Runtime runtime{std::move(config)};
   std::cout << "provider: " << runtime.models().default_name() << "\n";
-  auto result = runtime.run(*flow, State{}.with("texts", texts)).get();
+  // The collector's hooks make the run time its spans: only when a report was asked for.
+  ReportCollector collector;
+  auto options = report ? collector.options() : RunOptions{};
+  auto result = runtime.run(*flow, State{}.with("texts", texts), std::move(options)).get();
   if (!result) {
     std::cerr << result.error().to_string() << "\n";
     return 1;
@@ -105,5 +117,9 @@ int main(int argc, char** argv) {
   auto done = result->state.at("summarised").as_int();
   std::cout << done << " of " << texts.size() << " paragraphs summarised in parallel, "
             << result->state.at("failed").as_int() << " failed\n";
+  if (report)
+    std::cout << collector.report(result).to_text();
+  if (!examples::trace_written(trace))
+    return 1;
   return done == static_cast<std::int64_t>(texts.size()) && done > 0 ? 0 : 1;
 }

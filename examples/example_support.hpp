@@ -1,0 +1,82 @@
+// What every example does the same way, so that each example's file shows only what it is
+// about: parsing the command line, configuring the runtime from the environment with an
+// optional trace file, checking at the end that the trace was written, and cutting an answer
+// to one line for a table. An example's own options, flow, nodes and output stay in its file.
+//
+// The *_or_exit functions end the program (std::exit) on an error: call them before a Runtime
+// exists or anything else needs cleaning up, as the examples do. trace_written comes after the
+// run, so it returns instead, for main to return with the Runtime shut down properly.
+#pragma once
+
+#include <actorflow/actorflow.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+
+namespace examples {
+
+// Parses the command line into `app`'s options. After --help (printed), exits with code 0;
+// after a bad option (its error printed), with code 1 rather than CLI11's own code for it.
+inline void parse_or_exit(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e) == 0 ? 0 : 1);
+  }
+}
+
+// The runtime's configuration every example starts from: its models from the environment (the
+// embedded `local` provider always; "openai" too when OPENAI_BASE_URL is set, see
+// add_openai_from_env) and `trace` as its trace file (empty: none). When the environment's
+// setting is unusable (e.g. no key for a remote server), prints why and exits with code 1.
+inline actorflow::RuntimeConfig runtime_config_or_exit(const std::string& trace) {
+  actorflow::RuntimeConfig config;
+  if (auto openai = actorflow::add_openai_from_env(config.models); !openai) {
+    std::cerr << openai.error().to_string() << "\n";
+    std::exit(1);
+  }
+  config.trace_file = trace;
+  if (!trace.empty()) {
+    // A stale file must not pass for this run's trace in trace_written; no file to remove is
+    // no error.
+    std::error_code ignored;
+    std::filesystem::remove(trace, ignored);
+  }
+  return config;
+}
+
+// At the end of an example: prints where the trace is, to open in Perfetto, and returns true;
+// when the file is not there (the runtime only logs a failed write), says so and returns false.
+// True, printing nothing, when no trace was asked for (`trace` empty).
+inline bool trace_written(const std::string& trace) {
+  if (trace.empty())
+    return true;
+  if (!std::filesystem::exists(trace)) {
+    std::cerr << "trace: " << trace << " was not written\n";
+    return false;
+  }
+  std::cout << "trace: " << trace << " (open in https://ui.perfetto.dev)\n";
+  return true;
+}
+
+// `text` on one line (newlines become spaces), cut to `max_chars` bytes or fewer with "..."
+// appended when it is longer.
+inline std::string one_line(std::string text, std::size_t max_chars) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  if (text.size() <= max_chars)
+    return text;
+  // Back up to a character boundary: a cut inside a UTF-8 sequence prints as garbage.
+  auto cut = max_chars;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U)
+    --cut;
+  return text.substr(0, cut).append("...");
+}
+
+} // namespace examples
