@@ -426,8 +426,9 @@ TEST_CASE("a cancelled run still closes its flow and node spans") {
   const std::size_t heard_by_host = *host_spans;
   // The node actor stops after the root (its link carries the exit): wait for its span.
   REQUIRE(eventually([&] { return of_kind(writer->spans(), SpanEvent::Kind::node).size() == 1; }));
+  // Whether the node's span came before or after the end is a race; after it, only the
+  // writer may get it.
   CHECK(*host_spans == heard_by_host);
-  CHECK(writer->size() > heard_by_host); // the writer got the spans closed after the end
   auto spans = writer->spans();
   check_tree(spans); // the parents of what ended are there
   CHECK(of_kind(spans, SpanEvent::Kind::item).size() == 4);
