@@ -133,6 +133,22 @@ void run_step(Self* self) {
           });
 }
 
+// A durable run's root flow records its position and State after each step, before the next
+// one starts (commit after success). Synchronous: a step is far longer than one SQLite commit.
+Result<void> commit_step(Self* self, std::string next_node) {
+  auto& st = self->state;
+  const auto& checkpoint = st.scope.hooks->checkpoint;
+  if (!st.on_done || !checkpoint)
+    return {};
+  StepCheckpoint step{st.steps, st.graph->vertices[st.current].name, std::move(next_node),
+                      st.acc.state};
+  auto committed = checkpoint->store->commit_step(checkpoint->run_id, step);
+  if (!committed)
+    return Error{committed.error().code, "checkpoint after node '" + step.node +
+                                             "': " + committed.error().message};
+  return {};
+}
+
 void on_step_done(Self* self, RunResult step) {
   auto& st = self->state;
   const auto& vertex = st.graph->vertices[st.current];
@@ -147,6 +163,11 @@ void on_step_done(Self* self, RunResult step) {
     st.acc.warnings.push_back(std::move(w));
   st.acc.retries += step.retries;
   auto edge = vertex.edges.find(step.action);
+  if (auto committed = commit_step(self, edge != vertex.edges.end()
+                                             ? st.graph->vertices[edge->second].name
+                                             : std::string());
+      !committed)
+    return fail(self, std::move(committed).error());
   if (edge != vertex.edges.end()) {
     st.current = edge->second;
     return run_step(self);
@@ -184,6 +205,12 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
           s.span = OpenSpan{sink->new_id(), sink->now()};
         s.acc.state = std::move(initial);
         s.current = s.graph->start;
+        // A resumed root starts where its last committed step pointed.
+        if (const auto& checkpoint = s.scope.hooks->checkpoint;
+            s.on_done && checkpoint && checkpoint->start_vertex) {
+          s.current = *checkpoint->start_vertex;
+          s.steps = checkpoint->steps_done;
+        }
         // The flow's own limit, and for a root the run's: a nested flow's parent deadline
         // applies anyway (the parent's stop takes its children with it).
         auto& limit = s.time_limit;

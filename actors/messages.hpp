@@ -13,6 +13,8 @@
 #include <actorflow/trace.hpp>
 #include <actorflow/value.hpp>
 
+#include "core/run_checkpoint.hpp"
+
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
@@ -184,14 +186,16 @@ struct OpenSpan {
 class RunHooks {
 public:
   RunHooks(RunOptions run_options, std::uint64_t id, std::shared_ptr<detail::RunMeter> run_meter,
-           std::shared_ptr<SpanSink> span_sink)
+           std::shared_ptr<SpanSink> span_sink,
+           std::shared_ptr<detail::RunCheckpoint> run_checkpoint)
       : options(std::move(run_options)), run_id(id), meter(std::move(run_meter)),
-        spans(std::move(span_sink)) {}
+        spans(std::move(span_sink)), checkpoint(std::move(run_checkpoint)) {}
 
   const RunOptions options;
   const std::uint64_t run_id;
   const std::shared_ptr<detail::RunMeter> meter; // never null
   const std::shared_ptr<SpanSink> spans;         // null: nobody listens to spans
+  const std::shared_ptr<detail::RunCheckpoint> checkpoint; // null: the run is not durable
 
   /// Passes a model call to options.on_model_call, unless the run has ended: a call can end
   /// on a provider thread long after its run (cancelled, abandoned by a timeout), when the host

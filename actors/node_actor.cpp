@@ -18,8 +18,10 @@
 #include "actors/step_actors.hpp"
 #include "core/batch_tally.hpp"
 #include "core/guard.hpp"
+#include "core/run_checkpoint.hpp"
 
 #include <actorflow/batch.hpp>
+#include <actorflow/checkpoint.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
 
@@ -522,6 +524,7 @@ struct Slot {
   Millis last_delay{0};
   caf::actor_clock::time_point first_start{};
   std::int64_t tokens = 0; // used by the item's attempts so far
+  std::string key;         // durable runs: the item's checkpoint key ("" otherwise)
   // When the run is traced: the item's span, its running attempt's, its backoff's.
   OpenSpan item_span, attempt_span, backoff_span;
 };
@@ -558,6 +561,9 @@ struct FanOut {
   bool stopped_early = false; // the reducer had enough before the items ran out
   caf::actor_clock::time_point t0;
   SpanSink* spans = nullptr;  // the run's, when it is traced
+  detail::RunCheckpoint* checkpoint = nullptr; // the run's, when it is durable
+  std::string version;                          // the node's, for item keys
+  std::size_t restored = 0; // items whose outcome came from the checkpoint store
 };
 
 struct NodeActorState : ExecSite {
@@ -711,6 +717,13 @@ struct NodeActorState : ExecSite {
         std::max<std::size_t>(1, fan->source.size ? *fan->source.size / 100 : window);
     fan->t0 = now();
     fan->spans = spec_->scope.spans();
+    if (const auto& checkpoint = spec_->scope.hooks->checkpoint) {
+      fan->checkpoint = checkpoint.get();
+      auto version = detail::guarded([&] { return where("version"); }, [&] { return batch.version(); });
+      if (!version)
+        return reply(version.error());
+      fan->version = std::move(*version);
+    }
     // The window's slots, reserved up front (capped: a huge window over a short source should
     // not reserve memory it never uses; slots beyond are added as needed).
     auto reserve = std::min<std::size_t>(window, fan->source.size.value_or(window));
@@ -759,6 +772,16 @@ struct NodeActorState : ExecSite {
       ++window.count;
       if (!f.options.as_completed)
         f.results.emplace_back().index = index; // filled when the outcome arrives
+      if (f.checkpoint) {
+        slot.key = item_key(spec_->path, f.version, **item);
+        if (auto found = f.checkpoint->committed.find(slot.key);
+            found != f.checkpoint->committed.end()) {
+          restore(id, found->second);
+          if (f.stopping)
+            return;
+          continue;
+        }
+      }
       if (f.keep_inputs) {
         slot.input = std::move(**item);
         launch(id, *slot.input);
@@ -899,6 +922,27 @@ struct NodeActorState : ExecSite {
     if (f.spans)
       end_item_span(slot, slot.item_span, SpanEvent::Kind::item, node_span.id,
                     outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
+    if (f.checkpoint && !slot.key.empty())
+      f.checkpoint->items->add(ItemCheckpoint{std::move(slot.key), outcome});
+    slot.key.clear();
+    settle_outcome(id, std::move(outcome));
+  }
+
+  // An item whose outcome a resumed run finds committed: it settles without running.
+  void restore(std::uint32_t id, const ItemOutcome& committed) {
+    auto& slot = fan->in_flight->slots[id];
+    ++fan->restored;
+    slot.key.clear(); // committed already
+    ItemOutcome outcome = committed;
+    outcome.index = slot.index;
+    settle_outcome(id, std::move(outcome));
+  }
+
+  // Records the final outcome of the item in slot `id`, frees the slot, goes on.
+  void settle_outcome(std::uint32_t id, ItemOutcome outcome) {
+    auto& f = *fan;
+    auto& window = *f.in_flight;
+    auto& slot = window.slots[id];
     slot.actor = caf::actor{};
     slot.attempt = 0;
     slot.input.reset();
@@ -982,6 +1026,11 @@ struct NodeActorState : ExecSite {
     auto& f = *fan;
     f.stopping = true;
     report_progress(true);
+    // Every outcome is committed before the reducer runs: a failed write fails the batch.
+    if (f.checkpoint)
+      if (auto flushed = f.checkpoint->items->flush(); !flushed)
+        return reply(Error{flushed.error().code, where("batch") + ": checkpoint: " +
+                                                     flushed.error().message});
     if (verdict == detail::BatchTally::Verdict::failed)
       return reply(Error{Errc::batch_failed, where("batch") + ": " + f.tally.failure_reason()});
     BatchResult result;

@@ -4,7 +4,10 @@
 
 #include <actorflow/actorflow.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 namespace actorflow::tools {
@@ -178,6 +181,56 @@ int bench_fanout(const FanoutBenchOptions& options) {
                        {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
                        {"peak_rss_kb", peak_rss_kb()},
                        {"ok", ok}}),
+                      ok);
+}
+
+int bench_checkpoint(const CheckpointBenchOptions& options) {
+  BatchOptions batch{.max_concurrency = options.concurrency};
+  auto flow = FlowBuilder("bench").node("batch", factory_of<NoopBatch>(batch, options.items)).build();
+  if (!flow)
+    return bench_failed("checkpoint", flow.error());
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("actorflow-bench-checkpoint-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{dir};
+  auto store = open_checkpoint_store((dir / "bench.db").string());
+  if (!store)
+    return bench_failed("checkpoint", store.error());
+
+  auto measure = [&](bool durable) {
+    RuntimeConfig config{.worker_threads = options.workers};
+    if (durable)
+      config.checkpoints = *store;
+    Runtime runtime{std::move(config)};
+    return timed_run(runtime, *flow, RunOptions{.run_id = durable ? "bench" : ""});
+  };
+  auto plain = measure(false);
+  auto durable = measure(true);
+  if (!plain.result || !durable.result)
+    return bench_failed("checkpoint", (plain.result ? durable : plain).result.error());
+  auto runs = (*store)->list_runs();
+  const auto committed = runs && !runs->empty() ? (*runs)[0].items_done : 0;
+  const auto n = static_cast<double>(options.items);
+  const bool ok = committed == options.items &&
+                  durable.result->state.at("count").as_int() == plain.result->state.at("count").as_int();
+  return print_report(Value::object({{"scenario", "checkpoint"},
+                                     {"items", options.items},
+                                     {"concurrency", options.concurrency},
+                                     {"workers", options.workers},
+                                     {"wall_s_without_store", plain.wall_s},
+                                     {"wall_s_with_store", durable.wall_s},
+                                     {"per_item_us_without_store", plain.wall_s * 1e6 / n},
+                                     {"per_item_us_with_store", durable.wall_s * 1e6 / n},
+                                     {"ratio", durable.wall_s / plain.wall_s},
+                                     {"items_committed", committed},
+                                     {"peak_rss_kb", peak_rss_kb()},
+                                     {"ok", ok}}),
                       ok);
 }
 

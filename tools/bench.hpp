@@ -54,6 +54,12 @@ struct RawFanoutOptions {
   std::size_t request_timeout_ms = 0;
 };
 
+struct CheckpointBenchOptions {
+  std::size_t items = 100'000;
+  std::size_t concurrency = 1024;
+  std::size_t workers = 2;
+};
+
 struct LatencyBenchOptions {
   std::size_t items = 1000;
   std::size_t concurrency = 64;
@@ -89,6 +95,9 @@ int bench_http(const HttpBenchOptions& options);
 int bench_ratelimit(const RateLimitBenchOptions& options);
 
 /// A ParallelBatchNode with a no-op exec over N generated items: per-item cost of the fan-out.
+/// The fan-out with a no-op exec twice in one process: without and with a SQLite checkpoint
+/// store (every item's outcome committed); the ratio of the two wall times.
+int bench_checkpoint(const CheckpointBenchOptions& options);
 int bench_fanout(const FanoutBenchOptions& options);
 
 /// The baseline `bench_fanout` is compared against, written the plain CAF way (no flows, nodes

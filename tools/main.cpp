@@ -1,6 +1,7 @@
 // The `actorflow` command.
 #include "bench.hpp"
 #include "demo.hpp"
+#include "runs.hpp"
 #include "sim.hpp"
 
 #include <CLI/CLI.hpp>
@@ -100,6 +101,25 @@ int main(int argc, char** argv) {
          "latency per call instead of the local provider; 0: off");
   demo_cmd->add_flag("--json", demo.json, "Print one JSON object instead of tables");
 
+  RunsOptions runs;
+  auto* runs_cmd = app.add_subcommand("runs", "The durable runs in a checkpoint store");
+  runs_cmd->require_subcommand(1);
+  runs_cmd->add_option("--db", runs.db, "The checkpoint store (SQLite file)")->required();
+  auto* list_cmd = command(runs_cmd, selected, "list",
+                           "Every run, newest first: status, position, items, tokens", runs,
+                           runs_list);
+  list_cmd->add_flag("--json", runs.json, "Print JSON instead of a table");
+  auto* show_cmd = command(runs_cmd, selected, "show",
+                           "One run as JSON, with the State of its last committed step", runs,
+                           runs_show);
+  show_cmd->add_option("run", runs.run_ids, "The run's id")->required()->expected(1);
+  auto* delete_cmd =
+      command(runs_cmd, selected, "delete", "Delete runs by id, or those that ended long ago",
+              runs, runs_delete);
+  delete_cmd->add_option("runs", runs.run_ids, "Ids of the runs to delete");
+  delete_cmd->add_option("--ended-days-ago", runs.ended_days_ago,
+                         "Also delete the runs that ended at least this many days ago");
+
   auto* bench_cmd = app.add_subcommand("bench", "Measure the runtime; prints JSON");
   bench_cmd->require_subcommand(1);
 
@@ -138,6 +158,13 @@ int main(int argc, char** argv) {
   fanout_cmd->add_flag("--fold", fanout.fold,
                        "Fold outcomes as they complete (as_completed); keep no per-item results");
   policy_option(fanout_cmd, fanout.policy);
+
+  CheckpointBenchOptions checkpoint;
+  auto* checkpoint_cmd = command(
+      bench_cmd, selected, "checkpoint",
+      "The fan-out without and with a SQLite checkpoint store, in one run: the store's cost",
+      checkpoint, bench_checkpoint);
+  window_options(checkpoint_cmd, checkpoint, "Items, each committed to the store");
 
   LatencyBenchOptions latency;
   auto* latency_cmd = command(

@@ -1,6 +1,7 @@
 // Glue from the public Runtime/RunHandle to the actors: owns the actor system, starts root flow
 // actors, tracks live runs so that shutdown can cancel them.
 
+#include <actorflow/checkpoint.hpp>
 #include <actorflow/runtime.hpp>
 #include <actorflow/testing.hpp>
 
@@ -11,6 +12,7 @@
 #include "actors/step_actors.hpp"
 #include "actors/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
+#include "core/run_checkpoint.hpp"
 #include "run_state.hpp"
 
 #include <caf/actor_system.hpp>
@@ -56,6 +58,7 @@ struct RuntimeImpl {
     else
       now = [] { return std::chrono::steady_clock::now(); };
     origin = now();
+    checkpoints = std::move(config.checkpoints);
     if (!config.trace_file.empty()) {
       trace_file = std::move(config.trace_file);
       trace = std::make_shared<TraceWriter>();
@@ -122,6 +125,7 @@ struct RuntimeImpl {
   std::function<actors::SpanSink::TimePoint()> now;     // the actors' clock, for spans
   actors::SpanSink::TimePoint origin;                    // when the Runtime was made, on it
   std::string trace_file;                                // RuntimeConfig::trace_file
+  std::shared_ptr<CheckpointStore> checkpoints;          // RuntimeConfig::checkpoints
   std::shared_ptr<TraceWriter> trace;                    // set when trace_file is
   std::mutex trace_mutex;                                // held while the file is written
 
@@ -186,7 +190,106 @@ Runtime::~Runtime() { impl_->shutdown(); }
 
 void Runtime::shutdown() { impl_->shutdown(); }
 
+namespace {
+
+// A handle whose run failed before it started.
+RunHandle failed_run(detail::RuntimeImpl& impl, Error error) {
+  std::unique_lock lock{impl.mutex};
+  auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
+  lock.unlock();
+  run->complete(std::move(error));
+  return RunHandle(run);
+}
+
+RunStatus status_of(const Result<RunResult>& outcome) {
+  if (outcome.ok())
+    return RunStatus::succeeded;
+  return outcome.error().code == Errc::cancelled ? RunStatus::cancelled : RunStatus::failed;
+}
+
+// A durable run's end: its last item outcomes committed, its status recorded. A write that
+// fails turns a success into the run's error.
+void end_durable_run(detail::RunCheckpoint& checkpoint, Result<RunResult>& outcome) {
+  auto flushed = checkpoint.items->flush();
+  if (!flushed && outcome.ok())
+    outcome = Error{flushed.error().code, "checkpoint: " + flushed.error().message};
+  auto ended = checkpoint.store->end_run(checkpoint.run_id, status_of(outcome),
+                                         outcome.ok() ? std::string() : outcome.error().to_string());
+  if (!ended && outcome.ok())
+    outcome = Error{ended.error().code, "checkpoint: " + ended.error().message};
+}
+
+} // namespace
+
 RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
+  std::shared_ptr<detail::RunCheckpoint> checkpoint;
+  if (!options.run_id.empty()) {
+    auto& store = impl_->checkpoints;
+    if (!store)
+      return failed_run(*impl_, Error{Errc::bad_input,
+                                      "run '" + options.run_id +
+                                          "': a run id needs a checkpoint store "
+                                          "(RuntimeConfig::checkpoints)"});
+    if (auto begun = store->begin_run(options.run_id, flow.name(), initial); !begun)
+      return failed_run(*impl_, begun.error());
+    checkpoint = std::make_shared<detail::RunCheckpoint>();
+    checkpoint->store = store;
+    checkpoint->run_id = options.run_id;
+    checkpoint->items = std::make_unique<detail::ItemWriter>(store, options.run_id);
+  }
+  return start(flow, std::move(initial), std::move(options), std::move(checkpoint));
+}
+
+RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOptions options) {
+  options.run_id.clear();
+  auto& store = impl_->checkpoints;
+  auto fail = [&](std::string why) {
+    return failed_run(*impl_, Error{Errc::bad_input, "resume '" + run_id + "': " + why});
+  };
+  if (!store)
+    return fail("no checkpoint store (RuntimeConfig::checkpoints)");
+  auto loaded = store->load_run(run_id);
+  if (!loaded)
+    return failed_run(*impl_, loaded.error());
+  if (loaded->record.flow != flow.name())
+    return fail("it is a run of flow '" + loaded->record.flow + "', not of '" + flow.name() + "'");
+  auto checkpoint = std::make_shared<detail::RunCheckpoint>();
+  checkpoint->store = store;
+  checkpoint->run_id = run_id;
+  State state = std::move(loaded->initial);
+  if (const auto& step = loaded->last_step) {
+    state = step->state;
+    checkpoint->steps_done = step->step;
+    if (step->next_node.empty()) { // it had finished: nothing runs again
+      Result<RunResult> done = RunResult{std::move(state), {}, {}, {"resume: the run had finished"}};
+      if (loaded->record.status != RunStatus::succeeded)
+        if (auto ended = store->end_run(run_id, RunStatus::succeeded, ""); !ended)
+          return failed_run(*impl_, ended.error());
+      std::unique_lock lock{impl_->mutex};
+      auto run = std::make_shared<detail::RunState>(impl_->next_run_id++);
+      lock.unlock();
+      run->complete(std::move(done));
+      return RunHandle(run);
+    }
+    const auto& vertices = flow.graph()->vertices;
+    auto at = std::find_if(vertices.begin(), vertices.end(),
+                           [&](const detail::Vertex& v) { return v.name == step->next_node; });
+    if (at == vertices.end())
+      return fail("its next node '" + step->next_node + "' is not in flow '" + flow.name() + "'");
+    checkpoint->start_vertex = static_cast<std::size_t>(at - vertices.begin());
+  }
+  auto items = store->load_items(run_id);
+  if (!items)
+    return failed_run(*impl_, items.error());
+  checkpoint->committed = std::move(*items);
+  if (auto reopened = store->reopen_run(run_id); !reopened)
+    return failed_run(*impl_, reopened.error());
+  checkpoint->items = std::make_unique<detail::ItemWriter>(store, run_id);
+  return start(flow, std::move(state), std::move(options), std::move(checkpoint));
+}
+
+RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
+                         std::shared_ptr<detail::RunCheckpoint> checkpoint) {
   auto& impl = *impl_;
   std::unique_lock lock{impl.mutex};
   auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
@@ -222,9 +325,11 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
       };
   }
   auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter,
-                                                        std::move(spans));
+                                                        std::move(spans), std::move(checkpoint));
   auto on_done = [owner, run, hooks](Result<RunResult> outcome) {
     hooks->end_reports(); // before the host learns that the run has ended
+    if (hooks->checkpoint)
+      end_durable_run(*hooks->checkpoint, outcome);
     owner->forget(run->id);
     if (outcome.ok())
       outcome->usage = run->meter->snapshot();

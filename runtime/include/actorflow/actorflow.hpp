@@ -3,6 +3,7 @@
 
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/batch.hpp>
+#include <actorflow/checkpoint.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/ingest.hpp>

@@ -28,7 +28,10 @@ namespace testing {
 class VirtualClock;
 } // namespace testing
 
+class CheckpointStore; // actorflow/checkpoint.hpp
+
 namespace detail {
+struct RunCheckpoint;
 struct RunState;
 struct RuntimeImpl;
 } // namespace detail
@@ -69,6 +72,9 @@ struct RuntimeConfig {
   /// in memory until shutdown, and each rewrite costs as much as the file has grown. A failed
   /// write is logged, never fatal.
   std::string trace_file{};
+  /// Where durable runs are recorded (`open_checkpoint_store`; see actorflow/checkpoint.hpp).
+  /// Only runs given a `RunOptions::run_id` are recorded; `resume` needs it.
+  std::shared_ptr<CheckpointStore> checkpoints{};
 };
 
 /// How one run is watched.
@@ -101,6 +107,10 @@ struct RunOptions {
   /// start); kept alive by the run. Write it once the run has ended:
   /// `options.trace = writer; ... run.get(); writer->write("run.json");`.
   std::shared_ptr<TraceWriter> trace{};
+  /// Makes the run durable: recorded in `RuntimeConfig::checkpoints` under this id (which must
+  /// be new there), so that `Runtime::resume` can continue it after a crash. Empty: not
+  /// recorded. Without a store configured, a run id is an error of the run.
+  std::string run_id{};
 };
 
 /// A run in progress or finished. Copies refer to the same run; every member is safe to call
@@ -149,6 +159,17 @@ public:
   /// Starts `flow` on `initial`. Returns at once; the handle can be waited on or cancelled.
   [[nodiscard]] RunHandle run(const Flow& flow, State initial = {}, RunOptions options = {});
 
+  /// Continues the durable run `run_id` of `flow` (recorded in `RuntimeConfig::checkpoints`)
+  /// from its last committed step, with that step's State: the root flow starts at the node
+  /// that was to run next (a nested flow there runs from its start), and inside every batch
+  /// only the items without a committed outcome run; the others hand their committed outcome
+  /// to the reducer, which sees every item once. A run that had finished is not run again:
+  /// its handle completes with the committed final State. `options.run_id` is ignored.
+  /// Errors (the handle's): no store, no such run, a run of another flow (by name), a node
+  /// named by the checkpoint that the flow no longer has.
+  [[nodiscard]] RunHandle resume(const Flow& flow, const std::string& run_id,
+                                 RunOptions options = {});
+
   /// Starts an actor that answers `ask`s with `handler`, one at a time. It lives until the
   /// Runtime shuts down.
   [[nodiscard]] ActorRef spawn_actor(ActorHandler handler);
@@ -165,6 +186,9 @@ public:
   [[nodiscard]] std::vector<LimitStats> limit_stats() const;
 
 private:
+  RunHandle start(const Flow& flow, State initial, RunOptions options,
+                  std::shared_ptr<detail::RunCheckpoint> checkpoint);
+
   std::unique_ptr<detail::RuntimeImpl> impl_; // keeps CAF out of this header
 };
 

@@ -2,7 +2,7 @@
 
 #include <actorflow/store.hpp>
 
-#include "../test_support.hpp"
+#include "store_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,55 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A database path in a fresh directory, which goes with everything SQLite or a rebuild put
-// beside the file ("-wal", "-shm", ".corrupt").
-class TempDb {
-public:
-  [[nodiscard]] std::string str() const { return (dir_.path() / "store.db").string(); }
-
-private:
-  TempDir dir_;
-};
-
-void write_file(const std::string& path, const std::vector<char>& bytes, std::size_t offset = 0) {
-  std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
-  if (!file.is_open()) // a new file
-    file.open(path, std::ios::binary | std::ios::out | std::ios::trunc);
-  REQUIRE(file.is_open());
-  file.seekp(static_cast<std::streamoff>(offset));
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(file.good());
-}
-
-std::vector<char> garbage(std::size_t size, unsigned seed) {
-  std::mt19937 random(seed);
-  std::vector<char> bytes(size);
-  for (char& byte : bytes)
-    byte = static_cast<char>(random() & 0xff);
-  return bytes;
-}
-
-// Runs `sql` on the file behind the store's back.
-void tamper(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  CHECK_MESSAGE(rc == SQLITE_OK, sqlite3_errmsg(db));
-  sqlite3_close(db);
-}
-
-Value nested() {
-  return Value::object({
-      {"title", "Annual report"},
-      {"pages", 42},
-      {"score", 0.75},
-      {"draft", false},
-      {"owner", nullptr},
-      {"bytes", Binary{{0, 1, 254, 255}}},
-      {"chunks", Value::array({Value::object({{"text", "first"}, {"tokens", 3}}),
-                               Value::array({1, "two", 3.0}), Value::object({})})},
-  });
-}
 
 } // namespace
 
@@ -145,7 +96,7 @@ TEST_CASE("a corrupt file is set aside and replaced by an empty cache") {
     write_file(file.str(), garbage(8192, 1));
   }
   SUBCASE("text") {
-    write_file(file.str(), {'n', 'o', 't', ' ', 'a', ' ', 'd', 'b', '\n'});
+    write_file(file.str(), "not a db\n");
   }
   SUBCASE("a real database with damaged pages") {
     {
@@ -200,7 +151,7 @@ TEST_CASE("a stored value that no longer decodes is a miss, and is removed") {
     must(cache.put("other", 2));
   }
   // 0xc1 is the one byte msgpack never uses.
-  tamper(file.str(), "UPDATE ingest_cache SET value = x'c1' WHERE key <> 'other'");
+  run_sql(file.str(), "UPDATE ingest_cache SET value = x'c1' WHERE key <> 'other'");
 
   IngestCache cache = must(IngestCache::open(file.str()));
   CHECK(cache.size() == 2);

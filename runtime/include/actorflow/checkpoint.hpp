@@ -1,0 +1,159 @@
+#pragma once
+/// Durable runs: a `CheckpointStore` records where a run stands, so that a run whose process
+/// died continues where it left off (`Runtime::resume`) instead of paying again for the model
+/// calls it had made.
+///
+/// ```cpp
+/// auto store = open_checkpoint_store("runs.db").value();
+/// RuntimeConfig config;
+/// config.checkpoints = store;
+/// Runtime runtime{std::move(config)};
+/// auto result = runtime.run(flow, initial, RunOptions{.run_id = "nightly-2026-11-21"}).get();
+/// // ... the process is killed; in a new one:
+/// auto resumed = runtime.resume(flow, "nightly-2026-11-21").get();
+/// ```
+///
+/// What is recorded, always after success and never before:
+/// - the run: its id, its flow's name, its initial State, its status;
+/// - after each node of the root flow completes (post included): the State and the node that
+///   runs next. A nested flow is one step of its parent: resumed, it runs again from its start;
+/// - inside a parallel batch (at any depth), each item's outcome as it completes, under a
+///   content-addressed key: the hash of (node path, `Node::version()`, the item's input as
+///   msgpack). A changed input is new work; an unchanged one is found again, whatever its
+///   position. Items that were cancelled (the batch stopped early, the run was cancelled) are
+///   not recorded.
+///
+/// Delivery: a model call and its item's commit are not atomic. A crash between them runs the
+/// item again on resume: at-least-once for calls, exactly-once in the reducer (which sees
+/// every item of a batch once, committed or run anew).
+///
+/// What is stored is msgpack with a schema version (`checkpoint_schema_version`); a store
+/// written by a newer actorflow is refused, not misread.
+
+#include <actorflow/batch.hpp>
+#include <actorflow/result.hpp>
+#include <actorflow/state.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace actorflow {
+
+/// The layout of the store's tables and values; stored in the file and checked on open.
+inline constexpr std::int64_t checkpoint_schema_version = 1;
+
+enum class RunStatus : std::uint8_t { running, succeeded, failed, cancelled };
+/// "running", "succeeded", "failed", "cancelled".
+[[nodiscard]] std::string_view to_string(RunStatus status) noexcept;
+
+/// A run as the store knows it (`actorflow runs list|show`).
+struct RunRecord {
+  std::string run_id{};
+  std::string flow{};
+  RunStatus status = RunStatus::running;
+  std::uint64_t steps = 0;      ///< root-flow nodes completed and committed
+  std::string last_node{};      ///< the last of them ("" before the first)
+  std::string next_node{};      ///< where a resume starts ("" once the flow has ended)
+  std::uint64_t items_done = 0; ///< item outcomes committed (every batch of the run)
+  std::uint64_t items_failed = 0;
+  std::uint64_t tokens = 0;     ///< tokens of the committed items
+  std::string error{};          ///< why it failed or was cancelled
+  std::chrono::system_clock::time_point created{};
+  std::chrono::system_clock::time_point updated{};
+};
+
+/// The root flow's position after a committed step.
+struct StepCheckpoint {
+  std::uint64_t step = 0;  ///< 1 for the first node
+  std::string node{};      ///< the node that completed
+  std::string next_node{}; ///< the node that runs next; "" when the flow ended with it
+  State state{};
+};
+
+/// One item outcome to commit.
+struct ItemCheckpoint {
+  std::string key{}; ///< see `item_key`
+  ItemOutcome outcome{};
+};
+
+/// The key of an item of the batch node at `node_path`, version `node_version`, with `input`:
+/// 32 hex digits of a 128-bit hash of the three (length-prefixed, so no two triples collide by
+/// concatenation). The run id is not in it: keys live inside their run.
+[[nodiscard]] std::string item_key(std::string_view node_path, std::string_view node_version,
+                                   const Value& input);
+
+/// Where runs are recorded. Implementations must be safe to call from any thread.
+///
+/// Errors: a call on a run id that is not recorded fails with bad_input "no run '<id>' in
+/// <path>"; the store's own failures name the path and the operation (unavailable when another
+/// writer held the file too long, or the disk failed). A failed call changes nothing.
+class CheckpointStore {
+public:
+  virtual ~CheckpointStore() = default;
+
+  /// Records a new run. Errors: bad_input when `run_id` is empty or already recorded.
+  [[nodiscard]] virtual Result<void> begin_run(std::string_view run_id, std::string_view flow,
+                                               const State& initial) = 0;
+  /// The run, its initial State and its last committed step (none before the first).
+  /// Errors: bad_input naming the id when there is no such run.
+  struct Resumable {
+    RunRecord record;
+    State initial;
+    std::optional<StepCheckpoint> last_step;
+  };
+  [[nodiscard]] virtual Result<Resumable> load_run(std::string_view run_id) = 0;
+  /// Marks the run running again (a resume), clearing its error; what it committed stays.
+  [[nodiscard]] virtual Result<void> reopen_run(std::string_view run_id) = 0;
+  /// Records `step` as the run's last step, replacing the one before (only the last is kept).
+  [[nodiscard]] virtual Result<void> commit_step(std::string_view run_id,
+                                                 const StepCheckpoint& step) = 0;
+  /// Commits item outcomes in one transaction (a later outcome under the same key wins, also
+  /// within `items`). The run's counters count each key once, with its latest outcome.
+  [[nodiscard]] virtual Result<void> commit_items(std::string_view run_id,
+                                                  const std::vector<ItemCheckpoint>& items) = 0;
+  /// Every committed item outcome of the run, by key (`ItemOutcome::index` as committed).
+  /// Errors: bad_input naming the run and the key when a stored outcome does not decode.
+  [[nodiscard]] virtual Result<std::unordered_map<std::string, ItemOutcome>>
+  load_items(std::string_view run_id) = 0;
+  /// Records how the run ended; `status` must not be `running` (bad_input).
+  [[nodiscard]] virtual Result<void> end_run(std::string_view run_id, RunStatus status,
+                                             std::string_view error) = 0;
+
+  /// Every run, newest (by `created`) first.
+  [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs() = 0;
+  /// Deletes the runs (and their steps and items); returns how many there were.
+  [[nodiscard]] virtual Result<std::size_t>
+  delete_runs(const std::vector<std::string>& run_ids) = 0;
+  /// Deletes the runs that ended (not `running`; the time of their `end_run`) before
+  /// `before`; returns how many.
+  [[nodiscard]] virtual Result<std::size_t>
+  delete_ended_before(std::chrono::system_clock::time_point before) = 0;
+};
+using CheckpointStorePtr = std::shared_ptr<CheckpointStore>;
+
+/// A store in the SQLite file at `path` (created if missing; WAL journal, so readers such as
+/// `actorflow runs list` never wait for a running batch). ":memory:" gives a private store that
+/// lives as long as the returned object.
+///
+/// Concurrency: the store holds one connection behind a mutex, so calls from many threads are
+/// serialised and each is atomic. Several stores (or processes) may open one file; a writer
+/// waits up to 5 s for another, then fails with unavailable.
+///
+/// Durability: synchronous=NORMAL in WAL mode. A commit survives a crash of the process; a
+/// power cut or OS crash may lose the last commits (the run then repeats that work on resume)
+/// but never corrupts the file.
+///
+/// Opening checks the file (SQLite's quick_check, which reads all of it). Errors (bad_input)
+/// name the path and what is wrong: not an SQLite database, corrupt, another program's database
+/// (no actorflow tables), a schema version from the future. Such a file is left as it is: it is
+/// never converted, repaired or replaced.
+[[nodiscard]] Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path);
+
+} // namespace actorflow

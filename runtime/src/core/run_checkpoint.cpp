@@ -1,0 +1,67 @@
+#include "core/run_checkpoint.hpp"
+
+#include <utility>
+
+namespace actorflow::detail {
+
+ItemWriter::ItemWriter(CheckpointStorePtr store, std::string run_id)
+    : store_(std::move(store)), run_id_(std::move(run_id)), thread_([this] { loop(); }) {}
+
+ItemWriter::~ItemWriter() {
+  {
+    std::lock_guard lock{mutex_};
+    stop_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void ItemWriter::add(ItemCheckpoint item) {
+  {
+    std::lock_guard lock{mutex_};
+    if (error_)
+      return;
+    queue_.push_back(std::move(item));
+    ++added_;
+  }
+  wake_.notify_one();
+}
+
+Result<void> ItemWriter::flush() {
+  std::unique_lock lock{mutex_};
+  const auto target = added_;
+  written_.wait(lock, [&] { return written_count_ >= target || error_.has_value(); });
+  if (error_)
+    return *error_;
+  return {};
+}
+
+std::uint64_t ItemWriter::commits() const {
+  std::lock_guard lock{mutex_};
+  return commits_;
+}
+
+void ItemWriter::loop() {
+  std::vector<ItemCheckpoint> group;
+  std::unique_lock lock{mutex_};
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty())
+      return; // stopping, and nothing left to write
+    group.swap(queue_);
+    lock.unlock();
+    // Whatever queued while the last group was written goes in one transaction: the groups
+    // grow with the load, so a fast batch pays for few commits.
+    auto committed = store_->commit_items(run_id_, group);
+    const auto count = group.size();
+    group.clear();
+    lock.lock();
+    if (!committed && !error_)
+      error_ = committed.error();
+    written_count_ += count;
+    ++commits_;
+    written_.notify_all();
+  }
+}
+
+} // namespace actorflow::detail

@@ -1,0 +1,68 @@
+#pragma once
+/// What a durable run (one with a checkpoint store and a run id) shares between its actors:
+/// the store, the item outcomes committed before a resume, where the root flow starts, and a
+/// writer that commits item outcomes in groups on a thread of its own, so that a batch's
+/// actors never wait for SQLite while items are still running.
+
+#include <actorflow/checkpoint.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace actorflow::detail {
+
+/// Commits item outcomes of one run in groups: `add` queues (and returns at once), the
+/// writer's thread commits whatever has queued in one transaction, `flush` waits for all
+/// that was added before it. The first failed commit is kept: `flush` returns it, and every
+/// later `add` is dropped (the run fails at its next flush, never silently).
+///
+/// Thread-safe. The destructor commits what is queued, then joins.
+class ItemWriter {
+public:
+  ItemWriter(CheckpointStorePtr store, std::string run_id);
+  ~ItemWriter();
+  ItemWriter(const ItemWriter&) = delete;
+  ItemWriter& operator=(const ItemWriter&) = delete;
+
+  void add(ItemCheckpoint item);
+  [[nodiscard]] Result<void> flush();
+
+  /// Groups committed so far (for tests and the bench).
+  [[nodiscard]] std::uint64_t commits() const;
+
+private:
+  void loop();
+
+  const CheckpointStorePtr store_;
+  const std::string run_id_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;    // the thread: items queued, or stop
+  std::condition_variable written_; // flushers: a group was committed
+  std::vector<ItemCheckpoint> queue_;       // guarded by mutex_
+  std::uint64_t added_ = 0, written_count_ = 0; // guarded by mutex_
+  std::uint64_t commits_ = 0;                   // guarded by mutex_
+  std::optional<Error> error_;                  // guarded by mutex_
+  bool stop_ = false;                           // guarded by mutex_
+  std::thread thread_;
+};
+
+struct RunCheckpoint {
+  CheckpointStorePtr store;
+  std::string run_id;
+  /// Item outcomes committed before this (resumed) run started, by key. Read-only once the
+  /// run has started, so actors read it without a lock.
+  std::unordered_map<std::string, ItemOutcome> committed;
+  /// Resumed: the root flow's vertex to start at, and the steps it had run.
+  std::optional<std::size_t> start_vertex;
+  std::uint64_t steps_done = 0;
+  std::unique_ptr<ItemWriter> items;
+};
+
+} // namespace actorflow::detail

@@ -1,0 +1,55 @@
+// The parts of checkpoint.hpp that the actors need without SQLite: item keys and status names.
+// Built into actorflow_core, which the actors link (the SQLite store is in actorflow_runtime).
+
+#include <actorflow/checkpoint.hpp>
+
+#include "core/content_hash.hpp"
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace actorflow {
+
+namespace {
+
+void add_length(detail::Fnv1a128& hash, std::size_t length) {
+  std::array<std::uint8_t, 8> bytes{};
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(length) >> (8 * i));
+  hash.add(std::span<const std::uint8_t>(bytes));
+}
+
+} // namespace
+
+std::string_view to_string(RunStatus status) noexcept {
+  switch (status) {
+    case RunStatus::running:
+      return "running";
+    case RunStatus::succeeded:
+      return "succeeded";
+    case RunStatus::failed:
+      return "failed";
+    case RunStatus::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+std::string item_key(std::string_view node_path, std::string_view node_version,
+                     const Value& input) {
+  // Each part behind its length (8 bytes, little-endian), so ("ab", "c") and ("a", "bc") hash
+  // different bytes. The digest must never change: a resumed run looks its items up by it.
+  const std::vector<std::uint8_t> bytes = to_msgpack(input);
+  detail::Fnv1a128 hash;
+  add_length(hash, node_path.size());
+  hash.add(node_path);
+  add_length(hash, node_version.size());
+  hash.add(node_version);
+  add_length(hash, bytes.size());
+  hash.add(std::span<const std::uint8_t>(bytes));
+  return hash.hex();
+}
+
+} // namespace actorflow

@@ -1,0 +1,842 @@
+// The SQLite CheckpointStore. One connection (store/sqlite.hpp) behind its mutex serves every
+// thread; other processes may open the same file (WAL: `actorflow runs list` reads while a run
+// writes). Unlike the caches, a file that is damaged, or someone else's, is refused and left as
+// it is: checkpoints cannot be recomputed.
+//
+// Tables (schema version 1):
+//   actorflow_meta  key/value: 'application' = the marker below, 'schema_version'
+//   runs            one small row per run: id, flow, status, times (ms since the epoch), error,
+//                   the last step's position and the item counters
+//   initial_states  run_id -> the initial State (msgpack)
+//   last_states     run_id -> the State after the last committed step (msgpack)
+//   items           (run_id, key) -> ok, tokens and the ItemOutcome (msgpack)
+// The States live apart from `runs` because `runs` is rewritten by every commit_items (its
+// counters): a large State in that row would be copied again with each batch of items.
+
+#include <actorflow/checkpoint.hpp>
+
+#include "store/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace actorflow {
+
+using namespace detail::sqlite;
+
+namespace {
+
+// What says a file is ours, as opposed to a database that merely has a table called
+// actorflow_meta.
+constexpr std::string_view application_marker = "actorflow.checkpoints";
+
+constexpr const char* schema =
+    "CREATE TABLE IF NOT EXISTS actorflow_meta ("
+    "  key TEXT PRIMARY KEY NOT NULL, value NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS runs ("
+    "  id TEXT PRIMARY KEY NOT NULL, flow TEXT NOT NULL, status TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, ended_ms INTEGER,"
+    "  error TEXT NOT NULL DEFAULT '',"
+    "  steps INTEGER NOT NULL DEFAULT 0, last_node TEXT NOT NULL DEFAULT '',"
+    "  next_node TEXT NOT NULL DEFAULT '',"
+    "  items_done INTEGER NOT NULL DEFAULT 0, items_failed INTEGER NOT NULL DEFAULT 0,"
+    "  tokens INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_ms);"
+    "CREATE TABLE IF NOT EXISTS initial_states ("
+    "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS last_states ("
+    "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS items ("
+    "  run_id TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, tokens INTEGER NOT NULL,"
+    "  outcome BLOB NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;";
+
+// The columns of a RunRecord, in the order `read_record` reads them.
+#define ACTORFLOW_RUN_COLUMNS                                                                    \
+  "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "               \
+  "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "              \
+  "runs.updated_ms"
+constexpr int run_column_count = 12;
+
+std::int64_t to_ms(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+std::int64_t now_ms() { return to_ms(std::chrono::system_clock::now()); }
+
+std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
+  return std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
+}
+
+std::uint64_t count_of(sqlite3_stmt* stmt, int column) {
+  return static_cast<std::uint64_t>(std::max<sqlite3_int64>(0, sqlite3_column_int64(stmt, column)));
+}
+
+std::optional<RunStatus> run_status_named(std::string_view name) {
+  for (RunStatus status :
+       {RunStatus::running, RunStatus::succeeded, RunStatus::failed, RunStatus::cancelled})
+    if (to_string(status) == name)
+      return status;
+  return std::nullopt;
+}
+
+// Errc has no parser; asking `to_string` of every possible number keeps this one in step with
+// the enum as codes are added.
+std::optional<Errc> errc_named(std::string_view name) {
+  for (unsigned number = 1; number <= unsigned{std::numeric_limits<std::uint8_t>::max()};
+       ++number) {
+    const auto code = static_cast<Errc>(number);
+    if (const std::string_view known = to_string(code); known != "unknown" && known == name)
+      return code;
+  }
+  return std::nullopt;
+}
+
+// -- ItemOutcome as msgpack --------------------------------------------------------------------
+//
+// {"index": int, "ok": bool, "value": any            (ok)
+//                            "error": {"code": Errc name, "message": str,
+//                                      "retry_after_ms": int (when set)}   (failed)
+//  "attempts": int, "latency_us": int, "tokens": int}
+
+std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome) {
+  Map map;
+  map.emplace("index", outcome.index);
+  map.emplace("ok", outcome.ok());
+  if (outcome.ok()) {
+    map.emplace("value", std::get<0>(outcome.result));
+  } else {
+    const Error& error = std::get<1>(outcome.result);
+    Map fields;
+    fields.emplace("code", to_string(error.code));
+    fields.emplace("message", error.message);
+    if (error.retry_after)
+      fields.emplace("retry_after_ms", error.retry_after->count());
+    map.emplace("error", std::move(fields));
+  }
+  map.emplace("attempts", outcome.attempts);
+  map.emplace("latency_us", outcome.latency.count());
+  map.emplace("tokens", outcome.tokens);
+  return to_msgpack(Value(std::move(map)));
+}
+
+// The member `key` of `map` if it has `type`; `what` names where, for the error.
+Result<const Value*> member(const Value& map, std::string_view key, ValueType type,
+                            std::string_view what) {
+  const Value* found = map.find(key);
+  if (found != nullptr && found->type() == type)
+    return found;
+  std::string message(what);
+  message += ": '";
+  message += key;
+  if (found == nullptr) {
+    message += "' is missing";
+  } else {
+    message += "': expected ";
+    message += to_string(type);
+    message += ", got ";
+    message += to_string(found->type());
+  }
+  return Error{Errc::bad_input, std::move(message)};
+}
+
+Result<std::int64_t> int_member(const Value& map, std::string_view key, std::string_view what) {
+  Result<const Value*> found = member(map, key, ValueType::integer, what);
+  if (!found)
+    return found.error();
+  return (*found)->as_int();
+}
+
+Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes) {
+  constexpr std::string_view what = "item outcome";
+  Result<Value> decoded = from_msgpack(bytes);
+  if (!decoded)
+    return decoded.error();
+  Value& map = *decoded;
+  if (!map.is_map())
+    return Error{Errc::bad_input, "item outcome: not a msgpack map"};
+
+  ItemOutcome outcome;
+  Result<std::int64_t> index = int_member(map, "index", what);
+  Result<std::int64_t> attempts = int_member(map, "attempts", what);
+  Result<std::int64_t> latency = int_member(map, "latency_us", what);
+  Result<std::int64_t> tokens = int_member(map, "tokens", what);
+  Result<const Value*> ok = member(map, "ok", ValueType::boolean, what);
+  for (const Result<std::int64_t>* number : {&index, &attempts, &latency, &tokens})
+    if (!*number)
+      return number->error();
+  if (!ok)
+    return ok.error();
+  if (*index < 0 || *attempts < 0 || *attempts > std::numeric_limits<std::uint32_t>::max())
+    return Error{Errc::bad_input, "item outcome: 'index' or 'attempts' is out of range"};
+  outcome.index = static_cast<std::size_t>(*index);
+  outcome.attempts = static_cast<std::uint32_t>(*attempts);
+  outcome.latency = std::chrono::microseconds{*latency};
+  outcome.tokens = *tokens;
+
+  if ((*ok)->as_bool()) {
+    Map& members = map.as_map();
+    const auto value = members.find("value");
+    if (value == members.end())
+      return Error{Errc::bad_input, "item outcome: 'value' is missing"};
+    outcome.result.emplace<0>(std::move(value->second));
+    return outcome;
+  }
+  Result<const Value*> error = member(map, "error", ValueType::map, what);
+  if (!error)
+    return error.error();
+  constexpr std::string_view error_what = "item outcome: error";
+  Result<const Value*> code = member(**error, "code", ValueType::string, error_what);
+  Result<const Value*> message = member(**error, "message", ValueType::string, error_what);
+  if (!code)
+    return code.error();
+  if (!message)
+    return message.error();
+  const std::optional<Errc> errc = errc_named((*code)->as_string());
+  if (!errc) {
+    std::string unknown = "item outcome: error code '";
+    unknown += (*code)->as_string();
+    unknown += "' is unknown to this actorflow";
+    return Error{Errc::bad_input, std::move(unknown)};
+  }
+  Error stored{*errc, (*message)->as_string()};
+  if ((*error)->find("retry_after_ms") != nullptr) {
+    Result<std::int64_t> after = int_member(**error, "retry_after_ms", error_what);
+    if (!after)
+      return after.error();
+    stored.retry_after = std::chrono::milliseconds{*after};
+  }
+  outcome.result.emplace<1>(std::move(stored));
+  return outcome;
+}
+
+// -- identifying the file ----------------------------------------------------------------------
+
+// A statement run once while opening, before the Connection (and its statement list) exists.
+class OneOff {
+public:
+  OneOff(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~OneOff() { sqlite3_finalize(stmt_); }
+  OneOff(const OneOff&) = delete;
+  OneOff& operator=(const OneOff&) = delete;
+
+  // SQLITE_ROW, SQLITE_DONE or an error code (also the prepare's).
+  int step() { return rc_ != SQLITE_OK ? rc_ : sqlite3_step(stmt_); }
+  [[nodiscard]] sqlite3_stmt* get() const noexcept { return stmt_; }
+
+private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+Error refused(const std::string& path, std::string_view why) {
+  std::string message = path;
+  message += ": not an actorflow checkpoint store: ";
+  message += why;
+  return Error{Errc::bad_input, std::move(message)};
+}
+
+// Accepts a file with no tables (a new store) or one of ours of a version this build reads;
+// refuses another program's database. Reads only.
+Result<void> identify(sqlite3* db, const std::string& path) {
+  auto failed = [&](int rc) {
+    std::string message = path;
+    message += ": reading its tables: ";
+    message += sqlite3_errmsg(db);
+    return Error{errc_of(rc), std::move(message)};
+  };
+
+  std::vector<std::string> tables;
+  OneOff list(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                  "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name");
+  int rc = list.step();
+  for (; rc == SQLITE_ROW; rc = list.step())
+    tables.emplace_back(column_text(list.get(), 0));
+  if (rc != SQLITE_DONE)
+    return failed(rc);
+  if (tables.empty())
+    return {};
+  if (std::find(tables.begin(), tables.end(), "actorflow_meta") == tables.end()) {
+    std::string why = "it holds another program's tables (";
+    for (std::size_t i = 0; i < tables.size() && i < 5; ++i) {
+      why += i == 0 ? "" : ", ";
+      why += tables[i];
+    }
+    why += tables.size() > 5 ? ", ...)" : ")";
+    return refused(path, why);
+  }
+
+  OneOff application(db, "SELECT value FROM actorflow_meta WHERE key = 'application'");
+  rc = application.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return failed(rc);
+  if (rc == SQLITE_DONE || column_text(application.get(), 0) != application_marker) {
+    std::string why = "its actorflow_meta table ";
+    if (rc == SQLITE_DONE) {
+      why += "has no application marker";
+    } else {
+      why += "names the application '";
+      why += column_text(application.get(), 0);
+      why += '\'';
+    }
+    return refused(path, why);
+  }
+
+  OneOff version(db, "SELECT value FROM actorflow_meta WHERE key = 'schema_version'");
+  rc = version.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return failed(rc);
+  if (rc == SQLITE_DONE || sqlite3_column_type(version.get(), 0) != SQLITE_INTEGER)
+    return refused(path, "its actorflow_meta table has no integer schema_version");
+  const std::int64_t found = sqlite3_column_int64(version.get(), 0);
+  if (found == checkpoint_schema_version)
+    return {};
+  std::string message = path;
+  message += ": checkpoint schema version ";
+  message += std::to_string(found);
+  if (found > checkpoint_schema_version) {
+    message += " is newer than this actorflow's (version ";
+    message += std::to_string(checkpoint_schema_version);
+    message += "): open it with a newer actorflow";
+  } else {
+    message += " is not one this actorflow reads (it reads version ";
+    message += std::to_string(checkpoint_schema_version);
+    message += ')';
+  }
+  return Error{Errc::bad_input, std::move(message)};
+}
+
+// -- the store -----------------------------------------------------------------------------------
+
+// Every member function takes the connection's mutex for its whole SQLite work, and encodes or
+// decodes msgpack outside it where it can, so threads overlap in the codec.
+class SqliteCheckpointStore final : public CheckpointStore {
+public:
+  explicit SqliteCheckpointStore(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+
+  Result<void> prepare() {
+    std::lock_guard lock(conn_->mutex());
+    return prepare_all(
+        *conn_,
+        {{&run_exists_, "SELECT 1 FROM runs WHERE id = ?1"},
+         {&insert_run_, "INSERT INTO runs (id, flow, status, created_ms, updated_ms) "
+                        "VALUES (?1, ?2, 'running', ?3, ?3)"},
+         {&insert_initial_,
+          "INSERT OR REPLACE INTO initial_states (run_id, state) VALUES (?1, ?2)"},
+         {&select_run_, "SELECT " ACTORFLOW_RUN_COLUMNS ", initial_states.state, "
+                        "last_states.state FROM runs "
+                        "LEFT JOIN initial_states ON initial_states.run_id = runs.id "
+                        "LEFT JOIN last_states ON last_states.run_id = runs.id "
+                        "WHERE runs.id = ?1"},
+         {&reopen_run_, "UPDATE runs SET status = 'running', error = '', ended_ms = NULL, "
+                        "updated_ms = ?2 WHERE id = ?1"},
+         {&update_step_, "UPDATE runs SET steps = ?2, last_node = ?3, next_node = ?4, "
+                         "updated_ms = ?5 WHERE id = ?1"},
+         {&upsert_state_, "INSERT OR REPLACE INTO last_states (run_id, state) VALUES (?1, ?2)"},
+         {&insert_item_, "INSERT INTO items (run_id, key, ok, tokens, outcome) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, key) DO NOTHING"},
+         {&select_item_, "SELECT ok, tokens FROM items WHERE run_id = ?1 AND key = ?2"},
+         {&update_item_, "UPDATE items SET ok = ?3, tokens = ?4, outcome = ?5 "
+                         "WHERE run_id = ?1 AND key = ?2"},
+         {&add_counts_, "UPDATE runs SET items_done = items_done + ?2, "
+                        "items_failed = items_failed + ?3, tokens = tokens + ?4, "
+                        "updated_ms = ?5 WHERE id = ?1"},
+         // One statement, so one snapshot: a run without items is one row of NULLs, no run
+         // is no row.
+         {&select_items_, "SELECT items.key, items.outcome FROM runs "
+                          "LEFT JOIN items ON items.run_id = runs.id WHERE runs.id = ?1"},
+         {&end_run_, "UPDATE runs SET status = ?2, error = ?3, ended_ms = ?4, updated_ms = ?4 "
+                     "WHERE id = ?1"},
+         {&list_runs_, "SELECT " ACTORFLOW_RUN_COLUMNS
+                       " FROM runs ORDER BY created_ms DESC, rowid DESC"},
+         {&ended_before_, "SELECT id FROM runs WHERE status <> 'running' AND ended_ms < ?1"},
+         {&delete_items_, "DELETE FROM items WHERE run_id = ?1"},
+         {&delete_initial_, "DELETE FROM initial_states WHERE run_id = ?1"},
+         {&delete_state_, "DELETE FROM last_states WHERE run_id = ?1"},
+         {&delete_run_, "DELETE FROM runs WHERE id = ?1"}});
+  }
+
+  Result<void> begin_run(std::string_view run_id, std::string_view flow,
+                         const State& initial) override {
+    if (run_id.empty())
+      return Error{Errc::bad_input, conn_->path() + ": begin_run: the run id is empty"};
+    const std::vector<std::uint8_t> bytes = to_msgpack(initial);
+    std::lock_guard lock(conn_->mutex());
+    Transaction tx(*conn_);
+    if (Result<void> begun = tx.begin("begin_run"); !begun)
+      return begun.error();
+    {
+      Reset reset(insert_run_);
+      int rc = bind_text(insert_run_, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = bind_text(insert_run_, 2, flow);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(insert_run_, 3, now_ms());
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(insert_run_);
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        std::string message = conn_->path();
+        message += ": begin_run: run '";
+        message += run_id;
+        message += "' is already recorded";
+        return Error{Errc::bad_input, std::move(message)};
+      }
+      if (rc != SQLITE_DONE)
+        return conn_->error("begin_run", rc);
+    }
+    if (Result<void> stored = put_state(insert_initial_, run_id, bytes, "begin_run"); !stored)
+      return stored;
+    return tx.commit("begin_run");
+  }
+
+  Result<Resumable> load_run(std::string_view run_id) override {
+    std::vector<std::uint8_t> initial;
+    std::optional<std::vector<std::uint8_t>> last;
+    Result<RunRecord> record = Error{};
+    {
+      std::lock_guard lock(conn_->mutex());
+      Reset reset(select_run_);
+      if (int rc = bind_text(select_run_, 1, run_id); rc != SQLITE_OK)
+        return conn_->error("load_run", rc);
+      const int rc = sqlite3_step(select_run_);
+      if (rc == SQLITE_DONE)
+        return no_run(run_id);
+      if (rc != SQLITE_ROW)
+        return conn_->error("load_run", rc);
+      record = read_record(select_run_);
+      if (sqlite3_column_type(select_run_, run_column_count) == SQLITE_NULL)
+        return undecodable(run_id, "its initial State", Error{Errc::bad_input, "it is missing"});
+      const std::span<const std::uint8_t> initial_bytes =
+          column_blob(select_run_, run_column_count);
+      initial.assign(initial_bytes.begin(), initial_bytes.end());
+      if (sqlite3_column_type(select_run_, run_column_count + 1) != SQLITE_NULL) {
+        const std::span<const std::uint8_t> last_bytes =
+            column_blob(select_run_, run_column_count + 1);
+        last.emplace(last_bytes.begin(), last_bytes.end());
+      }
+    }
+    if (!record)
+      return record.error();
+
+    Result<State> initial_state = state_from_msgpack(initial);
+    if (!initial_state)
+      return undecodable(run_id, "its initial State", initial_state.error());
+    Resumable resumable{std::move(*record), std::move(*initial_state), std::nullopt};
+    if (last) {
+      Result<State> state = state_from_msgpack(*last);
+      if (!state)
+        return undecodable(run_id, "its last step's State", state.error());
+      const RunRecord& run = resumable.record;
+      resumable.last_step =
+          StepCheckpoint{run.steps, run.last_node, run.next_node, std::move(*state)};
+    }
+    return resumable;
+  }
+
+  Result<void> reopen_run(std::string_view run_id) override {
+    std::lock_guard lock(conn_->mutex());
+    Reset reset(reopen_run_);
+    int rc = bind_text(reopen_run_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_bind_int64(reopen_run_, 2, now_ms());
+    if (rc != SQLITE_OK)
+      return conn_->error("reopen_run", rc);
+    return run_on_run(reopen_run_, run_id, "reopen_run");
+  }
+
+  Result<void> commit_step(std::string_view run_id, const StepCheckpoint& step) override {
+    const std::vector<std::uint8_t> bytes = to_msgpack(step.state);
+    std::lock_guard lock(conn_->mutex());
+    Transaction tx(*conn_);
+    if (Result<void> begun = tx.begin("commit_step"); !begun)
+      return begun.error();
+    {
+      Reset reset(update_step_);
+      int rc = bind_text(update_step_, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(update_step_, 2, static_cast<sqlite3_int64>(step.step));
+      if (rc == SQLITE_OK)
+        rc = bind_text(update_step_, 3, step.node);
+      if (rc == SQLITE_OK)
+        rc = bind_text(update_step_, 4, step.next_node);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(update_step_, 5, now_ms());
+      if (rc != SQLITE_OK)
+        return conn_->error("commit_step", rc);
+      if (Result<void> updated = run_on_run(update_step_, run_id, "commit_step"); !updated)
+        return updated;
+    }
+    if (Result<void> stored = put_state(upsert_state_, run_id, bytes, "commit_step"); !stored)
+      return stored;
+    return tx.commit("commit_step");
+  }
+
+  Result<void> commit_items(std::string_view run_id,
+                            const std::vector<ItemCheckpoint>& items) override {
+    struct Encoded {
+      std::vector<std::uint8_t> outcome;
+      bool ok;
+    };
+    std::vector<Encoded> encoded;
+    encoded.reserve(items.size());
+    for (const ItemCheckpoint& item : items)
+      encoded.push_back(Encoded{encode_outcome(item.outcome), item.outcome.ok()});
+
+    std::lock_guard lock(conn_->mutex());
+    Transaction tx(*conn_);
+    if (Result<void> begun = tx.begin("commit_items"); !begun)
+      return begun.error();
+    Result<bool> known = run_known(run_id, "commit_items");
+    if (!known)
+      return known.error();
+    if (!*known)
+      return no_run(run_id);
+
+    // Counters move by what each row changed, so a key committed again (a retried batch, or
+    // twice in this call) is counted once, with its latest outcome. New keys are the common
+    // case: they take one statement; a key already there is read, then replaced.
+    std::int64_t done = 0;
+    std::int64_t failed = 0;
+    std::int64_t tokens = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string& key = items[i].key;
+      const bool ok = encoded[i].ok;
+      const std::int64_t item_tokens = items[i].outcome.tokens;
+      auto write = [&](sqlite3_stmt* stmt) {
+        Reset reset(stmt);
+        int rc = bind_text(stmt, 1, run_id);
+        if (rc == SQLITE_OK)
+          rc = bind_text(stmt, 2, key);
+        if (rc == SQLITE_OK)
+          rc = sqlite3_bind_int(stmt, 3, ok ? 1 : 0);
+        if (rc == SQLITE_OK)
+          rc = sqlite3_bind_int64(stmt, 4, item_tokens);
+        if (rc == SQLITE_OK)
+          rc = bind_blob(stmt, 5, encoded[i].outcome);
+        if (rc == SQLITE_OK)
+          rc = sqlite3_step(stmt);
+        return rc;
+      };
+      if (int rc = write(insert_item_); rc != SQLITE_DONE)
+        return conn_->error("commit_items", rc);
+      if (conn_->changes() == 0) {
+        Reset reset(select_item_);
+        int rc = bind_text(select_item_, 1, run_id);
+        if (rc == SQLITE_OK)
+          rc = bind_text(select_item_, 2, key);
+        if (rc == SQLITE_OK)
+          rc = sqlite3_step(select_item_);
+        if (rc != SQLITE_ROW) // the conflict says the row is there
+          return conn_->error("commit_items", rc);
+        --done;
+        failed -= sqlite3_column_int64(select_item_, 0) == 0 ? 1 : 0;
+        tokens -= sqlite3_column_int64(select_item_, 1);
+        if (rc = write(update_item_); rc != SQLITE_DONE)
+          return conn_->error("commit_items", rc);
+      }
+      ++done;
+      failed += ok ? 0 : 1;
+      tokens += item_tokens;
+    }
+
+    {
+      Reset reset(add_counts_);
+      int rc = bind_text(add_counts_, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(add_counts_, 2, done);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(add_counts_, 3, failed);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(add_counts_, 4, tokens);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(add_counts_, 5, now_ms());
+      if (rc != SQLITE_OK)
+        return conn_->error("commit_items", rc);
+      if (Result<void> counted = conn_->run(add_counts_, "commit_items"); !counted)
+        return counted;
+    }
+    return tx.commit("commit_items");
+  }
+
+  Result<std::unordered_map<std::string, ItemOutcome>>
+  load_items(std::string_view run_id) override {
+    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> rows;
+    {
+      std::lock_guard lock(conn_->mutex());
+      Reset reset(select_items_);
+      int rc = bind_text(select_items_, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(select_items_);
+      if (rc == SQLITE_DONE)
+        return no_run(run_id);
+      for (; rc == SQLITE_ROW; rc = sqlite3_step(select_items_)) {
+        if (sqlite3_column_type(select_items_, 0) == SQLITE_NULL)
+          continue; // the run, without items
+        const std::span<const std::uint8_t> bytes = column_blob(select_items_, 1);
+        rows.emplace_back(std::string(column_text(select_items_, 0)),
+                          std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+      }
+      if (rc != SQLITE_DONE)
+        return conn_->error("load_items", rc);
+    }
+    std::unordered_map<std::string, ItemOutcome> items;
+    items.reserve(rows.size());
+    for (auto& [key, bytes] : rows) {
+      Result<ItemOutcome> outcome = decode_outcome(bytes);
+      if (!outcome) {
+        std::string what = "item ";
+        what += key;
+        return undecodable(run_id, what, outcome.error());
+      }
+      items.emplace(std::move(key), std::move(*outcome));
+    }
+    return items;
+  }
+
+  Result<void> end_run(std::string_view run_id, RunStatus status,
+                       std::string_view error) override {
+    if (status == RunStatus::running)
+      return Error{Errc::bad_input, conn_->path() + ": end_run: 'running' is no end"};
+    std::lock_guard lock(conn_->mutex());
+    Reset reset(end_run_);
+    int rc = bind_text(end_run_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = bind_text(end_run_, 2, to_string(status));
+    if (rc == SQLITE_OK)
+      rc = bind_text(end_run_, 3, error);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_bind_int64(end_run_, 4, now_ms());
+    if (rc != SQLITE_OK)
+      return conn_->error("end_run", rc);
+    return run_on_run(end_run_, run_id, "end_run");
+  }
+
+  Result<std::vector<RunRecord>> list_runs() override {
+    std::lock_guard lock(conn_->mutex());
+    Reset reset(list_runs_);
+    std::vector<RunRecord> runs;
+    int rc = sqlite3_step(list_runs_);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(list_runs_)) {
+      Result<RunRecord> record = read_record(list_runs_);
+      if (!record)
+        return record.error();
+      runs.push_back(std::move(*record));
+    }
+    if (rc != SQLITE_DONE)
+      return conn_->error("list_runs", rc);
+    return runs;
+  }
+
+  Result<std::size_t> delete_runs(const std::vector<std::string>& run_ids) override {
+    std::lock_guard lock(conn_->mutex());
+    Transaction tx(*conn_);
+    if (Result<void> begun = tx.begin("delete_runs"); !begun)
+      return begun.error();
+    Result<std::size_t> deleted = delete_each(run_ids, "delete_runs");
+    if (!deleted)
+      return deleted;
+    if (Result<void> done = tx.commit("delete_runs"); !done)
+      return done.error();
+    return deleted;
+  }
+
+  Result<std::size_t> delete_ended_before(std::chrono::system_clock::time_point before) override {
+    std::lock_guard lock(conn_->mutex());
+    Transaction tx(*conn_);
+    if (Result<void> begun = tx.begin("delete_ended_before"); !begun)
+      return begun.error();
+    std::vector<std::string> ended;
+    {
+      Reset reset(ended_before_);
+      int rc = sqlite3_bind_int64(ended_before_, 1, to_ms(before));
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(ended_before_);
+      for (; rc == SQLITE_ROW; rc = sqlite3_step(ended_before_))
+        ended.emplace_back(column_text(ended_before_, 0));
+      if (rc != SQLITE_DONE)
+        return conn_->error("delete_ended_before", rc);
+    }
+    Result<std::size_t> deleted = delete_each(ended, "delete_ended_before");
+    if (!deleted)
+      return deleted;
+    if (Result<void> done = tx.commit("delete_ended_before"); !done)
+      return done.error();
+    return deleted;
+  }
+
+private:
+  // -- helpers; each expects the mutex held ---------------------------------------------------
+
+  [[nodiscard]] Error no_run(std::string_view run_id) const {
+    std::string message = "no run '";
+    message += run_id;
+    message += "' in ";
+    message += conn_->path();
+    return Error{Errc::bad_input, std::move(message)};
+  }
+
+  [[nodiscard]] Error undecodable(std::string_view run_id, std::string_view what,
+                                  const Error& error) const {
+    std::string message = conn_->path();
+    message += ": run '";
+    message += run_id;
+    message += "': ";
+    message += what;
+    message += " does not decode: ";
+    message += error.message;
+    return Error{Errc::bad_input, std::move(message)};
+  }
+
+  // Runs an UPDATE of the run `run_id` (bound by the caller); no row changed means no run.
+  Result<void> run_on_run(sqlite3_stmt* stmt, std::string_view run_id, std::string_view what) {
+    if (Result<void> ran = conn_->run(stmt, what); !ran)
+      return ran;
+    if (conn_->changes() == 0)
+      return no_run(run_id);
+    return {};
+  }
+
+  Result<bool> run_known(std::string_view run_id, std::string_view what) {
+    Reset reset(run_exists_);
+    int rc = bind_text(run_exists_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(run_exists_);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return conn_->error(what, rc);
+    return rc == SQLITE_ROW;
+  }
+
+  Result<void> put_state(sqlite3_stmt* stmt, std::string_view run_id,
+                         std::span<const std::uint8_t> bytes, std::string_view what) {
+    Reset reset(stmt);
+    int rc = bind_text(stmt, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = bind_blob(stmt, 2, bytes);
+    if (rc != SQLITE_OK)
+      return conn_->error(what, rc);
+    return conn_->run(stmt, what);
+  }
+
+  // The RunRecord in the current row of a statement that selects ACTORFLOW_RUN_COLUMNS first.
+  Result<RunRecord> read_record(sqlite3_stmt* stmt) const {
+    RunRecord record;
+    record.run_id = column_text(stmt, 0);
+    record.flow = column_text(stmt, 1);
+    const std::string_view status = column_text(stmt, 2);
+    const std::optional<RunStatus> known = run_status_named(status);
+    if (!known) {
+      std::string message = conn_->path();
+      message += ": run '";
+      message += record.run_id;
+      message += "': unknown status '";
+      message += status;
+      message += '\'';
+      return Error{Errc::bad_input, std::move(message)};
+    }
+    record.status = *known;
+    record.steps = count_of(stmt, 3);
+    record.last_node = column_text(stmt, 4);
+    record.next_node = column_text(stmt, 5);
+    record.items_done = count_of(stmt, 6);
+    record.items_failed = count_of(stmt, 7);
+    record.tokens = count_of(stmt, 8);
+    record.error = column_text(stmt, 9);
+    record.created = from_ms(sqlite3_column_int64(stmt, 10));
+    record.updated = from_ms(sqlite3_column_int64(stmt, 11));
+    return record;
+  }
+
+  // Deletes each run with everything stored under it; counts the runs that existed.
+  Result<std::size_t> delete_each(const std::vector<std::string>& run_ids, std::string_view what) {
+    std::size_t deleted = 0;
+    for (const std::string& run_id : run_ids) {
+      for (sqlite3_stmt* stmt : {delete_items_, delete_initial_, delete_state_, delete_run_}) {
+        Reset reset(stmt);
+        if (int rc = bind_text(stmt, 1, run_id); rc != SQLITE_OK)
+          return conn_->error(what, rc);
+        if (Result<void> ran = conn_->run(stmt, what); !ran)
+          return ran.error();
+      }
+      deleted += conn_->changes() > 0 ? 1 : 0; // of delete_run_, the last
+    }
+    return deleted;
+  }
+
+  std::unique_ptr<Connection> conn_;
+  sqlite3_stmt* run_exists_ = nullptr;
+  sqlite3_stmt* insert_run_ = nullptr;
+  sqlite3_stmt* insert_initial_ = nullptr;
+  sqlite3_stmt* select_run_ = nullptr;
+  sqlite3_stmt* reopen_run_ = nullptr;
+  sqlite3_stmt* update_step_ = nullptr;
+  sqlite3_stmt* upsert_state_ = nullptr;
+  sqlite3_stmt* insert_item_ = nullptr;
+  sqlite3_stmt* select_item_ = nullptr;
+  sqlite3_stmt* update_item_ = nullptr;
+  sqlite3_stmt* add_counts_ = nullptr;
+  sqlite3_stmt* select_items_ = nullptr;
+  sqlite3_stmt* end_run_ = nullptr;
+  sqlite3_stmt* list_runs_ = nullptr;
+  sqlite3_stmt* ended_before_ = nullptr;
+  sqlite3_stmt* delete_items_ = nullptr;
+  sqlite3_stmt* delete_initial_ = nullptr;
+  sqlite3_stmt* delete_state_ = nullptr;
+  sqlite3_stmt* delete_run_ = nullptr;
+};
+
+#undef ACTORFLOW_RUN_COLUMNS
+
+} // namespace
+
+Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
+  OpenOptions options;
+  options.on_corruption = OnCorruption::fail;
+  options.inspect = [&path](sqlite3* db) { return identify(db, path); };
+  Result<std::unique_ptr<Connection>> opened = Connection::open(path, options);
+  if (!opened)
+    return opened.error();
+  Connection& conn = **opened;
+
+  {
+    // Under the write lock, so that two processes creating one store do not interleave, and
+    // identified again: another process may have written the file since `inspect` looked.
+    std::lock_guard lock(conn.mutex());
+    Transaction tx(conn);
+    if (Result<void> begun = tx.begin("create tables"); !begun)
+      return begun.error();
+    if (Result<void> created = conn.exec(schema, "create tables"); !created)
+      return created.error();
+    std::string marks = "INSERT OR IGNORE INTO actorflow_meta (key, value) VALUES "
+                        "('application', '";
+    marks += application_marker;
+    marks += "'), ('schema_version', ";
+    marks += std::to_string(checkpoint_schema_version);
+    marks += ')';
+    if (Result<void> marked = conn.exec(marks.c_str(), "create tables"); !marked)
+      return marked.error();
+    if (Result<void> ours = identify(conn.handle(), path); !ours)
+      return ours.error();
+    if (Result<void> done = tx.commit("create tables"); !done)
+      return done.error();
+  }
+
+  auto store = std::make_shared<SqliteCheckpointStore>(std::move(*opened));
+  if (Result<void> prepared = store->prepare(); !prepared)
+    return prepared.error();
+  return CheckpointStorePtr(std::move(store));
+}
+
+} // namespace actorflow

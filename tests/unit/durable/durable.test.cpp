@@ -1,0 +1,349 @@
+// Durable runs: step and item checkpoints, resume in this process and after kill -9 in
+// another, and the errors a store or a resume can give.
+#include "../test_support.hpp"
+#include "subprocess.hpp" // tools/
+
+#include <actorflow/checkpoint.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+using namespace actorflow;
+using namespace actorflow::testing_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Counts exec calls per item; an item listed in `hold` waits (without a thread) until released,
+// so a test can cancel a batch while those items are in flight.
+struct Calls {
+  std::mutex mutex;
+  std::map<std::int64_t, int> per_item;
+  std::atomic<std::size_t> total{0};
+
+  void add(std::int64_t item) {
+    std::lock_guard lock{mutex};
+    ++per_item[item];
+    ++total;
+  }
+  int of(std::int64_t item) {
+    std::lock_guard lock{mutex};
+    auto it = per_item.find(item);
+    return it == per_item.end() ? 0 : it->second;
+  }
+};
+
+class Squares final : public ParallelBatchNode {
+public:
+  Squares(std::shared_ptr<Calls> calls, std::int64_t stall_from)
+      : ParallelBatchNode(BatchOptions{.max_concurrency = 4}), calls_(std::move(calls)),
+        stall_from_(stall_from) {}
+  Value prep(const State& state) override { return state.at("items"); }
+  Task<Value> exec(Value item, Context& ctx) override {
+    const auto i = item.as_int();
+    calls_->add(i);
+    if (i >= stall_from_)
+      co_await ctx.sleep(1h); // never ends on its own: the run is cancelled meanwhile
+    if (i % 10 == 7)
+      throw Failure(Error{Errc::bad_input, "item " + std::to_string(i) + " is broken"});
+    co_return i * i;
+  }
+  std::string post_batch(State& state, const Value&, BatchResult result) override {
+    std::int64_t sum = 0, failed = 0;
+    for (const auto& outcome : result.items) {
+      if (outcome.ok())
+        sum += outcome.value().as_int();
+      else
+        ++failed;
+    }
+    state = state.with({{"sum", sum}, {"failed", failed}, {"seen", result.items.size()}});
+    return std::string(default_action);
+  }
+
+private:
+  std::shared_ptr<Calls> calls_;
+  std::int64_t stall_from_;
+};
+
+Flow squares_flow(std::shared_ptr<Calls> calls, std::int64_t stall_from) {
+  return must(FlowBuilder("squares")
+                  .node("plan", step_node([](State& state) {
+                          Array items;
+                          for (std::int64_t i = 0; i < 40; ++i)
+                            items.emplace_back(i);
+                          state = state.with("items", std::move(items));
+                          return std::string(default_action);
+                        }))
+                  .node("squares", [calls, stall_from] {
+                    return std::make_unique<Squares>(calls, stall_from);
+                  })
+                  .node("done", step_node([](State& state) {
+                          state = state.with("finished", true);
+                          return std::string(default_action);
+                        }))
+                  .edge("plan", "squares")
+                  .edge("squares", "done")
+                  .build());
+}
+
+RuntimeConfig with_store(const CheckpointStorePtr& store) {
+  auto config = two_workers();
+  config.checkpoints = store;
+  return config;
+}
+
+// 0..39 squared, without the broken items (i % 10 == 7).
+std::int64_t expected_sum() {
+  std::int64_t sum = 0;
+  for (std::int64_t i = 0; i < 40; ++i)
+    if (i % 10 != 7)
+      sum += i * i;
+  return sum;
+}
+
+} // namespace
+
+TEST_CASE("a durable run commits its steps and items, and resuming a finished run runs nothing") {
+  TempDir dir;
+  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+  auto calls = std::make_shared<Calls>();
+  Runtime runtime{with_store(store)};
+  auto result = must(runtime.run(squares_flow(calls, 1000), {}, RunOptions{.run_id = "a"}).get());
+  CHECK(result.state.at("sum").as_int() == expected_sum());
+  CHECK(calls->total == 40);
+
+  auto runs = must(store->list_runs());
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == RunStatus::succeeded);
+  CHECK(runs[0].steps == 3);
+  CHECK(runs[0].last_node == "done");
+  CHECK(runs[0].items_done == 40);
+  CHECK(runs[0].items_failed == 4);
+
+  auto again = must(runtime.resume(squares_flow(calls, 1000), "a").get());
+  CHECK(calls->total == 40); // nothing ran
+  CHECK(again.state == result.state);
+}
+
+TEST_CASE("resume after a cancel mid-batch: committed items do not run again, every item once") {
+  TempDir dir;
+  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+  auto calls = std::make_shared<Calls>();
+  {
+    // Items from 20 on stall: the first 20 settle (and are committed), then the run is
+    // cancelled while items 20.. are in flight.
+    Runtime runtime{with_store(store)};
+    std::atomic<std::size_t> done{0};
+    auto run = runtime.run(squares_flow(calls, 20), {},
+                           RunOptions{.on_progress = [&](const BatchProgress& p) { done = p.done; },
+                                      .run_id = "b"});
+    REQUIRE(eventually([&] { return done.load() >= 20; }));
+    run.cancel();
+    CHECK_FALSE(run.get().ok());
+  }
+  auto record = must(store->load_run("b")).record;
+  CHECK(record.status == RunStatus::cancelled);
+  CHECK(record.next_node == "squares"); // "plan" was committed, the batch was not
+  auto committed = must(store->load_items("b"));
+  CHECK(committed.size() == 20);
+
+  auto resumed_calls = std::make_shared<Calls>();
+  Runtime runtime{with_store(store)};
+  auto result = must(runtime.resume(squares_flow(resumed_calls, 1000), "b").get());
+  for (std::int64_t i = 0; i < 20; ++i)
+    CHECK_MESSAGE(resumed_calls->of(i) == 0, "item " << i << " was committed and ran again");
+  for (std::int64_t i = 20; i < 40; ++i)
+    CHECK(resumed_calls->of(i) == 1);
+  CHECK(result.state.at("seen").as_int() == 40);
+  CHECK(result.state.at("sum").as_int() == expected_sum());
+  CHECK(result.state.at("failed").as_int() == 4);
+  CHECK(result.state.at("finished").as_bool());
+  CHECK(must(store->load_run("b")).record.status == RunStatus::succeeded);
+}
+
+TEST_CASE("durable runs: clear errors for a missing store, a reused id, an unknown run, "
+          "another flow") {
+  auto calls = std::make_shared<Calls>();
+  {
+    Runtime runtime{two_workers()};
+    auto no_store = runtime.run(squares_flow(calls, 1000), {}, RunOptions{.run_id = "x"}).get();
+    REQUIRE_FALSE(no_store.ok());
+    CHECK(contains(no_store.error().message, "checkpoint store"));
+    auto no_store_resume = runtime.resume(squares_flow(calls, 1000), "x").get();
+    REQUIRE_FALSE(no_store_resume.ok());
+    CHECK(contains(no_store_resume.error().message, "no checkpoint store"));
+  }
+  TempDir dir;
+  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+  Runtime runtime{with_store(store)};
+  must(runtime.run(squares_flow(calls, 1000), {}, RunOptions{.run_id = "c"}).get());
+  auto reused = runtime.run(squares_flow(calls, 1000), {}, RunOptions{.run_id = "c"}).get();
+  REQUIRE_FALSE(reused.ok());
+  CHECK(reused.error().code == Errc::bad_input);
+  CHECK(contains(reused.error().message, "'c'"));
+
+  auto unknown = runtime.resume(squares_flow(calls, 1000), "nope").get();
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(contains(unknown.error().message, "'nope'"));
+
+  auto other = must(FlowBuilder("other").node("n", step_node([](State&) {
+                                            return std::string(default_action);
+                                          }))
+                        .build());
+  auto wrong_flow = runtime.resume(other, "c").get();
+  REQUIRE_FALSE(wrong_flow.ok());
+  CHECK(contains(wrong_flow.error().message, "flow 'squares', not of 'other'"));
+}
+
+namespace {
+
+// A store whose item commits fail: the run must fail with that error, not lose it.
+class FailingItemsStore final : public CheckpointStore {
+public:
+  explicit FailingItemsStore(CheckpointStorePtr inner) : inner_(std::move(inner)) {}
+  Result<void> begin_run(std::string_view id, std::string_view flow, const State& s) override {
+    return inner_->begin_run(id, flow, s);
+  }
+  Result<Resumable> load_run(std::string_view id) override { return inner_->load_run(id); }
+  Result<void> reopen_run(std::string_view id) override { return inner_->reopen_run(id); }
+  Result<void> commit_step(std::string_view id, const StepCheckpoint& step) override {
+    return inner_->commit_step(id, step);
+  }
+  Result<void> commit_items(std::string_view, const std::vector<ItemCheckpoint>&) override {
+    return Error{Errc::unavailable, "disk full (simulated)"};
+  }
+  Result<std::unordered_map<std::string, ItemOutcome>> load_items(std::string_view id) override {
+    return inner_->load_items(id);
+  }
+  Result<void> end_run(std::string_view id, RunStatus status, std::string_view error) override {
+    return inner_->end_run(id, status, error);
+  }
+  Result<std::vector<RunRecord>> list_runs() override { return inner_->list_runs(); }
+  Result<std::size_t> delete_runs(const std::vector<std::string>& ids) override {
+    return inner_->delete_runs(ids);
+  }
+  Result<std::size_t> delete_ended_before(std::chrono::system_clock::time_point t) override {
+    return inner_->delete_ended_before(t);
+  }
+
+private:
+  CheckpointStorePtr inner_;
+};
+
+} // namespace
+
+TEST_CASE("a failed item commit fails the run, naming the checkpoint, and is recorded") {
+  TempDir dir;
+  auto inner = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+  auto calls = std::make_shared<Calls>();
+  Runtime runtime{with_store(std::make_shared<FailingItemsStore>(inner))};
+  auto result = runtime.run(squares_flow(calls, 1000), {}, RunOptions{.run_id = "d"}).get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(contains(result.error().message, "checkpoint"));
+  CHECK(contains(result.error().message, "disk full (simulated)"));
+  CHECK(must(inner->load_run("d")).record.status == RunStatus::failed);
+}
+
+#ifdef RESUMABLE_BATCH
+namespace {
+
+using tools::Subprocess;
+
+// Reads the worker's lines until `stop(line)` says so; false if its output ended first.
+template <class Stop>
+bool read_until(Subprocess& worker, Stop stop) {
+  while (auto line = worker.read_line(60s))
+    if (stop(*line))
+      return true;
+  return false;
+}
+
+std::map<std::int64_t, int> count_calls(const std::filesystem::path& calls) {
+  std::map<std::int64_t, int> counts;
+  std::ifstream in{calls};
+  for (std::string line; std::getline(in, line);)
+    ++counts[std::stoll(line)];
+  return counts;
+}
+
+// Runs a worker to its end; its last line (the final State as JSON).
+std::string run_worker(std::vector<std::string> args) {
+  auto worker = must(Subprocess::start(std::move(args)));
+  std::string last;
+  while (auto line = worker.read_line(120s))
+    last = *line;
+  int status = 0;
+  REQUIRE(worker.wait_exit(30s, &status));
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  return last;
+}
+
+} // namespace
+
+TEST_CASE("kill -9 mid-batch, resume in a new process: every item once, committed items not "
+          "run again, the same final State as an uninterrupted run") {
+  TempDir dir;
+  const auto db = (dir.path() / "runs.db").string();
+  const auto calls = dir.path() / "calls.log";
+  const std::vector<std::string> base{RESUMABLE_BATCH, "--worker", "--db", db, "--items", "5000"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+
+  auto worker = must(Subprocess::start(with({"--calls", calls.string(), "--run-id", "k"})));
+  REQUIRE(read_until(worker, [](const std::string& line) {
+    return line.rfind("done ", 0) == 0 && std::stoul(line.substr(5)) >= 2000;
+  }));
+  worker.signal(SIGKILL);
+  REQUIRE(worker.wait_exit(30s));
+
+  auto store = must(open_checkpoint_store(db));
+  std::set<std::int64_t> committed;
+  for (const auto& [key, outcome] : must(store->load_items("k")))
+    committed.insert(static_cast<std::int64_t>(outcome.index));
+  REQUIRE(committed.size() >= 1000); // most of the 2000 done had been written
+  REQUIRE(committed.size() < 5000);
+  CHECK(must(store->load_run("k")).record.status == RunStatus::running); // it never ended
+  const auto before = count_calls(calls);
+  for (auto index : committed)
+    REQUIRE(before.count(index) == 1); // committed after its call
+
+  const auto resumed = run_worker(with({"--calls", calls.string(), "--run-id", "k", "--resume"}));
+  const auto after = count_calls(calls);
+  std::size_t committed_rerun = 0, missing = 0;
+  for (std::int64_t i = 0; i < 5000; ++i) {
+    const int calls_before = before.count(i) ? before.at(i) : 0;
+    const int calls_after = after.count(i) ? after.at(i) : 0;
+    if (committed.count(i) && calls_after != calls_before)
+      ++committed_rerun;
+    if (calls_after == 0)
+      ++missing;
+  }
+  CHECK(committed_rerun == 0);
+  CHECK(missing == 0);
+
+  auto state = nlohmann::json::parse(resumed);
+  REQUIRE(state["titles"].size() == 5000);
+  for (const auto& title : state["titles"])
+    REQUIRE(title.is_string());
+  CHECK(state["failed"] == 0);
+  CHECK(must(store->load_run("k")).record.status == RunStatus::succeeded);
+
+  const auto whole = run_worker(
+      with({"--calls", (dir.path() / "calls-whole.log").string(), "--run-id", "whole"}));
+  CHECK(resumed == whole);
+}
+#endif

@@ -1,0 +1,21 @@
+#pragma once
+// `actorflow runs list|show|delete`: the durable runs recorded in a checkpoint store.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace actorflow::tools {
+
+struct RunsOptions {
+  std::string db;                       ///< the checkpoint store's file
+  std::vector<std::string> run_ids{};   ///< show: one; delete: any number
+  std::size_t ended_days_ago = 0;       ///< delete: runs that ended this many days ago or more
+  bool json = false;
+};
+
+int runs_list(const RunsOptions& options);
+int runs_show(const RunsOptions& options);
+int runs_delete(const RunsOptions& options);
+
+} // namespace actorflow::tools
