@@ -17,14 +17,19 @@ ItemWriter::~ItemWriter() {
 }
 
 void ItemWriter::add(ItemCheckpoint item) {
+  bool was_empty = false;
   {
     std::lock_guard lock{mutex_};
     if (error_)
       return;
+    was_empty = queue_.empty();
     queue_.push_back(std::move(item));
     ++added_;
   }
-  wake_.notify_one();
+  // The thread sleeps only on an empty queue: one wake-up per group, not per item (a futex
+  // call per item cost as much as the item's whole fan-out).
+  if (was_empty)
+    wake_.notify_one();
 }
 
 Result<void> ItemWriter::flush() {

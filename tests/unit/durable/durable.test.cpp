@@ -323,16 +323,25 @@ TEST_CASE("kill -9 mid-batch, resume in a new process: every item once, committe
 
   const auto resumed = run_worker(with({"--calls", calls.string(), "--run-id", "k", "--resume"}));
   const auto after = count_calls(calls);
-  std::size_t committed_rerun = 0, missing = 0;
+  // Committed items ran once, before the kill. Items called but not committed (the call
+  // happened, the commit did not) ran again: at-least-once for calls. The rest ran once.
+  std::size_t committed_rerun = 0, uncommitted_not_rerun = 0, missing = 0, called_uncommitted = 0;
   for (std::int64_t i = 0; i < 5000; ++i) {
     const int calls_before = before.count(i) ? before.at(i) : 0;
     const int calls_after = after.count(i) ? after.at(i) : 0;
     if (committed.count(i) && calls_after != calls_before)
       ++committed_rerun;
+    if (!committed.count(i) && calls_before > 0) {
+      ++called_uncommitted;
+      if (calls_after != calls_before + 1)
+        ++uncommitted_not_rerun;
+    }
     if (calls_after == 0)
       ++missing;
   }
   CHECK(committed_rerun == 0);
+  CHECK(uncommitted_not_rerun == 0);
+  CHECK(called_uncommitted > 0); // the kill did land between some calls and their commits
   CHECK(missing == 0);
 
   auto state = nlohmann::json::parse(resumed);
