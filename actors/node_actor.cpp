@@ -563,7 +563,6 @@ struct FanOut {
   SpanSink* spans = nullptr;  // the run's, when it is traced
   detail::RunCheckpoint* checkpoint = nullptr; // the run's, when it is durable
   std::string version;                          // the node's, for item keys
-  std::size_t restored = 0; // items whose outcome came from the checkpoint store
 };
 
 struct NodeActorState : ExecSite {
@@ -719,7 +718,7 @@ struct NodeActorState : ExecSite {
     fan->spans = spec_->scope.spans();
     if (const auto& checkpoint = spec_->scope.hooks->checkpoint) {
       fan->checkpoint = checkpoint.get();
-      auto version = detail::guarded([&] { return where("version"); }, [&] { return batch.version(); });
+      auto version = detail::guarded([&] { return where("version"); }, [&] { return batch.checkpoint_version(); });
       if (!version)
         return reply(version.error());
       fan->version = std::move(*version);
@@ -773,7 +772,7 @@ struct NodeActorState : ExecSite {
       if (!f.options.as_completed)
         f.results.emplace_back().index = index; // filled when the outcome arrives
       if (f.checkpoint) {
-        slot.key = item_key(spec_->path, f.version, **item);
+        slot.key = checkpoint_item_key(spec_->path, f.version, **item);
         if (auto found = f.checkpoint->committed.find(slot.key);
             found != f.checkpoint->committed.end()) {
           restore(id, found->second);
@@ -922,7 +921,9 @@ struct NodeActorState : ExecSite {
     if (f.spans)
       end_item_span(slot, slot.item_span, SpanEvent::Kind::item, node_span.id,
                     outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
-    if (f.checkpoint && !slot.key.empty())
+    // An item turned away by an open circuit never ran: a resume (after the outage) runs it.
+    const bool ran = outcome.ok() || outcome.error().code != Errc::circuit_open;
+    if (f.checkpoint && !slot.key.empty() && ran)
       f.checkpoint->items->add(ItemCheckpoint{std::move(slot.key), outcome});
     slot.key.clear();
     settle_outcome(id, std::move(outcome));
@@ -931,7 +932,6 @@ struct NodeActorState : ExecSite {
   // An item whose outcome a resumed run finds committed: it settles without running.
   void restore(std::uint32_t id, const ItemOutcome& committed) {
     auto& slot = fan->in_flight->slots[id];
-    ++fan->restored;
     slot.key.clear(); // committed already
     ItemOutcome outcome = committed;
     outcome.index = slot.index;

@@ -14,6 +14,8 @@
 #include <actorflow/actorflow.hpp>
 #include <actorflow/checkpoint.hpp>
 
+#include "example_support.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <fcntl.h>
@@ -233,15 +235,12 @@ int main(int argc, char** argv) {
   app.add_option("--kill-after", options.kill_after, "Kill the worker after this many items")
       ->capture_default_str();
   app.add_option("--db", options.db, "The checkpoint store (default: a temporary file)");
-  app.add_option("--calls", options.calls, "File that every item's call is appended to");
+  app.add_option("--calls", options.calls,
+                 "With --worker: the file every item's call is appended to");
   app.add_option("--run-id", options.run_id, "The durable run's id")->capture_default_str();
   app.add_flag("--worker", options.worker, "Run (or --resume) the batch and report progress");
   app.add_flag("--resume", options.resume, "With --worker: resume the run instead");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 1;
-  }
+  examples::parse_or_exit(app, argc, argv);
   if (options.worker)
     return options.db.empty() ? (std::cerr << "--worker needs --db\n", 1) : work(options);
 

@@ -32,9 +32,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -64,21 +63,6 @@ struct Corpus {
   std::vector<SkippedFile> skipped;
 };
 
-// One file as a document with the directory reader's metadata (its id: the file name).
-Result<IngestItem> read_file_document(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return Error{Errc::bad_input, "cannot read '" + path.string() + "'"};
-  IngestItem doc;
-  doc.id = path.filename().string();
-  doc.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  doc.metadata.emplace("file_path", fs::absolute(path).lexically_normal().string());
-  doc.metadata.emplace("file_name", doc.id);
-  doc.metadata.emplace("extension", file_extension(doc.id));
-  doc.metadata.emplace("size_bytes", static_cast<std::int64_t>(doc.text.size()));
-  return doc;
-}
-
 // Folders and files as documents. With more than one source, a folder's documents are named
 // "<folder>/<path inside it>" so that ids stay unique. A source that does not exist is an error.
 Result<Corpus> read_corpus(const std::vector<std::string>& paths, std::size_t max_files) {
@@ -96,7 +80,7 @@ Result<Corpus> read_corpus(const std::vector<std::string>& paths, std::size_t ma
       }
       corpus.skipped.insert(corpus.skipped.end(), read->skipped.begin(), read->skipped.end());
     } else if (fs::is_regular_file(path, ec)) {
-      auto doc = read_file_document(path);
+      auto doc = read_text_file(path);
       if (!doc)
         return doc.error();
       corpus.documents.push_back(std::move(*doc));
@@ -129,7 +113,7 @@ public:
 
   Task<Value> exec(Value text, Context& ctx) override {
     std::string prompt = "Summarize in two or three sentences:\n";
-    prompt += detail::utf8_prefix(text.as_string(), summary_prompt_bytes);
+    prompt += text.as_string();
     auto request = ChatRequest::user(std::move(prompt));
     request.max_tokens = summary_max_tokens;
     auto reply = co_await ctx.llm().chat(std::move(request));
@@ -154,7 +138,8 @@ struct SummaryRun {
   RunReport report;
 };
 
-Result<SummaryRun> summarise(Runtime& runtime, const Corpus& corpus, std::size_t window,
+// `input` holds "texts": the beginning of each document (State copies share it).
+Result<SummaryRun> summarise(Runtime& runtime, const State& input, std::size_t window,
                              ProgressBar& progress) {
   auto flow = FlowBuilder("summaries")
                   .node<SummariseDocuments>(window == 1 ? "summarise (sequential)"
@@ -165,12 +150,9 @@ Result<SummaryRun> summarise(Runtime& runtime, const Corpus& corpus, std::size_t
                   .build();
   if (!flow)
     return flow.error();
-  Array texts;
-  for (const auto& doc : corpus.documents)
-    texts.emplace_back(doc.text);
   ReportCollector collector;
   auto started = std::chrono::steady_clock::now();
-  auto run = runtime.run(*flow, State{}.with("texts", std::move(texts)),
+  auto run = runtime.run(*flow, input,
                          collector.options(RunOptions{.on_progress = progress.hook()}));
   auto result = run.get();
   const double wall_ms = Millis(std::chrono::steady_clock::now() - started).count();
@@ -225,13 +207,15 @@ std::string one_line(std::string_view text, std::size_t max_bytes) {
   return line;
 }
 
-std::string title_of(const PipelineResult& ingested, const std::string& document) {
+// Each document's title, from the first of its chunks (the splitter copies the title the
+// extractor gave the whole document).
+std::map<std::string, std::string> titles_of(const PipelineResult& ingested) {
+  std::map<std::string, std::string> titles;
   for (const auto& item : ingested.items)
-    if (item.ref_doc_id == document)
-      if (auto it = item.metadata.find(std::string_view("document_title"));
-          it != item.metadata.end() && it->second.is_string())
-        return it->second.as_string();
-  return {};
+    if (auto it = item.metadata.find(std::string_view("document_title"));
+        it != item.metadata.end() && it->second.is_string())
+      titles.try_emplace(item.ref_doc_id, it->second.as_string());
+  return titles;
 }
 
 void print_comparison(const std::vector<Comparison>& rows, std::size_t window) {
@@ -308,8 +292,12 @@ int run_demo(const DemoOptions& options) {
     fail(ingested.error());
     return 1;
   }
-  auto summaries_sequential = summarise(runtime, *corpus, 1, progress);
-  auto summaries = summaries_sequential ? summarise(runtime, *corpus, window, progress)
+  Array texts;
+  for (const auto& doc : corpus->documents)
+    texts.emplace_back(std::string(detail::utf8_prefix(doc.text, summary_prompt_bytes)));
+  const State summary_input = State{}.with("texts", std::move(texts));
+  auto summaries_sequential = summarise(runtime, summary_input, 1, progress);
+  auto summaries = summaries_sequential ? summarise(runtime, summary_input, window, progress)
                                         : summaries_sequential;
   if (!summaries) {
     fail(summaries.error());
@@ -340,6 +328,11 @@ int run_demo(const DemoOptions& options) {
                   std::all_of(rows.begin(), rows.end(),
                               [](const Comparison& row) { return row.same_output.value_or(true); });
 
+  const auto titles = titles_of(*ingested);
+  auto title_of = [&titles](const std::string& document) {
+    auto it = titles.find(document);
+    return it == titles.end() ? std::string() : it->second;
+  };
   if (options.json) {
     Array comparison, documents, answers;
     for (const auto& row : rows)
@@ -348,7 +341,7 @@ int run_demo(const DemoOptions& options) {
       const auto& doc = corpus->documents[i];
       documents.push_back(Map{{"id", doc.id},
                               {"bytes", doc.text.size()},
-                              {"title", title_of(*ingested, doc.id)},
+                              {"title", title_of(doc.id)},
                               {"summary", state.at("summaries").at(i)},
                               {"error", state.at("errors").at(i)}});
     }
@@ -388,7 +381,7 @@ int run_demo(const DemoOptions& options) {
     const auto& doc = corpus->documents[i];
     const auto& summary = state.at("summaries").at(i);
     std::printf("  %-28s %7zu B  [%s]\n      %s\n", doc.id.c_str(), doc.text.size(),
-                one_line(title_of(*ingested, doc.id), 60).c_str(),
+                one_line(title_of(doc.id), 60).c_str(),
                 summary.is_string() ? one_line(summary.as_string(), 220).c_str()
                                     : state.at("errors").at(i).as_string().c_str());
   }
@@ -400,9 +393,15 @@ int run_demo(const DemoOptions& options) {
 
   std::printf("\nRun report: the parallel summaries\n%s",
               summaries->report.to_text().c_str());
-  if (!options.trace.empty())
+  if (!options.trace.empty()) {
+    std::error_code ec;
+    if (!fs::is_regular_file(options.trace, ec)) { // the runtime only logs a failed write
+      std::printf("\ntrace: %s was not written (see the log above)\n", options.trace.c_str());
+      return 1;
+    }
     std::printf("\ntrace: %s (open in https://ui.perfetto.dev or chrome://tracing)\n",
                 options.trace.c_str());
+  }
   if (!ok)
     std::printf("\nnot everything worked: %zu failed chunks, %zu failed summaries%s\n",
                 failed_items, failed_summaries,

@@ -278,11 +278,14 @@ struct Step {
 
   // Whether a failed batch of several items is worth applying again item by item: not for a
   // whole document (its items belong together; a title of one chunk is not the document's),
-  // and not for a transient error (a 429 or a timeout says nothing about the items, and one
-  // call per item would only add load). An exception is taken to be about the items.
+  // and not for an error that says nothing about the items (a 429, a timeout, a cancel: one
+  // call per item would only meet it again). An exception is taken to be about the items.
   [[nodiscard]] bool split_after(const Error& error) const {
-    return batch_size != whole_document &&
-           (error.code == Errc::node_threw || !is_retryable(error.code));
+    // Errors about the batch's content; not cancelled, deadline_exceeded, budget_exhausted
+    // and the like, which each item would meet again.
+    const bool about_inputs = error.code == Errc::node_threw || error.code == Errc::bad_input ||
+                              error.code == Errc::bad_request || error.code == Errc::internal;
+    return batch_size != whole_document && about_inputs;
   }
 };
 

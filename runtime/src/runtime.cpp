@@ -192,12 +192,13 @@ void Runtime::shutdown() { impl_->shutdown(); }
 
 namespace {
 
-// A handle whose run failed before it started.
-RunHandle failed_run(detail::RuntimeImpl& impl, Error error) {
+// A handle whose run ended before any actor ran: it failed to start, or (resumed) it had
+// finished already.
+RunHandle ended_run(detail::RuntimeImpl& impl, Result<RunResult> outcome) {
   std::unique_lock lock{impl.mutex};
   auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
   lock.unlock();
-  run->complete(std::move(error));
+  run->complete(std::move(outcome));
   return RunHandle(run);
 }
 
@@ -226,12 +227,12 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   if (!options.run_id.empty()) {
     auto& store = impl_->checkpoints;
     if (!store)
-      return failed_run(*impl_, Error{Errc::bad_input,
+      return ended_run(*impl_, Error{Errc::bad_input,
                                       "run '" + options.run_id +
                                           "': a run id needs a checkpoint store "
                                           "(RuntimeConfig::checkpoints)"});
     if (auto begun = store->begin_run(options.run_id, flow.name(), initial); !begun)
-      return failed_run(*impl_, begun.error());
+      return ended_run(*impl_, begun.error());
     checkpoint = std::make_shared<detail::RunCheckpoint>();
     checkpoint->store = store;
     checkpoint->run_id = options.run_id;
@@ -244,13 +245,13 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
   options.run_id.clear();
   auto& store = impl_->checkpoints;
   auto fail = [&](std::string why) {
-    return failed_run(*impl_, Error{Errc::bad_input, "resume '" + run_id + "': " + why});
+    return ended_run(*impl_, Error{Errc::bad_input, "resume '" + run_id + "': " + why});
   };
   if (!store)
     return fail("no checkpoint store (RuntimeConfig::checkpoints)");
   auto loaded = store->load_run(run_id);
   if (!loaded)
-    return failed_run(*impl_, loaded.error());
+    return ended_run(*impl_, loaded.error());
   if (loaded->record.flow != flow.name())
     return fail("it is a run of flow '" + loaded->record.flow + "', not of '" + flow.name() + "'");
   auto checkpoint = std::make_shared<detail::RunCheckpoint>();
@@ -261,15 +262,11 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
     state = step->state;
     checkpoint->steps_done = step->step;
     if (step->next_node.empty()) { // it had finished: nothing runs again
-      Result<RunResult> done = RunResult{std::move(state), {}, {}, {"resume: the run had finished"}};
       if (loaded->record.status != RunStatus::succeeded)
         if (auto ended = store->end_run(run_id, RunStatus::succeeded, ""); !ended)
-          return failed_run(*impl_, ended.error());
-      std::unique_lock lock{impl_->mutex};
-      auto run = std::make_shared<detail::RunState>(impl_->next_run_id++);
-      lock.unlock();
-      run->complete(std::move(done));
-      return RunHandle(run);
+          return ended_run(*impl_, ended.error());
+      return ended_run(*impl_,
+                       RunResult{std::move(state), {}, {}, {"resume: the run had finished"}});
     }
     const auto& vertices = flow.graph()->vertices;
     auto at = std::find_if(vertices.begin(), vertices.end(),
@@ -280,10 +277,10 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
   }
   auto items = store->load_items(run_id);
   if (!items)
-    return failed_run(*impl_, items.error());
+    return ended_run(*impl_, items.error());
   checkpoint->committed = std::move(*items);
   if (auto reopened = store->reopen_run(run_id); !reopened)
-    return failed_run(*impl_, reopened.error());
+    return ended_run(*impl_, reopened.error());
   checkpoint->items = std::make_unique<detail::ItemWriter>(store, run_id);
   return start(flow, std::move(state), std::move(options), std::move(checkpoint));
 }
@@ -293,18 +290,22 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   auto& impl = *impl_;
   std::unique_lock lock{impl.mutex};
   auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
-  if (impl.stopped) {
+  // Refused before any actor runs; a durable run is recorded as ended, not left `running`.
+  auto refuse = [&](Error error) {
     lock.unlock();
-    run->complete(Error{Errc::cancelled, "run: the runtime has shut down"});
+    Result<RunResult> outcome = std::move(error);
+    if (checkpoint)
+      end_durable_run(*checkpoint, outcome);
+    run->complete(std::move(outcome));
     return RunHandle(run);
-  }
+  };
+  if (impl.stopped)
+    return refuse(Error{Errc::cancelled, "run: the runtime has shut down"});
   if (auto missing = detail::missing_node_types(*flow.graph(), impl.env->nodes); !missing.empty()) {
-    lock.unlock();
     std::string message;
     for (const auto& line : missing)
       message += (message.empty() ? "" : "; ") + line;
-    run->complete(Error{Errc::invalid_flow, std::move(message)});
-    return RunHandle(run);
+    return refuse(Error{Errc::invalid_flow, std::move(message)});
   }
   impl.live.emplace(run->id, run);
   auto* owner = &impl; // outlives every actor: shutdown waits for them

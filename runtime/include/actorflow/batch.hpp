@@ -154,6 +154,12 @@ public:
 
   [[nodiscard]] const BatchOptions& batch_options() const noexcept { return options_; }
 
+  /// The version of what exec computes, for durable runs (actorflow/checkpoint.hpp): an item's
+  /// committed outcome is found again on resume only under the same node path, version and
+  /// input. Change it when a change of exec must not reuse outcomes the old code committed.
+  /// Default: "".
+  [[nodiscard]] virtual std::string checkpoint_version() const { return {}; }
+
 private:
   BatchOptions options_;
 };

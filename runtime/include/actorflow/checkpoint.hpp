@@ -13,15 +13,16 @@
 /// auto resumed = runtime.resume(flow, "nightly-2026-11-21").get();
 /// ```
 ///
-/// What is recorded, always after success and never before:
+/// What is recorded, each piece once the work it records has ended (never before):
 /// - the run: its id, its flow's name, its initial State, its status;
 /// - after each node of the root flow completes (post included): the State and the node that
 ///   runs next. A nested flow is one step of its parent: resumed, it runs again from its start;
-/// - inside a parallel batch (at any depth), each item's outcome as it completes, under a
-///   content-addressed key: the hash of (node path, `Node::version()`, the item's input as
-///   msgpack). A changed input is new work; an unchanged one is found again, whatever its
-///   position. Items that were cancelled (the batch stopped early, the run was cancelled) are
-///   not recorded.
+/// - inside a parallel batch (at any depth), each item's final outcome, success or failure, as
+///   it completes, under a content-addressed key: the hash of (node path,
+///   `ParallelBatchNode::checkpoint_version()`, the item's input as msgpack). A changed input
+///   is new work; an unchanged one is found again, whatever its position. Items that never ran
+///   to an outcome are not recorded, and run on resume: cancelled ones (the batch stopped
+///   early, the run was cancelled) and those an open circuit turned away.
 ///
 /// Delivery: a model call and its item's commit are not atomic. A crash between them runs the
 /// item again on resume: at-least-once for calls, exactly-once in the reducer (which sees
@@ -79,14 +80,14 @@ struct StepCheckpoint {
 
 /// One item outcome to commit.
 struct ItemCheckpoint {
-  std::string key{}; ///< see `item_key`
+  std::string key{}; ///< see `checkpoint_item_key`
   ItemOutcome outcome{};
 };
 
 /// The key of an item of the batch node at `node_path`, version `node_version`, with `input`:
 /// 32 hex digits of a 128-bit hash of the three (length-prefixed, so no two triples collide by
 /// concatenation). The run id is not in it: keys live inside their run.
-[[nodiscard]] std::string item_key(std::string_view node_path, std::string_view node_version,
+[[nodiscard]] std::string checkpoint_item_key(std::string_view node_path, std::string_view node_version,
                                    const Value& input);
 
 /// Where runs are recorded. Implementations must be safe to call from any thread.

@@ -106,6 +106,14 @@ struct DirectoryReadResult {
 [[nodiscard]] Result<DirectoryReadResult>
 read_directory(const std::string& root, const DirectoryReaderOptions& options = {});
 
+/// One text file as a document, by the same rules and with the same metadata as
+/// `read_directory`; its id is the file's name. `options.max_file_bytes` applies (the other
+/// options select files in a folder and do not). Errors (bad_input) name the path and the
+/// reason `read_directory` would have skipped it: not a regular file, too large, unreadable,
+/// binary or not UTF-8.
+[[nodiscard]] Result<IngestItem> read_text_file(const std::string& path,
+                                                const DirectoryReaderOptions& options = {});
+
 // -- splitter -----------------------------------------------------------------------------
 
 /// A chunk as the byte range `[start, end)` of the text it was cut from.

@@ -49,11 +49,6 @@ public:
   /// action that picks the next edge. Default: `default_action`, state unchanged.
   virtual std::string post(State& state, const Value& prep_result, const Value& exec_result);
 
-  /// The version of what exec computes, for durable runs: a batch item's committed outcome is
-  /// found again on resume only under the same node path, version and input. Change it when
-  /// a change of exec should not reuse outcomes committed by the old code. Default: "".
-  [[nodiscard]] virtual std::string version() const { return {}; }
-
   /// This node's own retry policy; it wins over the flow's (FlowBuilder::retry). Set it in the
   /// constructor: `MyNode() { set_retry_policy({.max_attempts = 3}); }`.
   void set_retry_policy(RetryPolicy policy) { retry_policy_ = std::move(policy); }

@@ -76,10 +76,11 @@ public:
   [[nodiscard]] virtual Result<void> check() const { return {}; }
 
   /// Transforms one batch. An error (or exception) fails the batch's items. A batch of several
-  /// items (not a `whole_document` one) that fails with an exception or an error that is not
-  /// retryable (`is_retryable`: bad_input, bad_request, ...) is then applied again item by
-  /// item, so that one bad item fails alone. A transient error (rate_limited, timeout,
-  /// server_error, ...) says nothing about the items: they all fail with it, with no more calls.
+  /// items (not a `whole_document` one) that fails with an error its content may have caused (an
+  /// exception, bad_input, bad_request, internal) is then applied again item by item, so that
+  /// one bad item fails alone. Any other error (rate_limited, timeout, server_error, cancelled,
+  /// budget_exhausted, ...) says nothing about the items: they all fail with it, with no more
+  /// calls.
   [[nodiscard]] virtual Task<Result<std::vector<IngestItem>>> apply(std::vector<IngestItem> items,
                                                                     Context& ctx) = 0;
 };

@@ -245,6 +245,38 @@ Contents read_file(const fs::path& path, std::uint64_t max_bytes) {
   return contents;
 }
 
+// One selected file as a document with id `id`, or (bad_input) why the reader skips it.
+Result<IngestItem> document_of(const fs::path& path, std::string id, const std::string& name,
+                               std::uint64_t max_file_bytes) {
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (ec)
+    return Error{Errc::bad_input, "cannot stat: " + ec.message()};
+  if (size > max_file_bytes)
+    return Error{Errc::bad_input, "larger than max_file_bytes (" + std::to_string(size) + " > " +
+                                      std::to_string(max_file_bytes) + " bytes)"};
+  Contents contents = read_file(path, max_file_bytes);
+  if (!contents.failed.empty())
+    return Error{Errc::bad_input, contents.reason.empty()
+                                      ? contents.failed
+                                      : contents.failed + ": " + contents.reason};
+  if (std::string reason = binary_reason(contents.bytes); !reason.empty())
+    return Error{Errc::bad_input, std::move(reason)};
+  IngestItem doc;
+  doc.id = std::move(id);
+  doc.metadata.emplace("file_path", fs::absolute(path).lexically_normal().string());
+  doc.metadata.emplace("file_name", name);
+  doc.metadata.emplace("extension", file_extension(name));
+  doc.metadata.emplace("size_bytes", static_cast<std::int64_t>(contents.bytes.size()));
+  if (const auto modified = fs::last_write_time(path, ec); !ec)
+    doc.metadata.emplace("modified", iso_utc(modified));
+  constexpr std::string_view bom = "\xEF\xBB\xBF";
+  doc.text = std::move(contents.bytes);
+  if (doc.text.starts_with(bom))
+    doc.text.erase(0, bom.size());
+  return doc;
+}
+
 class DirectoryReader {
 public:
   DirectoryReader(const DirectoryReaderOptions& options, fs::path root)
@@ -342,40 +374,11 @@ private:
   }
 
   void read_document(const fs::path& path, const std::string& id, const std::string& name) {
-    std::error_code ec;
-    const std::uintmax_t size = fs::file_size(path, ec);
-    if (ec) {
-      skip(id, "cannot stat: " + ec.message());
-      return;
-    }
-    if (size > options_.max_file_bytes) {
-      skip(id, "larger than max_file_bytes (" + std::to_string(size) + " > " +
-                   std::to_string(options_.max_file_bytes) + " bytes)");
-      return;
-    }
-    Contents contents = read_file(path, options_.max_file_bytes);
-    if (!contents.failed.empty()) {
-      skip(id, contents.reason.empty() ? contents.failed
-                                       : contents.failed + ": " + contents.reason);
-      return;
-    }
-    if (std::string reason = binary_reason(contents.bytes); !reason.empty()) {
-      skip(id, std::move(reason));
-      return;
-    }
-    IngestItem doc;
-    doc.id = id;
-    doc.metadata.emplace("file_path", (fs::absolute(root_) / id).lexically_normal().string());
-    doc.metadata.emplace("file_name", name);
-    doc.metadata.emplace("extension", file_extension(name));
-    doc.metadata.emplace("size_bytes", static_cast<std::int64_t>(contents.bytes.size()));
-    if (const auto modified = fs::last_write_time(path, ec); !ec)
-      doc.metadata.emplace("modified", iso_utc(modified));
-    constexpr std::string_view bom = "\xEF\xBB\xBF";
-    doc.text = std::move(contents.bytes);
-    if (doc.text.starts_with(bom))
-      doc.text.erase(0, bom.size());
-    out_.documents.push_back(std::move(doc));
+    auto doc = document_of(path, id, name, options_.max_file_bytes);
+    if (doc)
+      out_.documents.push_back(std::move(*doc));
+    else
+      skip(id, std::move(doc.error().message));
   }
 
   void skip(const std::string& id, std::string reason) {
@@ -397,6 +400,18 @@ std::string file_extension(std::string_view file_name) {
       !detail::is_ascii_letter(file_name[dot + 1]))
     return {};
   return std::string(file_name.substr(dot));
+}
+
+Result<IngestItem> read_text_file(const std::string& path, const DirectoryReaderOptions& options) {
+  const fs::path file{path};
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    return Error{Errc::bad_input, "read_text_file: " + in_quotes(path) + " is not a file"};
+  auto name = file.filename().string();
+  auto doc = document_of(file, name, name, options.max_file_bytes);
+  if (!doc)
+    return Error{Errc::bad_input, "read_text_file: " + in_quotes(path) + ": " + doc.error().message};
+  return doc;
 }
 
 Result<DirectoryReadResult> read_directory(const std::string& root,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 namespace actorflow::detail {
 
@@ -16,19 +17,25 @@ bool is_heading_line(std::string_view line) {
   return hashes >= 1 && hashes <= 6 && (i == line.size() || line[i] == ' ' || line[i] == '\t');
 }
 
-bool is_fence_line(std::string_view line) {
+std::optional<Fence> fence_of(std::string_view line) {
   std::size_t i = 0;
   while (i < line.size() && i < 3 && line[i] == ' ')
     ++i;
   if (i == line.size() || (line[i] != '`' && line[i] != '~'))
-    return false;
-  const char fence = line[i];
-  std::size_t run = 0;
-  while (i < line.size() && line[i] == fence) {
+    return std::nullopt;
+  Fence fence{line[i], 0, true};
+  while (i < line.size() && line[i] == fence.mark) {
     ++i;
-    ++run;
+    ++fence.length;
   }
-  return run >= 3;
+  if (fence.length < 3)
+    return std::nullopt;
+  fence.bare = trim(line.substr(i)).empty();
+  return fence;
+}
+
+bool Fence::closes(const Fence& opening) const noexcept {
+  return bare && mark == opening.mark && length >= opening.length;
 }
 
 bool is_table_row(std::string_view line) {
@@ -102,8 +109,8 @@ public:
   std::vector<SentenceSpan> scan() && {
     std::size_t i = 0;
     while (i < text_.size())
-      i = in_code_ ? code_line(i) : step(i);
-    end_sentence_at(text_.size(), in_code_ ? Span::verbatim : Span::prose); // unclosed code ends
+      i = open_fence_ ? code_line(i) : step(i);
+    end_sentence_at(text_.size(), open_fence_ ? Span::verbatim : Span::prose); // unclosed code ends
     return std::move(sentences_);
   }
 
@@ -120,9 +127,9 @@ private:
         end_sentence_at(line_end, is_table_row(line) ? Span::verbatim : Span::heading);
         return line_end;
       }
-      if (is_fence_line(line)) {
+      if (auto fence = fence_of(line)) {
         end_sentence_at(i);
-        in_code_ = true;
+        open_fence_ = fence;
         return std::min(line_end + 1, text_.size());
       }
     }
@@ -172,9 +179,9 @@ private:
   // closing fence, which ends the block. Returns the start of the next line.
   std::size_t code_line(std::size_t i) {
     const std::size_t line_end = std::min(text_.find('\n', i), text_.size());
-    if (is_fence_line(text_.substr(i, line_end - i))) {
+    if (auto fence = fence_of(text_.substr(i, line_end - i)); fence && fence->closes(*open_fence_)) {
       end_sentence_at(line_end, Span::verbatim);
-      in_code_ = false;
+      open_fence_.reset();
     }
     return std::min(line_end + 1, text_.size());
   }
@@ -193,7 +200,7 @@ private:
 
   std::string_view text_;
   std::size_t start_ = 0; // where the current sentence began
-  bool in_code_ = false;  // inside a fenced code block
+  std::optional<Fence> open_fence_; // inside a fenced code block: the fence that opened it
   std::vector<SentenceSpan> sentences_;
 };
 

@@ -6,6 +6,7 @@
 #include "text.hpp"
 
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -16,9 +17,18 @@ namespace actorflow::detail {
 /// True for a Markdown heading line: up to three spaces, one to six '#', then a space, a tab or
 /// the end of the line.
 bool is_heading_line(std::string_view line);
-/// True for a line that opens or closes a Markdown fenced code block: up to three spaces, then
-/// three or more '`' or '~'.
-bool is_fence_line(std::string_view line);
+/// A Markdown code fence: up to three spaces, then three or more '`' or '~' (`mark`), then
+/// perhaps an info string ("```python").
+struct Fence {
+  char mark = '`';
+  std::size_t length = 0;
+  bool bare = true; ///< nothing but whitespace after the marks
+  /// Whether this fence closes a block that `opening` opened (CommonMark: the same mark, at
+  /// least as many, no info string).
+  [[nodiscard]] bool closes(const Fence& opening) const noexcept;
+};
+/// The fence `line` is, if it is one.
+std::optional<Fence> fence_of(std::string_view line);
 /// True for a Markdown table row: its first non-blank byte is '|'.
 bool is_table_row(std::string_view line);
 

@@ -13,6 +13,13 @@ using json = nlohmann::json;
 
 namespace {
 
+// JSON text for the wire. Invalid UTF-8 in a prompt (text cut mid-character, a binary file)
+// becomes U+FFFD instead of an exception: nlohmann's strict default would throw from inside a
+// provider call and surface as an `internal` error.
+std::string to_wire(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 /// Where a bad field is, as "choices[0].message.content".
 std::string field(std::string_view parent, std::string_view name) {
   std::string out(parent);
@@ -107,7 +114,7 @@ std::string encode_chat_request(const ChatRequest& request, std::string_view mod
     body["stream"] = true;
     body["stream_options"] = {{"include_usage", true}};
   }
-  return body.dump();
+  return to_wire(body);
 }
 
 Result<ChatCall> decode_chat_request(std::string_view body) {
@@ -181,7 +188,7 @@ std::string encode_chat_response(const ChatResponse& response, std::string_view 
                {"model", response.model},
                {"choices", json::array({std::move(choice)})},
                {"usage", encode_usage(response.usage)}};
-  return body.dump();
+  return to_wire(body);
 }
 
 Result<ChatResponse> decode_chat_response(std::string_view body) {
@@ -234,7 +241,7 @@ std::string encode_chat_chunk(std::string_view id, std::int64_t created_unix,
   if (usage)
     body["usage"] = encode_usage(*usage);
   std::string out = "data: ";
-  out.append(body.dump()).append("\n\n");
+  out.append(to_wire(body)).append("\n\n");
   return out;
 }
 
@@ -314,7 +321,7 @@ Result<ChatResponse> ChatStreamDecoder::finish() {
 std::string encode_embed_request(const EmbedRequest& request, std::string_view model) {
   json body = {{"model", request.model.empty() ? std::string(model) : request.model},
                {"input", request.texts}};
-  return body.dump();
+  return to_wire(body);
 }
 
 Result<EmbedRequest> decode_embed_request(std::string_view body) {
@@ -350,7 +357,7 @@ std::string encode_embed_response(const Embeddings& embeddings) {
                {"model", embeddings.model},
                {"usage", {{"prompt_tokens", embeddings.usage.prompt_tokens},
                           {"total_tokens", embeddings.usage.total_tokens}}}};
-  return body.dump();
+  return to_wire(body);
 }
 
 Result<Embeddings> decode_embed_response(std::string_view body, std::size_t expected) {
@@ -401,7 +408,7 @@ Result<Embeddings> decode_embed_response(std::string_view body, std::size_t expe
 std::string encode_error(std::string_view message, std::string_view type, std::string_view code) {
   json error = {{"message", message}, {"type", type},
                 {"code", code.empty() ? json(nullptr) : json(code)}};
-  return json{{"error", std::move(error)}}.dump();
+  return to_wire(json{{"error", std::move(error)}});
 }
 
 std::optional<std::string> decode_error_message(std::string_view body) {

@@ -37,7 +37,7 @@ std::string_view to_string(RunStatus status) noexcept {
   return "unknown";
 }
 
-std::string item_key(std::string_view node_path, std::string_view node_version,
+std::string checkpoint_item_key(std::string_view node_path, std::string_view node_version,
                      const Value& input) {
   // Each part behind its length (8 bytes, little-endian), so ("ab", "c") and ("a", "bc") hash
   // different bytes. The digest must never change: a resumed run looks its items up by it.

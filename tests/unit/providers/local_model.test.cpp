@@ -139,6 +139,11 @@ TEST_CASE("Markdown table rows and fenced code blocks are sentences of their own
         Sentences{"Open.", "~~~ never closed. Still code"});
   CHECK(split_sentences("Two ``` in prose do not open a block. Next.") ==
         Sentences{"Two ``` in prose do not open a block.", "Next."});
+  // Only a bare fence of the same mark, at least as long, closes a block (CommonMark).
+  CHECK(split_sentences("````\na.\n~~~\n```\nb.\n````\nAfter.") ==
+        Sentences{"```` a. ~~~ ``` b. ````", "After."});
+  CHECK(split_sentences("```python\nx = 1\n```python\n```\nDone.") ==
+        Sentences{"```python x = 1 ```python ```", "Done."});
 }
 
 } // TEST_SUITE

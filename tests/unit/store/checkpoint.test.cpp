@@ -476,27 +476,27 @@ TEST_CASE("four threads committing items at once lose none") {
 
 TEST_CASE("item keys are 32 hex digits that change with the node path, version or input") {
   const Value input = Value::object({{"doc", "a.txt"}, {"size", 12}});
-  const std::string key = item_key("outer/summarise", "v1", input);
+  const std::string key = checkpoint_item_key("outer/summarise", "v1", input);
   CHECK(key.size() == 32);
   CHECK(std::all_of(key.begin(), key.end(),
                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }));
-  CHECK(item_key("outer/summarise", "v1", input) == key);
+  CHECK(checkpoint_item_key("outer/summarise", "v1", input) == key);
 
-  CHECK(item_key("outer/summarize", "v1", input) != key);
-  CHECK(item_key("outer/summarise", "v2", input) != key);
-  CHECK(item_key("outer/summarise", "v1", Value::object({{"doc", "b.txt"}, {"size", 12}})) !=
+  CHECK(checkpoint_item_key("outer/summarize", "v1", input) != key);
+  CHECK(checkpoint_item_key("outer/summarise", "v2", input) != key);
+  CHECK(checkpoint_item_key("outer/summarise", "v1", Value::object({{"doc", "b.txt"}, {"size", 12}})) !=
         key);
-  CHECK(item_key("n", "", 1) != item_key("n", "", 1.0)); // msgpack tells int from double
-  CHECK(item_key("n", "", 1) != item_key("n", "", "1"));
+  CHECK(checkpoint_item_key("n", "", 1) != checkpoint_item_key("n", "", 1.0)); // msgpack tells int from double
+  CHECK(checkpoint_item_key("n", "", 1) != checkpoint_item_key("n", "", "1"));
 
   SUBCASE("the parts cannot run into each other") {
-    CHECK(item_key("ab", "c", nullptr) != item_key("a", "bc", nullptr));
+    CHECK(checkpoint_item_key("ab", "c", nullptr) != checkpoint_item_key("a", "bc", nullptr));
     // Run together, both are "a" 0xa1 0x62: msgpack writes "b" as 0xa1 0x62 and 98 as 0x62.
-    CHECK(item_key("a", "", "b") != item_key("a", "\xa1", 98));
+    CHECK(checkpoint_item_key("a", "", "b") != checkpoint_item_key("a", "\xa1", 98));
   }
   SUBCASE("keys are stable across builds and machines: a resume must find its items") {
     // FNV-1a-128 of 9:"summarise" 1:"1" 4:msgpack("doc") (lengths as 8 bytes, little-endian),
     // as an independent implementation computes it.
-    CHECK(item_key("summarise", "1", "doc") == "1bd75f5ba3ed375f738136c0731c7f3d");
+    CHECK(checkpoint_item_key("summarise", "1", "doc") == "1bd75f5ba3ed375f738136c0731c7f3d");
   }
 }
