@@ -113,7 +113,7 @@ void run_step(Self* self) {
         if (!made)
           throw Failure(made.error());
         return std::move(*made);
-      }, vertex.retry);
+      }, vertex.retry, vertex.type_name);
       break;
     }
   }

@@ -4,6 +4,7 @@
 // wait or hold a lease, so that a killed caller's request is withdrawn and its lease returned.
 
 #include "actors/limit_controller.hpp"
+#include "actors/cluster.hpp"
 
 #include "core/run_meter.hpp"
 
@@ -84,7 +85,19 @@ struct Asker {
   caf::response_promise promise;
   caf::actor_addr holder;
   Clock::time_point asked;
+  bool remote = false; // on a cluster node: answered with built-in types (see answer)
 };
+
+// Answers an asker: a GrantReply locally; to an item on another node, (granted, Errc,
+// message, waited ns), which needs no type registered on either side.
+void answer(Asker& asker, std::optional<Error> error, nanoseconds waited) {
+  if (!asker.remote)
+    return asker.promise.deliver(GrantReply{std::move(error), waited});
+  if (!error)
+    return asker.promise.deliver(true, std::uint8_t{0}, std::string(), waited.count());
+  asker.promise.deliver(false, static_cast<std::uint8_t>(error->code), std::move(error->message),
+                        std::int64_t{0});
+}
 
 struct ControllerState {
   std::optional<LimitScheduler> scheduler;
@@ -129,7 +142,7 @@ void pump(ControllerActor* self) {
     auto waited = std::chrono::duration_cast<nanoseconds>(now - it->second.asked);
     st.leased.emplace(id, it->second.holder);
     st.box->add_wait(waited);
-    it->second.promise.deliver(GrantReply{std::nullopt, waited});
+    answer(it->second, std::nullopt, waited);
     st.waiting.erase(it);
   }
   for (auto& [id, error] : grants.refused) {
@@ -137,7 +150,7 @@ void pump(ControllerActor* self) {
     if (it == st.waiting.end())
       continue;
     unhold(self, it->second.holder);
-    it->second.promise.deliver(GrantReply{std::move(error), {}});
+    answer(it->second, std::move(error), {});
     st.waiting.erase(it);
   }
   if (grants.next && (!st.timer_at || *grants.next < *st.timer_at)) {
@@ -156,6 +169,55 @@ void pump(ControllerActor* self) {
     s.requests_last_minute = window.requests;
     s.tokens_last_minute = window.tokens;
   });
+}
+
+caf::response_promise acquire(ControllerActor* self, std::uint64_t id, std::uint64_t run,
+                              double weight, std::uint64_t tokens, bool remote) {
+  auto& st = self->state;
+  // Read before making the promise: making it takes the sender out of the message.
+  caf::actor_addr holder;
+  if (const auto& sender = self->current_sender())
+    holder = sender->address();
+  Asker asker{self->make_response_promise(), holder, self->clock().now(), remote};
+  if (auto queued = st.scheduler->request(id, run, tokens, weight); !queued) {
+    st.box->update([](LimitStats& s) { ++s.refused; });
+    answer(asker, std::move(queued).error(), {});
+    return asker.promise;
+  }
+  hold(self, holder);
+  auto promise = asker.promise;
+  st.waiting.emplace(id, std::move(asker));
+  pump(self);
+  return promise;
+}
+
+// A granted call ended: settle its lease, learn from its rate-limit headers and 429s.
+void release(ControllerActor* self, const CallEnd& end) {
+  auto& st = self->state;
+  auto it = st.leased.find(end.lease);
+  if (it == st.leased.end())
+    return; // returned already: its holder died, or it was cancelled
+  unhold(self, it->second);
+  st.leased.erase(it);
+  auto now = self->clock().now();
+  if (!end.rate_limits.empty())
+    st.scheduler->observe(end.rate_limits, now);
+  if (end.rate_limited) {
+    // Calls in flight together all meet the same limit: a pause already running counts
+    // for them, so the backoff grows once per pause, not once per 429.
+    if (now >= st.scheduler->paused_until())
+      st.backoff = std::clamp<nanoseconds>(st.backoff * 2, std::chrono::seconds(1),
+                                           std::chrono::seconds(60));
+    st.scheduler->pause_until(now + end.retry_after.value_or(st.backoff));
+  } else {
+    st.backoff = nanoseconds{0};
+  }
+  auto counted = st.scheduler->release(end.lease, end.actual_tokens);
+  st.box->update([&](LimitStats& s) {
+    s.tokens_used += counted;
+    s.rate_limited += end.rate_limited ? 1 : 0;
+  });
+  pump(self);
 }
 
 caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr box) {
@@ -187,57 +249,19 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
   });
   return {
       [self](acquire_atom, std::uint64_t id, std::uint64_t run, double weight,
-             std::uint64_t tokens) {
-        auto& st = self->state;
-        // Read before making the promise: making it takes the sender out of the message.
-        caf::actor_addr holder;
-        if (const auto& sender = self->current_sender())
-          holder = sender->address();
-        auto promise = self->make_response_promise();
-        if (auto queued = st.scheduler->request(id, run, tokens, weight); !queued) {
-          st.box->update([](LimitStats& s) { ++s.refused; });
-          promise.deliver(GrantReply{std::move(queued).error(), {}});
-          return promise;
-        }
-        hold(self, holder);
-        st.waiting.emplace(id, Asker{promise, holder, self->clock().now()});
-        pump(self);
-        return promise;
+             std::uint64_t tokens) { return acquire(self, id, run, weight, tokens, false); },
+      [self](racquire_atom, std::uint64_t id, std::uint64_t run, double weight,
+             std::uint64_t tokens) { return acquire(self, id, run, weight, tokens, true); },
+      [self](rrelease_atom, std::uint64_t id, const std::vector<char>& fields) {
+        release(self, call_end_from(id, fields));
       },
-      [self](release_atom, CallEnd& end) {
-        auto& st = self->state;
-        auto it = st.leased.find(end.lease);
-        if (it == st.leased.end())
-          return; // returned already: its holder died, or it was cancelled
-        unhold(self, it->second);
-        st.leased.erase(it);
-        auto now = self->clock().now();
-        if (!end.rate_limits.empty())
-          st.scheduler->observe(end.rate_limits, now);
-        if (end.rate_limited) {
-          // Calls in flight together all meet the same limit: a pause already running counts
-          // for them, so the backoff grows once per pause, not once per 429.
-          if (now >= st.scheduler->paused_until())
-            st.backoff = std::clamp<nanoseconds>(st.backoff * 2, std::chrono::seconds(1),
-                                                 std::chrono::seconds(60));
-          st.scheduler->pause_until(now + end.retry_after.value_or(st.backoff));
-        } else {
-          st.backoff = nanoseconds{0};
-        }
-        auto counted = st.scheduler->release(end.lease, end.actual_tokens);
-        st.box->update([&](LimitStats& s) {
-          s.tokens_used += counted;
-          s.rate_limited += end.rate_limited ? 1 : 0;
-        });
-        pump(self);
-      },
+      [self](release_atom, CallEnd& end) { release(self, end); },
       [self](cancel_atom, std::uint64_t id) {
         auto& st = self->state;
         if (auto it = st.waiting.find(id); it != st.waiting.end()) {
           st.scheduler->cancel(id);
           unhold(self, it->second.holder);
-          it->second.promise.deliver(
-              GrantReply{Error{Errc::cancelled, "the call was abandoned while it waited"}, {}});
+          answer(it->second, Error{Errc::cancelled, "the call was abandoned while it waited"}, {});
           st.waiting.erase(it);
         } else if (auto held = st.leased.find(id); held != st.leased.end()) {
           // Granted, but the asker gave up before it heard: no call was made.
@@ -299,9 +323,9 @@ ModelCallEvent event_of(const LeaseReport& report, const std::optional<Error>& e
 
 class Lease final : public detail::ModelLease {
 public:
-  Lease(const caf::actor& controller, std::uint64_t id, LeaseReport report)
+  Lease(const caf::actor& controller, std::uint64_t id, LeaseReport report, bool remote)
       : controller_(caf::actor_cast<caf::strong_actor_ptr>(controller).get()), id_(id),
-        report_(std::move(report)), started_(Clock::now()) {}
+        report_(std::move(report)), started_(Clock::now()), remote_(remote) {}
 
   ~Lease() override {
     if (!ended_.exchange(true))
@@ -329,9 +353,14 @@ public:
 private:
   void settle(CallEnd call, const Usage& usage, const std::optional<Error>& error) {
     // Weak: a call that outlives the Runtime finds its controller gone and reports nothing.
-    if (auto controller = controller_.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value,
-                     std::move(call));
+    if (auto controller = controller_.lock()) {
+      if (remote_)
+        caf::anon_send(caf::actor_cast<caf::actor>(controller), rrelease_atom::value, id_,
+                       call_end_fields(call));
+      else
+        caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value,
+                       std::move(call));
+    }
     const auto& hooks = *report_.hooks;
     hooks.meter->call_ended(usage, error);
     // On the provider's thread: the sink's clock and hooks are safe to use from any thread.
@@ -351,6 +380,7 @@ private:
   std::uint64_t id_;
   LeaseReport report_;
   Clock::time_point started_;
+  bool remote_; // the controller is another Runtime's (this is a cluster node)
   std::atomic<bool> ended_{false};
 };
 
@@ -429,7 +459,12 @@ void LimitControllers::stop() {
 
 detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
                                  LeaseReport report) {
-  return std::make_shared<Lease>(controller, id, std::move(report));
+  return std::make_shared<Lease>(controller, id, std::move(report), false);
+}
+
+detail::ModelLeasePtr make_remote_lease(const caf::actor& controller, std::uint64_t id,
+                                        LeaseReport report) {
+  return std::make_shared<Lease>(controller, id, std::move(report), true);
 }
 
 void report_refused(const LeaseReport& report, const Error& error) {

@@ -65,6 +65,11 @@ struct LeaseReport {
 detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
                                  LeaseReport report);
 
+/// The lease of a call granted by `controller` of another Runtime (a cluster node runs the
+/// item): it ends with rrelease_atom.
+detail::ModelLeasePtr make_remote_lease(const caf::actor& controller, std::uint64_t id,
+                                        LeaseReport report);
+
 /// Reports a call refused before it went out (to the run's meter and on_model_call).
 void report_refused(const LeaseReport& report, const Error& error);
 

@@ -108,6 +108,7 @@ struct CallEnd {
 };
 
 class LimitControllers;
+class Cluster;
 
 /// Shared by every actor of one Runtime; read-only but for the controllers (thread-safe).
 struct Environment {
@@ -115,6 +116,7 @@ struct Environment {
   ModelRegistry models;
   std::function<void(std::string_view)> log;
   std::shared_ptr<LimitControllers> controllers; // set once the actor system is up
+  std::shared_ptr<Cluster> cluster;               // set when the Runtime has the network
 };
 using EnvironmentPtr = std::shared_ptr<const Environment>;
 

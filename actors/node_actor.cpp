@@ -13,11 +13,13 @@
 //   and quits. It is kept small because a batch makes millions of them.
 
 #include "actors/actor_slot.hpp"
+#include "actors/cluster.hpp"
 #include "actors/limit_controller.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/step_actors.hpp"
 #include "core/batch_tally.hpp"
 #include "core/guard.hpp"
+#include "core/outcome_codec.hpp"
 #include "core/run_checkpoint.hpp"
 
 #include <actorflow/batch.hpp>
@@ -60,6 +62,9 @@ struct NodeSpec {
   NodeFactory factory;
   std::optional<RetryPolicy> flow_policy; // the flow's policy for this node, if any
   std::string path; // scope.path + name: in every event, log line and error of the node
+  // The name its type is registered under (FlowBuilder::registered_node), "" when it was
+  // added by factory: only a registered node's items can run on cluster nodes.
+  std::string registered_type;
 };
 using NodeSpecPtr = std::shared_ptr<const NodeSpec>;
 
@@ -172,6 +177,8 @@ public:
 
   void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
                std::coroutine_handle<> h, std::optional<Result<detail::ModelLeasePtr>>& out) override {
+    if (remote_limits_)
+      return acquire_remote(provider, model, tokens, h, out);
     const auto& controllers = spec_->scope.env->controllers;
     auto controller = controllers->controller(provider, model);
     if (!controller) {
@@ -237,6 +244,56 @@ public:
                                              ctx_ ? ctx_->item_index() : std::nullopt, attempt_,
                                              wait.id, parent, wait.start, out->error());
               resume(h);
+            });
+  }
+
+  // An item of another Runtime's run: its grant comes from that Runtime's controller for the
+  // key (found through the run's limit gateway), so that limits hold across the cluster.
+  void acquire_remote(std::string_view provider, std::string_view model, std::uint64_t tokens,
+                      std::coroutine_handle<> h,
+                      std::optional<Result<detail::ModelLeasePtr>>& out) {
+    LeaseReport report{spec_->scope.hooks, std::string(provider), std::string(model), spec_->path,
+                       ctx_ ? ctx_->item_index() : std::nullopt, tokens, {}, {}, 0, 0};
+    auto fail = [this, h, &out](const caf::error& err, const char* where) {
+      out = to_error(err, where);
+      resume(h);
+    };
+    self_->request(remote_limits_->gateway, caf::infinite, ctrl_atom::value, report.provider,
+                   report.model)
+        .then(
+            [this, h, &out, tokens, fail, report = std::move(report),
+             gen = generation_](caf::actor& controller, std::uint64_t id) mutable {
+              if (gen != generation_)
+                return;
+              pending_grants_.emplace(id, controller);
+              self_->request(controller, caf::infinite, racquire_atom::value, id,
+                             remote_limits_->run, remote_limits_->weight, tokens)
+                  .then(
+                      [this, h, &out, id, controller, report = std::move(report),
+                       gen](bool granted, std::uint8_t code, std::string& message,
+                            std::int64_t waited_ns) mutable {
+                        pending_grants_.erase(id);
+                        if (gen != generation_)
+                          return;
+                        report.waited = std::chrono::nanoseconds{waited_ns};
+                        if (!granted) {
+                          Error refused{static_cast<Errc>(code), std::move(message)};
+                          report_refused(report, refused);
+                          out = std::move(refused);
+                        } else {
+                          out = make_remote_lease(controller, id, std::move(report));
+                        }
+                        resume(h);
+                      },
+                      [this, id, fail, gen](caf::error& err) {
+                        pending_grants_.erase(id);
+                        if (gen == generation_)
+                          fail(err, "model call: the run's resource controller");
+                      });
+            },
+            [this, fail, gen = generation_](caf::error& err) {
+              if (gen == generation_)
+                fail(err, "model call: the run's limit gateway");
             });
   }
 
@@ -357,7 +414,7 @@ protected:
     end_attempt_span(error);
     exec_running_ = false;
     attempt_children_.clear();
-    if (policy_ && policy_->should_retry(error, attempt_))
+    if (defer_failures_ || (policy_ && policy_->should_retry(error, attempt_)))
       return exec_failed(error, true);
     auto fallback = detail::guarded([&] { return where("exec_fallback"); },
                                     [&] { return node_->exec_fallback(*exec_input_, error); });
@@ -398,6 +455,11 @@ protected:
   // the attempt's span; 0 when the run is not traced.
   std::uint64_t span_parent_ = 0;
   OpenSpan attempt_span_; // a single node's running attempt (items': see Slot)
+  // An item run for another Runtime: model calls ask its controllers ...
+  std::optional<RemoteLimits> remote_limits_;
+  // ... and exec's error goes back as it is: that Runtime's batch decides about retries and
+  // runs the fallback.
+  bool defer_failures_ = false;
 
 private:
   void resume(std::coroutine_handle<> h) {
@@ -443,6 +505,10 @@ using ItemSpecPtr = std::shared_ptr<const ItemSpec>;
 // (its supervisor), which decides about retries. If it dies without an outcome (killed), it
 // still reports, from on_exit: the supervisor learns of every death without a monitor and
 // the extra down message per item that a monitor costs.
+//
+// On a cluster node, the item actor runs a launch of another Runtime's batch: its outcome goes
+// back as msgpack (rdone_atom, with the launch), its host hears when it ends, and its model
+// calls ask the batch's Runtime for grants.
 class ItemActor final : public caf::event_based_actor, public TimeoutTracked, public ExecSite {
 public:
   ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor parent, std::uint32_t slot,
@@ -455,22 +521,29 @@ public:
       policy_ = &*item_spec_->policy;
   }
 
+  // A launch from another Runtime; `host` hears (rgone_atom) when the actor ends.
+  ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor host, RemoteLaunch launch)
+      : ItemActor(cfg, std::move(spec), std::move(launch.batch), launch.slot, launch.index,
+                  launch.attempt, 0, std::move(launch.item)) {
+    host_ = std::move(host);
+    launch_ = launch.launch;
+    remote_limits_ = std::move(launch.limits);
+    defer_failures_ = true;
+  }
+
   const char* name() const override { return "actorflow.item"; }
 
   void on_exit() override {
     release_exec();
     item_ = Value{};
+    if (host_)
+      caf::anon_send(host_, rgone_atom::value, parent_.address(), launch_);
     if (done_)
       return;
     // Killed before it had an outcome: its batch stopped (it ignores this), or it crashed.
-    ItemOutcome outcome;
-    outcome.index = index_;
-    outcome.attempts = attempt_;
-    outcome.tokens = static_cast<std::int64_t>(tokens_);
     Error died{Errc::peer_lost, where("actor") + " died (" + to_string(fail_state()) + ")"};
     auto retry = policy_ && policy_->should_retry(died, attempt_);
-    outcome.result = std::move(died);
-    caf::anon_send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
+    report(std::move(died), retry, false);
   }
 
   caf::behavior make_behavior() override {
@@ -492,29 +565,46 @@ private:
   void finish(std::variant<Value, Error> result, bool retry) {
     release_exec();
     item_ = Value{}; // freed on this thread, like exec's frame
+    report(std::move(result), retry, true);
+    done_ = true;
+    quit();
+  }
+
+  // Sends the outcome to the batch: as a message (local), or as msgpack (from a node).
+  void report(std::variant<Value, Error> result, bool retry, bool from_self) {
     ItemOutcome outcome;
     outcome.index = index_;
     outcome.result = std::move(result);
     outcome.attempts = attempt_;
     outcome.tokens = static_cast<std::int64_t>(tokens_);
-    send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
-    done_ = true;
-    quit();
+    if (host_) {
+      auto bytes = detail::encode_outcome(outcome);
+      std::vector<char> wire(bytes.begin(), bytes.end());
+      caf::anon_send(parent_, rdone_atom::value, slot_, launch_, std::move(wire));
+    } else if (from_self) {
+      send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
+    } else {
+      caf::anon_send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
+    }
   }
 
   ItemSpecPtr item_spec_;
-  caf::actor parent_;
+  caf::actor parent_; // the batch actor (on another node for a remote launch)
   Value item_;
   std::size_t index_;
   std::uint32_t slot_; // the parent's in-flight slot, sent back with the outcome
   bool done_ = false;
+  caf::actor host_;          // a remote launch's node host; invalid for a local item
+  std::uint32_t launch_ = 0; // a remote launch's number in its batch
 };
 
 // -- the node actor: single node or batch -------------------------------------------------------
 
 // One place in a batch's window: an item from its first attempt until its final outcome.
 struct Slot {
-  caf::actor actor;   // the running attempt; invalid while waiting for a retry, or when free
+  // The running attempt's item actor, or for a launch on a cluster node that node's host;
+  // invalid while waiting for a retry, or when free.
+  caf::actor actor;
   std::size_t index = 0;
   std::uint32_t attempt = 0; // number of the latest attempt; 0 when the slot is free
   // Which launch of the batch the running attempt is: slots are reused by later items, so a
@@ -525,6 +615,11 @@ struct Slot {
   caf::actor_clock::time_point first_start{};
   std::int64_t tokens = 0; // used by the item's attempts so far
   std::string key;         // durable runs: the item's checkpoint key ("" otherwise)
+  // In a cluster: where the running launch is (Cluster::Place::node, 0 here) and on which
+  // connection of that node; where the latest launch ran (for ItemOutcome::worker).
+  std::uint32_t node = 0;
+  std::uint64_t node_generation = 0;
+  std::uint32_t ran_on = 0;
   // When the run is traced: the item's span, its running attempt's, its backoff's.
   OpenSpan item_span, attempt_span, backoff_span;
 };
@@ -563,6 +658,11 @@ struct FanOut {
   SpanSink* spans = nullptr;  // the run's, when it is traced
   detail::RunCheckpoint* checkpoint = nullptr; // the run's, when it is durable
   std::string version;                          // the node's, for item keys
+  // In a cluster, for a registered node: places launches; the node type's name there.
+  Cluster* cluster = nullptr;
+  std::string remote_type;
+  std::unordered_map<caf::actor_addr, std::uint32_t> watched; // node hosts monitored, by node
+  std::uint64_t requeued = 0;
 };
 
 struct NodeActorState : ExecSite {
@@ -699,6 +799,11 @@ struct NodeActorState : ExecSite {
     if (policy_)
       policy = *policy_;
     fan->keep_inputs = policy && policy->max_attempts > 1;
+    if (!spec_->registered_type.empty() && spec_->scope.env->cluster) {
+      fan->cluster = spec_->scope.env->cluster.get();
+      fan->remote_type = spec_->registered_type;
+      fan->keep_inputs = true; // a launch lost with its node starts again elsewhere
+    }
     if (policy)
       fan->breaker = CircuitBreaker(policy->circuit);
     fan->item_spec = std::make_shared<const ItemSpec>(ItemSpec{spec_, std::move(policy)});
@@ -728,10 +833,19 @@ struct NodeActorState : ExecSite {
     auto reserve = std::min<std::size_t>(window, fan->source.size.value_or(window));
     fan->in_flight->slots.reserve(std::min<std::size_t>(reserve, 1 << 16));
     // A batch actor that dies (its run was cancelled) takes its items with it.
-    self_->attach_functor([children = fan->in_flight] {
-      for (auto& slot : children->slots)
-        if (slot.actor)
+    self_->attach_functor([children = fan->in_flight, cluster = fan->cluster] {
+      for (auto& slot : children->slots) {
+        if (!slot.actor)
+          continue;
+        if (slot.node != 0) {
+          caf::anon_send(slot.actor, rcancel_atom::value, slot.launch);
+          cluster->release(slot.node, slot.node_generation, false);
+        } else {
           caf::anon_send_exit(slot.actor, caf::exit_reason::user_shutdown);
+          if (cluster)
+            cluster->release(0, 0, false);
+        }
+      }
       children->slots.clear();
     });
     pump();
@@ -794,31 +908,151 @@ struct NodeActorState : ExecSite {
       finish_batch(f.tally.at_end());
   }
 
-  // Starts the next attempt of the item in slot `id`, unless the circuit is open.
-  void launch(std::uint32_t id, Value input) {
+  // Starts the next attempt of the item in slot `id`, unless the circuit is open. `requeue`:
+  // the same attempt again, its node having died.
+  void launch(std::uint32_t id, Value input, bool requeue = false) {
     auto& f = *fan;
     auto& slot = f.in_flight->slots[id];
-    if (slot.attempt == 0) {
-      slot.first_start = now();
-      if (f.spans)
-        slot.item_span = OpenSpan{f.spans->new_id(), slot.first_start};
+    if (!requeue) {
+      if (slot.attempt == 0) {
+        slot.first_start = now();
+        if (f.spans)
+          slot.item_span = OpenSpan{f.spans->new_id(), slot.first_start};
+      }
+      if (!f.breaker.allow(now())) {
+        Error error{Errc::circuit_open,
+                    where("batch") + ": circuit open after too many failures; item " +
+                        std::to_string(slot.index) + " fails fast"};
+        report_item(AttemptEvent::Kind::circuit_rejected, slot, error);
+        return settle(id, std::move(error));
+      }
+      ++slot.attempt;
     }
-    if (!f.breaker.allow(now())) {
-      Error error{Errc::circuit_open,
-                  where("batch") + ": circuit open after too many failures; item " +
-                      std::to_string(slot.index) + " fails fast"};
-      report_item(AttemptEvent::Kind::circuit_rejected, slot, error);
-      return settle(id, std::move(error));
-    }
-    ++slot.attempt;
     slot.launch = ++f.launches;
     if (f.spans)
       slot.attempt_span = OpenSpan{f.spans->new_id(), f.spans->now()};
-    slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.index,
-                                         slot.attempt, slot.attempt_span.id, std::move(input));
+    Cluster::Place place;
+    if (f.cluster)
+      place = f.cluster->place();
+    slot.node = place.node;
+    slot.node_generation = place.generation;
+    slot.ran_on = place.node;
+    if (place.node != 0)
+      launch_remote(id, place, input);
+    else
+      slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.index,
+                                           slot.attempt, slot.attempt_span.id, std::move(input));
     const auto& policy = f.item_spec->policy;
     if (policy && policy->attempt_timeout.count() > 0)
       self_->delayed_send(self_, policy->attempt_timeout, timeout_atom::value, id, slot.launch);
+  }
+
+  // Sends a launch to the node at `place`, whose death (a down message) requeues it.
+  void launch_remote(std::uint32_t id, const Cluster::Place& place, const Value& input) {
+    auto& f = *fan;
+    auto& slot = f.in_flight->slots[id];
+    if (f.watched.emplace(place.host.address(), place.node).second)
+      self_->monitor(place.host);
+    auto bytes = to_msgpack(input);
+    std::vector<char> payload(bytes.begin(), bytes.end());
+    const auto& hooks = *spec_->scope.hooks;
+    slot.actor = place.host;
+    self_->send(place.host, rexec_atom::value, cluster_protocol_version, f.remote_type,
+                std::move(payload), id, slot.launch, static_cast<std::uint64_t>(slot.index),
+                slot.attempt, f.cluster->gateway(), hooks.run_id, hooks.options.weight);
+  }
+
+  // The running launch in `slot` has ended (outcome, timeout, cancel): its place has room.
+  void end_launch(Slot& slot, bool done) {
+    if (fan->cluster)
+      fan->cluster->release(slot.node, slot.node_generation, done);
+    slot.node = 0;
+  }
+
+  // A node's outcome of launch `launch` in slot `id`.
+  void on_remote_done(std::uint32_t id, std::uint32_t launch, const std::vector<char>& bytes) {
+    auto& f = *fan;
+    if (f.stopping || id >= f.in_flight->slots.size())
+      return;
+    auto& slot = f.in_flight->slots[id];
+    if (!slot.actor || slot.node == 0 || slot.launch != launch)
+      return; // from a launch given up on (timed out, or requeued after its node died)
+    const auto node = slot.node;
+    slot.actor = caf::actor{};
+    end_launch(slot, true);
+    std::optional<Error> failed;
+    auto decoded = detail::decode_outcome(std::span(
+        reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    if (!decoded) {
+      failed = Error{Errc::bad_response, "node '" + spec_->path + "' item " +
+                                             std::to_string(slot.index) + ": cluster node " +
+                                             f.cluster->address(node) +
+                                             " sent an outcome that does not decode (" +
+                                             decoded.error().message + ")"};
+      spec_->scope.env->log(failed->message);
+    } else {
+      slot.tokens += decoded->tokens;
+      if (!decoded->ok())
+        failed = decoded->error();
+    }
+    if (f.spans)
+      end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id, failed);
+    if (!failed) {
+      f.breaker.record_success();
+      return settle(id, std::move(decoded->result));
+    }
+    const auto& policy = f.item_spec->policy;
+    const bool retry = policy && policy->should_retry(*failed, slot.attempt);
+    if (!retry) { // the node reports exec's raw error: the fallback runs here
+      auto fallback = detail::guarded([&] { return where("exec_fallback"); },
+                                      [&] { return f.node->exec_fallback(*slot.input, *failed); });
+      if (fallback) {
+        report_item(AttemptEvent::Kind::fallback_used, slot, *failed);
+        return settle(id, std::move(*fallback));
+      }
+      if (fallback.error().code != failed->code)
+        failed = fallback.error();
+    }
+    on_attempt_failed(id, *failed, retry);
+  }
+
+  // A node host this batch sent launches to went down: its launches start again elsewhere.
+  void on_node_down(const caf::actor_addr& host) {
+    auto& f = *fan;
+    auto watched = f.watched.find(host);
+    if (watched == f.watched.end())
+      return;
+    const auto node = watched->second;
+    f.watched.erase(watched); // a new connection to it has another host proxy
+    if (f.stopping)
+      return;
+    std::vector<std::uint32_t> lost;
+    std::uint64_t generation = 0;
+    for (std::uint32_t id = 0; id < f.in_flight->slots.size(); ++id) {
+      auto& slot = f.in_flight->slots[id];
+      if (slot.actor && slot.node == node && slot.actor.address() == host) {
+        generation = slot.node_generation;
+        lost.push_back(id);
+      }
+    }
+    if (lost.empty())
+      return;
+    f.cluster->lost(node, generation, lost.size());
+    f.requeued += lost.size();
+    spec_->scope.env->log("[" + spec_->path + "] cluster node " + f.cluster->address(node) +
+                          " is gone: " + std::to_string(lost.size()) +
+                          " items in flight there start again elsewhere");
+    for (auto id : lost) {
+      auto& slot = f.in_flight->slots[id];
+      slot.actor = caf::actor{};
+      slot.node = 0;
+      if (f.spans)
+        end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id,
+                      Error{Errc::peer_lost, "its cluster node went down"});
+      launch(id, *slot.input, true);
+      if (f.stopping)
+        return;
+    }
   }
 
   void on_item_done(std::uint32_t id, bool retry, ItemOutcome outcome) {
@@ -827,9 +1061,11 @@ struct NodeActorState : ExecSite {
     if (f.stopping || id >= window.slots.size())
       return; // late: from a child cancelled when the batch stopped
     auto& slot = window.slots[id];
-    if (!slot.actor || slot.index != outcome.index || slot.attempt != outcome.attempts)
+    if (!slot.actor || slot.node != 0 || slot.index != outcome.index ||
+        slot.attempt != outcome.attempts)
       return; // from an attempt given up on (timed out), or a stray
     slot.actor = caf::actor{};
+    end_launch(slot, true);
     slot.tokens += outcome.tokens;
     if (f.spans)
       end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id,
@@ -849,8 +1085,7 @@ struct NodeActorState : ExecSite {
     if (!slot.actor || slot.launch != launch)
       return; // that attempt has ended already (the slot may hold another item by now)
     auto attempt = slot.attempt;
-    self_->send_exit(slot.actor, caf::exit_reason::kill); // its late outcome will be stale
-    slot.actor = caf::actor{};
+    stop_launch(slot, caf::exit_reason::kill); // its late outcome will be stale
     Error error{Errc::timeout, "node '" + spec_->path + "' item " + std::to_string(slot.index) +
                                    ": attempt " + std::to_string(attempt) +
                                    " took longer than attempt_timeout (" +
@@ -917,6 +1152,8 @@ struct NodeActorState : ExecSite {
     outcome.result = std::move(result);
     outcome.attempts = slot.attempt;
     outcome.tokens = std::exchange(slot.tokens, 0);
+    if (slot.ran_on != 0)
+      outcome.worker = f.cluster->address(std::exchange(slot.ran_on, 0));
     outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
     if (f.spans)
       end_item_span(slot, slot.item_span, SpanEvent::Kind::item, node_span.id,
@@ -992,8 +1229,7 @@ struct NodeActorState : ExecSite {
                                                         std::to_string(slot.index) +
                                                         " cancelled: the batch stopped"});
       if (slot.actor)
-        self_->send_exit(slot.actor, caf::exit_reason::user_shutdown);
-      slot.actor = caf::actor{};
+        stop_launch(slot, caf::exit_reason::user_shutdown);
       slot.attempt = 0;
       ++f.cancelled;
       if (!f.options.as_completed)
@@ -1002,6 +1238,16 @@ struct NodeActorState : ExecSite {
                                        " cancelled: the batch stopped early"};
     }
     window.count = 0;
+  }
+
+  // Stops the running launch in `slot`: kills its item actor, or asks its node to.
+  void stop_launch(Slot& slot, caf::exit_reason reason) {
+    if (slot.node != 0)
+      self_->send(slot.actor, rcancel_atom::value, slot.launch);
+    else
+      self_->send_exit(slot.actor, reason);
+    slot.actor = caf::actor{};
+    end_launch(slot, false);
   }
 
   /// Items settled so far, failed ones included.
@@ -1043,6 +1289,7 @@ struct NodeActorState : ExecSite {
     result.summary.wall = std::chrono::duration_cast<std::chrono::microseconds>(now() - f.t0);
     result.summary.retries = f.retries;
     result.summary.circuit_opened = f.breaker.times_opened();
+    result.summary.requeued = f.requeued;
     auto action = detail::guarded([&] { return where("post_batch"); }, [&] {
       return f.node->post_batch(state, prep_result, std::move(result));
     });
@@ -1104,6 +1351,11 @@ using Self = NodeActorState::Self;
 
 caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
   self->state.set_spec(std::move(spec));
+  // Only a batch in a cluster monitors anything: the hosts of the nodes it sends items to.
+  self->set_down_handler([self](caf::down_msg& down) {
+    if (self->state.fan)
+      self->state.on_node_down(down.source);
+  });
   return {
       [self](run_atom, State& initial) -> caf::response_promise {
         return self->state.start(std::move(initial));
@@ -1118,6 +1370,10 @@ caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
           self->state.on_item_retry(slot, attempt);
         else
           self->state.on_retry(attempt);
+      },
+      [self](rdone_atom, std::uint32_t slot, std::uint32_t launch, const std::vector<char>& bytes) {
+        if (self->state.fan)
+          self->state.on_remote_done(slot, launch, bytes);
       },
       [self](timeout_atom, std::uint32_t slot, std::uint32_t attempt_or_launch) {
         if (self->state.fan)
@@ -1139,10 +1395,31 @@ TimeoutTracked* as_timeout_tracked(caf::abstract_actor* actor) noexcept {
 }
 
 caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
-                            NodeFactory factory, std::optional<RetryPolicy> flow_policy) {
+                            NodeFactory factory, std::optional<RetryPolicy> flow_policy,
+                            std::string registered_type) {
   return parent->spawn<caf::linked>(
-      node_actor, std::make_shared<const NodeSpec>(NodeSpec{
-                      scope, name, std::move(factory), std::move(flow_policy), scope.path + name}));
+      node_actor, std::make_shared<const NodeSpec>(NodeSpec{scope, name, std::move(factory),
+                                                            std::move(flow_policy),
+                                                            scope.path + name,
+                                                            std::move(registered_type)}));
+}
+
+struct RemoteNodeType {
+  ItemSpecPtr spec;
+};
+
+std::shared_ptr<const RemoteNodeType> remote_node_type(Scope scope, std::string type,
+                                                       NodeFactory factory) {
+  auto path = "remote/" + type;
+  auto node = std::make_shared<const NodeSpec>(
+      NodeSpec{std::move(scope), type, std::move(factory), std::nullopt, std::move(path), type});
+  return std::make_shared<const RemoteNodeType>(
+      RemoteNodeType{std::make_shared<const ItemSpec>(ItemSpec{std::move(node), std::nullopt})});
+}
+
+caf::actor spawn_remote_item(caf::local_actor* host, const RemoteNodeType& type,
+                             RemoteLaunch launch) {
+  return host->spawn<ItemActor>(type.spec, caf::actor_cast<caf::actor>(host), std::move(launch));
 }
 
 } // namespace actorflow::actors

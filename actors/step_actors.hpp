@@ -30,8 +30,10 @@ caf::actor spawn_child_flow(caf::local_actor* parent, Scope scope,
 
 /// A node actor linked to `parent`: makes a node with `factory`, runs prep, exec (suspending
 /// on awaits without holding a thread) and post for one (run_atom, State) request. When the
-/// node is a ParallelBatchNode, the actor is the batch's fan-out: one item actor per item.
+/// node is a ParallelBatchNode, the actor is the batch's fan-out: one item actor per item
+/// (placed on cluster nodes too when `registered_type`, its registered name, is given).
 caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
-                            NodeFactory factory, std::optional<RetryPolicy> flow_policy);
+                            NodeFactory factory, std::optional<RetryPolicy> flow_policy,
+                            std::string registered_type = {});
 
 } // namespace actorflow::actors

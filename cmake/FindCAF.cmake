@@ -1,12 +1,14 @@
 # Debian's libcaf-dev ships no CMake package config: find headers and libraries by hand and
-# wrap them as imported targets CAF::core and CAF::io (io needs core; link io first).
+# wrap them as imported targets CAF::core, CAF::io and CAF::openssl (each needs the one before;
+# link the later first).
 find_path(CAF_INCLUDE_DIR caf/all.hpp)
 find_library(CAF_CORE_LIBRARY NAMES caf_core)
 find_library(CAF_IO_LIBRARY NAMES caf_io)
+find_library(CAF_OPENSSL_LIBRARY NAMES caf_openssl)
 
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(CAF
-  REQUIRED_VARS CAF_CORE_LIBRARY CAF_IO_LIBRARY CAF_INCLUDE_DIR
+  REQUIRED_VARS CAF_CORE_LIBRARY CAF_IO_LIBRARY CAF_OPENSSL_LIBRARY CAF_INCLUDE_DIR
   REASON_FAILURE_MESSAGE "install Debian's libcaf-dev (tools/setup does)")
 
 if(CAF_FOUND AND NOT TARGET CAF::core)
@@ -20,4 +22,8 @@ if(CAF_FOUND AND NOT TARGET CAF::core)
   set_target_properties(CAF::io PROPERTIES
     IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
     INTERFACE_LINK_LIBRARIES CAF::core)
+  add_library(CAF::openssl UNKNOWN IMPORTED) # TLS for the middleman (cluster nodes)
+  set_target_properties(CAF::openssl PROPERTIES
+    IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"
+    INTERFACE_LINK_LIBRARIES CAF::io)
 endif()

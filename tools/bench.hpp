@@ -85,6 +85,18 @@ struct RateLimitBenchOptions {
   bool no_settle = false; ///< neither side corrects tokens by actual usage
 };
 
+struct ClusterBenchOptions {
+  std::size_t nodes = 2;        ///< `actorflow node` processes started on loopback
+  std::size_t items = 100'000;
+  std::size_t concurrency = 1024;
+  std::size_t workers = 2;      ///< this process's scheduler threads
+  std::size_t node_workers = 1; ///< each node's
+};
+
+/// The stock "echo" batch three ways in one run: here only, here and on the nodes, on the
+/// nodes only: throughput against local-only, and the per-item overhead of a remote item.
+int bench_cluster(const ClusterBenchOptions& options);
+
 /// A batch of chat calls through the openai provider against an `actorflow sim` started for
 /// the purpose: wall time against ceil(N/C) * L, and client CPU time per request.
 int bench_http(const HttpBenchOptions& options);

@@ -2,6 +2,7 @@
 #include "bench.hpp"
 #include "demo.hpp"
 #include "runs.hpp"
+#include "node.hpp"
 #include "sim.hpp"
 
 #include <CLI/CLI.hpp>
@@ -166,6 +167,16 @@ int main(int argc, char** argv) {
       checkpoint, bench_checkpoint);
   window_options(checkpoint_cmd, checkpoint, "Items, each committed to the store");
 
+  ClusterBenchOptions cluster;
+  auto* cluster_cmd = command(
+      bench_cmd, selected, "cluster",
+      "The stock echo batch here only, here and on node processes (loopback), and on the nodes "
+      "only: throughput vs local-only, and the overhead of a remote item",
+      cluster, bench_cluster);
+  window_options(cluster_cmd, cluster);
+  count(cluster_cmd, "--nodes", cluster.nodes, "`actorflow node` processes to start");
+  count(cluster_cmd, "--node-workers", cluster.node_workers, "Scheduler threads of each node");
+
   LatencyBenchOptions latency;
   auto* latency_cmd = command(
       bench_cmd, selected, "latency",
@@ -243,6 +254,29 @@ int main(int argc, char** argv) {
          "Fault kinds drawn from (500, drop, malformed, missing, slow); a request header "
          "x-sim-fault: KIND forces one, x-sim-latency-ms: N sets its latency");
   option(sim_cmd, "--slow-ms", sim.slow_ms, "How long the slow fault stalls before answering");
+
+  NodeOptions node;
+  auto* node_cmd = command(&app, selected, "node",
+                           "Run batch items for other runtimes (a cluster node): the stock node "
+                           "types (echo, square, sleep, summarise); model calls go to "
+                           "OPENAI_BASE_URL's server when it is set, else to the local model",
+                           node, run_node);
+  node_cmd->footer(
+      "Prints {\"listening\": \"HOST:PORT\", ...} once it listens; stops on SIGINT or "
+      "SIGTERM. Off loopback it needs TLS (--cert, --key, --ca: peers must present a "
+      "certificate the CA signed) unless --insecure is given.");
+  option(node_cmd, "--port", node.port, "TCP port (0: a free one)");
+  option(node_cmd, "--bind", node.bind, "Address to listen on");
+  option(node_cmd, "--workers", node.workers, "Scheduler threads (0: one per core, at least 2)");
+  option(node_cmd, "--capacity", node.capacity,
+         "Items it runs at once, as it tells the runtimes (0: 64 per worker)");
+  node_cmd->add_option("--cert", node.certificate, "TLS: this node's certificate (PEM)")
+      ->check(CLI::ExistingFile);
+  node_cmd->add_option("--key", node.key, "TLS: its private key (PEM)")->check(CLI::ExistingFile);
+  node_cmd->add_option("--ca", node.ca, "TLS: the CA that signs every peer's certificate (PEM)")
+      ->check(CLI::ExistingFile);
+  node_cmd->add_flag("--insecure", node.insecure,
+                     "Allow a plain (unencrypted, unauthenticated) listener off loopback");
 
   try {
     app.parse(argc, argv);

@@ -6,6 +6,7 @@
 #include <actorflow/testing.hpp>
 
 #include "actors/actor_slot.hpp"
+#include "actors/cluster.hpp"
 #include "actors/helper_actor.hpp"
 #include "actors/limit_controller.hpp"
 #include "actors/scheduler.hpp"
@@ -64,9 +65,27 @@ struct RuntimeImpl {
       trace = std::make_shared<TraceWriter>();
     }
     actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
+    auto& cluster = config.cluster;
+    const bool network = cluster.network || !cluster.nodes.empty() || !cluster.tls.empty();
+    if (network) {
+      if (auto loaded = actors::load_network(cfg, cluster); !loaded) {
+        network_error = loaded.error();
+        environment->log("cluster: " + network_error->message + "; the runtime runs without "
+                                                                "the network");
+      }
+    } else {
+      network_error = Error{Errc::bad_input, "the runtime has no network: set "
+                                             "RuntimeConfig::cluster (network, nodes or tls)"};
+    }
     system = std::make_unique<caf::actor_system>(cfg);
     environment->controllers =
         std::make_shared<actors::LimitControllers>(*system, std::move(config.limits));
+    if (!network_error) {
+      cluster_config = cluster;
+      auto gateway = actors::spawn_limit_gateway(*system, environment->controllers);
+      environment->cluster = std::make_shared<actors::Cluster>(
+          *system, std::move(cluster), workers, environment->log, std::move(gateway));
+    }
     env = std::move(environment);
   }
 
@@ -97,6 +116,11 @@ struct RuntimeImpl {
       run->drop_canceller();
     }
     env->controllers->stop();
+    if (env->cluster)
+      env->cluster->stop();
+    for (auto& host : node_hosts)
+      caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    node_hosts.clear();
     for (auto& slot : slots) {
       if (auto actor = slot->get())
         caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
@@ -134,6 +158,9 @@ struct RuntimeImpl {
   std::uint64_t next_run_id = 1;                                      // guarded by mutex
   std::unordered_map<std::uint64_t, std::weak_ptr<RunState>> live;    // guarded by mutex
   std::vector<std::shared_ptr<ActorSlot>> helpers;                    // guarded by mutex
+  std::vector<caf::actor> node_hosts; // Runtime::serve's; guarded by mutex
+  std::optional<Error> network_error; // why serve and connect cannot work (none: they can)
+  ClusterConfig cluster_config;       // as given (the Cluster has its own copy)
 };
 
 } // namespace detail
@@ -362,5 +389,38 @@ const NodeRegistry& Runtime::nodes() const noexcept { return impl_->env->nodes; 
 const ModelRegistry& Runtime::models() const noexcept { return impl_->env->models; }
 
 std::vector<LimitStats> Runtime::limit_stats() const { return impl_->env->controllers->stats(); }
+
+Result<std::uint16_t> Runtime::serve(const ServeOptions& options) {
+  auto& impl = *impl_;
+  if (impl.network_error)
+    return Error{impl.network_error->code, "serve: " + impl.network_error->message};
+  {
+    std::lock_guard lock{impl.mutex};
+    if (impl.stopped)
+      return Error{Errc::cancelled, "serve: the runtime has shut down"};
+  }
+  auto served = actors::serve_node(*impl.system, impl.env, impl.cluster_config, options,
+                                   impl.workers);
+  if (!served)
+    return served.error();
+  std::lock_guard lock{impl.mutex};
+  if (impl.stopped) { // shut down while it bound
+    caf::anon_send_exit(served->first, caf::exit_reason::user_shutdown);
+    return Error{Errc::cancelled, "serve: the runtime has shut down"};
+  }
+  impl.node_hosts.push_back(std::move(served->first));
+  return served->second;
+}
+
+Result<void> Runtime::connect(const std::string& address) {
+  auto& impl = *impl_;
+  if (impl.network_error)
+    return Error{impl.network_error->code, "connect: " + impl.network_error->message};
+  return impl.env->cluster->connect(address);
+}
+
+std::vector<NodeStatus> Runtime::cluster_status() const {
+  return impl_->env->cluster ? impl_->env->cluster->status() : std::vector<NodeStatus>{};
+}
 
 } // namespace actorflow

@@ -4,6 +4,7 @@
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/batch.hpp>
 #include <actorflow/checkpoint.hpp>
+#include <actorflow/cluster.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/ingest.hpp>
@@ -21,6 +22,7 @@
 #include <actorflow/run_result.hpp>
 #include <actorflow/runtime.hpp>
 #include <actorflow/state.hpp>
+#include <actorflow/stock_nodes.hpp>
 #include <actorflow/store.hpp>
 #include <actorflow/task.hpp>
 #include <actorflow/tokens.hpp>

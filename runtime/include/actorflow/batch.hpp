@@ -27,6 +27,8 @@ struct ItemOutcome {
   /// From the item's first attempt to its final outcome (backoffs between attempts included).
   std::chrono::microseconds latency{0};
   std::int64_t tokens = 0; ///< model tokens used by its attempts (ctx.llm() calls; a timed-out attempt's are not known)
+  /// Where its last attempt ran: "" here, else the cluster node's "host:port" (cluster.hpp).
+  std::string worker{};
 
   [[nodiscard]] bool ok() const noexcept { return result.index() == 0; }
   /// The value; throws `Failure` with the item's error when it failed.
@@ -97,6 +99,9 @@ struct BatchSummary {
   std::chrono::microseconds wall{0};
   std::uint64_t retries = 0;        ///< attempts beyond each item's first
   std::uint64_t circuit_opened = 0; ///< times the batch's circuit opened
+  /// Item launches started again because the cluster node running them died (no attempt is
+  /// counted for them; see cluster.hpp).
+  std::uint64_t requeued = 0;
 };
 
 /// The gathered outcomes, in input order (empty when the batch ran as completed).

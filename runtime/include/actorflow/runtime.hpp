@@ -3,6 +3,7 @@
 
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/batch.hpp>
+#include <actorflow/cluster.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
@@ -75,6 +76,9 @@ struct RuntimeConfig {
   /// Where durable runs are recorded (`open_checkpoint_store`; see actorflow/checkpoint.hpp).
   /// Only runs given a `RunOptions::run_id` are recorded; `resume` needs it.
   std::shared_ptr<CheckpointStore> checkpoints{};
+  /// Cluster nodes to run batch items on, TLS, and whether to load the network layer at all
+  /// (see actorflow/cluster.hpp). Without it the Runtime opens no socket.
+  ClusterConfig cluster{};
 };
 
 /// How one run is watched.
@@ -184,6 +188,18 @@ public:
   [[nodiscard]] const ModelRegistry& models() const noexcept;
   /// A snapshot of every (provider, model) key's resource controller made so far.
   [[nodiscard]] std::vector<LimitStats> limit_stats() const;
+
+  /// Hosts batch items for other Runtimes (what `actorflow node` does): listens on
+  /// `options.bind`:`options.port` and returns the port. Items run exec of the node type
+  /// registered under the name their batch uses. Needs `RuntimeConfig::cluster` with
+  /// `network` (or nodes, or tls); off loopback, TLS or `insecure`. Blocks while it binds.
+  [[nodiscard]] Result<std::uint16_t> serve(const ServeOptions& options);
+  /// Adds a node ("host:port") to run items on, as `ClusterConfig::nodes` does at start:
+  /// blocks until it answers (at most `connect_timeout`). An error says why it did not; the
+  /// node is then dialled again in the background.
+  [[nodiscard]] Result<void> connect(const std::string& address);
+  /// Every node added so far, in the order added.
+  [[nodiscard]] std::vector<NodeStatus> cluster_status() const;
 
 private:
   RunHandle start(const Flow& flow, State initial, RunOptions options,

@@ -1,0 +1,663 @@
+// The cluster: the owner's node table and dialler, its limit gateway, and the node host that
+// runs other Runtimes' items. See cluster.hpp.
+
+#include "actors/cluster.hpp"
+#include "actors/limit_controller.hpp"
+#include "core/outcome_codec.hpp"
+#include "core/run_meter.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <span>
+#include <thread>
+#include <unordered_map>
+
+namespace actorflow::actors {
+
+namespace {
+
+using watch_atom = caf::atom_constant<caf::atom("af_watch")>;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::int64_t none = -1;
+
+std::int64_t or_none(const std::optional<std::uint64_t>& x) {
+  return x ? static_cast<std::int64_t>(*x) : none;
+}
+std::int64_t or_none(const std::optional<std::chrono::milliseconds>& x) {
+  return x ? x->count() : none;
+}
+std::optional<std::uint64_t> count_or_none(std::int64_t x) {
+  return x >= 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(x)) : std::nullopt;
+}
+std::optional<std::chrono::milliseconds> ms_or_none(std::int64_t x) {
+  return x >= 0 ? std::optional<std::chrono::milliseconds>(x) : std::nullopt;
+}
+
+// "host:port" (the host may be a bracketed IPv6 address).
+Result<std::pair<std::string, std::uint16_t>> split_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  auto bad = [&](const char* why) {
+    return Error{Errc::bad_input, "cluster node '" + address + "': " + why +
+                                      " (expected host:port, e.g. 127.0.0.1:7000)"};
+  };
+  if (colon == std::string::npos || colon == 0)
+    return bad("no host and port");
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto digits = std::string_view(address).substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || port == 0 || port > 65535)
+    return bad("the port is not a number from 1 to 65535");
+  return std::pair{std::move(host), static_cast<std::uint16_t>(port)};
+}
+
+Result<void> check_readable(const std::string& path, const char* what) {
+  if (path.empty())
+    return Error{Errc::bad_input, std::string("TLS: no ") + what + " file given (TLS needs a "
+                                  "certificate, its key and the CA that signs the peers)"};
+  if (!std::ifstream(path))
+    return Error{Errc::bad_input, std::string("TLS: cannot read the ") + what + " file '" + path +
+                                      "'"};
+  return {};
+}
+
+} // namespace
+
+bool is_loopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+// -- CallEnd as integers -----------------------------------------------------------------------
+
+std::vector<char> call_end_fields(const CallEnd& end) {
+  const auto& r = end.rate_limits;
+  Array fields{or_none(end.actual_tokens),
+               end.rate_limited ? 1 : 0,
+               end.retry_after ? end.retry_after->count() : none,
+               or_none(r.limit_requests),
+               or_none(r.remaining_requests),
+               or_none(r.reset_requests),
+               or_none(r.limit_tokens),
+               or_none(r.remaining_tokens),
+               or_none(r.reset_tokens)};
+  auto bytes = to_msgpack(Value(std::move(fields)));
+  return {bytes.begin(), bytes.end()};
+}
+
+CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& bytes) {
+  CallEnd end;
+  end.lease = lease;
+  auto decoded =
+      from_msgpack(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  if (!decoded || !decoded->is_array() || decoded->as_array().size() != 9)
+    return end; // from a peer of another make: the estimate stands
+  std::vector<std::int64_t> fields;
+  for (const auto& field : decoded->as_array())
+    fields.push_back(field.is_int() ? field.as_int() : none);
+  end.actual_tokens = count_or_none(fields[0]);
+  end.rate_limited = fields[1] == 1;
+  if (fields[2] >= 0)
+    end.retry_after = std::chrono::nanoseconds{fields[2]};
+  auto& r = end.rate_limits;
+  r.limit_requests = count_or_none(fields[3]);
+  r.remaining_requests = count_or_none(fields[4]);
+  r.reset_requests = ms_or_none(fields[5]);
+  r.limit_tokens = count_or_none(fields[6]);
+  r.remaining_tokens = count_or_none(fields[7]);
+  r.reset_tokens = ms_or_none(fields[8]);
+  return end;
+}
+
+// -- the network layer -------------------------------------------------------------------------
+
+Result<void> load_network(caf::actor_system_config& cfg, const ClusterConfig& config) {
+  cfg.load<caf::io::middleman>();
+  if (config.tls.empty())
+    return {};
+  const auto& tls = config.tls;
+  for (auto [path, what] : {std::pair{&tls.certificate, "certificate"},
+                            std::pair{&tls.key, "key"}, std::pair{&tls.ca, "CA"}})
+    if (auto readable = check_readable(*path, what); !readable)
+      return readable;
+  cfg.openssl_certificate = tls.certificate;
+  cfg.openssl_key = tls.key;
+  cfg.openssl_cafile = tls.ca;
+  cfg.load<caf::openssl::manager>();
+  return {};
+}
+
+// The middleman actor that dials and publishes: OpenSSL's when TLS is configured.
+caf::io::middleman_actor network_of(caf::actor_system& system) {
+  if (system.has_openssl_manager())
+    return system.openssl_manager().actor_handle();
+  return system.middleman().actor_handle();
+}
+
+// -- the owner: nodes, placement, dialling ------------------------------------------------------
+
+struct Cluster::Impl {
+  struct Node {
+    std::string address;
+    std::string host;
+    std::uint16_t port = 0;
+    caf::actor actor; // its host actor, while connected
+    bool up = false;
+    bool dialling = false;
+    std::size_t capacity = 0;
+    std::size_t in_flight = 0;
+    std::uint64_t generation = 0; // bumped by every connection
+    std::uint64_t done = 0, requeued = 0, connects = 0;
+    std::string last_error;
+    Clock::time_point next_dial{};
+  };
+
+  Impl(caf::actor_system& sys, ClusterConfig cfg, std::size_t workers,
+       std::function<void(std::string_view)> log_line)
+      : system(sys), config(std::move(cfg)), log(std::move(log_line)),
+        local_capacity(config.local_capacity.value_or(64 * workers)) {}
+
+  // Marks connection `generation` of `node` (1-based) down; it is dialled again later.
+  void down(std::uint32_t node, std::uint64_t generation, const std::string& why) {
+    std::lock_guard lock{mutex};
+    auto& n = nodes[node - 1];
+    if (n.generation != generation || !n.up)
+      return;
+    n.up = false;
+    n.actor = caf::actor{};
+    n.in_flight = 0;
+    n.last_error = why;
+    n.next_dial = Clock::now() + config.reconnect_interval;
+    up_count.fetch_sub(1, std::memory_order_relaxed);
+    log("cluster: node " + n.address + " is down (" + why + "); dialling it again");
+    wake.notify_all();
+  }
+
+  // Dials node `index` (0-based) from this thread: a scoped actor waits for the connection
+  // and the node's hello, each at most the connect timeout.
+  Result<void> dial(std::size_t index) {
+    std::string host;
+    std::uint16_t port = 0;
+    {
+      std::lock_guard lock{mutex};
+      host = nodes[index].host;
+      port = nodes[index].port;
+      nodes[index].dialling = true;
+    }
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.connect_timeout);
+    std::optional<Error> failed;
+    caf::actor actor;
+    std::size_t capacity = 0;
+    {
+      caf::scoped_actor self{system};
+      self->request(network_of(system), timeout, caf::connect_atom::value, host, port)
+          .receive(
+              [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+                actor = caf::actor_cast<caf::actor>(std::move(ptr));
+              },
+              [&](caf::error& err) {
+                failed = Error{Errc::connection_failed, system.render(err)};
+              });
+      if (!failed && !actor)
+        failed = Error{Errc::connection_failed, "nothing is published there"};
+      if (!failed)
+        self->request(actor, timeout, hello_atom::value, cluster_protocol_version)
+            .receive(
+                [&](std::uint32_t version, std::uint64_t cap) {
+                  if (version != cluster_protocol_version)
+                    failed = Error{Errc::bad_input,
+                                   "it speaks cluster protocol " + std::to_string(version) +
+                                       ", this Runtime " +
+                                       std::to_string(cluster_protocol_version)};
+                  capacity = static_cast<std::size_t>(cap);
+                },
+                [&](caf::error& err) {
+                  failed = Error{Errc::connection_failed,
+                                 "no hello from it (is it an actorflow node?): " +
+                                     system.render(err)};
+                });
+    }
+    std::unique_lock lock{mutex};
+    auto& n = nodes[index];
+    n.dialling = false;
+    if (failed) {
+      n.last_error = failed->message;
+      n.next_dial = Clock::now() + config.reconnect_interval;
+      failed->message = "cluster node " + n.address + ": " + failed->message;
+      return *failed;
+    }
+    n.actor = actor;
+    n.up = true;
+    n.capacity = std::max<std::size_t>(1, capacity);
+    n.in_flight = 0;
+    n.connects += 1;
+    n.last_error.clear();
+    auto generation = ++n.generation;
+    up_count.fetch_add(1, std::memory_order_relaxed);
+    any_node.store(true, std::memory_order_relaxed);
+    auto address = n.address;
+    lock.unlock();
+    caf::anon_send(watcher, watch_atom::value, static_cast<std::uint32_t>(index + 1), generation,
+                   actor);
+    log("cluster: connected to node " + address + " (capacity " + std::to_string(capacity) + ")");
+    return {};
+  }
+
+  // The dialler thread: dials every node that is down once its time has come.
+  void dial_loop() {
+    std::unique_lock lock{mutex};
+    while (!stopped) {
+      auto next = Clock::time_point::max();
+      std::optional<std::size_t> due;
+      auto now = Clock::now();
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const auto& n = nodes[i];
+        if (n.up || n.dialling)
+          continue;
+        if (n.next_dial <= now) {
+          due = i;
+          break;
+        }
+        next = std::min(next, n.next_dial);
+      }
+      if (!due) {
+        if (next == Clock::time_point::max())
+          wake.wait(lock);
+        else
+          wake.wait_until(lock, next);
+        continue;
+      }
+      lock.unlock();
+      (void)dial(*due); // a failure is recorded on the node; a success logged
+      lock.lock();
+    }
+  }
+
+  caf::actor_system& system;
+  ClusterConfig config;
+  std::function<void(std::string_view)> log;
+  const std::size_t local_capacity;
+  caf::actor watcher;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  bool stopped = false;                // guarded by mutex
+  std::vector<Node> nodes;             // guarded by mutex; never shrinks
+  std::size_t local_in_flight = 0;     // guarded by mutex
+  std::atomic<std::size_t> up_count{0};
+  std::atomic<bool> any_node{false};   // a node has ever been up: placement needs the lock
+  std::thread dialler;
+};
+
+namespace {
+
+// Monitors every connected node's host; a down message marks the node down.
+struct WatcherState {
+  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint64_t>> watched;
+  static inline const char* name = "actorflow.cluster_watcher";
+};
+
+caf::behavior cluster_watcher(caf::stateful_actor<WatcherState>* self, Cluster::Impl* impl) {
+  self->set_down_handler([self, impl](caf::down_msg& down) {
+    auto it = self->state.watched.find(down.source);
+    if (it == self->state.watched.end())
+      return;
+    auto [node, generation] = it->second;
+    self->state.watched.erase(it);
+    impl->down(node, generation, "connection lost: " + self->system().render(down.reason));
+  });
+  return {
+      [self](watch_atom, std::uint32_t node, std::uint64_t generation, caf::actor& host) {
+        self->state.watched[host.address()] = {node, generation};
+        self->monitor(host);
+      },
+  };
+}
+
+} // namespace
+
+Cluster::Cluster(caf::actor_system& system, ClusterConfig config, std::size_t workers,
+                 std::function<void(std::string_view)> log, caf::actor gateway)
+    : impl_(std::make_unique<Impl>(system, std::move(config), workers, std::move(log))),
+      gateway_(std::move(gateway)) {
+  impl_->watcher = system.spawn(cluster_watcher, impl_.get());
+  impl_->dialler = std::thread([impl = impl_.get()] { impl->dial_loop(); });
+  for (const auto& address : std::vector<std::string>(impl_->config.nodes))
+    if (auto connected = connect(address); !connected)
+      impl_->log(connected.error().message + "; dialling it again in the background");
+}
+
+Cluster::~Cluster() { stop(); }
+
+void Cluster::stop() {
+  {
+    std::lock_guard lock{impl_->mutex};
+    if (impl_->stopped)
+      return;
+    impl_->stopped = true;
+    for (auto& n : impl_->nodes)
+      n.actor = caf::actor{};
+    impl_->wake.notify_all();
+  }
+  if (impl_->dialler.joinable())
+    impl_->dialler.join();
+  caf::anon_send_exit(impl_->watcher, caf::exit_reason::user_shutdown);
+  impl_->watcher = caf::actor{};
+  caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
+  gateway_ = caf::actor{};
+}
+
+Result<void> Cluster::connect(const std::string& address) {
+  auto split = split_address(address);
+  if (!split)
+    return split.error();
+  if (!impl_->config.insecure && impl_->config.tls.empty() && !is_loopback(split->first))
+    return Error{Errc::bad_input, "cluster node " + address +
+                                      ": off loopback, connections need TLS "
+                                      "(ClusterConfig::tls) or ClusterConfig::insecure"};
+  std::size_t index = 0;
+  {
+    std::lock_guard lock{impl_->mutex};
+    if (impl_->stopped)
+      return Error{Errc::cancelled, "cluster: the runtime is shutting down"};
+    auto& nodes = impl_->nodes;
+    auto it = std::find_if(nodes.begin(), nodes.end(),
+                           [&](const Impl::Node& n) { return n.address == address; });
+    if (it != nodes.end() && (it->up || it->dialling))
+      return {}; // already there, or on its way
+    if (it == nodes.end()) {
+      Impl::Node node;
+      node.address = address;
+      node.host = split->first;
+      node.port = split->second;
+      nodes.push_back(std::move(node));
+      it = nodes.end() - 1;
+    }
+    index = static_cast<std::size_t>(it - nodes.begin());
+  }
+  auto dialled = impl_->dial(index);
+  impl_->wake.notify_all(); // a failed dial schedules the next one
+  return dialled;
+}
+
+Cluster::Place Cluster::place() {
+  auto& impl = *impl_;
+  std::lock_guard lock{impl.mutex};
+  // The free room at each place; this Runtime wins ties, and with no node up it is the place.
+  std::int64_t best_free = std::numeric_limits<std::int64_t>::min();
+  std::uint32_t best = 0;
+  const bool local_allowed =
+      impl.local_capacity > 0 || impl.up_count.load(std::memory_order_relaxed) == 0;
+  if (local_allowed)
+    best_free = static_cast<std::int64_t>(impl.local_capacity) -
+                static_cast<std::int64_t>(impl.local_in_flight);
+  for (std::size_t i = 0; i < impl.nodes.size(); ++i) {
+    const auto& n = impl.nodes[i];
+    if (!n.up)
+      continue;
+    auto free = static_cast<std::int64_t>(n.capacity) - static_cast<std::int64_t>(n.in_flight);
+    if (free > best_free) {
+      best_free = free;
+      best = static_cast<std::uint32_t>(i + 1);
+    }
+  }
+  if (best == 0) {
+    ++impl.local_in_flight;
+    return {};
+  }
+  auto& n = impl.nodes[best - 1];
+  ++n.in_flight;
+  return Place{best, n.generation, n.actor};
+}
+
+void Cluster::release(std::uint32_t node, std::uint64_t generation, bool done) {
+  std::lock_guard lock{impl_->mutex};
+  if (node == 0) {
+    if (impl_->local_in_flight > 0)
+      --impl_->local_in_flight;
+    return;
+  }
+  auto& n = impl_->nodes[node - 1];
+  if (n.generation != generation)
+    return; // counted against a connection that is gone
+  if (n.in_flight > 0)
+    --n.in_flight;
+  if (done)
+    ++n.done;
+}
+
+void Cluster::lost(std::uint32_t node, std::uint64_t generation, std::size_t requeued) {
+  {
+    std::lock_guard lock{impl_->mutex};
+    impl_->nodes[node - 1].requeued += requeued;
+  }
+  impl_->down(node, generation, "connection lost");
+}
+
+std::string Cluster::address(std::uint32_t node) const {
+  std::lock_guard lock{impl_->mutex};
+  return node == 0 || node > impl_->nodes.size() ? std::string() : impl_->nodes[node - 1].address;
+}
+
+std::vector<NodeStatus> Cluster::status() const {
+  std::lock_guard lock{impl_->mutex};
+  std::vector<NodeStatus> out;
+  for (const auto& n : impl_->nodes)
+    out.push_back(NodeStatus{n.address, n.up, n.capacity, n.in_flight, n.done, n.requeued,
+                             n.connects, n.last_error});
+  return out;
+}
+
+// -- the owner's limit gateway -----------------------------------------------------------------
+
+namespace {
+
+// Spawned with its argument (not a capturing lambda): CAF 0.17 spawns an argument-less
+// function through a null tuple pointer, which UndefinedBehaviorSanitizer reports.
+caf::behavior limit_gateway(caf::event_based_actor*,
+                            std::shared_ptr<LimitControllers> controllers) {
+  return {
+      [controllers](ctrl_atom, const std::string& provider,
+                    const std::string& model) -> caf::result<caf::actor, std::uint64_t> {
+        auto controller = controllers->controller(provider, model);
+        if (!controller)
+          return caf::make_error(caf::sec::request_receiver_down,
+                                 "the run's runtime is shutting down");
+        return {std::move(controller), controllers->next_lease_id()};
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_limit_gateway(caf::actor_system& system,
+                               std::shared_ptr<LimitControllers> controllers) {
+  return system.spawn(limit_gateway, std::move(controllers));
+}
+
+// -- the node host -----------------------------------------------------------------------------
+
+namespace {
+
+struct HostState {
+  EnvironmentPtr env;
+  std::shared_ptr<const RunHooks> hooks; // for the items' leases: nobody listens here
+  std::uint64_t capacity = 0;
+  std::map<std::string, std::shared_ptr<const RemoteNodeType>, std::less<>> types;
+  // Running items by (batch, launch); batches monitored, with their item counts.
+  std::map<std::pair<caf::actor_addr, std::uint32_t>, caf::actor> items;
+  std::unordered_map<caf::actor_addr, std::size_t> batches;
+  std::set<std::string> logged; // reasons for refusing items, logged once each
+  static inline const char* name = "actorflow.node_host";
+};
+
+using HostActor = caf::stateful_actor<HostState>;
+
+// Answers a launch that cannot run with an error outcome (and logs why).
+void reject(HostActor* self, const caf::actor& batch, std::uint32_t slot, std::uint32_t launch,
+            std::uint64_t index, std::uint32_t attempt, Error error) {
+  // Logged once per reason: a batch of a type this node lacks would log every item.
+  if (self->state.logged.insert(error.message).second)
+    self->state.env->log("node: item " + std::to_string(index) + " refused: " + error.message +
+                         " (later items refused for this reason are not logged)");
+  ItemOutcome outcome;
+  outcome.index = static_cast<std::size_t>(index);
+  outcome.attempts = attempt;
+  outcome.result = std::move(error);
+  auto bytes = detail::encode_outcome(outcome);
+  self->send(batch, rdone_atom::value, slot, launch, std::vector<char>(bytes.begin(), bytes.end()));
+}
+
+caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64_t capacity) {
+  self->state.env = std::move(environment);
+  self->state.capacity = capacity;
+  self->state.hooks = std::make_shared<const RunHooks>(RunOptions{}, 0,
+                                              std::make_shared<detail::RunMeter>(), nullptr,
+                                              nullptr);
+  // A peer's message of a kind this host does not know: logged and dropped, never fatal.
+  self->set_default_handler([](caf::scheduled_actor* actor, caf::message_view& message)
+                                -> caf::result<caf::message> {
+    auto& host = static_cast<HostActor*>(actor)->state;
+    host.env->log("node: dropped a message it does not understand: " +
+                  to_string(message.copy_content_to_message()));
+    return caf::sec::unexpected_message;
+  });
+  self->set_down_handler([self](caf::down_msg& down) {
+    // A batch (or its whole Runtime) went away: its items stop.
+    auto& items = self->state.items;
+    auto it = items.lower_bound({down.source, 0});
+    while (it != items.end() && it->first.first == down.source) {
+      self->send_exit(it->second, caf::exit_reason::user_shutdown);
+      it = items.erase(it);
+    }
+    self->state.batches.erase(down.source);
+  });
+  return {
+      [self](hello_atom, std::uint32_t version) {
+        if (version != cluster_protocol_version)
+          self->state.env->log("node: a runtime speaking cluster protocol " +
+                               std::to_string(version) + " connected; this node speaks " +
+                               std::to_string(cluster_protocol_version));
+        return caf::make_message(cluster_protocol_version, self->state.capacity);
+      },
+      [self](rexec_atom, std::uint32_t version, const std::string& type,
+             const std::vector<char>& payload, std::uint32_t slot, std::uint32_t launch,
+             std::uint64_t index, std::uint32_t attempt, const caf::actor& gateway,
+             std::uint64_t run, double weight) {
+        auto& st = self->state;
+        auto batch = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!batch) {
+          st.env->log("node: dropped an item sent anonymously (nowhere to answer)");
+          return;
+        }
+        auto fail = [&](Errc code, std::string why) {
+          reject(self, batch, slot, launch, index, attempt, Error{code, std::move(why)});
+        };
+        if (version != cluster_protocol_version)
+          return fail(Errc::bad_input, "cluster protocol " + std::to_string(version) +
+                                           " is not this node's (" +
+                                           std::to_string(cluster_protocol_version) + ")");
+        auto known = st.types.find(type);
+        if (known == st.types.end()) {
+          if (!st.env->nodes.contains(type))
+            return fail(Errc::invalid_flow, st.env->nodes.make(type).error().message +
+                                                " (on this cluster node)");
+          NodeFactory factory = [env = st.env, type] {
+            auto made = env->nodes.make(type);
+            if (!made)
+              throw Failure(made.error());
+            return std::move(*made);
+          };
+          known = st.types
+                      .emplace(type, remote_node_type(Scope{st.env, st.hooks, "", 0}, type,
+                                                      std::move(factory)))
+                      .first;
+        }
+        auto item = from_msgpack(std::span(reinterpret_cast<const std::uint8_t*>(payload.data()),
+                                           payload.size()));
+        if (!item)
+          return fail(Errc::bad_input, "the item's payload does not decode: " +
+                                           item.error().message);
+        if (!gateway)
+          return fail(Errc::bad_input, "the launch names no limit gateway");
+        RemoteLaunch remote{batch, slot, launch, static_cast<std::size_t>(index), attempt,
+                            RemoteLimits{gateway, run, weight}, std::move(*item)};
+        auto actor = spawn_remote_item(self, *known->second, std::move(remote));
+        st.items[{batch.address(), launch}] = actor;
+        if (st.batches[batch.address()]++ == 0)
+          self->monitor(batch);
+      },
+      [self](rcancel_atom, std::uint32_t launch) {
+        auto& items = self->state.items;
+        if (auto it = items.find({caf::actor_cast<caf::actor_addr>(self->current_sender()),
+                                  launch});
+            it != items.end())
+          self->send_exit(it->second, caf::exit_reason::user_shutdown);
+      },
+      [self](rgone_atom, const caf::actor_addr& batch, std::uint32_t launch) {
+        auto& st = self->state;
+        if (st.items.erase({batch, launch}) == 0)
+          return;
+        auto it = st.batches.find(batch);
+        if (it != st.batches.end() && --it->second == 0) {
+          st.batches.erase(it);
+          self->demonitor(batch);
+        }
+      },
+  };
+}
+
+} // namespace
+
+Result<std::pair<caf::actor, std::uint16_t>> serve_node(caf::actor_system& system,
+                                                        EnvironmentPtr env,
+                                                        const ClusterConfig& config,
+                                                        const ServeOptions& options,
+                                                        std::size_t workers) {
+  if (!config.insecure && config.tls.empty() && !is_loopback(options.bind))
+    return Error{Errc::bad_input, "serve: binding " + options.bind +
+                                      " (off loopback) needs TLS (ClusterConfig::tls) or "
+                                      "ClusterConfig::insecure"};
+  auto capacity = options.capacity != 0 ? options.capacity : 64 * workers;
+  auto host = system.spawn(node_host, std::move(env), static_cast<std::uint64_t>(capacity));
+  std::optional<Error> failed;
+  std::uint16_t port = 0;
+  {
+    caf::scoped_actor self{system};
+    self->request(network_of(system), std::chrono::seconds(10), caf::publish_atom::value,
+                  options.port, caf::actor_cast<caf::strong_actor_ptr>(host),
+                  std::set<std::string>{}, options.bind, true)
+        .receive([&](std::uint16_t bound) { port = bound; },
+                 [&](caf::error& err) {
+                   failed = Error{Errc::unavailable, "serve: cannot listen on " + options.bind +
+                                                         ":" + std::to_string(options.port) +
+                                                         ": " + system.render(err)};
+                 });
+  }
+  if (failed) {
+    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    return *failed;
+  }
+  return std::pair{std::move(host), port};
+}
+
+} // namespace actorflow::actors

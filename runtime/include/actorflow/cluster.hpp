@@ -1,0 +1,82 @@
+#pragma once
+/// Running batch items on other processes: `actorflow node` daemons (or any host that calls
+/// `Runtime::serve`) run the items of a ParallelBatchNode that was added to its flow by
+/// registered type name (`FlowBuilder::registered_node`), found by that name on their side.
+///
+/// How it behaves:
+/// - Placement: each item goes to the place (this Runtime, or a connected node) with the most
+///   free capacity at its launch; items of nodes added by factory always run here.
+/// - A node that dies or disconnects: its items in flight start again elsewhere (this counts
+///   as no attempt); a result arriving late from it is dropped, so every item reaches the
+///   reducer once. The node is dialled again every `reconnect_interval` and used once back.
+/// - Retries, timeouts, fallbacks and the circuit stay with the batch, here; a node runs one
+///   attempt per launch and reports exec's raw error.
+/// - Limits stay global: a node's model calls ask this Runtime's resource controllers.
+/// - Payloads (items, outcomes) travel as msgpack Values; a payload a peer cannot decode, an
+///   unknown node type or another protocol version is an error of that item, never a crash.
+/// - Off loopback, connections need TLS (certificates signed by one CA, checked both ways)
+///   unless `insecure` is set.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace actorflow {
+
+/// PEM files for TLS: this side's certificate and key, and the CA that signs every peer's.
+struct TlsFiles {
+  std::string certificate{};
+  std::string key{};
+  std::string ca{};
+  [[nodiscard]] bool empty() const noexcept {
+    return certificate.empty() && key.empty() && ca.empty();
+  }
+};
+
+/// How a Runtime takes part in a cluster (`RuntimeConfig::cluster`).
+struct ClusterConfig {
+  /// Nodes to run items on, "host:port". The Runtime dials them when it starts (waiting at
+  /// most `connect_timeout` for each); one that does not answer is logged and dialled again
+  /// in the background.
+  std::vector<std::string> nodes{};
+  /// Loads CAF's network layer even without `nodes`, for `Runtime::serve` and
+  /// `Runtime::connect`. Implied by `nodes` and `tls`.
+  bool network = false;
+  /// Certificates for every connection, made and accepted: with them, TLS is used both ways.
+  TlsFiles tls{};
+  /// Allows plain connections to and from addresses off loopback (127.0.0.0/8, ::1).
+  bool insecure = false;
+  /// Items this Runtime runs itself at once before a node with more room is preferred; none:
+  /// 64 per worker thread. 0: items of registered nodes run on nodes only (while any is up).
+  std::optional<std::size_t> local_capacity{};
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds reconnect_interval{500};
+};
+
+/// How `Runtime::serve` hosts items for other Runtimes.
+struct ServeOptions {
+  std::string bind = "127.0.0.1"; ///< the address to listen on
+  std::uint16_t port = 0;         ///< 0: the system picks one (returned by serve)
+  /// Items this node runs at once, as it tells the Runtimes that connect; 0: 64 per worker.
+  std::size_t capacity = 0;
+};
+
+/// One connected (or configured) node, as `Runtime::cluster_status` sees it.
+struct NodeStatus {
+  std::string address;      ///< "host:port"
+  bool connected = false;
+  std::size_t capacity = 0; ///< what the node said it takes at once
+  std::size_t in_flight = 0;
+  std::uint64_t items_done = 0;     ///< outcomes received from it
+  std::uint64_t items_requeued = 0; ///< items it lost (it died) that started again elsewhere
+  std::uint64_t connects = 0;       ///< successful connections so far
+  std::string last_error{};         ///< why the last dial or the connection failed
+};
+
+/// The version of the protocol between a Runtime and its nodes; both must speak the same.
+inline constexpr std::uint32_t cluster_protocol_version = 1;
+
+} // namespace actorflow

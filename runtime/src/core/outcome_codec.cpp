@@ -1,0 +1,147 @@
+// ItemOutcome <-> msgpack (see outcome_codec.hpp).
+
+#include "core/outcome_codec.hpp"
+
+#include <actorflow/value.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace actorflow::detail {
+
+namespace {
+
+// Errc has no parser; asking `to_string` of every possible number keeps this one in step with
+// the enum as codes are added.
+std::optional<Errc> errc_named(std::string_view name) {
+  for (unsigned number = 1; number <= unsigned{std::numeric_limits<std::uint8_t>::max()};
+       ++number) {
+    const auto code = static_cast<Errc>(number);
+    if (const std::string_view known = to_string(code); known != "unknown" && known == name)
+      return code;
+  }
+  return std::nullopt;
+}
+
+// The member `key` of `map` if it has `type`; `what` names where, for the error.
+Result<const Value*> member(const Value& map, std::string_view key, ValueType type,
+                            std::string_view what) {
+  const Value* found = map.find(key);
+  if (found != nullptr && found->type() == type)
+    return found;
+  std::string message(what);
+  message += ": '";
+  message += key;
+  if (found == nullptr) {
+    message += "' is missing";
+  } else {
+    message += "': expected ";
+    message += to_string(type);
+    message += ", got ";
+    message += to_string(found->type());
+  }
+  return Error{Errc::bad_input, std::move(message)};
+}
+
+Result<std::int64_t> int_member(const Value& map, std::string_view key, std::string_view what) {
+  Result<const Value*> found = member(map, key, ValueType::integer, what);
+  if (!found)
+    return found.error();
+  return (*found)->as_int();
+}
+
+} // namespace
+
+std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome) {
+  Map map;
+  map.emplace("index", outcome.index);
+  map.emplace("ok", outcome.ok());
+  if (outcome.ok()) {
+    map.emplace("value", std::get<0>(outcome.result));
+  } else {
+    const Error& error = std::get<1>(outcome.result);
+    Map fields;
+    fields.emplace("code", to_string(error.code));
+    fields.emplace("message", error.message);
+    if (error.retry_after)
+      fields.emplace("retry_after_ms", error.retry_after->count());
+    map.emplace("error", std::move(fields));
+  }
+  map.emplace("attempts", outcome.attempts);
+  map.emplace("latency_us", outcome.latency.count());
+  map.emplace("tokens", outcome.tokens);
+  if (!outcome.worker.empty())
+    map.emplace("worker", outcome.worker);
+  return to_msgpack(Value(std::move(map)));
+}
+
+Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes) {
+  constexpr std::string_view what = "item outcome";
+  Result<Value> decoded = from_msgpack(bytes);
+  if (!decoded)
+    return decoded.error();
+  Value& map = *decoded;
+  if (!map.is_map())
+    return Error{Errc::bad_input, "item outcome: not a msgpack map"};
+
+  ItemOutcome outcome;
+  Result<std::int64_t> index = int_member(map, "index", what);
+  Result<std::int64_t> attempts = int_member(map, "attempts", what);
+  Result<std::int64_t> latency = int_member(map, "latency_us", what);
+  Result<std::int64_t> tokens = int_member(map, "tokens", what);
+  Result<const Value*> ok = member(map, "ok", ValueType::boolean, what);
+  for (const Result<std::int64_t>* number : {&index, &attempts, &latency, &tokens})
+    if (!*number)
+      return number->error();
+  if (!ok)
+    return ok.error();
+  if (*index < 0 || *attempts < 0 || *attempts > std::numeric_limits<std::uint32_t>::max())
+    return Error{Errc::bad_input, "item outcome: 'index' or 'attempts' is out of range"};
+  outcome.index = static_cast<std::size_t>(*index);
+  outcome.attempts = static_cast<std::uint32_t>(*attempts);
+  outcome.latency = std::chrono::microseconds{*latency};
+  outcome.tokens = *tokens;
+  if (const Value* worker = map.find("worker"); worker != nullptr && worker->is_string())
+    outcome.worker = worker->as_string();
+
+  if ((*ok)->as_bool()) {
+    Map& members = map.as_map();
+    const auto value = members.find("value");
+    if (value == members.end())
+      return Error{Errc::bad_input, "item outcome: 'value' is missing"};
+    outcome.result.emplace<0>(std::move(value->second));
+    return outcome;
+  }
+  Result<const Value*> error = member(map, "error", ValueType::map, what);
+  if (!error)
+    return error.error();
+  constexpr std::string_view error_what = "item outcome: error";
+  Result<const Value*> code = member(**error, "code", ValueType::string, error_what);
+  Result<const Value*> message = member(**error, "message", ValueType::string, error_what);
+  if (!code)
+    return code.error();
+  if (!message)
+    return message.error();
+  const std::optional<Errc> errc = errc_named((*code)->as_string());
+  if (!errc) {
+    std::string unknown = "item outcome: error code '";
+    unknown += (*code)->as_string();
+    unknown += "' is unknown to this actorflow";
+    return Error{Errc::bad_input, std::move(unknown)};
+  }
+  Error stored{*errc, (*message)->as_string()};
+  if ((*error)->find("retry_after_ms") != nullptr) {
+    Result<std::int64_t> after = int_member(**error, "retry_after_ms", error_what);
+    if (!after)
+      return after.error();
+    stored.retry_after = std::chrono::milliseconds{*after};
+  }
+  outcome.result.emplace<1>(std::move(stored));
+  return outcome;
+}
+
+} // namespace actorflow::detail

@@ -1,0 +1,22 @@
+#pragma once
+// ItemOutcome as msgpack: what a checkpoint store keeps of an item, and what a cluster node
+// sends back for an item it ran. The format is actorflow's (below), stable across versions.
+
+#include <actorflow/batch.hpp>
+#include <actorflow/result.hpp>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace actorflow::detail {
+
+// {"index": int, "ok": bool, "value": any            (ok)
+//                            "error": {"code": Errc name, "message": str,
+//                                      "retry_after_ms": int (when set)}   (failed)
+//  "attempts": int, "latency_us": int, "tokens": int, "worker": str (when not "")}
+[[nodiscard]] std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome);
+/// Bytes that are not such a map (or name an Errc this build does not know) are bad_input.
+[[nodiscard]] Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes);
+
+} // namespace actorflow::detail
