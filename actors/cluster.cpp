@@ -190,6 +190,7 @@ struct Cluster::Impl {
     up_count.fetch_sub(1, std::memory_order_relaxed);
     log("cluster: node " + n.address + " is down (" + why + "); dialling it again");
     wake.notify_all();
+    changed.notify_all();
   }
 
   // Dials node `index` (0-based) from this thread: a scoped actor waits for the connection
@@ -255,6 +256,7 @@ struct Cluster::Impl {
     up_count.fetch_add(1, std::memory_order_relaxed);
     any_node.store(true, std::memory_order_relaxed);
     auto address = n.address;
+    changed.notify_all();
     lock.unlock();
     caf::anon_send(watcher, watch_atom::value, static_cast<std::uint32_t>(index + 1), generation,
                    actor);
@@ -299,7 +301,8 @@ struct Cluster::Impl {
   caf::actor watcher;
 
   mutable std::mutex mutex;
-  std::condition_variable wake;
+  std::condition_variable wake;        // the dialler's: a node went down, or stop
+  mutable std::condition_variable changed; // a node came up or went down
   bool stopped = false;                // guarded by mutex
   std::vector<Node> nodes;             // guarded by mutex; never shrinks
   std::size_t local_in_flight = 0;     // guarded by mutex
@@ -456,6 +459,14 @@ void Cluster::lost(std::uint32_t node, std::uint64_t generation, std::size_t req
 std::string Cluster::address(std::uint32_t node) const {
   std::lock_guard lock{impl_->mutex};
   return node == 0 || node > impl_->nodes.size() ? std::string() : impl_->nodes[node - 1].address;
+}
+
+bool Cluster::wait_connected(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock{impl_->mutex};
+  return impl_->changed.wait_for(lock, timeout, [&] {
+    return impl_->stopped || std::all_of(impl_->nodes.begin(), impl_->nodes.end(),
+                                         [](const Impl::Node& n) { return n.up; });
+  });
 }
 
 std::vector<NodeStatus> Cluster::status() const {

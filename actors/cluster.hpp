@@ -113,6 +113,8 @@ public:
   [[nodiscard]] std::string address(std::uint32_t node) const;
   [[nodiscard]] const caf::actor& gateway() const noexcept { return gateway_; }
   [[nodiscard]] std::vector<NodeStatus> status() const;
+  /// Waits at most `timeout` until every node added so far is connected.
+  bool wait_connected(std::chrono::milliseconds timeout) const;
   /// Stops dialling (at shutdown, before the actor system goes).
   void stop();
 

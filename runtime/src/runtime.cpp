@@ -419,6 +419,10 @@ Result<void> Runtime::connect(const std::string& address) {
   return impl.env->cluster->connect(address);
 }
 
+bool Runtime::wait_for_nodes(std::chrono::milliseconds timeout) const {
+  return !impl_->env->cluster || impl_->env->cluster->wait_connected(timeout);
+}
+
 std::vector<NodeStatus> Runtime::cluster_status() const {
   return impl_->env->cluster ? impl_->env->cluster->status() : std::vector<NodeStatus>{};
 }

@@ -200,6 +200,9 @@ public:
   [[nodiscard]] Result<void> connect(const std::string& address);
   /// Every node added so far, in the order added.
   [[nodiscard]] std::vector<NodeStatus> cluster_status() const;
+  /// Waits at most `timeout` until every node added so far is connected (one that died is
+  /// dialled again every `ClusterConfig::reconnect_interval`); true when they are.
+  [[nodiscard]] bool wait_for_nodes(std::chrono::milliseconds timeout) const;
 
 private:
   RunHandle start(const Flow& flow, State initial, RunOptions options,

@@ -34,15 +34,16 @@ using tools::Subprocess;
 
 namespace {
 
-// `actorflow node --port 0 --workers 1 <args>`, listening; stopped (SIGTERM) when destroyed.
+// `actorflow node --port PORT --workers 1 <args>`, listening; stopped (SIGTERM) when destroyed.
 struct NodeProcess {
   Subprocess process;
   std::uint16_t port = 0;
   [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port); }
 };
 
-NodeProcess start_node(std::vector<std::string> args = {}) {
-  std::vector<std::string> argv{ACTORFLOW_CLI, "node", "--port", "0", "--workers", "1"};
+NodeProcess start_node(std::vector<std::string> args = {}, std::uint16_t port = 0) {
+  std::vector<std::string> argv{ACTORFLOW_CLI, "node", "--port", std::to_string(port),
+                                "--workers", "1"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto process = must(Subprocess::start(argv));
   auto line = process.read_line(std::chrono::seconds(10));
@@ -150,6 +151,26 @@ TEST_CASE("a node killed with SIGKILL mid-batch: its items run elsewhere, none l
   REQUIRE(status.size() == 2);
   CHECK_FALSE(status[0].connected);
   CHECK(status[0].items_requeued == static_cast<std::uint64_t>(state.at("requeued").as_int()));
+}
+
+TEST_CASE("a node that comes back on its address is dialled again and used") {
+  auto node = start_node();
+  auto config = cluster_config({node.address()});
+  config.cluster.local_capacity = 0;
+  config.cluster.reconnect_interval = std::chrono::milliseconds(50);
+  Runtime runtime(std::move(config));
+  check_squares(must(runtime.run(stock_flow("square"), numbers(100)).get()).state, 100);
+  ::kill(node.process.pid(), SIGKILL);
+  REQUIRE(node.process.wait_exit(std::chrono::seconds(10)));
+  // While it is down, items run here.
+  auto alone = must(runtime.run(stock_flow("square"), numbers(100)).get()).state;
+  check_squares(alone, 100);
+  auto back = start_node({}, node.port); // the same address
+  REQUIRE(runtime.wait_for_nodes(std::chrono::seconds(10)));
+  auto state = must(runtime.run(stock_flow("square"), numbers(100)).get()).state;
+  check_squares(state, 100);
+  CHECK(items_at(state, back.address()) == 100);
+  CHECK(runtime.cluster_status().at(0).connects == 2);
 }
 
 TEST_CASE("TLS: a peer with a certificate from the CA gets work; one without is refused") {
