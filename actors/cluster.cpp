@@ -178,7 +178,7 @@ struct Cluster::Impl {
 
   // Marks connection `generation` of `node` (1-based) down; it is dialled again later.
   void down(std::uint32_t node, std::uint64_t generation, const std::string& why) {
-    std::lock_guard lock{mutex};
+    std::unique_lock lock{mutex};
     auto& n = nodes[node - 1];
     if (n.generation != generation || !n.up)
       return;
@@ -188,9 +188,11 @@ struct Cluster::Impl {
     n.last_error = why;
     n.next_dial = Clock::now() + config.reconnect_interval;
     up_count.fetch_sub(1, std::memory_order_relaxed);
-    log("cluster: node " + n.address + " is down (" + why + "); dialling it again");
+    auto line = "cluster: node " + n.address + " is down (" + why + "); dialling it again";
     wake.notify_all();
     changed.notify_all();
+    lock.unlock();
+    log(line); // unlocked: the host's callback may ask for the cluster's status
   }
 
   // Dials node `index` (0-based) from this thread: a scoped actor waits for the connection
@@ -198,11 +200,12 @@ struct Cluster::Impl {
   Result<void> dial(std::size_t index) {
     std::string host;
     std::uint16_t port = 0;
+    caf::actor watching;
     {
-      std::lock_guard lock{mutex};
+      std::lock_guard lock{mutex}; // the caller has marked the node `dialling`
       host = nodes[index].host;
       port = nodes[index].port;
-      nodes[index].dialling = true;
+      watching = watcher;
     }
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.connect_timeout);
     std::optional<Error> failed;
@@ -240,6 +243,8 @@ struct Cluster::Impl {
     std::unique_lock lock{mutex};
     auto& n = nodes[index];
     n.dialling = false;
+    if (stopped)
+      return Error{Errc::cancelled, "cluster: the runtime is shutting down"};
     if (failed) {
       n.last_error = failed->message;
       n.next_dial = Clock::now() + config.reconnect_interval;
@@ -258,7 +263,7 @@ struct Cluster::Impl {
     auto address = n.address;
     changed.notify_all();
     lock.unlock();
-    caf::anon_send(watcher, watch_atom::value, static_cast<std::uint32_t>(index + 1), generation,
+    caf::anon_send(watching, watch_atom::value, static_cast<std::uint32_t>(index + 1), generation,
                    actor);
     log("cluster: connected to node " + address + " (capacity " + std::to_string(capacity) + ")");
     return {};
@@ -288,6 +293,7 @@ struct Cluster::Impl {
           wake.wait_until(lock, next);
         continue;
       }
+      nodes[*due].dialling = true; // under the lock that found it due: no second dial
       lock.unlock();
       (void)dial(*due); // a failure is recorded on the node; a success logged
       lock.lock();
@@ -357,9 +363,13 @@ void Cluster::stop() {
     if (impl_->stopped)
       return;
     impl_->stopped = true;
-    for (auto& n : impl_->nodes)
+    for (auto& n : impl_->nodes) {
       n.actor = caf::actor{};
+      n.up = false; // no placement gets a handle that is gone
+    }
+    impl_->up_count.store(0, std::memory_order_relaxed);
     impl_->wake.notify_all();
+    impl_->changed.notify_all();
   }
   if (impl_->dialler.joinable())
     impl_->dialler.join();
@@ -386,7 +396,7 @@ Result<void> Cluster::connect(const std::string& address) {
     auto it = std::find_if(nodes.begin(), nodes.end(),
                            [&](const Impl::Node& n) { return n.address == address; });
     if (it != nodes.end() && (it->up || it->dialling))
-      return {}; // already there, or on its way
+      return {}; // already there, or on its way (a background dial may still fail)
     if (it == nodes.end()) {
       Impl::Node node;
       node.address = address;
@@ -396,6 +406,7 @@ Result<void> Cluster::connect(const std::string& address) {
       it = nodes.end() - 1;
     }
     index = static_cast<std::size_t>(it - nodes.begin());
+    it->dialling = true; // in the lock that checked it: the dialler will not dial it too
   }
   auto dialled = impl_->dial(index);
   impl_->wake.notify_all(); // a failed dial schedules the next one
@@ -526,8 +537,9 @@ using HostActor = caf::stateful_actor<HostState>;
 // Answers a launch that cannot run with an error outcome (and logs why).
 void reject(HostActor* self, const caf::actor& batch, std::uint32_t slot, std::uint32_t launch,
             std::uint64_t index, std::uint32_t attempt, Error error) {
-  // Logged once per reason: a batch of a type this node lacks would log every item.
-  if (self->state.logged.insert(error.message).second)
+  // Logged once per reason: a batch of a type this node lacks would log every item. Capped:
+  // a peer sending ever new type names must not grow it without end.
+  if (self->state.logged.size() < 256 && self->state.logged.insert(error.message).second)
     self->state.env->log("node: item " + std::to_string(index) + " refused: " + error.message +
                          " (later items refused for this reason are not logged)");
   ItemOutcome outcome;
@@ -544,13 +556,31 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
   self->state.hooks = std::make_shared<const RunHooks>(RunOptions{}, 0,
                                               std::make_shared<detail::RunMeter>(), nullptr,
                                               nullptr);
-  // A peer's message of a kind this host does not know: logged and dropped, never fatal.
+  // A peer's message of a kind this host does not know: logged (cut short) and dropped, never
+  // fatal. No answer: an error sent back would end a sender that has no error handler.
   self->set_default_handler([](caf::scheduled_actor* actor, caf::message_view& message)
                                 -> caf::result<caf::message> {
     auto& host = static_cast<HostActor*>(actor)->state;
-    host.env->log("node: dropped a message it does not understand: " +
-                  to_string(message.copy_content_to_message()));
-    return caf::sec::unexpected_message;
+    auto text = to_string(message.copy_content_to_message());
+    if (text.size() > 200)
+      text = text.substr(0, 200) + "...";
+    host.env->log("node: dropped a message it does not understand: " + text);
+    return caf::delegated<caf::message>{};
+  });
+  self->set_error_handler([self](caf::error& err) {
+    self->state.env->log("node: ignored an error message: " + self->system().render(err));
+  });
+  // Only this process may stop the host (Runtime::shutdown); its items stop with it, or they
+  // would run on (and be run again elsewhere by their batches).
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.source && msg.source.node() != self->node()) {
+      self->state.env->log("node: ignored an exit message from another process");
+      return;
+    }
+    for (auto& [key, item] : self->state.items)
+      self->send_exit(item, caf::exit_reason::user_shutdown);
+    self->state.items.clear();
+    self->quit(msg.reason);
   });
   self->set_down_handler([self](caf::down_msg& down) {
     // A batch (or its whole Runtime) went away: its items stop.

@@ -34,6 +34,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <coroutine>
+#include <deque>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -661,7 +662,10 @@ struct FanOut {
   // In a cluster, for a registered node: places launches; the node type's name there.
   Cluster* cluster = nullptr;
   std::string remote_type;
-  std::unordered_map<caf::actor_addr, std::uint32_t> watched; // node hosts monitored, by node
+  // Node hosts monitored: the node, and its connections monitored, oldest first. A node that
+  // reconnects has an address equal to the old one's, so each down message is taken to be
+  // of the oldest connection still watched (they die in that order).
+  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>> watched;
   std::uint64_t requeued = 0;
 };
 
@@ -838,7 +842,8 @@ struct NodeActorState : ExecSite {
         if (!slot.actor)
           continue;
         if (slot.node != 0) {
-          caf::anon_send(slot.actor, rcancel_atom::value, slot.launch);
+          // Its node stops it: the host monitors this batch (an anonymous rcancel would name
+          // no batch).
           cluster->release(slot.node, slot.node_generation, false);
         } else {
           caf::anon_send_exit(slot.actor, caf::exit_reason::user_shutdown);
@@ -951,8 +956,12 @@ struct NodeActorState : ExecSite {
   void launch_remote(std::uint32_t id, const Cluster::Place& place, const Value& input) {
     auto& f = *fan;
     auto& slot = f.in_flight->slots[id];
-    if (f.watched.emplace(place.host.address(), place.node).second)
-      self_->monitor(place.host);
+    auto& [node, connections] = f.watched[place.host.address()];
+    if (connections.empty() || connections.back() != place.generation) {
+      node = place.node;
+      connections.push_back(place.generation);
+      self_->monitor(place.host); // a connection of the node not seen before
+    }
     auto bytes = to_msgpack(input);
     std::vector<char> payload(bytes.begin(), bytes.end());
     const auto& hooks = *spec_->scope.hooks;
@@ -1022,18 +1031,18 @@ struct NodeActorState : ExecSite {
     auto watched = f.watched.find(host);
     if (watched == f.watched.end())
       return;
-    const auto node = watched->second;
-    f.watched.erase(watched); // a new connection to it has another host proxy
+    const auto node = watched->second.first;
+    const auto generation = watched->second.second.front();
+    watched->second.second.pop_front();
+    if (watched->second.second.empty())
+      f.watched.erase(watched);
     if (f.stopping)
       return;
     std::vector<std::uint32_t> lost;
-    std::uint64_t generation = 0;
     for (std::uint32_t id = 0; id < f.in_flight->slots.size(); ++id) {
       auto& slot = f.in_flight->slots[id];
-      if (slot.actor && slot.node == node && slot.actor.address() == host) {
-        generation = slot.node_generation;
+      if (slot.actor && slot.node == node && slot.node_generation == generation)
         lost.push_back(id);
-      }
     }
     if (lost.empty())
       return;

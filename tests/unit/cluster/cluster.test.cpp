@@ -350,6 +350,9 @@ TEST_CASE("a payload that does not decode, or another protocol version, is an it
                                   std::vector<char>(bytes.begin(), bytes.end()));
   REQUIRE_FALSE(other_version.ok());
   CHECK(contains(other_version.error().message, "protocol"));
+  // An exit message or an error from a peer does not stop the node's host.
+  self->send_exit(*host, caf::exit_reason::user_shutdown);
+  self->send(*host, caf::make_error(caf::sec::runtime_error, "from a peer"));
   // The node still works: a good launch squares its item.
   auto good = outcome_of(cluster_protocol_version, std::vector<char>(bytes.begin(), bytes.end()));
   REQUIRE(good.ok());
