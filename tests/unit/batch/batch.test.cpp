@@ -175,7 +175,7 @@ TEST_CASE("100,000 items pass through the fan-out") {
   CHECK(result->state.at("sum").as_int() == 100'000LL * 99'999 / 2);
 }
 
-TEST_CASE("collect: a throwing item does not stop the others; post sees the counts") {
+TEST_CASE("collect: a throwing item does not stop the others, post sees the counts") {
   class Collect : public SlowSquares {
   public:
     explicit Collect(Concurrency* c) : SlowSquares(BatchOptions{.max_concurrency = 4}, c) {}

@@ -173,7 +173,7 @@ TEST_CASE("a node that comes back on its address is dialled again and used") {
   CHECK(runtime.cluster_status().at(0).connects == 2);
 }
 
-TEST_CASE("TLS: a peer with a certificate from the CA gets work; one without is refused") {
+TEST_CASE("TLS: a peer with a certificate from the CA gets work, one without is refused") {
   auto dir = std::filesystem::temp_directory_path() /
              ("actorflow-tls-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -85,7 +85,7 @@ TEST_CASE("token-bound calls are paced by their cost and no window exceeds the t
   CHECK(tokens >= 5000);
 }
 
-TEST_CASE("concurrency never exceeds max_concurrent; a release lets the next one in") {
+TEST_CASE("concurrency never exceeds max_concurrent, a release lets the next one in") {
   LimitScheduler s(Limits{.max_concurrent = 3});
   for (LimitScheduler::LeaseId id = 0; id < 10; ++id)
     REQUIRE(s.request(id, 1, 1).ok());
@@ -160,7 +160,7 @@ TEST_CASE("a 429 pauses the key for exactly Retry-After") {
   CHECK(s.poll(t0 + 2500ms).granted.size() == 1);
 }
 
-TEST_CASE("a run's budget is shared by its calls; when spent, its calls fail, others go on") {
+TEST_CASE("a run's budget is shared by its calls, when spent, its calls fail, others go on") {
   LimitScheduler s(Limits{.tokens_per_run = 1000});
   REQUIRE(s.request(1, 7, 400).ok());
   REQUIRE(s.request(2, 7, 400).ok());
@@ -181,7 +181,7 @@ TEST_CASE("a run's budget is shared by its calls; when spent, its calls fail, ot
   CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{5});
 }
 
-TEST_CASE("a waiting call can be withdrawn; a stricter server tightens the limits") {
+TEST_CASE("a waiting call can be withdrawn, a stricter server tightens the limits") {
   LimitScheduler s(Limits{.requests_per_minute = 600});
   REQUIRE(s.request(1, 1, 1).ok());
   s.cancel(1);

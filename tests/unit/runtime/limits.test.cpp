@@ -207,7 +207,7 @@ TEST_CASE("a parallel batch under request and token limits: no 60 s window excee
   CHECK(stats[0].wait_p50 <= stats[0].wait_p99);
 }
 
-TEST_CASE("calls in flight never exceed max_concurrent; each answer lets the next one in") {
+TEST_CASE("calls in flight never exceed max_concurrent, each answer lets the next one in") {
   auto clock = std::make_shared<testing::VirtualClock>();
   auto held = std::make_shared<HeldProvider>();
   Runtime runtime{limited(clock, "held", held, Limits{.max_concurrent = 2})};
@@ -276,7 +276,7 @@ TEST_CASE("the lease of a cancelled caller comes back, and its waiting request i
   REQUIRE(eventually([&] { return key_stats(runtime).in_flight == 0; }));
 }
 
-TEST_CASE("a run's token budget is shared by its items; when spent the rest fail, reported") {
+TEST_CASE("a run's token budget is shared by its items, when spent the rest fail, reported") {
   auto clock = std::make_shared<testing::VirtualClock>();
   auto instant = std::make_shared<InstantProvider>(clock, 1.0); // uses all it reserves
   auto state = prompts(6);

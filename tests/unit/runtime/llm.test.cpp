@@ -135,7 +135,7 @@ TEST_CASE("a 429 with Retry-After is retried after exactly that wait") {
   CHECK(held->prompts().size() == 2);
 }
 
-TEST_CASE("a call still out when its attempt times out is abandoned; its late answer is dropped") {
+TEST_CASE("a call still out when its attempt times out is abandoned, its late answer is dropped") {
   auto clock = std::make_shared<testing::VirtualClock>();
   auto held = std::make_shared<HeldProvider>();
   Runtime runtime{held_on(clock, held)};

@@ -103,7 +103,7 @@ TEST_CASE("a circuit opens after K failures within the window, not for failures 
   CHECK_FALSE(breaker.allow(t + 23s));
 }
 
-TEST_CASE("after the cool-down one probe goes through; its success closes the circuit") {
+TEST_CASE("after the cool-down one probe goes through, its success closes the circuit") {
   CircuitBreaker breaker{CircuitPolicy{.max_failures = 2, .window = 1'000ms, .cool_down = 5'000ms}};
   CircuitBreaker::TimePoint t{};
   breaker.record_failure(t);

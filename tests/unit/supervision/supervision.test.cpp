@@ -173,7 +173,7 @@ TEST_CASE("a non-retryable error is not retried") {
   CHECK(model->calls() == 1);
 }
 
-TEST_CASE("a flow's default retry policy applies; a node's own policy wins over it") {
+TEST_CASE("a flow's default retry policy applies, a node's own policy wins over it") {
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
   auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::server_error()});
@@ -191,7 +191,7 @@ TEST_CASE("a flow's default retry policy applies; a node's own policy wins over 
   CHECK(model->calls() == 3);
 }
 
-TEST_CASE("batch items are retried each on their own; outcomes carry their attempts") {
+TEST_CASE("batch items are retried each on their own, outcomes carry their attempts") {
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
   // Calls in order: the first two fail (whichever items make them), then all succeed.
