@@ -259,7 +259,6 @@ struct Cluster::Impl {
     n.last_error.clear();
     auto generation = ++n.generation;
     up_count.fetch_add(1, std::memory_order_relaxed);
-    any_node.store(true, std::memory_order_relaxed);
     auto address = n.address;
     changed.notify_all();
     lock.unlock();
@@ -311,9 +310,9 @@ struct Cluster::Impl {
   mutable std::condition_variable changed; // a node came up or went down
   bool stopped = false;                // guarded by mutex
   std::vector<Node> nodes;             // guarded by mutex; never shrinks
-  std::size_t local_in_flight = 0;     // guarded by mutex
+  // Launches running here. Atomic: with no node up, placement takes no lock at all.
+  std::atomic<std::size_t> local_in_flight{0};
   std::atomic<std::size_t> up_count{0};
-  std::atomic<bool> any_node{false};   // a node has ever been up: placement needs the lock
   std::thread dialler;
 };
 
@@ -415,6 +414,10 @@ Result<void> Cluster::connect(const std::string& address) {
 
 Cluster::Place Cluster::place() {
   auto& impl = *impl_;
+  if (impl.up_count.load(std::memory_order_relaxed) == 0) { // the common case of a node host
+    impl.local_in_flight.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
   std::lock_guard lock{impl.mutex};
   // The free room at each place; this Runtime wins ties, and with no node up it is the place.
   std::int64_t best_free = std::numeric_limits<std::int64_t>::min();
@@ -423,7 +426,7 @@ Cluster::Place Cluster::place() {
       impl.local_capacity > 0 || impl.up_count.load(std::memory_order_relaxed) == 0;
   if (local_allowed)
     best_free = static_cast<std::int64_t>(impl.local_capacity) -
-                static_cast<std::int64_t>(impl.local_in_flight);
+                static_cast<std::int64_t>(impl.local_in_flight.load(std::memory_order_relaxed));
   for (std::size_t i = 0; i < impl.nodes.size(); ++i) {
     const auto& n = impl.nodes[i];
     if (!n.up)
@@ -435,7 +438,7 @@ Cluster::Place Cluster::place() {
     }
   }
   if (best == 0) {
-    ++impl.local_in_flight;
+    impl.local_in_flight.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
   auto& n = impl.nodes[best - 1];
@@ -444,12 +447,11 @@ Cluster::Place Cluster::place() {
 }
 
 void Cluster::release(std::uint32_t node, std::uint64_t generation, bool done) {
-  std::lock_guard lock{impl_->mutex};
-  if (node == 0) {
-    if (impl_->local_in_flight > 0)
-      --impl_->local_in_flight;
+  if (node == 0) { // every local place() is matched by one release
+    impl_->local_in_flight.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
+  std::lock_guard lock{impl_->mutex};
   auto& n = impl_->nodes[node - 1];
   if (n.generation != generation)
     return; // counted against a connection that is gone
@@ -466,6 +468,8 @@ void Cluster::lost(std::uint32_t node, std::uint64_t generation, std::size_t req
   }
   impl_->down(node, generation, "connection lost");
 }
+
+const ClusterConfig& Cluster::config() const noexcept { return impl_->config; }
 
 std::string Cluster::address(std::uint32_t node) const {
   std::lock_guard lock{impl_->mutex};

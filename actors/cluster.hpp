@@ -112,6 +112,7 @@ public:
   void lost(std::uint32_t node, std::uint64_t generation, std::size_t requeued);
   [[nodiscard]] std::string address(std::uint32_t node) const;
   [[nodiscard]] const caf::actor& gateway() const noexcept { return gateway_; }
+  [[nodiscard]] const ClusterConfig& config() const noexcept;
   [[nodiscard]] std::vector<NodeStatus> status() const;
   /// Waits at most `timeout` until every node added so far is connected.
   bool wait_connected(std::chrono::milliseconds timeout) const;

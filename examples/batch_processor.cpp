@@ -102,8 +102,8 @@ double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 
 
 int main(int argc, char** argv) {
   CLI::App app{"Run a batch of prompts through a model within limits (see the file's header)"};
-  std::string input, out, trace;
-  bool report = false;
+  std::string input, out;
+  examples::Watching watch;
   std::size_t items = 0, window = 32;
   std::uint32_t max_tokens = 64;
   RetryPolicy retry{.max_attempts = 4}; // jitter: full
@@ -117,8 +117,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-tokens", max_tokens, "Most tokens per answer")->capture_default_str();
   app.add_option("--out", out, "Write the answers here, one per line in input order");
-  app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
-  app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens, waits");
+  watch.add_options(app);
   auto* retries = app.add_option_group("retries");
   retries->add_option("--attempts", retry.max_attempts, "Attempts per item (1: no retry)")
       ->check(CLI::PositiveNumber)
@@ -159,7 +158,7 @@ int main(int argc, char** argv) {
   // Declared before the Runtime, so they outlive its threads that call the callbacks.
   std::mutex mutex;                           // guards the tally and stderr's progress line
   std::map<std::string, int> failed_attempts; // every failed attempt, retried or not, by code
-  auto config = examples::runtime_config_or_exit(trace);
+  auto config = examples::runtime_config_or_exit(watch.trace);
   const bool openai = config.models.contains("openai"); // OPENAI_BASE_URL is set
   std::string provider = openai ? "openai" : "local";
   if (openai)
@@ -194,11 +193,8 @@ int main(int argc, char** argv) {
                 << std::flush;
     };
   auto start = std::chrono::steady_clock::now();
-  // The collector's hooks (added to the tally's and the progress line's) make the run time its
-  // spans: only when a report was asked for.
-  ReportCollector collector;
-  if (report)
-    options = collector.options(std::move(options));
+  options = watch.run_options(std::move(options)); // the report's hooks join the tally's
+
   auto result = runtime.run(*flow, State{}.with("prompts", prompts), std::move(options)).get();
   std::chrono::duration<double> wall = std::chrono::steady_clock::now() - start;
   if (!result) {
@@ -216,7 +212,7 @@ int main(int argc, char** argv) {
     if (file.is_open())
       file << line << "\n";
     else if (i < 5)
-      std::cout << "  #" << i << " " << line.substr(0, 110) << "\n";
+      std::cout << "  #" << i << " " << examples::one_line(line, 110) << "\n";
   }
   auto ok = result->state.at("succeeded").as_int(), failed = result->state.at("failed").as_int();
   const auto& usage = result->usage;
@@ -240,9 +236,7 @@ int main(int argc, char** argv) {
               << s.rate_limited << " 429s, wait p50 " << ms(s.wait_p50) << " ms, p90 "
               << ms(s.wait_p90) << " ms, p99 " << ms(s.wait_p99) << " ms, max " << ms(s.wait_max)
               << " ms\n";
-  if (report)
-    std::cout << collector.report(result).to_text();
-  if (!examples::trace_written(trace))
+  if (!watch.finish(result))
     return 1;
   return ok > 0 ? 0 : 1;
 }

@@ -79,4 +79,29 @@ inline std::string one_line(std::string text, std::size_t max_chars) {
   return text.substr(0, cut).append("...");
 }
 
+// --trace FILE and --report, as every example with options offers them: declare one, add its
+// options, start the Runtime with runtime_config_or_exit(watch.trace), run with
+// watch.run_options(), and end with watch.finish(result).
+struct Watching {
+  std::string trace;
+  bool report = false;
+  actorflow::ReportCollector collector;
+
+  void add_options(CLI::App& app) {
+    app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
+    app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens, waits");
+  }
+  // `base` with the collector's hooks when a report was asked for (they make the run time its
+  // spans, which costs a little: only then).
+  [[nodiscard]] actorflow::RunOptions run_options(actorflow::RunOptions base = {}) const {
+    return report ? collector.options(std::move(base)) : base;
+  }
+  // Prints the report if one was asked for; false when a trace was asked for and is missing.
+  [[nodiscard]] bool finish(const actorflow::Result<actorflow::RunResult>& result) const {
+    if (report)
+      std::cout << "\n" << collector.report(result).to_text();
+    return trace_written(trace);
+  }
+};
+
 } // namespace examples

@@ -131,10 +131,8 @@ int main(int argc, char** argv) {
             << ":\n";
   for (const auto& hit : *hits) {
     const auto& item = index->item(hit);
-    std::string text = item.text.substr(0, 160);
-    for (auto& c : text)
-      c = c == '\n' ? ' ' : c;
-    std::printf("  %.3f  %s  [%s]\n         %s...\n", hit.score, item.id.c_str(),
+    const std::string text = examples::one_line(item.text, 160);
+    std::printf("  %.3f  %s  [%s]\n         %s\n", hit.score, item.id.c_str(),
                 item.metadata.at("document_title").as_string().c_str(), text.c_str());
   }
   if (!examples::trace_written(trace))

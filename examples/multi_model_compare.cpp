@@ -107,18 +107,16 @@ int main(int argc, char** argv) {
       "stays inside the actor where it happened.";
   std::vector<std::string> wanted;
   std::uint32_t max_tokens = 200;
-  std::string trace;
-  bool report = false;
+  examples::Watching watch;
   app.add_option("--prompt", prompt, "The prompt every model gets");
   app.add_option("--model", wanted,
                  "A contender, provider[/model], repeatable (default: every provider configured, "
                  "with its default model)");
   app.add_option("--max-tokens", max_tokens, "Most tokens per answer")->capture_default_str();
-  app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
-  app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens");
+  watch.add_options(app);
   examples::parse_or_exit(app, argc, argv);
 
-  auto config = examples::runtime_config_or_exit(trace);
+  auto config = examples::runtime_config_or_exit(watch.trace);
   const bool openai = config.models.contains("openai"); // OPENAI_BASE_URL is set
   // A second instance of the offline provider under its own name: it gets its own resource
   // controller ("local-2/local") and its own row, though it answers exactly as "local" does.
@@ -183,9 +181,7 @@ int main(int argc, char** argv) {
   }
 
   std::cout << "prompt: " << examples::one_line(prompt, 110) << "\n\n";
-  // The collector's hooks make the run time its spans: only when a report was asked for.
-  ReportCollector collector;
-  auto options = report ? collector.options() : RunOptions{};
+  auto options = watch.run_options();
   auto result = runtime.run(*flow, State{}.with("prompt", prompt), std::move(options)).get();
   if (!result) {
     std::cerr << "run failed: " << result.error().to_string() << "\n";
@@ -203,9 +199,7 @@ int main(int argc, char** argv) {
     std::cout << "; the offline instances' answers are "
               << (offline_agree ? "identical, as they must be" : "DIFFERENT (a bug)");
   std::cout << "\n";
-  if (report)
-    std::cout << collector.report(result).to_text();
-  if (!examples::trace_written(trace))
+  if (!watch.finish(result))
     return 1;
   return answered == contenders.size() && offline_agree ? 0 : 1;
 }

@@ -68,13 +68,12 @@ public:
 
 int main(int argc, char** argv) {
   CLI::App app{"Summarise every paragraph of a folder of text files with a parallel batch node"};
-  std::string dir = "/usr/share/common-licenses", trace;
-  bool report = false;
+  std::string dir = "/usr/share/common-licenses";
+  examples::Watching watch;
   app.add_option("folder", dir, "The text files")
       ->check(CLI::ExistingDirectory)
       ->capture_default_str();
-  app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
-  app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens");
+  watch.add_options(app);
   examples::parse_or_exit(app, argc, argv);
   // The reader's defaults: .txt, .md and files without an extension (GPL-3, Apache-2.0), in
   // subfolders too; files that are not UTF-8 text are skipped.
@@ -97,16 +96,14 @@ int main(int argc, char** argv) {
                   .build();
   if (!flow)
     return 1;
-  auto config = examples::runtime_config_or_exit(trace);
+  auto config = examples::runtime_config_or_exit(watch.trace);
   // The resource controller paces the calls to "openai" so that the server has no cause for a
   // 429: 500 requests per minute, OpenAI's limit for most chat models on its first paid tier
   // (use your account's). The local provider needs no limit.
   config.limits["openai"] = Limits{.requests_per_minute = 500};
   Runtime runtime{std::move(config)};
   std::cout << "provider: " << runtime.models().default_name() << "\n";
-  // The collector's hooks make the run time its spans: only when a report was asked for.
-  ReportCollector collector;
-  auto options = report ? collector.options() : RunOptions{};
+  auto options = watch.run_options();
   auto result = runtime.run(*flow, State{}.with("texts", texts), std::move(options)).get();
   if (!result) {
     std::cerr << result.error().to_string() << "\n";
@@ -117,9 +114,7 @@ int main(int argc, char** argv) {
   auto done = result->state.at("summarised").as_int();
   std::cout << done << " of " << texts.size() << " paragraphs summarised in parallel, "
             << result->state.at("failed").as_int() << " failed\n";
-  if (report)
-    std::cout << collector.report(result).to_text();
-  if (!examples::trace_written(trace))
+  if (!watch.finish(result))
     return 1;
   return done == static_cast<std::int64_t>(texts.size()) && done > 0 ? 0 : 1;
 }

@@ -109,12 +109,12 @@ MapReducer tabulate(std::vector<Setting> settings) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Run one summarise node over prompt templates x max_tokens and compare"};
-  std::string file = "/usr/share/common-licenses/BSD", trace;
+  std::string file = "/usr/share/common-licenses/BSD";
   std::vector<std::string> templates = {"Summarize: {text}", "Summarize in one sentence: {text}",
                                         "TL;DR: {text}", "Title: {text}",
                                         "Explain to a child: {text}"};
   std::vector<std::uint32_t> max_tokens = {16, 64, 256};
-  bool report = false;
+  examples::Watching watch;
   app.add_option("--file", file, "The text to summarise")
       ->check(CLI::ExistingFile)
       ->capture_default_str();
@@ -125,18 +125,17 @@ int main(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens, "A max_tokens setting, repeatable")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
-  app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens");
+  watch.add_options(app);
   examples::parse_or_exit(app, argc, argv);
   for (auto& t : templates)
     if (t.find(placeholder) == std::string::npos)
       t.append("\n").append(placeholder);
-  std::ifstream in{file, std::ios::binary};
-  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (!in.good() && !in.eof()) {
-    std::cerr << "cannot read " << file << "\n";
+  auto document = read_text_file(file);
+  if (!document) {
+    std::cerr << document.error().to_string() << "\n";
     return 1;
   }
+  const std::string& text = document->text;
 
   // Template-major: a template's settings sit together in the table.
   std::vector<Setting> settings;
@@ -158,7 +157,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  Runtime runtime{examples::runtime_config_or_exit(trace)};
+  Runtime runtime{examples::runtime_config_or_exit(watch.trace)};
   const auto provider = runtime.models().default_name();
   std::cout << "provider: " << provider << ", model "
             << runtime.models().find(provider)->default_model()
@@ -168,9 +167,7 @@ int main(int argc, char** argv) {
             << "\ninput: " << file << " (" << text.size() << " bytes); " << templates.size()
             << " templates x " << max_tokens.size() << " max_tokens settings\n\n";
 
-  // The collector's hooks make the run time its spans: only when a report was asked for.
-  ReportCollector collector;
-  auto options = report ? collector.options() : RunOptions{};
+  auto options = watch.run_options();
   auto result = runtime.run(*flow, State{}.with("text", text), std::move(options)).get();
   if (!result) {
     std::cerr << "run failed: " << result.error().to_string() << "\n";
@@ -178,9 +175,7 @@ int main(int argc, char** argv) {
   }
   std::cout << result->state.at("table").as_string() << "\n"
             << result->state.at("pick").as_string() << "\n";
-  if (report)
-    std::cout << "\n" << collector.report(result).to_text();
-  if (!examples::trace_written(trace))
+  if (!watch.finish(result))
     return 1;
   const auto answered = static_cast<std::size_t>(result->state.at("answered").as_int());
   return answered == settings.size() ? 0 : 1;

@@ -35,15 +35,12 @@ class Load : public Node {
 public:
   Value prep(const State& state) override { return state.at("path"); }
   Task<Value> exec(Value path, Context&) override {
-    std::ifstream in{path.as_string(), std::ios::binary};
-    if (!in)
-      throw Failure(Error{Errc::bad_input, "cannot open " + path.as_string()});
-    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (in.bad())
-      throw Failure(Error{Errc::bad_input, "cannot read " + path.as_string()});
-    if (text.find('\0') != std::string::npos)
-      throw Failure(Error{Errc::bad_input, path.as_string() + " is binary, not text"});
-    co_return text;
+    // The ingestion reader's rules: a missing, unreadable, binary or non-UTF-8 file is an
+    // error naming the path and why.
+    auto document = read_text_file(path.as_string());
+    if (!document)
+      throw Failure(document.error());
+    co_return std::move(document->text);
   }
   std::string post(State& state, const Value&, const Value& text) override {
     state = state.with({{"bytes", text.as_string().size()}, {"text", text}});
@@ -97,16 +94,15 @@ State report_files(const State& state, const std::vector<ItemOutcome>& outcomes)
 
 int main(int argc, char** argv) {
   CLI::App app{"Summarise each file of a folder with a parallel batch flow (load -> summarise)"};
-  std::string dir = "/usr/share/common-licenses", trace;
+  std::string dir = "/usr/share/common-licenses";
   std::size_t max_files = 0, concurrency = 8;
-  bool report = false;
+  examples::Watching watch;
   app.add_option("--dir", dir, "The folder")->check(CLI::ExistingDirectory)->capture_default_str();
   app.add_option("--max-files", max_files, "Files to summarise at most, by name (0: all)");
   app.add_option("--concurrency", concurrency, "Files in flight at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--trace", trace, "Write a Chrome trace of the run here (Perfetto)");
-  app.add_flag("--report", report, "Print the run's report: nodes, latencies, tokens");
+  watch.add_options(app);
   examples::parse_or_exit(app, argc, argv);
 
   // Every entry but subfolders: a broken symlink or an unreadable file is listed on purpose,
@@ -148,15 +144,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  Runtime runtime{examples::runtime_config_or_exit(trace)};
+  Runtime runtime{examples::runtime_config_or_exit(watch.trace)};
   const bool local = runtime.models().default_name() == "local";
   std::cout << "provider: " << runtime.models().default_name()
             << (local ? " (offline; no LLM: a summary is the text's most central sentences)" : "")
             << "\n";
 
-  // The collector's hooks make the run time its spans: only when a report was asked for.
-  ReportCollector collector;
-  auto options = report ? collector.options() : RunOptions{};
+  auto options = watch.run_options();
   auto result = runtime.run(*flow, State{}.with("files", files), std::move(options)).get();
   if (!result) {
     std::cerr << "run failed: " << result.error().to_string() << "\n";
@@ -170,9 +164,7 @@ int main(int argc, char** argv) {
             << " summarised (" << result->state.at("bytes").as_int() << " bytes), " << failed
             << " failed, " << result->usage.calls << " model calls, "
             << result->usage.total_tokens() << " tokens, concurrency " << concurrency << "\n";
-  if (report)
-    std::cout << collector.report(result).to_text();
-  if (!examples::trace_written(trace))
+  if (!watch.finish(result))
     return 1;
   return summarised > 0 ? 0 : 1;
 }

@@ -106,10 +106,11 @@ int bench_http(const HttpBenchOptions& options);
 /// server's 429s (none expected), and how long calls waited for their grants.
 int bench_ratelimit(const RateLimitBenchOptions& options);
 
-/// A ParallelBatchNode with a no-op exec over N generated items: per-item cost of the fan-out.
 /// The fan-out with a no-op exec twice in one process: without and with a SQLite checkpoint
 /// store (every item's outcome committed); the ratio of the two wall times.
 int bench_checkpoint(const CheckpointBenchOptions& options);
+
+/// A ParallelBatchNode with a no-op exec over N generated items: per-item cost of the fan-out.
 int bench_fanout(const FanoutBenchOptions& options);
 
 /// The baseline `bench_fanout` is compared against, written the plain CAF way (no flows, nodes

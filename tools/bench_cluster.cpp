@@ -10,8 +10,6 @@
 
 #include <actorflow/stock_nodes.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,20 +48,14 @@ ClusterRun run_echo(const ClusterBenchOptions& options, const State& items,
 } // namespace
 
 int bench_cluster(const ClusterBenchOptions& options) {
-  std::vector<Subprocess> processes;
+  std::vector<ListeningChild> processes;
   std::vector<std::string> addresses;
   for (std::size_t i = 0; i < options.nodes; ++i) {
-    auto child = Subprocess::start({"/proc/self/exe", "node", "--port", "0", "--workers",
-                                    std::to_string(options.node_workers)});
+    auto child = ListeningChild::start("/proc/self/exe", "node",
+                                       {"--workers", std::to_string(options.node_workers)});
     if (!child)
       return bench_failed("cluster", child.error());
-    auto line = child->read_line(std::chrono::seconds(10));
-    if (!line)
-      return bench_failed("cluster", "a node process printed no port within 10 s");
-    auto port = nlohmann::json::parse(*line, nullptr, false).value("port", 0);
-    if (port == 0)
-      return bench_failed("cluster", "a node process said: " + *line);
-    addresses.push_back("127.0.0.1:" + std::to_string(port));
+    addresses.push_back("127.0.0.1:" + std::to_string(child->port));
     processes.push_back(std::move(*child));
   }
   Array values;

@@ -324,7 +324,7 @@ int run_demo(const DemoOptions& options) {
   const auto failed_items = ingested->stats.failed.size() + ingested_sequential->stats.failed.size();
   const auto failed_summaries = static_cast<std::size_t>(
       state.at("failed").as_int() + summaries_sequential->result.state.at("failed").as_int());
-  const bool ok = failed_items == 0 && failed_summaries == 0 && !hits->empty() &&
+  bool ok = failed_items == 0 && failed_summaries == 0 && !hits->empty() &&
                   std::all_of(rows.begin(), rows.end(),
                               [](const Comparison& row) { return row.same_output.value_or(true); });
 
@@ -333,6 +333,11 @@ int run_demo(const DemoOptions& options) {
     auto it = titles.find(document);
     return it == titles.end() ? std::string() : it->second;
   };
+  // The runtime only logs a failed trace write: the file must be there, with --json too.
+  std::error_code trace_error;
+  const bool trace_missing =
+      !options.trace.empty() && !fs::is_regular_file(options.trace, trace_error);
+  ok = ok && !trace_missing;
   if (options.json) {
     Array comparison, documents, answers;
     for (const auto& row : rows)
@@ -393,12 +398,11 @@ int run_demo(const DemoOptions& options) {
 
   std::printf("\nRun report: the parallel summaries\n%s",
               summaries->report.to_text().c_str());
+  if (trace_missing) {
+    std::printf("\ntrace: %s was not written (see the log above)\n", options.trace.c_str());
+    return 1;
+  }
   if (!options.trace.empty()) {
-    std::error_code ec;
-    if (!fs::is_regular_file(options.trace, ec)) { // the runtime only logs a failed write
-      std::printf("\ntrace: %s was not written (see the log above)\n", options.trace.c_str());
-      return 1;
-    }
     std::printf("\ntrace: %s (open in https://ui.perfetto.dev or chrome://tracing)\n",
                 options.trace.c_str());
   }

@@ -8,21 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <signal.h>
+#include "stop_signals.hpp"
 
 #include <iostream>
 
 namespace actorflow::tools {
 
 int run_node(const NodeOptions& options) {
-  // Blocked before the runtime's threads start, so that they inherit the mask and the signal
-  // waits for sigwait below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN); // a peer that hangs up must not end the node
+  const auto stop_signals = block_stop_signals(); // before any thread starts
 
   RuntimeConfig config;
   config.worker_threads = options.workers;
@@ -58,8 +51,7 @@ int run_node(const NodeOptions& options) {
                               {"types", stock_node_types()}}
                    .dump()
             << std::endl;
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
+  wait_for_stop_signal(stop_signals);
   runtime.shutdown();
   return 0;
 }

@@ -39,16 +39,16 @@ Value to_value(const RunRecord& run) {
                         {"updated", utc(run.updated)}});
 }
 
-Result<CheckpointStorePtr> open(const RunsOptions& options) {
-  auto store = open_checkpoint_store(options.db);
-  if (!store)
-    std::cerr << "actorflow runs: " << store.error().to_string() << "\n";
-  return store;
-}
-
 int failed(const Error& error) {
   std::cerr << "actorflow runs: " << error.to_string() << "\n";
   return 1;
+}
+
+Result<CheckpointStorePtr> open(const RunsOptions& options) {
+  auto store = open_checkpoint_store(options.db);
+  if (!store)
+    failed(store.error());
+  return store;
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 // once), the fault draw, the latency wait, and then the answer (which settles the token bucket
 // with its actual usage) or the fault.
 #include "sim.hpp"
+#include "stop_signals.hpp"
 
 #include "providers/openai_wire.hpp"
 
@@ -809,15 +810,7 @@ void SimServer::stop() {
 
 
 int run_sim(const SimOptions& options) {
-  // Blocked before any thread starts, so every thread inherits the mask and the signals wait
-  // for sigwait below instead of ending the process mid-request.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  // A client that hangs up mid-answer must not end the server (httplib's writes may raise it).
-  ::signal(SIGPIPE, SIG_IGN);
+  const auto stop_signals = block_stop_signals(); // before any thread starts
 
   SimServer server(options);
   auto port = server.start();
@@ -829,8 +822,7 @@ int run_sim(const SimOptions& options) {
                                                            : "[" + options.bind + "]";
   std::cout << json{{"listening", host + ":" + std::to_string(*port)}, {"port", *port}}.dump()
             << std::endl;
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
+  wait_for_stop_signal(stop_signals);
   server.stop();
   return 0;
 }

@@ -204,22 +204,33 @@ bool Subprocess::wait_exit(milliseconds timeout, int* status) {
 
 // -- the sim as a child process -------------------------------------------------------------
 
-Result<SimChild> SimChild::start(const std::string& program, std::vector<std::string> extra_args) {
-  std::vector<std::string> argv{program, "sim", "--port", "0"};
+Result<ListeningChild> ListeningChild::start(const std::string& program,
+                                             const std::string& command,
+                                             std::vector<std::string> extra_args,
+                                             std::uint16_t port) {
+  std::vector<std::string> argv{program, command, "--port", std::to_string(port)};
   argv.insert(argv.end(), std::make_move_iterator(extra_args.begin()),
               std::make_move_iterator(extra_args.end()));
+  const auto who = "actorflow " + command;
   auto started = Subprocess::start(std::move(argv));
   if (!started)
-    return Error{started.error().code, "actorflow sim: " + started.error().message};
+    return Error{started.error().code, who + ": " + started.error().message};
   auto line = started->read_line(std::chrono::seconds(10));
   if (!line)
     return Error{Errc::unavailable,
-                 "actorflow sim did not print its port within 10 s (its stderr says why)"};
+                 who + " did not print its port within 10 s (its stderr says why)"};
   auto listening = nlohmann::json::parse(*line, nullptr, false);
   if (listening.is_discarded() || !listening.contains("port") ||
-      !listening["port"].is_number_unsigned())
-    return Error{Errc::unavailable, "actorflow sim: unexpected first line: " + *line};
-  return SimChild{std::move(started).value(), listening["port"].get<std::uint16_t>()};
+      !listening["port"].is_number_unsigned() || listening["port"].get<unsigned>() == 0)
+    return Error{Errc::unavailable, who + ": unexpected first line: " + *line};
+  return ListeningChild{std::move(started).value(), listening["port"].get<std::uint16_t>()};
+}
+
+Result<SimChild> SimChild::start(const std::string& program, std::vector<std::string> extra_args) {
+  auto child = ListeningChild::start(program, "sim", std::move(extra_args));
+  if (!child)
+    return child.error();
+  return SimChild{std::move(child->process), child->port};
 }
 
 std::string SimChild::base_url() const {

@@ -58,6 +58,20 @@ private:
   std::string pending_; ///< read from stdout, not yet returned as a line
 };
 
+/// An actorflow daemon (`sim`, `node`) started as `program command --port PORT <extra_args>`,
+/// and the port it reported in its first line ({"port": P, ...}).
+struct ListeningChild {
+  Subprocess process;
+  std::uint16_t port = 0;
+
+  /// Reads the first line for the port (at most 10 s); the error says why it did not come
+  /// (the child's stderr says more). `port` 0: the child picks a free one.
+  [[nodiscard]] static Result<ListeningChild> start(const std::string& program,
+                                                    const std::string& command,
+                                                    std::vector<std::string> extra_args,
+                                                    std::uint16_t port = 0);
+};
+
 /// An `actorflow sim` process started with `--port 0`, and the port it reported.
 struct SimChild {
   Subprocess process;

@@ -337,21 +337,21 @@ public:
       : ParallelBatchNode(BatchOptions{.max_concurrency = num_workers}), step_(std::move(step)) {}
 
   Value prep(const State& state) override {
-    groups_ = std::make_shared<const Value>(state.at("groups"));
-    return Value(as_int64(groups_->size()));
+    input_ = state; // shares the State's data: no copy of the corpus
+    return Value(as_int64(input_.at("groups").size()));
   }
 
   ItemSource items(const State&, const Value&) override {
     std::vector<std::size_t> sizes;
-    for (const auto& group : groups_->as_array())
+    for (const auto& group : input_.at("groups").as_array())
       sizes.push_back(group.at("items").size());
     layout_ = slices(sizes, step_->batch_size);
-    auto next = [groups = groups_, layout = layout_,
+    auto next = [input = input_, layout = layout_,
                  at = std::size_t{0}]() mutable -> std::optional<Value> {
       if (at == layout.size())
         return std::nullopt;
       const Slice& s = layout[at++];
-      const Value& group = groups->as_array()[s.group];
+      const Value& group = input.at("groups").as_array()[s.group];
       const auto& all = group.at("items").as_array();
       Array items(all.begin() + static_cast<std::ptrdiff_t>(s.begin),
                   all.begin() + static_cast<std::ptrdiff_t>(s.end));
@@ -419,7 +419,7 @@ public:
   }
 
   std::string post_batch(State& state, const Value&, BatchResult result) override {
-    const auto& groups = groups_->as_array();
+    const auto& groups = input_.at("groups").as_array();
     std::vector<Array> produced(groups.size());
     Array failed = state.at("failed").as_array();
     std::size_t hits = 0, misses = 0, failed_items = 0, inputs = 0, outputs = 0;
@@ -481,7 +481,7 @@ public:
 
 private:
   StepPtr step_;
-  std::shared_ptr<const Value> groups_; // this step's input, from prep
+  State input_; // this step's input, from prep (its "groups")
   std::vector<Slice> layout_;           // the batches, from items
 };
 
@@ -566,16 +566,11 @@ Result<PipelineResult> IngestionPipeline::run(Runtime& runtime,
     step->settings = t->settings();
     if (auto provider = t->provider()) {
       const std::string name = provider->empty() ? runtime.models().default_name() : *provider;
-      auto model = runtime.models().find(name);
-      if (!model) {
-        std::string known;
-        for (const auto& n : runtime.models().names())
-          known.append(known.empty() ? "" : ", ").append(n);
-        return bad_input(which + " ('" + step->name + "'): no model provider named '" + name +
-                         "' (configured: " + known + ")");
-      }
-      step->settings += "\nprovider=" + name + "\nchat_model=" + model->default_model() +
-                        "\nembedding_model=" + model->default_embedding_model();
+      auto model = runtime.models().get(name);
+      if (!model)
+        return bad_input(which + " ('" + step->name + "'): " + model.error().message);
+      step->settings += "\nprovider=" + name + "\nchat_model=" + (*model)->default_model() +
+                        "\nembedding_model=" + (*model)->default_embedding_model();
     }
     made.push_back(std::move(step));
   }

@@ -81,7 +81,6 @@ struct RuntimeImpl {
     environment->controllers =
         std::make_shared<actors::LimitControllers>(*system, std::move(config.limits));
     if (!network_error) {
-      cluster_config = cluster;
       auto gateway = actors::spawn_limit_gateway(*system, environment->controllers);
       environment->cluster = std::make_shared<actors::Cluster>(
           *system, std::move(cluster), workers, environment->log, std::move(gateway));
@@ -160,7 +159,6 @@ struct RuntimeImpl {
   std::vector<std::shared_ptr<ActorSlot>> helpers;                    // guarded by mutex
   std::vector<caf::actor> node_hosts; // Runtime::serve's; guarded by mutex
   std::optional<Error> network_error; // why serve and connect cannot work (none: they can)
-  ClusterConfig cluster_config;       // as given (the Cluster has its own copy)
 };
 
 } // namespace detail
@@ -399,7 +397,7 @@ Result<std::uint16_t> Runtime::serve(const ServeOptions& options) {
     if (impl.stopped)
       return Error{Errc::cancelled, "serve: the runtime has shut down"};
   }
-  auto served = actors::serve_node(*impl.system, impl.env, impl.cluster_config, options,
+  auto served = actors::serve_node(*impl.system, impl.env, impl.env->cluster->config(), options,
                                    impl.workers);
   if (!served)
     return served.error();

@@ -148,6 +148,8 @@ public:
 
   /// Null when there is no provider of that name.
   [[nodiscard]] ModelProviderPtr find(std::string_view name) const;
+  /// The provider called `name`; without one, a bad_input error naming the configured ones.
+  [[nodiscard]] Result<ModelProviderPtr> get(std::string_view name) const;
   [[nodiscard]] std::string default_name() const;
   /// Every name, sorted, e.g. for "no provider 'x' (configured: local, openai)".
   [[nodiscard]] std::vector<std::string> names() const;

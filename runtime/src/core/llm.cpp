@@ -44,6 +44,16 @@ ModelProviderPtr ModelRegistry::find(std::string_view name) const {
   return it == providers_.end() ? nullptr : it->second;
 }
 
+Result<ModelProviderPtr> ModelRegistry::get(std::string_view name) const {
+  if (auto provider = find(name))
+    return provider;
+  std::string known;
+  for (const auto& [configured, provider] : providers_)
+    known.append(known.empty() ? "" : ", ").append(configured);
+  return Error{Errc::bad_input, "no model provider named '" + std::string(name) +
+                                    "' (configured: " + (known.empty() ? "none" : known) + ")"};
+}
+
 std::string ModelRegistry::default_name() const {
   if (!default_.empty())
     return default_;

@@ -5,11 +5,7 @@ namespace actorflow {
 namespace {
 
 Error no_such_provider(const detail::ExecHost& host, const std::string& name) {
-  std::string names;
-  for (const auto& n : host.models().names())
-    names.append(names.empty() ? "" : ", ").append(n);
-  return Error{Errc::bad_input,
-               "no model provider named '" + name + "' (configured: " + names + ")"};
+  return host.models().get(name).error();
 }
 
 template <class T>

@@ -41,11 +41,6 @@ Result<void> ItemWriter::flush() {
   return {};
 }
 
-std::uint64_t ItemWriter::commits() const {
-  std::lock_guard lock{mutex_};
-  return commits_;
-}
-
 void ItemWriter::loop() {
   std::vector<ItemCheckpoint> group;
   std::unique_lock lock{mutex_};
@@ -64,7 +59,6 @@ void ItemWriter::loop() {
     if (!committed && !error_)
       error_ = committed.error();
     written_count_ += count;
-    ++commits_;
     written_.notify_all();
   }
 }

@@ -34,9 +34,6 @@ public:
   void add(ItemCheckpoint item);
   [[nodiscard]] Result<void> flush();
 
-  /// Groups committed so far (for tests and the bench).
-  [[nodiscard]] std::uint64_t commits() const;
-
 private:
   void loop();
 
@@ -47,7 +44,6 @@ private:
   std::condition_variable written_; // flushers: a group was committed
   std::vector<ItemCheckpoint> queue_;       // guarded by mutex_
   std::uint64_t added_ = 0, written_count_ = 0; // guarded by mutex_
-  std::uint64_t commits_ = 0;                   // guarded by mutex_
   std::optional<Error> error_;                  // guarded by mutex_
   bool stop_ = false;                           // guarded by mutex_
   std::thread thread_;

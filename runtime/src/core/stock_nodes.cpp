@@ -94,12 +94,14 @@ public:
 std::vector<std::string> stock_node_types() { return {"echo", "square", "sleep", "summarise"}; }
 
 Result<void> register_stock_nodes(NodeRegistry& registry, BatchOptions options) {
-  for (auto registered : {registry.add<Echo>("echo", options), registry.add<Square>("square", options),
-                          registry.add<Sleep>("sleep", options),
-                          registry.add<Summarise>("summarise", options)})
-    if (!registered)
-      return registered;
-  return {};
+  Result<void> added = registry.add<Echo>("echo", options);
+  if (added)
+    added = registry.add<Square>("square", options);
+  if (added)
+    added = registry.add<Sleep>("sleep", options);
+  if (added)
+    added = registry.add<Summarise>("summarise", options);
+  return added;
 }
 
 } // namespace actorflow

@@ -15,7 +15,6 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include <nlohmann/json.hpp>
 
 #include <signal.h>
 
@@ -42,16 +41,9 @@ struct NodeProcess {
 };
 
 NodeProcess start_node(std::vector<std::string> args = {}, std::uint16_t port = 0) {
-  std::vector<std::string> argv{ACTORFLOW_CLI, "node", "--port", std::to_string(port),
-                                "--workers", "1"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto process = must(Subprocess::start(argv));
-  auto line = process.read_line(std::chrono::seconds(10));
-  REQUIRE_MESSAGE(line.has_value(), "actorflow node printed no line within 10 s");
-  auto json = nlohmann::json::parse(*line);
-  NodeProcess node{std::move(process), json.at("port").get<std::uint16_t>()};
-  REQUIRE(node.port != 0);
-  return node;
+  args.insert(args.begin(), {"--workers", "1"});
+  auto child = must(tools::ListeningChild::start(ACTORFLOW_CLI, "node", std::move(args), port));
+  return NodeProcess{std::move(child.process), child.port};
 }
 
 RuntimeConfig cluster_config(std::vector<std::string> nodes, std::size_t window = 256) {
