@@ -19,6 +19,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <condition_variable>
 #include <fstream>
@@ -35,21 +36,6 @@ namespace {
 
 using watch_atom = caf::atom_constant<caf::atom("af_watch")>;
 using Clock = std::chrono::steady_clock;
-
-constexpr std::int64_t none = -1;
-
-std::int64_t or_none(const std::optional<std::uint64_t>& x) {
-  return x ? static_cast<std::int64_t>(*x) : none;
-}
-std::int64_t or_none(const std::optional<std::chrono::milliseconds>& x) {
-  return x ? x->count() : none;
-}
-std::optional<std::uint64_t> count_or_none(std::int64_t x) {
-  return x >= 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(x)) : std::nullopt;
-}
-std::optional<std::chrono::milliseconds> ms_or_none(std::int64_t x) {
-  return x >= 0 ? std::optional<std::chrono::milliseconds>(x) : std::nullopt;
-}
 
 // "host:port" (the host may be a bracketed IPv6 address).
 Result<std::pair<std::string, std::uint16_t>> split_address(const std::string& address) {
@@ -87,45 +73,40 @@ bool is_loopback(std::string_view host) {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
-// -- CallEnd as integers -----------------------------------------------------------------------
+// -- bytes on the wire ------------------------------------------------------------------------
 
-std::vector<char> call_end_fields(const CallEnd& end) {
-  const auto& r = end.rate_limits;
-  Array fields{or_none(end.actual_tokens),
-               end.rate_limited ? 1 : 0,
-               end.retry_after ? end.retry_after->count() : none,
-               or_none(r.limit_requests),
-               or_none(r.remaining_requests),
-               or_none(r.reset_requests),
-               or_none(r.limit_tokens),
-               or_none(r.remaining_tokens),
-               or_none(r.reset_tokens)};
-  auto bytes = to_msgpack(Value(std::move(fields)));
+std::vector<char> wire_bytes(const std::vector<std::uint8_t>& bytes) {
   return {bytes.begin(), bytes.end()};
 }
 
-CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& bytes) {
-  CallEnd end;
-  end.lease = lease;
-  auto decoded =
-      from_msgpack(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
-  if (!decoded || !decoded->is_array() || decoded->as_array().size() != 9)
-    return end; // from a peer of another make: the estimate stands
-  std::vector<std::int64_t> fields;
-  for (const auto& field : decoded->as_array())
-    fields.push_back(field.is_int() ? field.as_int() : none);
-  end.actual_tokens = count_or_none(fields[0]);
-  end.rate_limited = fields[1] == 1;
-  if (fields[2] >= 0)
-    end.retry_after = std::chrono::nanoseconds{fields[2]};
-  auto& r = end.rate_limits;
-  r.limit_requests = count_or_none(fields[3]);
-  r.remaining_requests = count_or_none(fields[4]);
-  r.reset_requests = ms_or_none(fields[5]);
-  r.limit_tokens = count_or_none(fields[6]);
-  r.remaining_tokens = count_or_none(fields[7]);
-  r.reset_tokens = ms_or_none(fields[8]);
-  return end;
+std::span<const std::uint8_t> wire_view(const std::vector<char>& bytes) {
+  return {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()};
+}
+
+std::vector<char> encode_usage(const RunUsage& u) {
+  return wire_bytes(to_msgpack(Value(Array{u.calls, u.failed_calls, u.rate_limited,
+                                           u.prompt_tokens, u.completion_tokens, u.refused})));
+}
+
+RunUsage decode_usage(const std::vector<char>& bytes) {
+  auto decoded = from_msgpack(wire_view(bytes));
+  if (!decoded || !decoded->is_array() || decoded->as_array().size() != 6)
+    return {};
+  std::array<std::uint64_t, 6> n{};
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const auto& field = decoded->as_array()[i];
+    n[i] = field.is_int() && field.as_int() > 0 ? static_cast<std::uint64_t>(field.as_int()) : 0;
+  }
+  return RunUsage{n[0], n[1], n[2], n[3], n[4], n[5]};
+}
+
+NodeFactory registered_factory(EnvironmentPtr env, std::string type) {
+  return [env = std::move(env), type = std::move(type)] {
+    auto made = env->nodes.make(type);
+    if (!made)
+      throw Failure(made.error());
+    return std::move(*made);
+  };
 }
 
 // -- the network layer -------------------------------------------------------------------------
@@ -349,9 +330,25 @@ Cluster::Cluster(caf::actor_system& system, ClusterConfig config, std::size_t wo
       gateway_(std::move(gateway)) {
   impl_->watcher = system.spawn(cluster_watcher, impl_.get());
   impl_->dialler = std::thread([impl = impl_.get()] { impl->dial_loop(); });
-  for (const auto& address : std::vector<std::string>(impl_->config.nodes))
-    if (auto connected = connect(address); !connected)
-      impl_->log(connected.error().message + "; dialling it again in the background");
+  // The configured nodes are dialled together, so that the first run can use them: the
+  // constructor waits for the slowest (its connection, then its hello, each at most the
+  // connect timeout). One that fails is dialled again in the background.
+  std::vector<std::thread> dials;
+  for (const auto& address : impl_->config.nodes) {
+    auto claimed = claim(address);
+    if (!claimed) {
+      impl_->log(claimed.error().message + "; not used");
+      continue;
+    }
+    if (*claimed)
+      dials.emplace_back([impl = impl_.get(), index = **claimed] {
+        if (auto dialled = impl->dial(index); !dialled)
+          impl->log(dialled.error().message + "; dialling it again in the background");
+        impl->wake.notify_all(); // a failed dial schedules the next one
+      });
+  }
+  for (auto& dial : dials)
+    dial.join();
 }
 
 Cluster::~Cluster() { stop(); }
@@ -378,7 +375,7 @@ void Cluster::stop() {
   gateway_ = caf::actor{};
 }
 
-Result<void> Cluster::connect(const std::string& address) {
+Result<std::optional<std::size_t>> Cluster::claim(const std::string& address) {
   auto split = split_address(address);
   if (!split)
     return split.error();
@@ -386,28 +383,33 @@ Result<void> Cluster::connect(const std::string& address) {
     return Error{Errc::bad_input, "cluster node " + address +
                                       ": off loopback, connections need TLS "
                                       "(ClusterConfig::tls) or ClusterConfig::insecure"};
-  std::size_t index = 0;
-  {
-    std::lock_guard lock{impl_->mutex};
-    if (impl_->stopped)
-      return Error{Errc::cancelled, "cluster: the runtime is shutting down"};
-    auto& nodes = impl_->nodes;
-    auto it = std::find_if(nodes.begin(), nodes.end(),
-                           [&](const Impl::Node& n) { return n.address == address; });
-    if (it != nodes.end() && (it->up || it->dialling))
-      return {}; // already there, or on its way (a background dial may still fail)
-    if (it == nodes.end()) {
-      Impl::Node node;
-      node.address = address;
-      node.host = split->first;
-      node.port = split->second;
-      nodes.push_back(std::move(node));
-      it = nodes.end() - 1;
-    }
-    index = static_cast<std::size_t>(it - nodes.begin());
-    it->dialling = true; // in the lock that checked it: the dialler will not dial it too
+  std::lock_guard lock{impl_->mutex};
+  if (impl_->stopped)
+    return Error{Errc::cancelled, "cluster: the runtime is shutting down"};
+  auto& nodes = impl_->nodes;
+  auto it = std::find_if(nodes.begin(), nodes.end(),
+                         [&](const Impl::Node& n) { return n.address == address; });
+  if (it != nodes.end() && (it->up || it->dialling))
+    return std::optional<std::size_t>{}; // already there, or on its way
+  if (it == nodes.end()) {
+    Impl::Node node;
+    node.address = address;
+    node.host = split->first;
+    node.port = split->second;
+    nodes.push_back(std::move(node));
+    it = nodes.end() - 1;
   }
-  auto dialled = impl_->dial(index);
+  it->dialling = true; // in the lock that checked it: the dialler will not dial it too
+  return std::optional<std::size_t>(static_cast<std::size_t>(it - nodes.begin()));
+}
+
+Result<void> Cluster::connect(const std::string& address) {
+  auto claimed = claim(address);
+  if (!claimed)
+    return claimed.error();
+  if (!*claimed)
+    return {}; // up, or being dialled (a background dial may still fail)
+  auto dialled = impl_->dial(**claimed);
   impl_->wake.notify_all(); // a failed dial schedules the next one
   return dialled;
 }
@@ -550,8 +552,8 @@ void reject(HostActor* self, const caf::actor& batch, std::uint32_t slot, std::u
   outcome.index = static_cast<std::size_t>(index);
   outcome.attempts = attempt;
   outcome.result = std::move(error);
-  auto bytes = detail::encode_outcome(outcome);
-  self->send(batch, rdone_atom::value, slot, launch, std::vector<char>(bytes.begin(), bytes.end()));
+  self->send(batch, rdone_atom::value, slot, launch, wire_bytes(detail::encode_outcome(outcome)),
+             std::vector<char>{}); // no model call was made
 }
 
 caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64_t capacity) {
@@ -626,26 +628,23 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
           if (!st.env->nodes.contains(type))
             return fail(Errc::invalid_flow, st.env->nodes.make(type).error().message +
                                                 " (on this cluster node)");
-          NodeFactory factory = [env = st.env, type] {
-            auto made = env->nodes.make(type);
-            if (!made)
-              throw Failure(made.error());
-            return std::move(*made);
-          };
           known = st.types
                       .emplace(type, remote_node_type(Scope{st.env, st.hooks, "", 0}, type,
-                                                      std::move(factory)))
+                                                      registered_factory(st.env, type)))
                       .first;
         }
-        auto item = from_msgpack(std::span(reinterpret_cast<const std::uint8_t*>(payload.data()),
-                                           payload.size()));
+        auto item = from_msgpack(wire_view(payload));
         if (!item)
           return fail(Errc::bad_input, "the item's payload does not decode: " +
                                            item.error().message);
         if (!gateway)
           return fail(Errc::bad_input, "the launch names no limit gateway");
+        // Each launch counts its own model calls: their usage goes back with its outcome.
+        auto usage = std::make_shared<const RunHooks>(
+            RunOptions{}, run, std::make_shared<detail::RunMeter>(), nullptr, nullptr);
         RemoteLaunch remote{batch, slot, launch, static_cast<std::size_t>(index), attempt,
-                            RemoteLimits{gateway, run, weight}, std::move(*item)};
+                            RemoteLimits{gateway, run, weight, std::move(usage)},
+                            std::move(*item)};
         auto actor = spawn_remote_item(self, *known->second, std::move(remote));
         st.items[{batch.address(), launch}] = actor;
         if (st.batches[batch.address()]++ == 0)

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,25 +45,25 @@ using rgone_atom = caf::atom_constant<caf::atom("af_rgone")>;
 // (ctrl_atom, provider, model) -> (controller, lease id): a node's item asks the run's owner
 // which controller grants its model call, and for a lease id unique there.
 using ctrl_atom = caf::atom_constant<caf::atom("af_ctrl")>;
-// (racquire_atom, lease id, run id, weight, tokens) -> (granted, Errc, message, waited ns):
-// acquire_atom for an asker on another node.
-using racquire_atom = caf::atom_constant<caf::atom("af_racq")>;
-// (rrelease_atom, lease id, fields): release_atom from another node; the fields are a CallEnd
-// as a msgpack array of integers (call_end_fields).
-using rrelease_atom = caf::atom_constant<caf::atom("af_rrel")>;
-
-/// A CallEnd as a msgpack array of integers, -1 for none, for a lease held on another node:
-/// [actual tokens, rate limited, retry-after ns, limit/remaining/reset of requests, of tokens].
-std::vector<char> call_end_fields(const CallEnd& end);
-/// The inverse; malformed fields give a CallEnd that reports nothing but the lease.
-CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& fields);
-
 /// What a node's item needs to ask the owner of its run for model-call grants.
 struct RemoteLimits {
   caf::actor gateway; // the owner's limit gateway
   std::uint64_t run = 0;
   double weight = 0;
+  // The launch's own, counting its model calls, whose usage goes back with its outcome.
+  std::shared_ptr<const RunHooks> hooks;
 };
+
+/// msgpack bytes as CAF carries them (`std::vector<char>` is a built-in type), and back.
+std::vector<char> wire_bytes(const std::vector<std::uint8_t>& bytes);
+std::span<const std::uint8_t> wire_view(const std::vector<char>& bytes);
+/// A launch's model-call usage on the wire (msgpack); bytes that do not decode are no usage.
+std::vector<char> encode_usage(const RunUsage& usage);
+RunUsage decode_usage(const std::vector<char>& bytes);
+
+/// A factory of the node type registered as `type` in `env` (it throws the registry's error
+/// naming the known types when there is none).
+NodeFactory registered_factory(EnvironmentPtr env, std::string type);
 
 /// One launch of another Runtime's batch item, as a node host received it.
 struct RemoteLaunch {
@@ -100,8 +101,8 @@ public:
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  /// Dials `address` and waits for it (at most the connect timeout); added either way, and
-  /// dialled again in the background while it is down.
+  /// Dials `address` and waits for it (its connection, then its hello, each at most the
+  /// connect timeout); added either way, and dialled again in the background while it is down.
   Result<void> connect(const std::string& address);
   /// Takes room for one launch at the place with the most free capacity (this Runtime when
   /// no node is up).
@@ -122,6 +123,11 @@ public:
   struct Impl; // public for the watcher actor in cluster.cpp
 
 private:
+  // Adds `address` (or finds it) and marks it as being dialled by the caller: its index, or
+  // none when it is up or being dialled already. Errors: a malformed address, off loopback
+  // without TLS or `insecure`, shutting down.
+  Result<std::optional<std::size_t>> claim(const std::string& address);
+
   std::unique_ptr<Impl> impl_;
   caf::actor gateway_;
 };

@@ -2,6 +2,7 @@
 // or a flow actor for a nested flow), sends it the current State, and follows the edge named by
 // the action in its reply. Nothing here blocks; the actor is idle while a child works.
 
+#include "actors/cluster.hpp"
 #include "actors/step_actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -105,17 +106,11 @@ void run_step(Self* self) {
       child = spawn_child_node(self, st.scope.within(st.span.id), vertex.name, vertex.factory,
                                vertex.retry);
       break;
-    case detail::Vertex::Kind::registered: {
-      auto env = st.scope.env;
-      auto type = vertex.type_name;
-      child = spawn_child_node(self, st.scope.within(st.span.id), vertex.name, [env, type] {
-        auto made = env->nodes.make(type);
-        if (!made)
-          throw Failure(made.error());
-        return std::move(*made);
-      }, vertex.retry, vertex.type_name);
+    case detail::Vertex::Kind::registered:
+      child = spawn_child_node(self, st.scope.within(st.span.id), vertex.name,
+                               registered_factory(st.scope.env, vertex.type_name), vertex.retry,
+                               vertex.type_name);
       break;
-    }
   }
   st.child = child;
   self->request(child, caf::infinite, run_atom::value, st.acc.state)

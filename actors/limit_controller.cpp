@@ -1,17 +1,20 @@
 // The resource-controller actor: a LimitScheduler driven by the runtime's clock. Askers are
-// node and item actors (acquire_atom, answered when granted); leases come back as CallEnd
+// node and item actors (acquire_atom, answered when granted); leases come back as CallEnds
 // messages from whatever thread the provider completes on. Askers are monitored while they
 // wait or hold a lease, so that a killed caller's request is withdrawn and its lease returned.
 
 #include "actors/limit_controller.hpp"
-#include "actors/cluster.hpp"
+#include "actors/cluster.hpp" // wire_bytes, wire_view
 
 #include "core/run_meter.hpp"
+
+#include <actorflow/report.hpp>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -58,17 +61,12 @@ public:
       out = stats_;
       waits = waits_;
     }
-    if (waits.empty())
-      return out;
-    std::sort(waits.begin(), waits.end());
-    auto at = [&](double q) {
-      auto i = static_cast<std::size_t>(q * static_cast<double>(waits.size() - 1) + 0.5);
-      return waits[std::min(i, waits.size() - 1)];
-    };
-    out.wait_p50 = at(0.50);
-    out.wait_p90 = at(0.90);
-    out.wait_p99 = at(0.99);
-    out.wait_max = waits.back();
+    // The same percentile rule (nearest rank) as every RunReport.
+    const auto summary = LatencySummary::of(std::move(waits));
+    out.wait_p50 = summary.p50;
+    out.wait_p90 = summary.p90;
+    out.wait_p99 = summary.p99;
+    out.wait_max = summary.max;
     return out;
   }
 
@@ -85,14 +83,11 @@ struct Asker {
   caf::response_promise promise;
   caf::actor_addr holder;
   Clock::time_point asked;
-  bool remote = false; // on a cluster node: answered with built-in types (see answer)
 };
 
-// Answers an asker: a GrantReply locally; to an item on another node, (granted, Errc,
-// message, waited ns), which needs no type registered on either side.
+// Answers an asker with (granted, Errc, message, waited ns): built-in types, which an item on
+// a cluster node receives without any type registered on either side.
 void answer(Asker& asker, std::optional<Error> error, nanoseconds waited) {
-  if (!asker.remote)
-    return asker.promise.deliver(GrantReply{std::move(error), waited});
   if (!error)
     return asker.promise.deliver(true, std::uint8_t{0}, std::string(), waited.count());
   asker.promise.deliver(false, static_cast<std::uint8_t>(error->code), std::move(error->message),
@@ -172,13 +167,13 @@ void pump(ControllerActor* self) {
 }
 
 caf::response_promise acquire(ControllerActor* self, std::uint64_t id, std::uint64_t run,
-                              double weight, std::uint64_t tokens, bool remote) {
+                              double weight, std::uint64_t tokens) {
   auto& st = self->state;
   // Read before making the promise: making it takes the sender out of the message.
   caf::actor_addr holder;
   if (const auto& sender = self->current_sender())
     holder = sender->address();
-  Asker asker{self->make_response_promise(), holder, self->clock().now(), remote};
+  Asker asker{self->make_response_promise(), holder, self->clock().now()};
   if (auto queued = st.scheduler->request(id, run, tokens, weight); !queued) {
     st.box->update([](LimitStats& s) { ++s.refused; });
     answer(asker, std::move(queued).error(), {});
@@ -249,13 +244,10 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
   });
   return {
       [self](acquire_atom, std::uint64_t id, std::uint64_t run, double weight,
-             std::uint64_t tokens) { return acquire(self, id, run, weight, tokens, false); },
-      [self](racquire_atom, std::uint64_t id, std::uint64_t run, double weight,
-             std::uint64_t tokens) { return acquire(self, id, run, weight, tokens, true); },
-      [self](rrelease_atom, std::uint64_t id, const std::vector<char>& fields) {
+             std::uint64_t tokens) { return acquire(self, id, run, weight, tokens); },
+      [self](release_atom, std::uint64_t id, const std::vector<char>& fields) {
         release(self, call_end_from(id, fields));
       },
-      [self](release_atom, CallEnd& end) { release(self, end); },
       [self](cancel_atom, std::uint64_t id) {
         auto& st = self->state;
         if (auto it = st.waiting.find(id); it != st.waiting.end()) {
@@ -272,6 +264,7 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
         pump(self);
       },
       [self](run_ended_atom, std::uint64_t run) { self->state.scheduler->forget_run(run); },
+      [](sync_atom) {},
       [self](poll_atom) {
         auto& st = self->state;
         if (st.timer_at && *st.timer_at <= self->clock().now())
@@ -323,9 +316,9 @@ ModelCallEvent event_of(const LeaseReport& report, const std::optional<Error>& e
 
 class Lease final : public detail::ModelLease {
 public:
-  Lease(const caf::actor& controller, std::uint64_t id, LeaseReport report, bool remote)
+  Lease(const caf::actor& controller, std::uint64_t id, LeaseReport report)
       : controller_(caf::actor_cast<caf::strong_actor_ptr>(controller).get()), id_(id),
-        report_(std::move(report)), started_(Clock::now()), remote_(remote) {}
+        report_(std::move(report)), started_(Clock::now()) {}
 
   ~Lease() override {
     if (!ended_.exchange(true))
@@ -353,14 +346,9 @@ public:
 private:
   void settle(CallEnd call, const Usage& usage, const std::optional<Error>& error) {
     // Weak: a call that outlives the Runtime finds its controller gone and reports nothing.
-    if (auto controller = controller_.lock()) {
-      if (remote_)
-        caf::anon_send(caf::actor_cast<caf::actor>(controller), rrelease_atom::value, id_,
-                       call_end_fields(call));
-      else
-        caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value,
-                       std::move(call));
-    }
+    if (auto controller = controller_.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value, id_,
+                     call_end_fields(call));
     const auto& hooks = *report_.hooks;
     hooks.meter->call_ended(usage, error);
     // On the provider's thread: the sink's clock and hooks are safe to use from any thread.
@@ -380,7 +368,6 @@ private:
   std::uint64_t id_;
   LeaseReport report_;
   Clock::time_point started_;
-  bool remote_; // the controller is another Runtime's (this is a cluster node)
   std::atomic<bool> ended_{false};
 };
 
@@ -431,11 +418,25 @@ std::uint64_t LimitControllers::next_lease_id() noexcept {
 }
 
 std::vector<LimitStats> LimitControllers::stats() const {
+  std::vector<Impl::Entry> entries;
+  {
+    std::lock_guard lock{impl_->mutex};
+    for (const auto& [provider, models] : impl_->entries)
+      for (const auto& [model, entry] : models)
+        entries.push_back(entry);
+  }
+  {
+    // Each controller first handles what reached it before this call: a call's release can
+    // still be in its mailbox when the call's run has ended, and the snapshot must count it.
+    caf::scoped_actor self{impl_->system};
+    for (const auto& entry : entries)
+      if (entry.actor)
+        self->request(entry.actor, std::chrono::seconds(1), sync_atom::value)
+            .receive([] {}, [](caf::error&) {}); // a controller that is gone has nothing new
+  }
   std::vector<LimitStats> out;
-  std::lock_guard lock{impl_->mutex};
-  for (const auto& [provider, models] : impl_->entries)
-    for (const auto& [model, entry] : models)
-      out.push_back(entry.box->snapshot());
+  for (const auto& entry : entries)
+    out.push_back(entry.box->snapshot());
   return out;
 }
 
@@ -457,14 +458,67 @@ void LimitControllers::stop() {
     }
 }
 
-detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
-                                 LeaseReport report) {
-  return std::make_shared<Lease>(controller, id, std::move(report), false);
+namespace {
+
+constexpr std::int64_t none = -1;
+
+std::int64_t or_none(const std::optional<std::uint64_t>& x) {
+  return x ? static_cast<std::int64_t>(*x) : none;
+}
+std::int64_t or_none(const std::optional<std::chrono::milliseconds>& x) {
+  return x ? x->count() : none;
+}
+std::optional<std::uint64_t> count_or_none(std::int64_t x) {
+  return x >= 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(x)) : std::nullopt;
+}
+std::optional<std::chrono::milliseconds> ms_or_none(std::int64_t x) {
+  return x >= 0 ? std::optional<std::chrono::milliseconds>(x) : std::nullopt;
 }
 
-detail::ModelLeasePtr make_remote_lease(const caf::actor& controller, std::uint64_t id,
-                                        LeaseReport report) {
-  return std::make_shared<Lease>(controller, id, std::move(report), true);
+} // namespace
+
+// -- CallEnd as integers -----------------------------------------------------------------------
+
+std::vector<char> call_end_fields(const CallEnd& end) {
+  const auto& r = end.rate_limits;
+  Array fields{or_none(end.actual_tokens),
+               end.rate_limited ? 1 : 0,
+               end.retry_after ? end.retry_after->count() : none,
+               or_none(r.limit_requests),
+               or_none(r.remaining_requests),
+               or_none(r.reset_requests),
+               or_none(r.limit_tokens),
+               or_none(r.remaining_tokens),
+               or_none(r.reset_tokens)};
+  return wire_bytes(to_msgpack(Value(std::move(fields))));
+}
+
+CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& bytes) {
+  CallEnd end;
+  end.lease = lease;
+  auto decoded = from_msgpack(wire_view(bytes));
+  if (!decoded || !decoded->is_array() || decoded->as_array().size() != 9)
+    return end; // from a peer of another make: the estimate stands
+  std::vector<std::int64_t> fields;
+  for (const auto& field : decoded->as_array())
+    fields.push_back(field.is_int() ? field.as_int() : none);
+  end.actual_tokens = count_or_none(fields[0]);
+  end.rate_limited = fields[1] == 1;
+  if (fields[2] >= 0)
+    end.retry_after = std::chrono::nanoseconds{fields[2]};
+  auto& r = end.rate_limits;
+  r.limit_requests = count_or_none(fields[3]);
+  r.remaining_requests = count_or_none(fields[4]);
+  r.reset_requests = ms_or_none(fields[5]);
+  r.limit_tokens = count_or_none(fields[6]);
+  r.remaining_tokens = count_or_none(fields[7]);
+  r.reset_tokens = ms_or_none(fields[8]);
+  return end;
+}
+
+detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
+                                 LeaseReport report) {
+  return std::make_shared<Lease>(controller, id, std::move(report));
 }
 
 void report_refused(const LeaseReport& report, const Error& error) {

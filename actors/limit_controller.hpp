@@ -65,10 +65,11 @@ struct LeaseReport {
 detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
                                  LeaseReport report);
 
-/// The lease of a call granted by `controller` of another Runtime (a cluster node runs the
-/// item): it ends with rrelease_atom.
-detail::ModelLeasePtr make_remote_lease(const caf::actor& controller, std::uint64_t id,
-                                        LeaseReport report);
+/// A CallEnd as a msgpack array of integers, -1 for none (release_atom's fields):
+/// [actual tokens, rate limited, retry-after ns, limit/remaining/reset of requests, of tokens].
+std::vector<char> call_end_fields(const CallEnd& end);
+/// The inverse; malformed fields give a CallEnd that reports nothing but the lease.
+CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& fields);
 
 /// Reports a call refused before it went out (to the run's meter and on_model_call).
 void report_refused(const LeaseReport& report, const Error& error);

@@ -55,14 +55,18 @@ using timeout_atom = caf::atom_constant<caf::atom("af_tmout")>;
 // (deadline_atom): a flow's (or the run's) deadline passed.
 using deadline_atom = caf::atom_constant<caf::atom("af_dline")>;
 // Resource controllers (actors/limit_controller.hpp):
-// (acquire_atom, lease id, run id, weight, tokens) -> GrantReply: a grant for one model call.
+// (acquire_atom, lease id, run id, weight, tokens) -> (granted, Errc, message, waited ns): a
+// grant for one model call. Built-in types only: the asker may be an item on a cluster node.
 using acquire_atom = caf::atom_constant<caf::atom("af_acq")>;
-// (release_atom, CallEnd): a granted call ended (sent from any thread).
+// (release_atom, lease id, fields): a granted call ended (sent from any thread, maybe from a
+// cluster node); the fields are its CallEnd as msgpack (limit_controller.hpp).
 using release_atom = caf::atom_constant<caf::atom("af_rel")>;
 // (cancel_atom, lease id): the asker gave up (its attempt was abandoned).
 using cancel_atom = caf::atom_constant<caf::atom("af_cancel")>;
 // (run_ended_atom, run id): the run has ended; its budget record can go.
 using run_ended_atom = caf::atom_constant<caf::atom("af_runend")>;
+// (sync_atom) -> (): answered once everything sent to the actor before it is handled.
+using sync_atom = caf::atom_constant<caf::atom("af_sync")>;
 // (poll_atom): a controller's timer: grant what has become grantable.
 using poll_atom = caf::atom_constant<caf::atom("af_poll")>;
 
@@ -88,12 +92,6 @@ struct StepReply {
 struct AskReply {
   std::optional<Value> value;
   Error error;
-};
-
-/// A controller's answer to acquire_atom.
-struct GrantReply {
-  std::optional<Error> error; ///< none: granted
-  std::chrono::nanoseconds waited{0}; ///< from asking to the grant (controller's clock)
 };
 
 /// How a granted call ended.
@@ -258,5 +256,3 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::Value)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::StepReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::AskReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::ItemOutcome)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::GrantReply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorflow::actors::CallEnd)

@@ -20,6 +20,7 @@
 #include "core/batch_tally.hpp"
 #include "core/guard.hpp"
 #include "core/outcome_codec.hpp"
+#include "core/run_meter.hpp"
 #include "core/run_checkpoint.hpp"
 
 #include <actorflow/batch.hpp>
@@ -176,19 +177,12 @@ public:
     });
   }
 
+  // Every model call first asks the resource controller of its (provider, model) key for a
+  // grant: this Runtime's, or for an item of another Runtime's run (a cluster node runs it)
+  // that Runtime's, found through its limit gateway, so that limits hold across the cluster.
   void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
                std::coroutine_handle<> h, std::optional<Result<detail::ModelLeasePtr>>& out) override {
-    if (remote_limits_)
-      return acquire_remote(provider, model, tokens, h, out);
-    const auto& controllers = spec_->scope.env->controllers;
-    auto controller = controllers->controller(provider, model);
-    if (!controller) {
-      out = Error{Errc::cancelled, "model call: the runtime is shutting down"};
-      resume_soon(h);
-      return;
-    }
-    const auto& hooks = spec_->scope.hooks;
-    LeaseReport report{hooks,
+    LeaseReport report{remote_limits_ ? remote_limits_->hooks : spec_->scope.hooks,
                        std::string(provider),
                        std::string(model),
                        spec_->path,
@@ -204,38 +198,75 @@ public:
       report.span_parent = span_parent_;
       report.attempt = attempt_;
     }
-    auto id = controllers->next_lease_id();
+    if (!remote_limits_) {
+      const auto& controllers = spec_->scope.env->controllers;
+      auto controller = controllers->controller(provider, model);
+      if (!controller) {
+        out = Error{Errc::cancelled, "model call: the runtime is shutting down"};
+        resume_soon(h);
+        return;
+      }
+      const auto& hooks = *spec_->scope.hooks;
+      return request_grant(std::move(controller), controllers->next_lease_id(), hooks.run_id,
+                           hooks.options.weight, std::move(report), wait, h, out);
+    }
+    self_->request(remote_limits_->gateway, caf::infinite, ctrl_atom::value, report.provider,
+                   report.model)
+        .then(
+            [this, h, &out, report = std::move(report), wait,
+             gen = generation_](caf::actor& controller, std::uint64_t id) mutable {
+              if (gen == generation_)
+                request_grant(std::move(controller), id, remote_limits_->run,
+                              remote_limits_->weight, std::move(report), wait, h, out);
+            },
+            [this, h, &out, gen = generation_](caf::error& err) {
+              if (gen != generation_)
+                return;
+              out = to_error(err, "model call: the run's limit gateway");
+              resume(h);
+            });
+  }
+
+  // Asks `controller` for lease `id`; resumes `h` with the lease or the refusal.
+  void request_grant(caf::actor controller, std::uint64_t id, std::uint64_t run, double weight,
+                     LeaseReport report, OpenSpan wait, std::coroutine_handle<> h,
+                     std::optional<Result<detail::ModelLeasePtr>>& out) {
     pending_grants_.emplace(id, controller);
-    self_->request(controller, caf::infinite, acquire_atom::value, id,
-                   hooks->run_id, hooks->options.weight, tokens)
+    const auto tokens = report.estimated_tokens;
+    // Before `report` moves into the first handler (the handlers' order is unspecified).
+    auto key = wait ? report.provider + "/" + report.model : std::string{};
+    self_->request(controller, caf::infinite, acquire_atom::value, id, run, weight, tokens)
         .then(
             [this, h, &out, id, controller, report = std::move(report), wait,
-             gen = generation_](GrantReply& reply) mutable {
+             gen = generation_](bool granted, std::uint8_t code, std::string& message,
+                                std::int64_t waited_ns) mutable {
               pending_grants_.erase(id);
               if (gen != generation_)
                 return; // abandoned: the cancel sent then returns the grant
-              report.waited = reply.waited;
+              std::optional<Error> refused;
+              if (!granted)
+                refused = Error{static_cast<Errc>(code), std::move(message)};
+              report.waited = std::chrono::nanoseconds{waited_ns};
               if (wait) {
                 // The wait ends and, when granted, the call's span starts at the same instant.
                 auto* sink = spec_->scope.spans();
                 auto now = sink->now();
                 sink->report(SpanEvent::Kind::grant_wait, report.provider + "/" + report.model,
                              report.item, report.attempt, wait.id, report.span_parent, wait.start,
-                             reply.error, now);
-                if (!reply.error)
+                             refused, now);
+                if (!refused)
                   report.span = OpenSpan{sink->new_id(), now};
               }
-              if (reply.error) {
-                report_refused(report, *reply.error);
-                out = std::move(*reply.error);
+              if (refused) {
+                report_refused(report, *refused);
+                out = std::move(*refused);
               } else {
                 out = make_lease(controller, id, std::move(report));
               }
               resume(h);
             },
-            [this, h, &out, id, wait, key = wait ? std::string(provider) + "/" + std::string(model)
-                                                : std::string{},
-             parent = span_parent_, gen = generation_](caf::error& err) mutable {
+            [this, h, &out, id, wait, key = std::move(key), parent = span_parent_,
+             gen = generation_](caf::error& err) mutable {
               pending_grants_.erase(id);
               if (gen != generation_)
                 return;
@@ -245,56 +276,6 @@ public:
                                              ctx_ ? ctx_->item_index() : std::nullopt, attempt_,
                                              wait.id, parent, wait.start, out->error());
               resume(h);
-            });
-  }
-
-  // An item of another Runtime's run: its grant comes from that Runtime's controller for the
-  // key (found through the run's limit gateway), so that limits hold across the cluster.
-  void acquire_remote(std::string_view provider, std::string_view model, std::uint64_t tokens,
-                      std::coroutine_handle<> h,
-                      std::optional<Result<detail::ModelLeasePtr>>& out) {
-    LeaseReport report{spec_->scope.hooks, std::string(provider), std::string(model), spec_->path,
-                       ctx_ ? ctx_->item_index() : std::nullopt, tokens, {}, {}, 0, 0};
-    auto fail = [this, h, &out](const caf::error& err, const char* where) {
-      out = to_error(err, where);
-      resume(h);
-    };
-    self_->request(remote_limits_->gateway, caf::infinite, ctrl_atom::value, report.provider,
-                   report.model)
-        .then(
-            [this, h, &out, tokens, fail, report = std::move(report),
-             gen = generation_](caf::actor& controller, std::uint64_t id) mutable {
-              if (gen != generation_)
-                return;
-              pending_grants_.emplace(id, controller);
-              self_->request(controller, caf::infinite, racquire_atom::value, id,
-                             remote_limits_->run, remote_limits_->weight, tokens)
-                  .then(
-                      [this, h, &out, id, controller, report = std::move(report),
-                       gen](bool granted, std::uint8_t code, std::string& message,
-                            std::int64_t waited_ns) mutable {
-                        pending_grants_.erase(id);
-                        if (gen != generation_)
-                          return;
-                        report.waited = std::chrono::nanoseconds{waited_ns};
-                        if (!granted) {
-                          Error refused{static_cast<Errc>(code), std::move(message)};
-                          report_refused(report, refused);
-                          out = std::move(refused);
-                        } else {
-                          out = make_remote_lease(controller, id, std::move(report));
-                        }
-                        resume(h);
-                      },
-                      [this, id, fail, gen](caf::error& err) {
-                        pending_grants_.erase(id);
-                        if (gen == generation_)
-                          fail(err, "model call: the run's resource controller");
-                      });
-            },
-            [this, fail, gen = generation_](caf::error& err) {
-              if (gen == generation_)
-                fail(err, "model call: the run's limit gateway");
             });
   }
 
@@ -513,9 +494,11 @@ using ItemSpecPtr = std::shared_ptr<const ItemSpec>;
 class ItemActor final : public caf::event_based_actor, public TimeoutTracked, public ExecSite {
 public:
   ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor parent, std::uint32_t slot,
-            std::size_t index, std::uint32_t attempt, std::uint64_t span, Value item)
+            std::uint32_t launch, std::size_t index, std::uint32_t attempt, std::uint64_t span,
+            Value item)
       : caf::event_based_actor(cfg), ExecSite(this, spec->node), item_spec_(std::move(spec)),
-        parent_(std::move(parent)), item_(std::move(item)), index_(index), slot_(slot) {
+        parent_(std::move(parent)), item_(std::move(item)), index_(index), slot_(slot),
+        launch_(launch) {
     attempt_ = attempt; // one attempt per item actor
     span_parent_ = span;
     if (item_spec_->policy)
@@ -524,10 +507,9 @@ public:
 
   // A launch from another Runtime; `host` hears (rgone_atom) when the actor ends.
   ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor host, RemoteLaunch launch)
-      : ItemActor(cfg, std::move(spec), std::move(launch.batch), launch.slot, launch.index,
-                  launch.attempt, 0, std::move(launch.item)) {
+      : ItemActor(cfg, std::move(spec), std::move(launch.batch), launch.slot, launch.launch,
+                  launch.index, launch.attempt, 0, std::move(launch.item)) {
     host_ = std::move(host);
-    launch_ = launch.launch;
     remote_limits_ = std::move(launch.limits);
     defer_failures_ = true;
   }
@@ -544,7 +526,7 @@ public:
     // Killed before it had an outcome: its batch stopped (it ignores this), or it crashed.
     Error died{Errc::peer_lost, where("actor") + " died (" + to_string(fail_state()) + ")"};
     auto retry = policy_ && policy_->should_retry(died, attempt_);
-    report(std::move(died), retry, false);
+    report(std::move(died), retry);
   }
 
   caf::behavior make_behavior() override {
@@ -566,27 +548,25 @@ private:
   void finish(std::variant<Value, Error> result, bool retry) {
     release_exec();
     item_ = Value{}; // freed on this thread, like exec's frame
-    report(std::move(result), retry, true);
+    report(std::move(result), retry);
     done_ = true;
     quit();
   }
 
-  // Sends the outcome to the batch: as a message (local), or as msgpack (from a node).
-  void report(std::variant<Value, Error> result, bool retry, bool from_self) {
+  // Sends the outcome to the batch: as a message (local), or as msgpack from a node, with
+  // the usage of the launch's model calls (the batch's run counts them).
+  void report(std::variant<Value, Error> result, bool retry) {
     ItemOutcome outcome;
     outcome.index = index_;
     outcome.result = std::move(result);
     outcome.attempts = attempt_;
     outcome.tokens = static_cast<std::int64_t>(tokens_);
-    if (host_) {
-      auto bytes = detail::encode_outcome(outcome);
-      std::vector<char> wire(bytes.begin(), bytes.end());
-      caf::anon_send(parent_, rdone_atom::value, slot_, launch_, std::move(wire));
-    } else if (from_self) {
-      send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
-    } else {
-      caf::anon_send(parent_, item_done_atom::value, slot_, retry, std::move(outcome));
-    }
+    if (host_)
+      caf::anon_send(parent_, rdone_atom::value, slot_, launch_,
+                     wire_bytes(detail::encode_outcome(outcome)),
+                     encode_usage(remote_limits_->hooks->meter->snapshot()));
+    else
+      caf::anon_send(parent_, item_done_atom::value, slot_, launch_, retry, std::move(outcome));
   }
 
   ItemSpecPtr item_spec_;
@@ -594,9 +574,9 @@ private:
   Value item_;
   std::size_t index_;
   std::uint32_t slot_; // the parent's in-flight slot, sent back with the outcome
+  std::uint32_t launch_; // which launch of its batch this is (slots are reused)
   bool done_ = false;
-  caf::actor host_;          // a remote launch's node host; invalid for a local item
-  std::uint32_t launch_ = 0; // a remote launch's number in its batch
+  caf::actor host_; // a remote launch's node host; invalid for a local item
 };
 
 // -- the node actor: single node or batch -------------------------------------------------------
@@ -616,11 +596,10 @@ struct Slot {
   caf::actor_clock::time_point first_start{};
   std::int64_t tokens = 0; // used by the item's attempts so far
   std::string key;         // durable runs: the item's checkpoint key ("" otherwise)
-  // In a cluster: where the running launch is (Cluster::Place::node, 0 here) and on which
-  // connection of that node; where the latest launch ran (for ItemOutcome::worker).
+  // In a cluster: where the latest launch went (Cluster::Place::node, 0 here; running while
+  // `actor` is set) and on which connection of that node.
   std::uint32_t node = 0;
   std::uint64_t node_generation = 0;
-  std::uint32_t ran_on = 0;
   // When the run is traced: the item's span, its running attempt's, its backoff's.
   OpenSpan item_span, attempt_span, backoff_span;
 };
@@ -667,6 +646,17 @@ struct FanOut {
   // of the oldest connection still watched (they die in that order).
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>> watched;
   std::uint64_t requeued = 0;
+  std::vector<std::string> addresses; // the nodes' "host:port" by Place::node - 1, as learnt
+
+  // A node's address, asked of the cluster once per node (it never changes).
+  const std::string& address_of(std::uint32_t place) {
+    if (addresses.size() < place)
+      addresses.resize(place);
+    auto& address = addresses[place - 1];
+    if (address.empty())
+      address = cluster->address(place);
+    return address;
+  }
 };
 
 struct NodeActorState : ExecSite {
@@ -806,7 +796,6 @@ struct NodeActorState : ExecSite {
     if (!spec_->registered_type.empty() && spec_->scope.env->cluster) {
       fan->cluster = spec_->scope.env->cluster.get();
       fan->remote_type = spec_->registered_type;
-      fan->keep_inputs = true; // a launch lost with its node starts again elsewhere
     }
     if (policy)
       fan->breaker = CircuitBreaker(policy->circuit);
@@ -941,12 +930,15 @@ struct NodeActorState : ExecSite {
       place = f.cluster->place();
     slot.node = place.node;
     slot.node_generation = place.generation;
-    slot.ran_on = place.node;
-    if (place.node != 0)
+    if (place.node != 0) {
       launch_remote(id, place, input);
-    else
-      slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.index,
-                                           slot.attempt, slot.attempt_span.id, std::move(input));
+      if (!slot.input) // a launch lost with its node starts again elsewhere
+        slot.input = std::move(input);
+    } else {
+      slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.launch,
+                                           slot.index, slot.attempt, slot.attempt_span.id,
+                                           std::move(input));
+    }
     const auto& policy = f.item_spec->policy;
     if (policy && policy->attempt_timeout.count() > 0)
       self_->delayed_send(self_, policy->attempt_timeout, timeout_atom::value, id, slot.launch);
@@ -962,67 +954,96 @@ struct NodeActorState : ExecSite {
       connections.push_back(place.generation);
       self_->monitor(place.host); // a connection of the node not seen before
     }
-    auto bytes = to_msgpack(input);
-    std::vector<char> payload(bytes.begin(), bytes.end());
     const auto& hooks = *spec_->scope.hooks;
     slot.actor = place.host;
     self_->send(place.host, rexec_atom::value, cluster_protocol_version, f.remote_type,
-                std::move(payload), id, slot.launch, static_cast<std::uint64_t>(slot.index),
+                wire_bytes(to_msgpack(input)), id, slot.launch, static_cast<std::uint64_t>(slot.index),
                 slot.attempt, f.cluster->gateway(), hooks.run_id, hooks.options.weight);
   }
 
   // The running launch in `slot` has ended (outcome, timeout, cancel): its place has room.
+  // `slot.node` stays: it says where the item's latest launch ran.
   void end_launch(Slot& slot, bool done) {
+    slot.actor = caf::actor{};
     if (fan->cluster)
       fan->cluster->release(slot.node, slot.node_generation, done);
-    slot.node = 0;
   }
 
-  // A node's outcome of launch `launch` in slot `id`.
-  void on_remote_done(std::uint32_t id, std::uint32_t launch, const std::vector<char>& bytes) {
+  // The slot of launch `launch` in slot `id` while it runs (here, or on a node: `remote`);
+  // null for an outcome of a launch given up on (timed out, requeued, cancelled) or a stray.
+  Slot* running_launch(std::uint32_t id, std::uint32_t launch, bool remote) {
     auto& f = *fan;
     if (f.stopping || id >= f.in_flight->slots.size())
-      return;
+      return nullptr;
     auto& slot = f.in_flight->slots[id];
-    if (!slot.actor || slot.node == 0 || slot.launch != launch)
-      return; // from a launch given up on (timed out, or requeued after its node died)
-    const auto node = slot.node;
-    slot.actor = caf::actor{};
+    if (!slot.actor || slot.launch != launch || (slot.node != 0) != remote)
+      return nullptr;
+    return &slot;
+  }
+
+  // The running attempt of the item in slot `id` ended with `result`. `retry`: the policy
+  // retries this failure.
+  void attempt_ended(std::uint32_t id, std::variant<Value, Error> result, std::int64_t tokens,
+                     bool retry) {
+    auto& f = *fan;
+    auto& slot = f.in_flight->slots[id];
     end_launch(slot, true);
-    std::optional<Error> failed;
-    auto decoded = detail::decode_outcome(std::span(
-        reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
-    if (!decoded) {
-      failed = Error{Errc::bad_response, "node '" + spec_->path + "' item " +
-                                             std::to_string(slot.index) + ": cluster node " +
-                                             f.cluster->address(node) +
-                                             " sent an outcome that does not decode (" +
-                                             decoded.error().message + ")"};
-      spec_->scope.env->log(failed->message);
-    } else {
-      slot.tokens += decoded->tokens;
-      if (!decoded->ok())
-        failed = decoded->error();
-    }
+    slot.tokens += tokens;
+    const Error* error = std::get_if<Error>(&result);
     if (f.spans)
-      end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id, failed);
-    if (!failed) {
+      end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id,
+                    error ? std::optional<Error>(*error) : std::nullopt);
+    if (!error) {
       f.breaker.record_success();
-      return settle(id, std::move(decoded->result));
+      return settle(id, std::move(result));
     }
+    on_attempt_failed(id, *error, retry);
+  }
+
+  void on_item_done(std::uint32_t id, std::uint32_t launch, bool retry, ItemOutcome outcome) {
+    if (running_launch(id, launch, false))
+      attempt_ended(id, std::move(outcome.result), outcome.tokens, retry);
+  }
+
+  // A node's outcome of launch `launch` in slot `id`, and the usage of its model calls.
+  void on_remote_done(std::uint32_t id, std::uint32_t launch, const std::vector<char>& bytes,
+                      const std::vector<char>& usage) {
+    auto* slot = running_launch(id, launch, true);
+    if (!slot)
+      return;
+    auto& f = *fan;
+    spec_->scope.hooks->meter->add(decode_usage(usage));
+    auto decoded = detail::decode_outcome(wire_view(bytes));
     const auto& policy = f.item_spec->policy;
-    const bool retry = policy && policy->should_retry(*failed, slot.attempt);
-    if (!retry) { // the node reports exec's raw error: the fallback runs here
-      auto fallback = detail::guarded([&] { return where("exec_fallback"); },
-                                      [&] { return f.node->exec_fallback(*slot.input, *failed); });
-      if (fallback) {
-        report_item(AttemptEvent::Kind::fallback_used, slot, *failed);
-        return settle(id, std::move(*fallback));
-      }
-      if (fallback.error().code != failed->code)
-        failed = fallback.error();
+    if (!decoded) {
+      Error garbled{Errc::bad_response, "node '" + spec_->path + "' item " +
+                                            std::to_string(slot->index) + ": cluster node " +
+                                            f.address_of(slot->node) +
+                                            " sent an outcome that does not decode (" +
+                                            decoded.error().message + ")"};
+      spec_->scope.env->log(garbled.message);
+      const bool retry = policy && policy->should_retry(garbled, slot->attempt);
+      return attempt_ended(id, std::move(garbled), 0, retry);
     }
-    on_attempt_failed(id, *failed, retry);
+    if (decoded->ok())
+      return attempt_ended(id, std::move(decoded->result), decoded->tokens, false);
+    // The node reports exec's raw error: the retry policy, then the fallback, apply here.
+    const Error error = decoded->error();
+    if (policy && policy->should_retry(error, slot->attempt))
+      return attempt_ended(id, error, decoded->tokens, true);
+    auto fallback = detail::guarded([&] { return where("exec_fallback"); }, [&] {
+      auto node = spec_->factory(); // a fresh instance, as a local item's fallback has
+      if (!node)
+        throw Failure(Error{Errc::invalid_flow, "the factory returned no node"});
+      return node->exec_fallback(*slot->input, error);
+    });
+    if (fallback) {
+      report_item(AttemptEvent::Kind::fallback_used, *slot, error);
+      return attempt_ended(id, std::move(*fallback), decoded->tokens, false);
+    }
+    // The default fallback rethrows exec's error: report that error, not a wrapped copy.
+    attempt_ended(id, fallback.error().code == error.code ? error : fallback.error(),
+                  decoded->tokens, false);
   }
 
   // A node host this batch sent launches to went down: its launches start again elsewhere.
@@ -1048,13 +1069,12 @@ struct NodeActorState : ExecSite {
       return;
     f.cluster->lost(node, generation, lost.size());
     f.requeued += lost.size();
-    spec_->scope.env->log("[" + spec_->path + "] cluster node " + f.cluster->address(node) +
+    spec_->scope.env->log("[" + spec_->path + "] cluster node " + f.address_of(node) +
                           " is gone: " + std::to_string(lost.size()) +
                           " items in flight there start again elsewhere");
     for (auto id : lost) {
       auto& slot = f.in_flight->slots[id];
       slot.actor = caf::actor{};
-      slot.node = 0;
       if (f.spans)
         end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id,
                       Error{Errc::peer_lost, "its cluster node went down"});
@@ -1062,28 +1082,6 @@ struct NodeActorState : ExecSite {
       if (f.stopping)
         return;
     }
-  }
-
-  void on_item_done(std::uint32_t id, bool retry, ItemOutcome outcome) {
-    auto& f = *fan;
-    auto& window = *f.in_flight;
-    if (f.stopping || id >= window.slots.size())
-      return; // late: from a child cancelled when the batch stopped
-    auto& slot = window.slots[id];
-    if (!slot.actor || slot.node != 0 || slot.index != outcome.index ||
-        slot.attempt != outcome.attempts)
-      return; // from an attempt given up on (timed out), or a stray
-    slot.actor = caf::actor{};
-    end_launch(slot, true);
-    slot.tokens += outcome.tokens;
-    if (f.spans)
-      end_item_span(slot, slot.attempt_span, SpanEvent::Kind::attempt, slot.item_span.id,
-                    outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
-    if (outcome.ok()) {
-      f.breaker.record_success();
-      return settle(id, std::move(outcome.result));
-    }
-    on_attempt_failed(id, outcome.error(), retry);
   }
 
   void on_item_timeout(std::uint32_t id, std::uint32_t launch) {
@@ -1161,8 +1159,8 @@ struct NodeActorState : ExecSite {
     outcome.result = std::move(result);
     outcome.attempts = slot.attempt;
     outcome.tokens = std::exchange(slot.tokens, 0);
-    if (slot.ran_on != 0)
-      outcome.worker = f.cluster->address(std::exchange(slot.ran_on, 0));
+    if (slot.node != 0)
+      outcome.ran_on = f.address_of(slot.node);
     outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
     if (f.spans)
       end_item_span(slot, slot.item_span, SpanEvent::Kind::item, node_span.id,
@@ -1191,6 +1189,7 @@ struct NodeActorState : ExecSite {
     auto& slot = window.slots[id];
     slot.actor = caf::actor{};
     slot.attempt = 0;
+    slot.node = 0;
     slot.input.reset();
     window.free.push_back(id);
     --window.count;
@@ -1255,7 +1254,6 @@ struct NodeActorState : ExecSite {
       self_->send(slot.actor, rcancel_atom::value, slot.launch);
     else
       self_->send_exit(slot.actor, reason);
-    slot.actor = caf::actor{};
     end_launch(slot, false);
   }
 
@@ -1370,9 +1368,10 @@ caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
         return self->state.start(std::move(initial));
       },
       [self](wake_atom, std::uint64_t token) { self->state.wake(token); },
-      [self](item_done_atom, std::uint32_t slot, bool retry, ItemOutcome& outcome) {
+      [self](item_done_atom, std::uint32_t slot, std::uint32_t launch, bool retry,
+             ItemOutcome& outcome) {
         if (self->state.fan)
-          self->state.on_item_done(slot, retry, std::move(outcome));
+          self->state.on_item_done(slot, launch, retry, std::move(outcome));
       },
       [self](retry_atom, std::uint32_t slot, std::uint32_t attempt) {
         if (self->state.fan)
@@ -1380,9 +1379,10 @@ caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
         else
           self->state.on_retry(attempt);
       },
-      [self](rdone_atom, std::uint32_t slot, std::uint32_t launch, const std::vector<char>& bytes) {
+      [self](rdone_atom, std::uint32_t slot, std::uint32_t launch, const std::vector<char>& bytes,
+             const std::vector<char>& usage) {
         if (self->state.fan)
-          self->state.on_remote_done(slot, launch, bytes);
+          self->state.on_remote_done(slot, launch, bytes, usage);
       },
       [self](timeout_atom, std::uint32_t slot, std::uint32_t attempt_or_launch) {
         if (self->state.fan)

@@ -55,16 +55,11 @@ public:
     co_return top;
   }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
-    std::map<std::string, std::int64_t> by_worker;
-    for (const auto& item : result.items)
-      by_worker[item.worker.empty() ? "here" : item.worker] += 1;
-    Map workers;
-    for (const auto& [where, count] : by_worker)
-      workers.emplace(where, count);
+    auto ran_on = ran_on_counts(result.items);
     auto failed = result.summary.failed;
     auto requeued = result.summary.requeued;
     state = state.with({{"keywords", result_values(std::move(result.items))},
-                        {"workers", std::move(workers)},
+                        {"ran_on", std::move(ran_on)},
                         {"failed", failed},
                         {"requeued", requeued}});
     return std::string(default_action);
@@ -198,7 +193,7 @@ int main(int argc, char** argv) {
     } else {
       const auto& state = result->state;
       std::cout << "items by where they ran:\n";
-      for (const auto& [where, n] : state.at("workers").as_map())
+      for (const auto& [where, n] : state.at("ran_on").as_map())
         std::cout << "  " << where << ": " << n.as_int() << "\n";
       std::cout << "started again after the node died: " << state.at("requeued").as_int()
                 << "\nfailed: " << state.at("failed").as_int() << "\nfirst result: "

@@ -100,7 +100,7 @@ int bench_cluster(const ClusterBenchOptions& options) {
                      {"per_item_us_local", local.wall_s * 1e6 / n},
                      {"per_item_us_remote", remote.wall_s * 1e6 / n},
                      {"remote_item_overhead_us", (remote.wall_s - local.wall_s) * 1e6 / n},
-                     {"cluster_items_by_worker", cluster.result->state.at("workers")},
+                     {"cluster_items_ran_on", cluster.result->state.at("ran_on")},
                      {"peak_rss_kb", peak_rss_kb()},
                      {"ok", ok}}),
       ok);

@@ -410,10 +410,10 @@ Result<std::uint16_t> Runtime::serve(const ServeOptions& options) {
   return served->second;
 }
 
-Result<void> Runtime::connect(const std::string& address) {
+Result<void> Runtime::add_node(const std::string& address) {
   auto& impl = *impl_;
   if (impl.network_error)
-    return Error{impl.network_error->code, "connect: " + impl.network_error->message};
+    return Error{impl.network_error->code, "add_node: " + impl.network_error->message};
   return impl.env->cluster->connect(address);
 }
 

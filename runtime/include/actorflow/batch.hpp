@@ -27,8 +27,9 @@ struct ItemOutcome {
   /// From the item's first attempt to its final outcome (backoffs between attempts included).
   std::chrono::microseconds latency{0};
   std::int64_t tokens = 0; ///< model tokens used by its attempts (ctx.llm() calls; a timed-out attempt's are not known)
-  /// Where its last attempt ran: "" here, else the cluster node's "host:port" (cluster.hpp).
-  std::string worker{};
+  /// Where its latest attempt ran: "" in this Runtime, else the cluster node's "host:port"
+  /// (see actorflow/cluster.hpp).
+  std::string ran_on{};
 
   [[nodiscard]] bool ok() const noexcept { return result.index() == 0; }
   /// The value; throws `Failure` with the item's error when it failed.
@@ -113,6 +114,9 @@ struct BatchResult {
 /// The items' values in input order, null for a failed item: what the default reducers store
 /// as "results".
 [[nodiscard]] Array result_values(std::vector<ItemOutcome> outcomes);
+
+/// How many items ran where: {"local": n} for this Runtime, {"host:port": n} per cluster node.
+[[nodiscard]] Map ran_on_counts(const std::vector<ItemOutcome>& outcomes);
 
 /// A lazy sequence of items. `next` pulls one at a time (`std::nullopt` ends the sequence); it
 /// is called only from the batch node's own actor, never concurrently, and only when the window

@@ -38,12 +38,12 @@ struct TlsFiles {
 
 /// How a Runtime takes part in a cluster (`RuntimeConfig::cluster`).
 struct ClusterConfig {
-  /// Nodes to run items on, "host:port". The Runtime dials them when it starts (waiting at
-  /// most `connect_timeout` for each); one that does not answer is logged and dialled again
-  /// in the background.
+  /// Nodes to run items on, "host:port". The Runtime dials them together when it starts and
+  /// waits for them (each connection, then each hello, at most `connect_timeout`); one that
+  /// does not answer is logged and dialled again in the background.
   std::vector<std::string> nodes{};
   /// Loads CAF's network layer even without `nodes`, for `Runtime::serve` and
-  /// `Runtime::connect`. Implied by `nodes` and `tls`.
+  /// `Runtime::add_node`. Implied by `nodes` and `tls`.
   bool network = false;
   /// Certificates for every connection, made and accepted: with them, TLS is used both ways.
   TlsFiles tls{};

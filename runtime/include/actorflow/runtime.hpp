@@ -186,7 +186,9 @@ public:
   [[nodiscard]] const NodeRegistry& nodes() const noexcept;
   /// The model providers, for host code that calls one directly.
   [[nodiscard]] const ModelRegistry& models() const noexcept;
-  /// A snapshot of every (provider, model) key's resource controller made so far.
+  /// A snapshot of every (provider, model) key's resource controller made so far, including
+  /// every call that ended before this call (it waits briefly for the controllers: call it
+  /// from host threads, not from a node).
   [[nodiscard]] std::vector<LimitStats> limit_stats() const;
 
   /// Hosts batch items for other Runtimes (what `actorflow node` does): listens on
@@ -194,10 +196,11 @@ public:
   /// registered under the name their batch uses. Needs `RuntimeConfig::cluster` with
   /// `network` (or nodes, or tls); off loopback, TLS or `insecure`. Blocks while it binds.
   [[nodiscard]] Result<std::uint16_t> serve(const ServeOptions& options);
-  /// Adds a node ("host:port") to run items on, as `ClusterConfig::nodes` does at start:
-  /// blocks until it answers (at most `connect_timeout`). An error says why it did not; the
+  /// Adds a cluster node ("host:port") to run items on, as `ClusterConfig::nodes` does at
+  /// start: blocks until it answers (its connection, then its hello, each at most
+  /// `connect_timeout`). An error says why it did not; the
   /// node is then dialled again in the background.
-  [[nodiscard]] Result<void> connect(const std::string& address);
+  [[nodiscard]] Result<void> add_node(const std::string& address);
   /// Every node added so far, in the order added.
   [[nodiscard]] std::vector<NodeStatus> cluster_status() const;
   /// Waits at most `timeout` until every node added so far is connected (one that died is

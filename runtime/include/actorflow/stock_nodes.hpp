@@ -7,7 +7,7 @@
 /// - "results": each item's value, in input order (null for a failed item);
 /// - "errors":  {"<index>": "code: message"} for the failed items;
 /// - "failed":  how many failed;
-/// - "workers": {"<where>": items} where each item ran ("local" for this Runtime);
+/// - "ran_on":  how many items ran where (`ran_on_counts`: "local" for this Runtime);
 /// - "requeued": launches started again because their node died.
 ///
 /// The types (exec of one item):

@@ -1,6 +1,7 @@
 #include "core/batch_tally.hpp"
 
 #include <cstdio>
+#include <map>
 #include <memory>
 
 namespace actorflow {
@@ -93,6 +94,16 @@ Array result_values(std::vector<ItemOutcome> outcomes) {
   for (auto& item : outcomes)
     values.push_back(item.ok() ? std::move(item.value()) : Value{});
   return values;
+}
+
+Map ran_on_counts(const std::vector<ItemOutcome>& outcomes) {
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& item : outcomes)
+    counts[item.ran_on.empty() ? "local" : item.ran_on] += 1;
+  Map out;
+  for (auto& [where, count] : counts)
+    out.emplace(where, count);
+  return out;
 }
 
 std::string ParallelBatchNode::post_batch(State& state, const Value&, BatchResult result) {

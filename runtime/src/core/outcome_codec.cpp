@@ -74,8 +74,8 @@ std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome) {
   map.emplace("attempts", outcome.attempts);
   map.emplace("latency_us", outcome.latency.count());
   map.emplace("tokens", outcome.tokens);
-  if (!outcome.worker.empty())
-    map.emplace("worker", outcome.worker);
+  if (!outcome.ran_on.empty())
+    map.emplace("ran_on", outcome.ran_on);
   return to_msgpack(Value(std::move(map)));
 }
 
@@ -105,8 +105,8 @@ Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes) {
   outcome.attempts = static_cast<std::uint32_t>(*attempts);
   outcome.latency = std::chrono::microseconds{*latency};
   outcome.tokens = *tokens;
-  if (const Value* worker = map.find("worker"); worker != nullptr && worker->is_string())
-    outcome.worker = worker->as_string();
+  if (const Value* worker = map.find("ran_on"); worker != nullptr && worker->is_string())
+    outcome.ran_on = worker->as_string();
 
   if ((*ok)->as_bool()) {
     Map& members = map.as_map();

@@ -14,7 +14,7 @@ namespace actorflow::detail {
 // {"index": int, "ok": bool, "value": any            (ok)
 //                            "error": {"code": Errc name, "message": str,
 //                                      "retry_after_ms": int (when set)}   (failed)
-//  "attempts": int, "latency_us": int, "tokens": int, "worker": str (when not "")}
+//  "attempts": int, "latency_us": int, "tokens": int, "ran_on": str (when not "")}
 [[nodiscard]] std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome);
 /// Bytes that are not such a map (or name an Errc this build does not know) are bad_input.
 [[nodiscard]] Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes);

@@ -24,6 +24,15 @@ public:
     completion_.fetch_add(usage.completion_tokens, std::memory_order_relaxed);
   }
   void call_refused() noexcept { refused_.fetch_add(1, std::memory_order_relaxed); }
+  /// Adds calls counted elsewhere (an item's calls on a cluster node).
+  void add(const RunUsage& u) noexcept {
+    calls_.fetch_add(u.calls, std::memory_order_relaxed);
+    failed_.fetch_add(u.failed_calls, std::memory_order_relaxed);
+    rate_limited_.fetch_add(u.rate_limited, std::memory_order_relaxed);
+    prompt_.fetch_add(u.prompt_tokens, std::memory_order_relaxed);
+    completion_.fetch_add(u.completion_tokens, std::memory_order_relaxed);
+    refused_.fetch_add(u.refused, std::memory_order_relaxed);
+  }
 
   [[nodiscard]] RunUsage snapshot() const noexcept {
     RunUsage u;

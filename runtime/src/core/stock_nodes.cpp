@@ -26,21 +26,16 @@ public:
 
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     Map errors;
-    std::map<std::string, std::int64_t> where;
-    for (const auto& item : result.items) {
+    for (const auto& item : result.items)
       if (!item.ok())
         errors.emplace(std::to_string(item.index), item.error().to_string());
-      where[item.worker.empty() ? "local" : item.worker] += 1;
-    }
-    Map workers;
-    for (auto& [name, count] : where)
-      workers.emplace(name, count);
+    auto ran_on = ran_on_counts(result.items);
     auto failed = result.summary.failed;
     auto requeued = result.summary.requeued;
     state = state.with({{"results", result_values(std::move(result.items))},
                         {"errors", std::move(errors)},
                         {"failed", failed},
-                        {"workers", std::move(workers)},
+                        {"ran_on", std::move(ran_on)},
                         {"requeued", requeued}});
     return std::string(default_action);
   }

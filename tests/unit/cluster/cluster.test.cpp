@@ -77,8 +77,8 @@ void check_squares(const State& state, std::int64_t n) {
   CHECK(wrong == 0);
 }
 
-std::int64_t items_at(const State& state, const std::string& worker) {
-  const Value* count = state.at("workers").find(worker);
+std::int64_t items_at(const State& state, const std::string& where) {
+  const Value* count = state.at("ran_on").find(where);
   return count != nullptr ? count->as_int() : 0;
 }
 
@@ -205,7 +205,7 @@ TEST_CASE("TLS: a peer with a certificate from the CA gets work, one without is 
     auto config = cluster_config({});
     config.cluster.tls = TlsFiles{d + "/rogue.pem", d + "/rogue.key", d + "/ca.pem"};
     Runtime runtime(std::move(config));
-    auto connected = runtime.connect(node.address());
+    auto connected = runtime.add_node(node.address());
     REQUIRE_FALSE(connected.ok());
     CHECK(connected.error().code == Errc::connection_failed);
   }
@@ -213,7 +213,7 @@ TEST_CASE("TLS: a peer with a certificate from the CA gets work, one without is 
     auto config = cluster_config({});
     config.cluster.network = true;
     Runtime runtime(std::move(config));
-    auto connected = runtime.connect(node.address());
+    auto connected = runtime.add_node(node.address());
     REQUIRE_FALSE(connected.ok());
     CHECK_MESSAGE(connected.error().code == Errc::connection_failed, connected.error().message);
     // Work still runs, here.
@@ -236,9 +236,12 @@ TEST_CASE("model calls of items on nodes ask this runtime's resource controller"
     config.cluster.local_capacity = 0;
     config.limits["local"] = Limits{.max_concurrent = 2};
     Runtime runtime(std::move(config));
-    auto state = must(runtime.run(stock_flow("summarise"), State{}.with("items", texts)).get())
-                     .state;
+    auto run = must(runtime.run(stock_flow("summarise"), State{}.with("items", texts)).get());
+    const auto& state = run.state;
     CHECK(state.at("failed").as_int() == 0);
+    // The run counts the calls its items made on the nodes.
+    CHECK(run.usage.calls == 40);
+    CHECK(run.usage.total_tokens() > 0);
     CHECK(items_at(state, first.address()) + items_at(state, second.address()) == 40);
     auto stats = runtime.limit_stats();
     REQUIRE(stats.size() == 1);
@@ -321,11 +324,11 @@ TEST_CASE("a payload that does not decode, or another protocol version, is an it
     std::optional<ItemOutcome> outcome;
     self->receive(
         [&](actors::rdone_atom, std::uint32_t slot, std::uint32_t launch,
-            const std::vector<char>& bytes) {
+            const std::vector<char>& bytes, const std::vector<char>& usage) {
+          CHECK(actors::decode_usage(usage).calls == 0); // squaring calls no model
           CHECK(slot == 3);
           CHECK(launch == 7);
-          auto decoded = detail::decode_outcome(std::span(
-              reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+          auto decoded = detail::decode_outcome(actors::wire_view(bytes));
           REQUIRE(decoded.ok());
           outcome = std::move(*decoded);
         },
@@ -337,16 +340,15 @@ TEST_CASE("a payload that does not decode, or another protocol version, is an it
   REQUIRE_FALSE(garbage.ok());
   CHECK(garbage.error().code == Errc::bad_input);
   CHECK(contains(garbage.error().message, "does not decode"));
-  auto bytes = to_msgpack(Value(6));
-  auto other_version = outcome_of(cluster_protocol_version + 1,
-                                  std::vector<char>(bytes.begin(), bytes.end()));
+  const auto six = actors::wire_bytes(to_msgpack(Value(6)));
+  auto other_version = outcome_of(cluster_protocol_version + 1, six);
   REQUIRE_FALSE(other_version.ok());
   CHECK(contains(other_version.error().message, "protocol"));
   // An exit message or an error from a peer does not stop the node's host.
   self->send_exit(*host, caf::exit_reason::user_shutdown);
   self->send(*host, caf::make_error(caf::sec::runtime_error, "from a peer"));
   // The node still works: a good launch squares its item.
-  auto good = outcome_of(cluster_protocol_version, std::vector<char>(bytes.begin(), bytes.end()));
+  auto good = outcome_of(cluster_protocol_version, six);
   REQUIRE(good.ok());
   CHECK(good.value().as_int() == 36);
 }
