@@ -95,6 +95,8 @@ int runs_show(const RunsOptions& options) {
 }
 
 int runs_delete(const RunsOptions& options) {
+  if (options.run_ids.empty() && options.ended_days_ago == 0) // "deleted 0 runs" would hide it
+    return failed(Error{Errc::bad_input, "delete: name the runs, or give --ended-days-ago N"});
   auto store = open(options);
   if (!store)
     return 1;

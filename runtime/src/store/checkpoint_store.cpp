@@ -120,9 +120,9 @@ Error refused(const std::string& path, std::string_view why) {
   return Error{Errc::bad_input, std::move(message)};
 }
 
-// Accepts a file with no tables (a new store) or one of ours of a version this build reads;
-// refuses another program's database. Reads only.
-Result<void> identify(sqlite3* db, const std::string& path) {
+// Accepts a file with no tables (a new store: false) or one of ours of a version this build
+// reads (true); refuses another program's database. Reads only.
+Result<bool> identify(sqlite3* db, const std::string& path) {
   auto failed = [&](int rc) {
     std::string message = path;
     message += ": reading its tables: ";
@@ -139,7 +139,7 @@ Result<void> identify(sqlite3* db, const std::string& path) {
   if (rc != SQLITE_DONE)
     return failed(rc);
   if (tables.empty())
-    return {};
+    return false;
   if (std::find(tables.begin(), tables.end(), "actorflow_meta") == tables.end()) {
     std::string why = "it holds another program's tables (";
     for (std::size_t i = 0; i < tables.size() && i < 5; ++i) {
@@ -174,7 +174,7 @@ Result<void> identify(sqlite3* db, const std::string& path) {
     return refused(path, "its actorflow_meta table has no integer schema_version");
   const std::int64_t found = sqlite3_column_int64(version.get(), 0);
   if (found == checkpoint_schema_version)
-    return {};
+    return true;
   std::string message = path;
   message += ": checkpoint schema version ";
   message += std::to_string(found);
@@ -675,15 +675,24 @@ private:
 Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
   OpenOptions options;
   options.on_corruption = OnCorruption::fail;
-  options.inspect = [&path](sqlite3* db) { return identify(db, path); };
+  options.inspect = [&path](sqlite3* db) -> Result<void> {
+    if (auto ours = identify(db, path); !ours)
+      return ours.error();
+    return {};
+  };
   Result<std::unique_ptr<Connection>> opened = Connection::open(path, options);
   if (!opened)
     return opened.error();
   Connection& conn = **opened;
 
-  {
+  // A store that exists is opened without the write lock: `actorflow runs list` must not wait
+  // behind a run that is writing.
+  Result<bool> exists = identify(conn.handle(), path);
+  if (!exists)
+    return exists.error();
+  if (!*exists) {
     // Under the write lock, so that two processes creating one store do not interleave, and
-    // identified again: another process may have written the file since `inspect` looked.
+    // identified again: another process may have written the file since we looked.
     std::lock_guard lock(conn.mutex());
     Transaction tx(conn);
     if (Result<void> begun = tx.begin("create tables"); !begun)
@@ -698,7 +707,7 @@ Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
     marks += ')';
     if (Result<void> marked = conn.exec(marks.c_str(), "create tables"); !marked)
       return marked.error();
-    if (Result<void> ours = identify(conn.handle(), path); !ours)
+    if (Result<bool> ours = identify(conn.handle(), path); !ours)
       return ours.error();
     if (Result<void> done = tx.commit("create tables"); !done)
       return done.error();
