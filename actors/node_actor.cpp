@@ -31,6 +31,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/make_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -566,7 +567,13 @@ private:
                      wire_bytes(detail::encode_outcome(outcome)),
                      encode_usage(remote_limits_->hooks->meter->snapshot()));
     else
-      caf::anon_send(parent_, item_done_atom::value, slot_, launch_, retry, std::move(outcome));
+      // As anon_send, but with this worker as the context: a batch actor woken by the message
+      // is scheduled on this worker (anon_send has no context and schedules it on the shared
+      // queue, so it would move between cores, with everything it touches).
+      parent_->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                                 item_done_atom::value, slot_, launch_, retry,
+                                                 std::move(outcome)),
+                       context());
   }
 
   ItemSpecPtr item_spec_;
@@ -578,6 +585,23 @@ private:
   bool done_ = false;
   caf::actor host_; // a remote launch's node host; invalid for a local item
 };
+
+// Spawns an item actor from `parent`, as `parent->spawn<ItemActor>(args...)` does, without
+// CAF 0.17's spawn resetting the thread's logger: with the logger set, the launch and later
+// every resume of an actor on that thread look its id up in the logger's map under a lock
+// all workers share, although Debian's CAF logs nothing (see PollingSharing::detach_logger in
+// actors/scheduler.cpp). A batch spawns an actor per item, and this was a tenth of its cost.
+template <class... Args>
+caf::actor spawn_item_actor(caf::local_actor* parent, Args&&... args) {
+  auto& system = parent->system();
+  caf::actor_config config{parent->context(), parent};
+  auto actor = caf::make_actor<ItemActor, caf::actor>(system.next_actor_id(), system.node(),
+                                                      &system, config,
+                                                      std::forward<Args>(args)...);
+  static_cast<ItemActor*>(caf::actor_cast<caf::abstract_actor*>(actor))
+      ->launch(config.host, false, false);
+  return actor;
+}
 
 // -- the node actor: single node or batch -------------------------------------------------------
 
@@ -935,7 +959,7 @@ struct NodeActorState : ExecSite {
       if (!slot.input) // a launch lost with its node starts again elsewhere
         slot.input = std::move(input);
     } else {
-      slot.actor = self_->spawn<ItemActor>(f.item_spec, caf::actor{self_}, id, slot.launch,
+      slot.actor = spawn_item_actor(self_, f.item_spec, caf::actor{self_}, id, slot.launch,
                                            slot.index, slot.attempt, slot.attempt_span.id,
                                            std::move(input));
     }
@@ -1428,7 +1452,7 @@ std::shared_ptr<const RemoteNodeType> remote_node_type(Scope scope, std::string 
 
 caf::actor spawn_remote_item(caf::local_actor* host, const RemoteNodeType& type,
                              RemoteLaunch launch) {
-  return host->spawn<ItemActor>(type.spec, caf::actor_cast<caf::actor>(host), std::move(launch));
+  return spawn_item_actor(host, type.spec, caf::actor_cast<caf::actor>(host), std::move(launch));
 }
 
 } // namespace actorflow::actors

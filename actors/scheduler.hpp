@@ -1,8 +1,17 @@
 #pragma once
-// actorflow's CAF scheduler: CAF's own coordinator (work sharing or work stealing), with a clock
-// that does not pay a round trip to the timer thread for every actor that terminates.
+// actorflow's CAF scheduler: CAF's own coordinator and worker threads, with actorflow's policies
+// for sharing out jobs (actors to run), and a clock that does not pay a round trip to the timer
+// thread for every actor that terminates.
 //
-// Why: CAF 0.17 cancels an actor's timeouts when it terminates by posting an event to the
+// The policies (actors/scheduler.cpp) are measured with `actorflow bench fanout`:
+// - stealing (the default): a queue per worker with affinity; idle workers steal only jobs
+//   long enough to pay for the move between cores;
+// - sharing: one queue, without CAF's allocation per job, and idle workers poll briefly before
+//   they sleep.
+// Both keep CAF's logger off the workers (CAF 0.17 looks up a map under a shared lock at every
+// resume, although Debian's CAF logs nothing).
+//
+// The clock: CAF 0.17 cancels an actor's timeouts when it terminates by posting an event to the
 // clock's thread (an allocation, a mutex and a condition-variable broadcast that wakes that
 // thread), even when the actor never set a timeout. A batch of a million items is a million
 // short-lived actors, and that round trip was the largest single cost of the fan-out. Item

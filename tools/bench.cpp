@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 
@@ -108,11 +109,30 @@ int bench_steps(const StepsBenchOptions& options) {
 
 namespace {
 
+// Spends `cpu` of this thread's time in a busy loop (a stand-in for CPU-bound work).
+void burn_cpu(std::chrono::microseconds cpu) {
+  if (cpu.count() == 0)
+    return;
+  timespec start{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+  const auto due = std::chrono::seconds{start.tv_sec} + std::chrono::nanoseconds{start.tv_nsec} + cpu;
+  for (;;) {
+    timespec now{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    if (std::chrono::seconds{now.tv_sec} + std::chrono::nanoseconds{now.tv_nsec} >= due)
+      return;
+  }
+}
+
 class NoopBatch : public ParallelBatchNode {
 public:
-  NoopBatch(BatchOptions options, std::size_t n) : ParallelBatchNode(options), n_(n) {}
+  NoopBatch(BatchOptions options, std::size_t n, std::chrono::microseconds cpu = {})
+      : ParallelBatchNode(options), n_(n), cpu_(cpu) {}
   ItemSource items(const State&, const Value&) override { return counting(n_); }
-  Task<Value> exec(Value item, Context&) override { co_return item; }
+  Task<Value> exec(Value item, Context&) override {
+    burn_cpu(cpu_);
+    co_return item;
+  }
   bool on_item(const ItemOutcome& outcome) override {
     sum_ += outcome.ok() ? outcome.value().as_int() : 0;
     ++folded_;
@@ -130,6 +150,7 @@ public:
 
 private:
   std::size_t n_;
+  std::chrono::microseconds cpu_;
   std::int64_t sum_ = 0;
   std::size_t folded_ = 0;
 };
@@ -151,7 +172,7 @@ private:
 
 /// A one-node flow of `node` on a fresh Runtime, timed without the Runtime's start and stop.
 TimedRun run_batch(std::size_t workers, NodeFactory node,
-                   SchedulerPolicy policy = SchedulerPolicy::sharing) {
+                   SchedulerPolicy policy = SchedulerPolicy::stealing) {
   auto flow = FlowBuilder("bench").node("batch", std::move(node)).build();
   if (!flow)
     return {flow.error(), 0};
@@ -165,10 +186,14 @@ int bench_fanout(const FanoutBenchOptions& options) {
   BatchOptions batch{.max_concurrency = options.concurrency,
                      .policy = FailurePolicy::collect(),
                      .as_completed = options.fold};
-  auto [result, wall_s] =
-      run_batch(options.workers, factory_of<NoopBatch>(batch, options.items), options.policy);
+  const std::chrono::microseconds cpu(options.exec_cpu_us);
+  auto [result, wall_s] = run_batch(options.workers,
+                                    factory_of<NoopBatch>(batch, options.items, cpu), options.policy);
   if (!result)
     return bench_failed("fanout", result.error());
+  // With CPU-bound items: the wall time if every worker were busy with exec and nothing else.
+  const double ideal_s = static_cast<double>(options.items * options.exec_cpu_us) * 1e-6 /
+                         static_cast<double>(options.workers);
   auto n = static_cast<std::int64_t>(options.items);
   bool ok = result->state.at("count").as_int() == n && result->state.at("failed").as_int() == 0 &&
             result->state.at("sum").as_int() == n * (n - 1) / 2;
@@ -179,6 +204,9 @@ int bench_fanout(const FanoutBenchOptions& options) {
                        {"policy", policy_name(options.policy)},
                        {"wall_s", wall_s},
                        {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
+                       {"exec_cpu_us", options.exec_cpu_us},
+                       {"ideal_s", ideal_s},
+                       {"wall_over_ideal", ideal_s > 0 ? wall_s / ideal_s : 0.0},
                        {"peak_rss_kb", peak_rss_kb()},
                        {"ok", ok}}),
                       ok);

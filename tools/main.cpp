@@ -67,9 +67,8 @@ CLI::Option* enum_option(CLI::App* cmd, const std::string& name, Enum& value,
 }
 
 // CAF's scheduler policy, spelled as in its configuration.
-void policy_option(CLI::App* cmd, actorflow::SchedulerPolicy& value) {
-  enum_option(cmd, "--policy", value, scheduler_policies,
-              "CAF scheduler: sharing (the runtime's default) or stealing");
+void policy_option(CLI::App* cmd, actorflow::SchedulerPolicy& value, const char* help) {
+  enum_option(cmd, "--policy", value, scheduler_policies, help);
 }
 
 } // namespace
@@ -146,7 +145,7 @@ int main(int argc, char** argv) {
       bench_fanout_raw);
   window_options(raw_cmd, raw, "Items, each handled by a fresh actor",
                  "Most requests in flight at once");
-  policy_option(raw_cmd, raw.policy);
+  policy_option(raw_cmd, raw.policy, "CAF's own scheduler policy: sharing (faster here) or stealing");
   option(raw_cmd, "--request-timeout-ms", raw.request_timeout_ms,
          "Per-item request timeout (0: infinite, as the runtime uses)");
 
@@ -158,7 +157,10 @@ int main(int argc, char** argv) {
   window_options(fanout_cmd, fanout, "Items, each run by its own item actor");
   fanout_cmd->add_flag("--fold", fanout.fold,
                        "Fold outcomes as they complete (as_completed); keep no per-item results");
-  policy_option(fanout_cmd, fanout.policy);
+  policy_option(fanout_cmd, fanout.policy,
+                "The runtime's scheduler policy: stealing (its default) or sharing");
+  option(fanout_cmd, "--exec-cpu-us", fanout.exec_cpu_us,
+         "CPU time each exec spends in a busy loop (0: none); ideal_s assumes every worker busy");
 
   CheckpointBenchOptions checkpoint;
   auto* checkpoint_cmd = command(
