@@ -670,15 +670,15 @@ struct FanOut {
   // of the oldest connection still watched (they die in that order).
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>> watched;
   std::uint64_t requeued = 0;
-  std::vector<std::string> addresses; // the nodes' "host:port" by Place::node - 1, as learnt
+  std::vector<NodeAddress> addresses; // the nodes' "host:port" by Place::node - 1, as learnt
 
   // A node's address, asked of the cluster once per node (it never changes).
-  const std::string& address_of(std::uint32_t place) {
+  NodeAddress address_of(std::uint32_t place) {
     if (addresses.size() < place)
       addresses.resize(place);
     auto& address = addresses[place - 1];
     if (address.empty())
-      address = cluster->address(place);
+      address = NodeAddress(cluster->address(place));
     return address;
   }
 };
@@ -1042,7 +1042,7 @@ struct NodeActorState : ExecSite {
     if (!decoded) {
       Error garbled{Errc::bad_response, "node '" + spec_->path + "' item " +
                                             std::to_string(slot->index) + ": cluster node " +
-                                            f.address_of(slot->node) +
+                                            f.address_of(slot->node).str() +
                                             " sent an outcome that does not decode (" +
                                             decoded.error().message + ")"};
       spec_->scope.env->log(garbled.message);
@@ -1093,7 +1093,7 @@ struct NodeActorState : ExecSite {
       return;
     f.cluster->lost(node, generation, lost.size());
     f.requeued += lost.size();
-    spec_->scope.env->log("[" + spec_->path + "] cluster node " + f.address_of(node) +
+    spec_->scope.env->log("[" + spec_->path + "] cluster node " + f.address_of(node).str() +
                           " is gone: " + std::to_string(lost.size()) +
                           " items in flight there start again elsewhere");
     for (auto id : lost) {

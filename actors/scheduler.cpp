@@ -114,6 +114,12 @@ public:
 
   caf::resumable* pop() noexcept { return slots_[head_++ & (slots_.size() - 1)]; }
 
+  void swap(JobRing& other) noexcept {
+    slots_.swap(other.slots_);
+    std::swap(head_, other.head_);
+    std::swap(tail_, other.tail_);
+  }
+
 private:
   void grow() {
     std::vector<caf::resumable*> bigger(slots_.empty() ? 1024 : slots_.size() * 2);
@@ -194,12 +200,23 @@ public:
     // no queue per worker
   }
 
+  // At shutdown. `f` runs without the lock: a job's cleanup may enqueue (a destructor that
+  // sends), which takes the lock.
   template <class Coordinator, class UnaryFunction>
   void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
     auto& data = d(self);
-    std::unique_lock guard{data.lock};
-    while (!data.queue.empty())
-      f(pop(data));
+    for (;;) {
+      JobRing jobs;
+      {
+        std::lock_guard guard{data.lock};
+        jobs.swap(data.queue);
+        data.size.store(0);
+      }
+      if (jobs.empty())
+        return;
+      while (!jobs.empty())
+        f(jobs.pop());
+    }
   }
 
   // CAF 0.17 tags every resume, launch and destruction of an actor with the actor's id for
@@ -279,18 +296,34 @@ public:
 
   [[nodiscard]] std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
+  /// Runs `f` on each job until none is left (at shutdown), without the lock: a job's cleanup
+  /// may enqueue (a destructor that sends), which takes it.
   template <class F>
   void drain(F f) {
-    std::lock_guard guard{lock_};
-    while (!ring_.empty())
-      f(ring_.pop());
-    size_.store(0);
+    for (;;) {
+      JobRing jobs;
+      {
+        std::lock_guard guard{lock_};
+        jobs.swap(ring_);
+        size_.store(0);
+      }
+      if (jobs.empty())
+        return;
+      while (!jobs.empty())
+        f(jobs.pop());
+    }
   }
 
 private:
   std::mutex lock_;
   JobRing ring_;
   std::atomic<std::size_t> size_{0};
+};
+
+// A worker's count of finished jobs on a cache line of its own: it is written after every job,
+// and thieves read it, so it must not share a line with the queue they poll.
+struct alignas(64) FinishedCount {
+  std::atomic<std::uint64_t> value{0};
 };
 
 // A queue per worker, and affinity: what a worker's actors schedule (a spawned actor, an
@@ -301,14 +334,17 @@ private:
 //   more to move between cores (cache misses, allocator and reference-count traffic) than it
 //   saves, so the thief backs off (50 µs, doubling up to 1 ms) before it tries again. A job
 //   that runs longer lets it steal again at once: CPU-bound items spread over all workers.
-// - A worker whose queue has not moved during a whole backoff is stuck (an actor blocking its
-//   thread): the thief takes half of its queue at once.
+// - A worker that has finished no job for 2 ms is stuck (an actor blocks its thread, or runs
+//   long): the thief takes half of its queue at once.
+// - A thief that may steal now sleeps until a job is queued anywhere; one that waits for its
+//   next theft sleeps until then (1 ms at most). So a job waits at most a few milliseconds
+//   behind an actor that runs long or blocks its worker.
 // Jobs from outside the workers (the host's threads, timers) go to a shared queue that every
-// worker takes from first.
+// worker looks at first.
 //
 // Measured with `actorflow bench fanout` on 2 cores: a batch of no-op items took 2.2 µs per
-// item with work sharing (every item actor crossing between the cores), 1.3 µs with this;
-// with `--exec-cpu-us` items still use both cores (see the issue notes).
+// item with work sharing (item actors crossing between the cores), 1.3 µs with this; items
+// with 5 µs or more of CPU work each still spread over both cores (`--exec-cpu-us`).
 class AffineStealing : public caf::policy::unprofiled {
 public:
   using Clock = std::chrono::steady_clock;
@@ -329,13 +365,18 @@ public:
 
     LockedRing queue;
     // Jobs this worker finished; written by it alone, read by thieves to see it is stuck.
-    std::atomic<std::uint64_t> finished{0};
+    FinishedCount finished;
     // The rest is this worker's own bookkeeping as a thief.
     caf::resumable* timed = nullptr; // the stolen job being timed
     Clock::time_point timed_start{};
     Clock::duration backoff{0};       // zero: stealing pays
     Clock::time_point next_theft{};   // no theft before
-    std::vector<std::uint64_t> seen;  // each victim's `finished` at this worker's last theft
+    // Each victim's `finished` when this worker last saw it change, and when that was.
+    struct Progress {
+      std::uint64_t finished = 0;
+      Clock::time_point since{};
+    };
+    std::vector<Progress> seen;
   };
 
   template <class Coordinator>
@@ -351,14 +392,11 @@ public:
   }
   template <class Worker>
   void internal_enqueue(Worker* self, caf::resumable* job) {
-    auto& data = d(self->parent());
-    // This worker runs the job next if it is alone; from two on, a thief may help.
-    if (d(self).queue.push(job) >= 2 && data.eager_sleepers.load(std::memory_order_seq_cst) > 0)
-      wake(data, true);
+    push_local(self, job);
   }
   template <class Worker>
   void resume_job_later(Worker* self, caf::resumable* job) {
-    d(self).queue.push(job);
+    push_local(self, job);
   }
 
   template <class Worker>
@@ -384,8 +422,8 @@ public:
   void after_resume(Worker* self, caf::resumable* job) {
     auto& own = d(self);
     // Only this thread writes it: a plain increment, no locked instruction.
-    own.finished.store(own.finished.load(std::memory_order_relaxed) + 1,
-                       std::memory_order_relaxed);
+    own.finished.value.store(own.finished.value.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
     if (job != own.timed)
       return;
     own.timed = nullptr;
@@ -415,10 +453,26 @@ private:
   static constexpr auto worth_stealing = std::chrono::microseconds{4};
   static constexpr auto first_backoff = std::chrono::microseconds{50};
   static constexpr auto max_backoff = std::chrono::milliseconds{1};
+  // A worker that finished no job for this long is stuck (an actor blocks it, or runs long).
+  // Not shorter: a batch actor may spend a few hundred microseconds on one mailbox's worth of
+  // outcomes, and that is progress.
+  static constexpr auto stuck_after = std::chrono::milliseconds{2};
 
   // Drops the thread's CAF logger; see PollingSharing.
   static void detach_logger() { PollingSharing::detach_logger(); }
   static void pause() noexcept { PollingSharing::pause(); }
+
+  // A job for this worker's own queue (its thread, or CAF's response promises from another).
+  // Eager sleepers (their next theft is due) hear of it: this worker may be about to run
+  // something long, or to block. Sleepers that wait for their next theft do not: they look
+  // again when it is due. In a batch of short items the thief waits, so the items stay here.
+  template <class Worker>
+  void push_local(Worker* self, caf::resumable* job) {
+    auto& data = d(self->parent());
+    d(self).queue.push(job);
+    if (data.eager_sleepers.load(std::memory_order_seq_cst) > 0)
+      wake(data, true);
+  }
 
   static void wake(coordinator_data& data, bool all) {
     if (data.sleepers.load(std::memory_order_seq_cst) == 0)
@@ -430,12 +484,13 @@ private:
       data.wakeup.notify_one();
   }
 
-  // This worker's next job: its own oldest, else a shared one, else a stolen one.
+  // This worker's next job: a shared one (so that timers and the host's messages never wait
+  // behind a busy worker's own jobs), else its own oldest, else a stolen one.
   template <class Worker>
   caf::resumable* take(Worker* self) {
-    if (auto* job = d(self).queue.pop())
-      return job;
     if (auto* job = d(self->parent()).shared.pop())
+      return job;
+    if (auto* job = d(self).queue.pop())
       return job;
     return steal(self);
   }
@@ -456,10 +511,11 @@ private:
       if (*now < own.next_theft)
         return nullptr; // the last theft did not pay: not yet
       own.seen.resize(workers);
-      const auto finished = victim.finished.load(std::memory_order_relaxed);
-      const bool stuck = own.backoff != Clock::duration{0} && finished == own.seen[index];
-      own.seen[index] = finished;
-      if (stuck) {
+      auto& seen = own.seen[index];
+      const auto finished = victim.finished.value.load(std::memory_order_relaxed);
+      if (finished != seen.finished)
+        seen = {finished, *now};
+      if (*now - seen.since >= stuck_after) {
         std::vector<caf::resumable*> loot;
         victim.queue.pop_half(loot);
         if (loot.empty())
@@ -598,8 +654,15 @@ caf::actor_system::module* make_coordinator(caf::actor_system& system,
 
 void install_scheduler(caf::actor_system_config& cfg, SchedulerPolicy policy,
                        detail::VirtualActorClock* virtual_clock) {
+  // An actor handles at most this many messages per turn, then lets the others queued on its
+  // worker run (CAF's default is no limit). A batch actor that gets outcomes as fast as it
+  // handles them would otherwise never end its turn: the jobs it spawns would wait on its
+  // worker, and thieves would take its worker for stuck. 128 measured best with
+  // `bench fanout` (32: 1.41, 128: 1.27-1.33, 512: 1.30-1.40 µs per item).
+  std::int64_t max_throughput = 128;
   if (virtual_clock) // idle counting relies on workers never re-queueing an actor themselves
-    cfg.set("scheduler.max-throughput", std::numeric_limits<std::int64_t>::max());
+    max_throughput = std::numeric_limits<std::int64_t>::max();
+  cfg.set("scheduler.max-throughput", max_throughput);
   cfg.module_factories.push_back(
       [policy, virtual_clock](caf::actor_system& system) -> caf::actor_system::module* {
         if (policy == SchedulerPolicy::sharing)

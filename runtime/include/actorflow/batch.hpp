@@ -12,10 +12,33 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 namespace actorflow {
+
+/// Where an item ran: this Runtime (empty), or a cluster node's "host:port". Four bytes, a
+/// number in a process-wide table of the addresses seen, because an ordered gather keeps one
+/// per item (a string would add 32 bytes to each of a million outcomes).
+class NodeAddress {
+public:
+  /// This Runtime.
+  NodeAddress() = default;
+  /// `address` ("host:port"); an empty one is this Runtime.
+  explicit NodeAddress(std::string_view address);
+
+  /// True for this Runtime.
+  [[nodiscard]] bool empty() const noexcept { return id_ == 0; }
+  /// "host:port", or "" for this Runtime. The string lives as long as the process.
+  [[nodiscard]] const std::string& str() const;
+
+  friend bool operator==(NodeAddress, NodeAddress) = default;
+
+private:
+  std::uint32_t id_ = 0;
+};
 
 /// What one item produced: ok(value) or error(code, message), with what it cost.
 /// Compact on purpose (one variant, not a value and an error side by side): an ordered gather
@@ -23,13 +46,13 @@ namespace actorflow {
 struct ItemOutcome {
   std::size_t index = 0; ///< the item's position in the input
   std::variant<Value, Error> result; ///< the value when the item succeeded, else its error
-  std::uint32_t attempts = 0; ///< attempts made at exec for this item (1 without retries)
   /// From the item's first attempt to its final outcome (backoffs between attempts included).
   std::chrono::microseconds latency{0};
   std::int64_t tokens = 0; ///< model tokens used by its attempts (ctx.llm() calls; a timed-out attempt's are not known)
-  /// Where its latest attempt ran: "" in this Runtime, else the cluster node's "host:port"
+  std::uint32_t attempts = 0; ///< attempts made at exec for this item (1 without retries)
+  /// Where its latest attempt ran: empty in this Runtime, else the cluster node's "host:port"
   /// (see actorflow/cluster.hpp).
-  std::string ran_on{};
+  NodeAddress ran_on{};
 
   [[nodiscard]] bool ok() const noexcept { return result.index() == 0; }
   /// The value; throws `Failure` with the item's error when it failed.

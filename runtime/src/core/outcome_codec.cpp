@@ -75,7 +75,7 @@ std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome) {
   map.emplace("latency_us", outcome.latency.count());
   map.emplace("tokens", outcome.tokens);
   if (!outcome.ran_on.empty())
-    map.emplace("ran_on", outcome.ran_on);
+    map.emplace("ran_on", outcome.ran_on.str());
   return to_msgpack(Value(std::move(map)));
 }
 
@@ -106,7 +106,7 @@ Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes) {
   outcome.latency = std::chrono::microseconds{*latency};
   outcome.tokens = *tokens;
   if (const Value* worker = map.find("ran_on"); worker != nullptr && worker->is_string())
-    outcome.ran_on = worker->as_string();
+    outcome.ran_on = NodeAddress(worker->as_string());
 
   if ((*ok)->as_bool()) {
     Map& members = map.as_map();
