@@ -371,12 +371,17 @@ public:
     Clock::time_point timed_start{};
     Clock::duration backoff{0};       // zero: stealing pays
     Clock::time_point next_theft{};   // no theft before
-    // Each victim's `finished` when this worker last saw it change, and when that was.
+    // Each victim's `finished` as this worker last looked (with jobs queued there), when it
+    // looked, and since when it has looked without seeing it change.
     struct Progress {
       std::uint64_t finished = 0;
+      Clock::time_point looked{};
       Clock::time_point since{};
     };
     std::vector<Progress> seen;
+    std::uint64_t takes = 0;         // jobs asked for: every 64th looks for stuck workers
+    Clock::time_point next_rescue{}; // ... at most once a millisecond
+    bool took_shared = false;        // the last job came from the shared queue
   };
 
   template <class Coordinator>
@@ -484,19 +489,69 @@ private:
       data.wakeup.notify_one();
   }
 
-  // This worker's next job: a shared one (so that timers and the host's messages never wait
-  // behind a busy worker's own jobs), else its own oldest, else a stolen one.
+  // This worker's next job: from the shared queue and its own in turn (so that neither timers
+  // and the host's messages nor the worker's own jobs wait behind a stream of the other), else
+  // a stolen one. A busy worker also looks for stuck ones now and then: it would otherwise
+  // never steal, and a job behind a blocked actor would wait for as long as it stays busy.
   template <class Worker>
   caf::resumable* take(Worker* self) {
-    if (auto* job = d(self->parent()).shared.pop())
+    auto& own = d(self);
+    auto& shared = d(self->parent()).shared;
+    if (++own.takes % 64 == 0)
+      if (auto* job = steal(self, true))
+        return job;
+    const bool shared_first = !own.took_shared;
+    own.took_shared = false;
+    if (shared_first) {
+      if (auto* job = shared.pop()) {
+        own.took_shared = true;
+        return job;
+      }
+    }
+    if (auto* job = own.queue.pop())
       return job;
-    if (auto* job = d(self).queue.pop())
-      return job;
+    if (!shared_first) {
+      if (auto* job = shared.pop()) {
+        own.took_shared = true;
+        return job;
+      }
+    }
     return steal(self);
   }
 
+  // Whether the worker `index`, which has jobs queued, is stuck: it has finished no job for
+  // `stuck_after` while this worker kept looking (looks far apart prove nothing: it may have
+  // been idle in between).
+  static bool looks_stuck(worker_data& own, std::size_t index, std::uint64_t finished,
+                          Clock::time_point now) {
+    auto& seen = own.seen[index];
+    if (finished != seen.finished || now - seen.looked > stuck_after) {
+      seen.finished = finished;
+      seen.since = now;
+    }
+    seen.looked = now;
+    return now - seen.since >= stuck_after;
+  }
+
+  // Takes the older half of `victim`'s jobs: runs the first, queues the rest here (and tells
+  // eager sleepers, as for any job queued here: the first may block too).
   template <class Worker>
-  caf::resumable* steal(Worker* self) {
+  caf::resumable* take_half(Worker* self, worker_data& victim) {
+    std::vector<caf::resumable*> loot;
+    victim.queue.pop_half(loot);
+    if (loot.empty())
+      return nullptr;
+    for (std::size_t i = 1; i < loot.size(); ++i)
+      push_local(self, loot[i]);
+    d(self).backoff = Clock::duration{0};
+    return loot.front();
+  }
+
+  // A theft from another worker's queue: half of it if that worker is stuck, else one job to
+  // be timed, once the last theft's backoff is over. `stuck_only`: a busy worker's look for
+  // stuck workers (at most once a millisecond).
+  template <class Worker>
+  caf::resumable* steal(Worker* self, bool stuck_only = false) {
     auto* parent = self->parent();
     const auto workers = parent->num_workers();
     auto& own = d(self);
@@ -506,25 +561,21 @@ private:
       auto& victim = d(parent->worker_by_id(index));
       if (victim.queue.size() == 0)
         continue;
-      if (!now)
+      if (!now) {
         now = Clock::now();
-      if (*now < own.next_theft)
-        return nullptr; // the last theft did not pay: not yet
-      own.seen.resize(workers);
-      auto& seen = own.seen[index];
-      const auto finished = victim.finished.value.load(std::memory_order_relaxed);
-      if (finished != seen.finished)
-        seen = {finished, *now};
-      if (*now - seen.since >= stuck_after) {
-        std::vector<caf::resumable*> loot;
-        victim.queue.pop_half(loot);
-        if (loot.empty())
-          continue;
-        for (std::size_t i = 1; i < loot.size(); ++i)
-          own.queue.push(loot[i]);
-        own.backoff = Clock::duration{0};
-        return loot.front();
+        if (*now < (stuck_only ? own.next_rescue : own.next_theft))
+          return nullptr; // not yet
+        if (stuck_only)
+          own.next_rescue = *now + std::chrono::milliseconds{1};
+        own.seen.resize(workers);
       }
+      if (looks_stuck(own, index, victim.finished.value.load(std::memory_order_relaxed), *now)) {
+        if (auto* job = take_half(self, victim))
+          return job;
+        continue;
+      }
+      if (stuck_only)
+        continue;
       if (auto* job = victim.queue.pop()) {
         own.timed = job;
         return job;
