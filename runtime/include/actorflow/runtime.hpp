@@ -64,8 +64,8 @@ struct RuntimeConfig {
   /// Where `Context::log` lines go (called from runtime threads, possibly at once).
   /// Default: standard error.
   std::function<void(std::string_view line)> log{};
-  /// Stealing by default: on 2 cores, a batch of no-op items took 1.7 µs per item with it
-  /// and 2.3 µs with sharing, and CPU-bound items ran as fast with both.
+  /// Stealing by default: on 2 cores, a batch of no-op items took 1.3-1.4 µs per item with it
+  /// and 2.0-2.3 µs with sharing, and CPU-bound items ran as fast with both.
   SchedulerPolicy scheduler = SchedulerPolicy::stealing;
   /// Run every timer on this clock instead of real time (tests; see actorflow/testing.hpp).
   std::shared_ptr<testing::VirtualClock> clock{};
