@@ -83,21 +83,87 @@ std::span<const std::uint8_t> wire_view(const std::vector<char>& bytes) {
   return {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()};
 }
 
-std::vector<char> encode_usage(const RunUsage& u) {
-  return wire_bytes(to_msgpack(Value(Array{u.calls, u.failed_calls, u.rate_limited,
-                                           u.prompt_tokens, u.completion_tokens, u.refused})));
+void CallLog::add(const ModelCallEvent& event) {
+  std::lock_guard guard{mutex_};
+  if (events_.size() < max_kept)
+    events_.push_back(event);
 }
 
-RunUsage decode_usage(const std::vector<char>& bytes) {
-  auto decoded = from_msgpack(wire_view(bytes));
-  if (!decoded || !decoded->is_array() || decoded->as_array().size() != 6)
-    return {};
-  std::array<std::uint64_t, 6> n{};
-  for (std::size_t i = 0; i < n.size(); ++i) {
-    const auto& field = decoded->as_array()[i];
-    n[i] = field.is_int() && field.as_int() > 0 ? static_cast<std::uint64_t>(field.as_int()) : 0;
+std::vector<ModelCallEvent> CallLog::take() {
+  std::lock_guard guard{mutex_};
+  return std::exchange(events_, {});
+}
+
+namespace {
+
+std::uint64_t count_of(const Value* field) {
+  return field != nullptr && field->is_int() && field->as_int() > 0
+             ? static_cast<std::uint64_t>(field->as_int())
+             : 0;
+}
+
+Value encode_call(const ModelCallEvent& call) {
+  Map map{{"provider", call.provider},
+          {"model", call.model},
+          {"waited_ns", call.waited.count()},
+          {"took_ns", call.took.count()},
+          {"estimated_tokens", static_cast<std::int64_t>(call.estimated_tokens)},
+          {"prompt_tokens", static_cast<std::int64_t>(call.usage.prompt_tokens)},
+          {"completion_tokens", static_cast<std::int64_t>(call.usage.completion_tokens)},
+          {"total_tokens", static_cast<std::int64_t>(call.usage.total_tokens)}};
+  if (call.error)
+    map.emplace("error", detail::encode_error(*call.error));
+  return map;
+}
+
+std::optional<ModelCallEvent> decode_call(const Value& map) {
+  const Value* provider = map.find("provider");
+  const Value* model = map.find("model");
+  if (provider == nullptr || !provider->is_string() || model == nullptr || !model->is_string())
+    return std::nullopt;
+  ModelCallEvent call;
+  call.provider = provider->as_string();
+  call.model = model->as_string();
+  call.waited = std::chrono::nanoseconds(count_of(map.find("waited_ns")));
+  call.took = std::chrono::nanoseconds(count_of(map.find("took_ns")));
+  call.estimated_tokens = count_of(map.find("estimated_tokens"));
+  call.usage = Usage{count_of(map.find("prompt_tokens")), count_of(map.find("completion_tokens")),
+                     count_of(map.find("total_tokens"))};
+  if (const Value* error = map.find("error"); error != nullptr) {
+    Error decoded;
+    if (!detail::decode_error(*error, "model call: error", decoded))
+      return std::nullopt;
+    call.error = std::move(decoded);
   }
-  return RunUsage{n[0], n[1], n[2], n[3], n[4], n[5]};
+  return call;
+}
+
+} // namespace
+
+std::vector<char> encode_calls(const RunUsage& u, const std::vector<ModelCallEvent>& calls) {
+  Array events;
+  events.reserve(calls.size());
+  for (const auto& call : calls)
+    events.push_back(encode_call(call));
+  return wire_bytes(to_msgpack(Value(Array{u.calls, u.failed_calls, u.rate_limited,
+                                           u.prompt_tokens, u.completion_tokens, u.refused,
+                                           Value(std::move(events))})));
+}
+
+LaunchCalls decode_calls(const std::vector<char>& bytes) {
+  auto decoded = from_msgpack(wire_view(bytes));
+  if (!decoded || !decoded->is_array() || decoded->as_array().size() < 6)
+    return {};
+  const auto& fields = decoded->as_array();
+  std::array<std::uint64_t, 6> n{};
+  for (std::size_t i = 0; i < n.size(); ++i)
+    n[i] = count_of(&fields[i]);
+  LaunchCalls out{RunUsage{n[0], n[1], n[2], n[3], n[4], n[5]}, {}};
+  if (fields.size() > 6 && fields[6].is_array())
+    for (const auto& event : fields[6].as_array())
+      if (auto call = decode_call(event))
+        out.calls.push_back(std::move(*call));
+  return out;
 }
 
 NodeFactory registered_factory(EnvironmentPtr env, std::string type) {
@@ -639,11 +705,14 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
                                            item.error().message);
         if (!gateway)
           return fail(Errc::bad_input, "the launch names no limit gateway");
-        // Each launch counts its own model calls: their usage goes back with its outcome.
+        // Each launch counts and keeps its own model calls: they go back with its outcome.
+        auto calls = std::make_shared<CallLog>();
+        RunOptions counting;
+        counting.on_model_call = [calls](const ModelCallEvent& call) { calls->add(call); };
         auto usage = std::make_shared<const RunHooks>(
-            RunOptions{}, run, std::make_shared<detail::RunMeter>(), nullptr, nullptr);
+            std::move(counting), run, std::make_shared<detail::RunMeter>(), nullptr, nullptr);
         RemoteLaunch remote{batch, slot, launch, static_cast<std::size_t>(index), attempt,
-                            RemoteLimits{gateway, run, weight, std::move(usage)},
+                            RemoteLimits{gateway, run, weight, std::move(usage), std::move(calls)},
                             std::move(*item)};
         auto actor = spawn_remote_item(self, *known->second, std::move(remote));
         st.items[{batch.address(), launch}] = actor;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,21 +46,43 @@ using rgone_atom = caf::atom_constant<caf::atom("af_rgone")>;
 // (ctrl_atom, provider, model) -> (controller, lease id): a node's item asks the run's owner
 // which controller grants its model call, and for a lease id unique there.
 using ctrl_atom = caf::atom_constant<caf::atom("af_ctrl")>;
+/// The model calls of one launch on a node, kept for its owner's `on_model_call` (they end on
+/// provider threads). At most `max_kept` are kept; the usage counts every call.
+class CallLog {
+public:
+  static constexpr std::size_t max_kept = 256;
+  void add(const ModelCallEvent& event);
+  [[nodiscard]] std::vector<ModelCallEvent> take();
+
+private:
+  std::mutex mutex_;
+  std::vector<ModelCallEvent> events_;
+};
+
 /// What a node's item needs to ask the owner of its run for model-call grants.
 struct RemoteLimits {
   caf::actor gateway; // the owner's limit gateway
   std::uint64_t run = 0;
   double weight = 0;
-  // The launch's own, counting its model calls, whose usage goes back with its outcome.
+  // The launch's own, counting its model calls, whose usage goes back with its outcome ...
   std::shared_ptr<const RunHooks> hooks;
+  // ... with the calls themselves (its hooks' on_model_call keeps them here).
+  std::shared_ptr<CallLog> calls;
 };
 
 /// msgpack bytes as CAF carries them (`std::vector<char>` is a built-in type), and back.
 std::vector<char> wire_bytes(const std::vector<std::uint8_t>& bytes);
 std::span<const std::uint8_t> wire_view(const std::vector<char>& bytes);
-/// A launch's model-call usage on the wire (msgpack); bytes that do not decode are no usage.
-std::vector<char> encode_usage(const RunUsage& usage);
-RunUsage decode_usage(const std::vector<char>& bytes);
+
+/// A launch's model calls on the wire (msgpack): their usage, and each call as an event (its
+/// node path and item are the owner's to fill in). Bytes that do not decode, or a call that
+/// does not, count as nothing: usage is best effort, never an item's failure.
+struct LaunchCalls {
+  RunUsage usage;
+  std::vector<ModelCallEvent> calls;
+};
+std::vector<char> encode_calls(const RunUsage& usage, const std::vector<ModelCallEvent>& calls);
+LaunchCalls decode_calls(const std::vector<char>& bytes);
 
 /// A factory of the node type registered as `type` in `env` (it throws the registry's error
 /// naming the known types when there is none).

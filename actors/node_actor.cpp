@@ -565,7 +565,8 @@ private:
     if (host_)
       caf::anon_send(parent_, rdone_atom::value, slot_, launch_,
                      wire_bytes(detail::encode_outcome(outcome)),
-                     encode_usage(remote_limits_->hooks->meter->snapshot()));
+                     encode_calls(remote_limits_->hooks->meter->snapshot(),
+                                  remote_limits_->calls->take()));
     else
       // As anon_send, but with this worker as the context: a batch actor woken by the message
       // is scheduled on this worker (anon_send has no context and schedules it on the shared
@@ -1036,7 +1037,15 @@ struct NodeActorState : ExecSite {
     if (!slot)
       return;
     auto& f = *fan;
-    spec_->scope.hooks->meter->add(decode_usage(usage));
+    // The run counts the launch's model calls, and its host hears of each, as of local ones.
+    auto [used, calls] = decode_calls(usage);
+    const auto& hooks = *spec_->scope.hooks;
+    hooks.meter->add(used);
+    for (auto& call : calls) {
+      call.node = spec_->path;
+      call.item = slot->index;
+      hooks.report_model_call(call);
+    }
     auto decoded = detail::decode_outcome(wire_view(bytes));
     const auto& policy = f.item_spec->policy;
     if (!decoded) {

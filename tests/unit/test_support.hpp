@@ -9,13 +9,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace actorflow::testing_support {
 
@@ -81,6 +84,27 @@ inline std::string read_text(const std::filesystem::path& path) {
 }
 
 /// Waits (with a bound) until `pred` holds; the event comes from another thread.
+/// Events a run's hook hands over (on runtime threads, several at once), kept in order.
+template <class Event>
+class Collected {
+public:
+  /// For RunOptions::on_progress, on_model_call, ...; `this` must outlive the run.
+  std::function<void(const Event&)> hook() {
+    return [this](const Event& event) {
+      std::lock_guard guard{mutex_};
+      events_.push_back(event);
+    };
+  }
+  [[nodiscard]] std::vector<Event> events() const {
+    std::lock_guard guard{mutex_};
+    return events_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<Event> events_;
+};
+
 template <class Pred>
 bool eventually(Pred pred, std::chrono::seconds bound = std::chrono::seconds(30)) {
   auto until = std::chrono::steady_clock::now() + bound;

@@ -56,6 +56,41 @@ Result<std::int64_t> int_member(const Value& map, std::string_view key, std::str
 
 } // namespace
 
+Value encode_error(const Error& error) {
+  Map fields;
+  fields.emplace("code", to_string(error.code));
+  fields.emplace("message", error.message);
+  if (error.retry_after)
+    fields.emplace("retry_after_ms", error.retry_after->count());
+  return fields;
+}
+
+Result<void> decode_error(const Value& fields, std::string_view what, Error& out) {
+  Result<const Value*> code = member(fields, "code", ValueType::string, what);
+  Result<const Value*> message = member(fields, "message", ValueType::string, what);
+  if (!code)
+    return code.error();
+  if (!message)
+    return message.error();
+  const std::optional<Errc> errc = errc_named((*code)->as_string());
+  if (!errc) {
+    std::string unknown(what);
+    unknown += " code '";
+    unknown += (*code)->as_string();
+    unknown += "' is unknown to this actorflow";
+    return Error{Errc::bad_input, std::move(unknown)};
+  }
+  Error decoded{*errc, (*message)->as_string()};
+  if (fields.find("retry_after_ms") != nullptr) {
+    Result<std::int64_t> after = int_member(fields, "retry_after_ms", what);
+    if (!after)
+      return after.error();
+    decoded.retry_after = std::chrono::milliseconds{*after};
+  }
+  out = std::move(decoded);
+  return {};
+}
+
 std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome) {
   Map map;
   map.emplace("index", outcome.index);
@@ -63,13 +98,7 @@ std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome) {
   if (outcome.ok()) {
     map.emplace("value", std::get<0>(outcome.result));
   } else {
-    const Error& error = std::get<1>(outcome.result);
-    Map fields;
-    fields.emplace("code", to_string(error.code));
-    fields.emplace("message", error.message);
-    if (error.retry_after)
-      fields.emplace("retry_after_ms", error.retry_after->count());
-    map.emplace("error", std::move(fields));
+    map.emplace("error", encode_error(std::get<1>(outcome.result)));
   }
   map.emplace("attempts", outcome.attempts);
   map.emplace("latency_us", outcome.latency.count());
@@ -119,27 +148,9 @@ Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes) {
   Result<const Value*> error = member(map, "error", ValueType::map, what);
   if (!error)
     return error.error();
-  constexpr std::string_view error_what = "item outcome: error";
-  Result<const Value*> code = member(**error, "code", ValueType::string, error_what);
-  Result<const Value*> message = member(**error, "message", ValueType::string, error_what);
-  if (!code)
-    return code.error();
-  if (!message)
-    return message.error();
-  const std::optional<Errc> errc = errc_named((*code)->as_string());
-  if (!errc) {
-    std::string unknown = "item outcome: error code '";
-    unknown += (*code)->as_string();
-    unknown += "' is unknown to this actorflow";
-    return Error{Errc::bad_input, std::move(unknown)};
-  }
-  Error stored{*errc, (*message)->as_string()};
-  if ((*error)->find("retry_after_ms") != nullptr) {
-    Result<std::int64_t> after = int_member(**error, "retry_after_ms", error_what);
-    if (!after)
-      return after.error();
-    stored.retry_after = std::chrono::milliseconds{*after};
-  }
+  Error stored;
+  if (auto read = decode_error(**error, "item outcome: error", stored); !read)
+    return read.error();
   outcome.result.emplace<1>(std::move(stored));
   return outcome;
 }

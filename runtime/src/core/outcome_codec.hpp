@@ -4,9 +4,11 @@
 
 #include <actorflow/batch.hpp>
 #include <actorflow/result.hpp>
+#include <actorflow/value.hpp>
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace actorflow::detail {
@@ -18,5 +20,10 @@ namespace actorflow::detail {
 [[nodiscard]] std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome);
 /// Bytes that are not such a map (or name an Errc this build does not know) are bad_input.
 [[nodiscard]] Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes);
+
+/// An Error as the map above ("code", "message", "retry_after_ms"), and back into `out`; a map
+/// that is not one is a bad_input error naming `what`.
+[[nodiscard]] Value encode_error(const Error& error);
+[[nodiscard]] Result<void> decode_error(const Value& fields, std::string_view what, Error& out);
 
 } // namespace actorflow::detail

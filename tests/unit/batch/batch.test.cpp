@@ -347,17 +347,13 @@ TEST_CASE("an empty batch runs post_batch with no results") {
 TEST_CASE("the host sees progress events ending with every item done") {
   Runtime runtime{two_workers()};
   Concurrency c;
-  std::mutex mutex;
-  std::vector<BatchProgress> events;
+  Collected<BatchProgress> progress;
   RunOptions options;
-  options.on_progress = [&](const BatchProgress& p) {
-    std::lock_guard lock{mutex};
-    events.push_back(p);
-  };
+  options.on_progress = progress.hook();
   auto result = run_one(runtime, factory_of<SlowSquares>(BatchOptions{.max_concurrency = 4}, &c),
                         State{}.with("xs", numbers(300, 5)), std::move(options));
   REQUIRE(result.ok());
-  std::lock_guard lock{mutex};
+  const auto events = progress.events();
   REQUIRE(events.size() >= 2);
   const auto& last = events.back();
   CHECK(last.finished);

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <span>
 #include <string>
@@ -236,12 +237,32 @@ TEST_CASE("model calls of items on nodes ask this runtime's resource controller"
     config.cluster.local_capacity = 0;
     config.limits["local"] = Limits{.max_concurrent = 2};
     Runtime runtime(std::move(config));
-    auto run = must(runtime.run(stock_flow("summarise"), State{}.with("items", texts)).get());
+    Collected<ModelCallEvent> collected;
+    RunOptions options;
+    options.on_model_call = collected.hook();
+    auto run = must(
+        runtime.run(stock_flow("summarise"), State{}.with("items", texts), std::move(options))
+            .get());
     const auto& state = run.state;
     CHECK(state.at("failed").as_int() == 0);
-    // The run counts the calls its items made on the nodes.
+    // The run counts the calls its items made on the nodes ...
     CHECK(run.usage.calls == 40);
     CHECK(run.usage.total_tokens() > 0);
+    // ... and the host hears of each, as of a call made here: its node, item and usage.
+    const auto calls = collected.events();
+    std::set<std::size_t> items;
+    std::uint64_t tokens = 0;
+    for (const auto& call : calls) {
+      CHECK(call.provider == "local");
+      CHECK(call.node == "batch");
+      CHECK_FALSE(call.error.has_value());
+      REQUIRE(call.item.has_value());
+      items.insert(*call.item);
+      tokens += call.usage.total_tokens;
+    }
+    CHECK(calls.size() == 40);
+    CHECK(items.size() == 40);
+    CHECK(tokens == run.usage.total_tokens());
     CHECK(items_at(state, first.address()) + items_at(state, second.address()) == 40);
     auto stats = runtime.limit_stats();
     REQUIRE(stats.size() == 1);
@@ -325,7 +346,7 @@ TEST_CASE("a payload that does not decode, or another protocol version, is an it
     self->receive(
         [&](actors::rdone_atom, std::uint32_t slot, std::uint32_t launch,
             const std::vector<char>& bytes, const std::vector<char>& usage) {
-          CHECK(actors::decode_usage(usage).calls == 0); // squaring calls no model
+          CHECK(actors::decode_calls(usage).usage.calls == 0); // squaring calls no model
           CHECK(slot == 3);
           CHECK(launch == 7);
           auto decoded = detail::decode_outcome(actors::wire_view(bytes));
