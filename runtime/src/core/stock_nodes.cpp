@@ -84,19 +84,35 @@ public:
   }
 };
 
+template <class N>
+Result<void> add_type(NodeRegistry& registry, std::string name, BatchOptions options) {
+  return registry.add<N>(std::move(name), options);
+}
+
+// Every stock type, once: its name and how to register it.
+struct StockType {
+  const char* name;
+  Result<void> (*add)(NodeRegistry&, std::string, BatchOptions);
+};
+constexpr StockType stock_types[] = {{"echo", &add_type<Echo>},
+                                     {"square", &add_type<Square>},
+                                     {"sleep", &add_type<Sleep>},
+                                     {"summarise", &add_type<Summarise>}};
+
 } // namespace
 
-std::vector<std::string> stock_node_types() { return {"echo", "square", "sleep", "summarise"}; }
+std::vector<std::string> stock_node_types() {
+  std::vector<std::string> names;
+  for (const auto& type : stock_types)
+    names.emplace_back(type.name);
+  return names;
+}
 
 Result<void> register_stock_nodes(NodeRegistry& registry, BatchOptions options) {
-  Result<void> added = registry.add<Echo>("echo", options);
-  if (added)
-    added = registry.add<Square>("square", options);
-  if (added)
-    added = registry.add<Sleep>("sleep", options);
-  if (added)
-    added = registry.add<Summarise>("summarise", options);
-  return added;
+  for (const auto& type : stock_types)
+    if (auto added = type.add(registry, type.name, options); !added)
+      return added;
+  return {};
 }
 
 } // namespace actorflow

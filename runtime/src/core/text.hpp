@@ -61,4 +61,11 @@ inline std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes
   return text.substr(0, end);
 }
 
+// -- JSON -----------------------------------------------------------------------------------
+
+/// `text` as a JSON string (quoted and escaped); bytes that are not UTF-8 (a server's garbled
+/// answer quoted in an error) become U+FFFD, so the output always parses. Through nlohmann,
+/// so that it escapes exactly as every other JSON this runtime writes.
+std::string json_quote(std::string_view text);
+
 } // namespace actorflow::detail

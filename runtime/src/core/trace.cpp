@@ -1,5 +1,7 @@
 #include <actorflow/trace.hpp>
 
+#include "text.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -36,47 +38,9 @@ namespace {
 
 // -- JSON text ------------------------------------------------------------------------------------
 
-/// The length of the valid UTF-8 sequence at `s[i]`, or 0 when it is not one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80          ? 1
-                  : (c >> 5) == 0x6  ? 2
-                  : (c >> 4) == 0xE  ? 3
-                  : (c >> 3) == 0x1E ? 4
-                                     : 0;
-  if (n == 0 || i + n > s.size())
-    return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2)
-      return 0;
-  return n;
-}
-
-/// Appends `text` as a JSON string. Bytes that are not UTF-8 (an error message may quote a
-/// server's garbled answer) become U+FFFD, so the file always parses.
-void append_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (std::size_t i = 0; i < text.size();) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-      ++i;
-    } else if (auto n = utf8_length(text, i); n != 0) {
-      out.append(text.substr(i, n));
-      i += n;
-    } else {
-      out += "\\ufffd";
-      ++i;
-    }
-  }
-  out += '"';
-}
+/// Appends `text` as a JSON string (see detail::json_quote: bytes that are not UTF-8 become
+/// U+FFFD, so the file always parses).
+void append_string(std::string& out, std::string_view text) { out += detail::json_quote(text); }
 
 /// Nanoseconds as microseconds with three decimals (Chrome's unit, without losing precision).
 void append_micros(std::string& out, std::chrono::nanoseconds ns) {

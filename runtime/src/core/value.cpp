@@ -33,13 +33,18 @@ std::string_view to_string(ValueType type) noexcept {
   return "unknown";
 }
 
-namespace {
+namespace detail {
 
-// Through nlohmann so that previews escape exactly like to_json (and survive invalid UTF-8).
 std::string json_quote(std::string_view text) {
   return nlohmann::json(std::string(text))
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+} // namespace detail
+
+namespace {
+
+using detail::json_quote;
 
 // Compact JSON that stops once it holds more than `budget` characters: a preview for an error
 // message must not cost as much as serialising a huge value. Recursion is bounded too, since
