@@ -596,6 +596,8 @@ template <class... Args>
 caf::actor spawn_item_actor(caf::local_actor* parent, Args&&... args) {
   auto& system = parent->system();
   caf::actor_config config{parent->context(), parent};
+  if (config.host == nullptr) // as spawn does: outside a worker, CAF's stand-in unit
+    config.host = system.dummy_execution_unit();
   auto actor = caf::make_actor<ItemActor, caf::actor>(system.next_actor_id(), system.node(),
                                                       &system, config,
                                                       std::forward<Args>(args)...);
