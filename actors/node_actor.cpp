@@ -590,7 +590,7 @@ private:
 // Spawns an item actor from `parent`, as `parent->spawn<ItemActor>(args...)` does, without
 // CAF 0.17's spawn resetting the thread's logger: with the logger set, the launch and later
 // every resume of an actor on that thread look its id up in the logger's map under a lock
-// all workers share, although Debian's CAF logs nothing (see PollingSharing::detach_logger in
+// all workers share, although Debian's CAF logs nothing (see detach_caf_logger in
 // actors/scheduler.cpp). A batch spawns an actor per item, and this was a tenth of its cost.
 template <class... Args>
 caf::actor spawn_item_actor(caf::local_actor* parent, Args&&... args) {

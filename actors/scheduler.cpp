@@ -98,6 +98,26 @@ private:
   caf::actor_clock* target_;
 };
 
+// CAF 0.17 tags every resume, launch and destruction of an actor with the actor's id for its
+// logger: a lookup, under a spin lock that all workers share, in a map keyed by thread. It does
+// so although Debian's CAF is built with logging off (CAF_LOG_LEVEL_QUIET), and it cost a tenth
+// of a batch's time. The tags are skipped on a thread without a current logger, so a worker
+// drops the one CAF gives it (when the worker starts, and at every `spawn`) before it takes a
+// job. With logging built in, the logger is kept.
+void detach_caf_logger() {
+#if CAF_LOG_LEVEL == CAF_LOG_LEVEL_QUIET
+  if (caf::logger::current_logger() != nullptr)
+    caf::logger::set_current_actor_system(nullptr);
+#endif
+}
+
+// One step of a polling loop: tells the core it spins (saves power, frees a hyperthread).
+void cpu_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
 // Jobs in arrival order: a ring over a power-of-two vector that doubles when full, so that
 // enqueueing allocates nothing once it has grown (CAF's work sharing allocates a list node
 // per enqueue and frees it per dequeue, two allocator calls per message to an idle actor).
@@ -178,7 +198,7 @@ public:
 
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
-    detach_logger();
+    detach_caf_logger();
     auto& data = d(self->parent());
     for (int poll = 0; poll < polls_before_sleep; ++poll) {
       if (data.size.load(std::memory_order_relaxed) != 0) {
@@ -186,7 +206,7 @@ public:
         if (!data.queue.empty())
           return pop(data);
       }
-      pause();
+      cpu_pause();
     }
     std::unique_lock guard{data.lock};
     ++data.sleepers;
@@ -217,25 +237,6 @@ public:
       while (!jobs.empty())
         f(jobs.pop());
     }
-  }
-
-  // CAF 0.17 tags every resume, launch and destruction of an actor with the actor's id for
-  // its logger: a lookup, under a spin lock that all workers share, in a map keyed by thread.
-  // It does so although Debian's CAF is built with logging off (CAF_LOG_LEVEL_QUIET), and it
-  // cost a tenth of a batch's time. The tags are skipped on a thread without a current
-  // logger, so a worker drops the one CAF gives it (when the worker starts, and at every
-  // `spawn`) before it takes a job. With logging built in, the logger is kept.
-  static void detach_logger() {
-#if CAF_LOG_LEVEL == CAF_LOG_LEVEL_QUIET
-    if (caf::logger::current_logger() != nullptr)
-      caf::logger::set_current_actor_system(nullptr);
-#endif
-  }
-
-  static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#endif
   }
 
 private:
@@ -406,12 +407,12 @@ public:
 
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
-    detach_logger();
+    detach_caf_logger();
     for (;;) {
       for (int poll = 0; poll < polls_before_sleep; ++poll) {
         if (auto* job = take(self))
           return job;
-        pause();
+        cpu_pause();
       }
       sleep(self);
     }
@@ -462,10 +463,6 @@ private:
   // Not shorter: a batch actor may spend a few hundred microseconds on one mailbox's worth of
   // outcomes, and that is progress.
   static constexpr auto stuck_after = std::chrono::milliseconds{2};
-
-  // Drops the thread's CAF logger; see PollingSharing.
-  static void detach_logger() { PollingSharing::detach_logger(); }
-  static void pause() noexcept { PollingSharing::pause(); }
 
   // A job for this worker's own queue (its thread, or CAF's response promises from another).
   // Eager sleepers (their next theft is due) hear of it: this worker may be about to run
