@@ -3,8 +3,10 @@
 
 #include "actors/cluster.hpp"
 #include "actors/limit_controller.hpp"
+#include "core/msgpack_pack.hpp"
 #include "core/outcome_codec.hpp"
 #include "core/run_meter.hpp"
+#include "core/text.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -69,14 +71,20 @@ Result<void> check_readable(const std::string& path, const char* what) {
 
 } // namespace
 
-bool is_loopback(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
+std::size_t default_capacity(std::size_t workers) {
+  return 64 * workers; // what ClusterConfig::local_capacity and ServeOptions::capacity say
 }
 
 // -- bytes on the wire ------------------------------------------------------------------------
 
 std::vector<char> wire_bytes(const std::vector<std::uint8_t>& bytes) {
   return {bytes.begin(), bytes.end()};
+}
+
+std::vector<char> to_wire(const Value& value) {
+  detail::MsgpackWriter writer;
+  detail::pack_value(writer, value);
+  return {writer.buffer.data(), writer.buffer.data() + writer.buffer.size()};
 }
 
 std::span<const std::uint8_t> wire_view(const std::vector<char>& bytes) {
@@ -145,9 +153,8 @@ std::vector<char> encode_calls(const RunUsage& u, const std::vector<ModelCallEve
   events.reserve(calls.size());
   for (const auto& call : calls)
     events.push_back(encode_call(call));
-  return wire_bytes(to_msgpack(Value(Array{u.calls, u.failed_calls, u.rate_limited,
-                                           u.prompt_tokens, u.completion_tokens, u.refused,
-                                           Value(std::move(events))})));
+  return to_wire(Value(Array{u.calls, u.failed_calls, u.rate_limited, u.prompt_tokens,
+                             u.completion_tokens, u.refused, Value(std::move(events))}));
 }
 
 LaunchCalls decode_calls(const std::vector<char>& bytes) {
@@ -221,7 +228,7 @@ struct Cluster::Impl {
   Impl(caf::actor_system& sys, ClusterConfig cfg, std::size_t workers,
        std::function<void(std::string_view)> log_line)
       : system(sys), config(std::move(cfg)), log(std::move(log_line)),
-        local_capacity(config.local_capacity.value_or(64 * workers)) {}
+        local_capacity(config.local_capacity.value_or(default_capacity(workers))) {}
 
   // Marks connection `generation` of `node` (1-based) down; it is dialled again later.
   void down(std::uint32_t node, std::uint64_t generation, const std::string& why) {
@@ -295,6 +302,7 @@ struct Cluster::Impl {
     if (failed) {
       n.last_error = failed->message;
       n.next_dial = Clock::now() + config.reconnect_interval;
+      wake.notify_all(); // the dialler's next wait ends at next_dial
       failed->message = "cluster node " + n.address + ": " + failed->message;
       return *failed;
     }
@@ -410,7 +418,6 @@ Cluster::Cluster(caf::actor_system& system, ClusterConfig config, std::size_t wo
       dials.emplace_back([impl = impl_.get(), index = **claimed] {
         if (auto dialled = impl->dial(index); !dialled)
           impl->log(dialled.error().message + "; dialling it again in the background");
-        impl->wake.notify_all(); // a failed dial schedules the next one
       });
   }
   for (auto& dial : dials)
@@ -445,7 +452,7 @@ Result<std::optional<std::size_t>> Cluster::claim(const std::string& address) {
   auto split = split_address(address);
   if (!split)
     return split.error();
-  if (!impl_->config.insecure && impl_->config.tls.empty() && !is_loopback(split->first))
+  if (!impl_->config.insecure && impl_->config.tls.empty() && !detail::is_loopback_host(split->first))
     return Error{Errc::bad_input, "cluster node " + address +
                                       ": off loopback, connections need TLS "
                                       "(ClusterConfig::tls) or ClusterConfig::insecure"};
@@ -475,9 +482,7 @@ Result<void> Cluster::connect(const std::string& address) {
     return claimed.error();
   if (!*claimed)
     return {}; // up, or being dialled (a background dial may still fail)
-  auto dialled = impl_->dial(**claimed);
-  impl_->wake.notify_all(); // a failed dial schedules the next one
-  return dialled;
+  return impl_->dial(**claimed);
 }
 
 Cluster::Place Cluster::place() {
@@ -490,9 +495,7 @@ Cluster::Place Cluster::place() {
   // The free room at each place; this Runtime wins ties, and with no node up it is the place.
   std::int64_t best_free = std::numeric_limits<std::int64_t>::min();
   std::uint32_t best = 0;
-  const bool local_allowed =
-      impl.local_capacity > 0 || impl.up_count.load(std::memory_order_relaxed) == 0;
-  if (local_allowed)
+  if (impl.local_capacity > 0) // else nodes only; with none up, `best` stays here anyway
     best_free = static_cast<std::int64_t>(impl.local_capacity) -
                 static_cast<std::int64_t>(impl.local_in_flight.load(std::memory_order_relaxed));
   for (std::size_t i = 0; i < impl.nodes.size(); ++i) {
@@ -746,11 +749,11 @@ Result<std::pair<caf::actor, std::uint16_t>> serve_node(caf::actor_system& syste
                                                         const ClusterConfig& config,
                                                         const ServeOptions& options,
                                                         std::size_t workers) {
-  if (!config.insecure && config.tls.empty() && !is_loopback(options.bind))
+  if (!config.insecure && config.tls.empty() && !detail::is_loopback_host(options.bind))
     return Error{Errc::bad_input, "serve: binding " + options.bind +
                                       " (off loopback) needs TLS (ClusterConfig::tls) or "
                                       "ClusterConfig::insecure"};
-  auto capacity = options.capacity != 0 ? options.capacity : 64 * workers;
+  auto capacity = options.capacity != 0 ? options.capacity : default_capacity(workers);
   auto host = system.spawn(node_host, std::move(env), static_cast<std::uint64_t>(capacity));
   std::optional<Error> failed;
   std::uint16_t port = 0;

@@ -72,6 +72,8 @@ struct RemoteLimits {
 
 /// msgpack bytes as CAF carries them (`std::vector<char>` is a built-in type), and back.
 std::vector<char> wire_bytes(const std::vector<std::uint8_t>& bytes);
+/// `value` packed as msgpack straight into the bytes CAF carries (one copy, not two).
+std::vector<char> to_wire(const Value& value);
 std::span<const std::uint8_t> wire_view(const std::vector<char>& bytes);
 
 /// A launch's model calls on the wire (msgpack): their usage, and each call as an event (its
@@ -171,7 +173,7 @@ Result<std::pair<caf::actor, std::uint16_t>> serve_node(caf::actor_system& syste
                                                         const ServeOptions& options,
                                                         std::size_t workers);
 
-/// True for 127.0.0.0/8, ::1 and "localhost".
-bool is_loopback(std::string_view host);
+/// Items a place runs at once when it is not told: 64 per worker thread.
+std::size_t default_capacity(std::size_t workers);
 
 } // namespace actorflow::actors

@@ -4,7 +4,7 @@
 // wait or hold a lease, so that a killed caller's request is withdrawn and its lease returned.
 
 #include "actors/limit_controller.hpp"
-#include "actors/cluster.hpp" // wire_bytes, wire_view
+#include "actors/cluster.hpp" // to_wire, wire_view
 
 #include "core/run_meter.hpp"
 
@@ -490,7 +490,7 @@ std::vector<char> call_end_fields(const CallEnd& end) {
                or_none(r.limit_tokens),
                or_none(r.remaining_tokens),
                or_none(r.reset_tokens)};
-  return wire_bytes(to_msgpack(Value(std::move(fields))));
+  return to_wire(Value(std::move(fields)));
 }
 
 CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& bytes) {

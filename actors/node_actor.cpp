@@ -307,12 +307,7 @@ protected:
 
   /// Makes the node instance; on failure reports it through exec_failed.
   bool make_node() {
-    auto made = detail::guarded([&] { return where("factory"); }, [&] {
-      auto n = spec_->factory();
-      if (!n)
-        throw Failure(Error{Errc::invalid_flow, "the factory returned no node"});
-      return n;
-    });
+    auto made = detail::guarded([&] { return where("factory"); }, [&] { return new_instance(); });
     if (!made) {
       exec_failed(made.error(), false);
       return false;
@@ -392,6 +387,24 @@ protected:
     node_.reset();
   }
 
+  /// A fresh instance of the node; throws when the factory makes none.
+  [[nodiscard]] std::unique_ptr<Node> new_instance() const {
+    auto n = spec_->factory();
+    if (!n)
+      throw Failure(Error{Errc::invalid_flow, "the factory returned no node"});
+    return n;
+  }
+
+  /// `node`'s exec_fallback for exec's `error` on `input`: a value, or the error to report
+  /// (exec's own when the fallback rethrew it, as the default one does, not a wrapped copy).
+  [[nodiscard]] Result<Value> fallback_of(Node& node, const Value& input, const Error& error) const {
+    auto fallback = detail::guarded([&] { return where("exec_fallback"); },
+                                    [&] { return node.exec_fallback(input, error); });
+    if (!fallback && fallback.error().code == error.code)
+      return error;
+    return fallback;
+  }
+
   // exec failed: retried (by whoever supervises), or the fallback may still supply a value.
   void after_exec(const Error& error) {
     end_attempt_span(error);
@@ -399,14 +412,11 @@ protected:
     attempt_children_.clear();
     if (defer_failures_ || (policy_ && policy_->should_retry(error, attempt_)))
       return exec_failed(error, true);
-    auto fallback = detail::guarded([&] { return where("exec_fallback"); },
-                                    [&] { return node_->exec_fallback(*exec_input_, error); });
-    if (fallback) {
-      report_attempt(AttemptEvent::Kind::fallback_used, error);
-      return exec_succeeded(std::move(*fallback));
-    }
-    // The default fallback rethrows exec's error: report that error, not a wrapped copy.
-    exec_failed(fallback.error().code == error.code ? error : fallback.error(), false);
+    auto fallback = fallback_of(*node_, *exec_input_, error);
+    if (!fallback)
+      return exec_failed(fallback.error(), false);
+    report_attempt(AttemptEvent::Kind::fallback_used, error);
+    exec_succeeded(std::move(*fallback));
   }
 
   /// Reports a step of supervision to the run's on_attempt hook. `item` and `attempt` default
@@ -984,7 +994,7 @@ struct NodeActorState : ExecSite {
     const auto& hooks = *spec_->scope.hooks;
     slot.actor = place.host;
     self_->send(place.host, rexec_atom::value, cluster_protocol_version, f.remote_type,
-                wire_bytes(to_msgpack(input)), id, slot.launch, static_cast<std::uint64_t>(slot.index),
+                to_wire(input), id, slot.launch, static_cast<std::uint64_t>(slot.index),
                 slot.attempt, f.cluster->gateway(), hooks.run_id, hooks.options.weight);
   }
 
@@ -1066,19 +1076,13 @@ struct NodeActorState : ExecSite {
     const Error error = decoded->error();
     if (policy && policy->should_retry(error, slot->attempt))
       return attempt_ended(id, error, decoded->tokens, true);
-    auto fallback = detail::guarded([&] { return where("exec_fallback"); }, [&] {
-      auto node = spec_->factory(); // a fresh instance, as a local item's fallback has
-      if (!node)
-        throw Failure(Error{Errc::invalid_flow, "the factory returned no node"});
-      return node->exec_fallback(*slot->input, error);
-    });
-    if (fallback) {
-      report_item(AttemptEvent::Kind::fallback_used, *slot, error);
-      return attempt_ended(id, std::move(*fallback), decoded->tokens, false);
-    }
-    // The default fallback rethrows exec's error: report that error, not a wrapped copy.
-    attempt_ended(id, fallback.error().code == error.code ? error : fallback.error(),
-                  decoded->tokens, false);
+    // On a fresh instance, as a local item's fallback runs.
+    auto node = detail::guarded([&] { return where("factory"); }, [&] { return new_instance(); });
+    auto fallback = node ? fallback_of(**node, *slot->input, error) : Result<Value>(node.error());
+    if (!fallback)
+      return attempt_ended(id, fallback.error(), decoded->tokens, false);
+    report_item(AttemptEvent::Kind::fallback_used, *slot, error);
+    attempt_ended(id, std::move(*fallback), decoded->tokens, false);
   }
 
   // A node host this batch sent launches to went down: its launches start again elsewhere.

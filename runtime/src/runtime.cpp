@@ -158,7 +158,7 @@ struct RuntimeImpl {
   std::unordered_map<std::uint64_t, std::weak_ptr<RunState>> live;    // guarded by mutex
   std::vector<std::shared_ptr<ActorSlot>> helpers;                    // guarded by mutex
   std::vector<caf::actor> node_hosts; // Runtime::serve's; guarded by mutex
-  std::optional<Error> network_error; // why serve and connect cannot work (none: they can)
+  std::optional<Error> network_error; // why serve and add_node cannot work (none: they can)
 };
 
 } // namespace detail

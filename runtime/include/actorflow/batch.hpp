@@ -34,7 +34,8 @@ public:
   /// "host:port", or "" for this Runtime. The string lives as long as the process.
   [[nodiscard]] const std::string& str() const;
 
-  friend bool operator==(NodeAddress, NodeAddress) = default;
+  /// In the order addresses were first seen (for maps keyed by address).
+  friend auto operator<=>(NodeAddress, NodeAddress) = default;
 
 private:
   std::uint32_t id_ = 0;

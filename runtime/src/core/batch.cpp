@@ -139,12 +139,12 @@ Array result_values(std::vector<ItemOutcome> outcomes) {
 }
 
 Map ran_on_counts(const std::vector<ItemOutcome>& outcomes) {
-  std::map<std::string, std::int64_t> counts;
+  std::map<NodeAddress, std::int64_t> counts; // by the 4-byte address: no string per item
   for (const auto& item : outcomes)
-    counts[item.ran_on.empty() ? "local" : item.ran_on.str()] += 1;
+    counts[item.ran_on] += 1;
   Map out;
-  for (auto& [where, count] : counts)
-    out.emplace(where, count);
+  for (const auto& [where, count] : counts)
+    out.emplace(where.empty() ? "local" : where.str(), count);
   return out;
 }
 

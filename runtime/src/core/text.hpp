@@ -61,6 +61,15 @@ inline std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes
   return text.substr(0, end);
 }
 
+// -- hosts ----------------------------------------------------------------------------------
+
+/// True for a host of this machine: 127.0.0.0/8, ::1 (bracketed or not) and "localhost".
+inline bool is_loopback_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 // -- JSON -----------------------------------------------------------------------------------
 
 /// `text` as a JSON string (quoted and escaped); bytes that are not UTF-8 (a server's garbled

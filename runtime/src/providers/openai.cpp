@@ -2,6 +2,7 @@
 
 #include "providers/http_client.hpp"
 #include "providers/openai_wire.hpp"
+#include "core/text.hpp"
 
 #include <cstdlib>
 
@@ -19,14 +20,17 @@ std::string scrub(std::string text, const std::string& secret) {
   return text;
 }
 
-/// Whether `url` names this machine (local servers rarely want a key).
+/// Whether `url` names this machine (local servers rarely want a key): its host, without the
+/// scheme, the path and the port.
 bool is_loopback(std::string_view url) {
   auto scheme = url.find("://");
   auto host = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
-  for (std::string_view local : {"127.", "localhost", "[::1]"})
-    if (host.starts_with(local))
-      return true;
-  return false;
+  host = host.substr(0, host.find('/'));
+  if (host.starts_with('['))
+    host = host.substr(0, host.find(']') + 1); // [::1]:8080
+  else
+    host = host.substr(0, host.find(':'));
+  return detail::is_loopback_host(host);
 }
 
 /// Why `config` cannot work, if it cannot.
