@@ -675,9 +675,13 @@ private:
 Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
   OpenOptions options;
   options.on_corruption = OnCorruption::fail;
-  options.inspect = [&path](sqlite3* db) -> Result<void> {
-    if (auto ours = identify(db, path); !ours)
+  // Whether the file already holds a store, as the check on opening found.
+  bool exists = false;
+  options.inspect = [&path, &exists](sqlite3* db) -> Result<void> {
+    auto ours = identify(db, path);
+    if (!ours)
       return ours.error();
+    exists = *ours;
     return {};
   };
   Result<std::unique_ptr<Connection>> opened = Connection::open(path, options);
@@ -687,10 +691,7 @@ Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
 
   // A store that exists is opened without the write lock: `actorflow runs list` must not wait
   // behind a run that is writing.
-  Result<bool> exists = identify(conn.handle(), path);
-  if (!exists)
-    return exists.error();
-  if (!*exists) {
+  if (!exists) {
     // Under the write lock, so that two processes creating one store do not interleave, and
     // identified again: another process may have written the file since we looked.
     std::lock_guard lock(conn.mutex());
