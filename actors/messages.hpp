@@ -13,7 +13,7 @@
 #include <actorflow/trace.hpp>
 #include <actorflow/value.hpp>
 
-#include "core/run_checkpoint.hpp"
+#include "store/run_checkpoint.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>

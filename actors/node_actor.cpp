@@ -21,7 +21,7 @@
 #include "core/guard.hpp"
 #include "core/outcome_codec.hpp"
 #include "core/run_meter.hpp"
-#include "core/run_checkpoint.hpp"
+#include "store/run_checkpoint.hpp"
 
 #include <actorflow/batch.hpp>
 #include <actorflow/checkpoint.hpp>

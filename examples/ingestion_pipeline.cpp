@@ -10,6 +10,7 @@
 //      [--query TEXT] [--trace FILE]   (folder: /usr/share/common-licenses; cache: a temporary
 //      file); --help
 #include <actorflow/actorflow.hpp>
+#include <actorflow/ingest.hpp>
 
 #include <CLI/CLI.hpp>
 

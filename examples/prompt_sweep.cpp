@@ -9,6 +9,7 @@
 // Run: build/release/examples/prompt_sweep [--file F] [--template T]... [--max-tokens N]...
 //      [--trace FILE] [--report]; --help lists every option.
 #include <actorflow/actorflow.hpp>
+#include <actorflow/ingest.hpp>
 
 #include <CLI/CLI.hpp>
 

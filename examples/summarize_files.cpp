@@ -7,6 +7,7 @@
 // OpenAI-compatible server instead. Run: build/release/examples/summarize_files [--dir DIR]
 // [--max-files N] [--concurrency N] [--trace FILE] [--report]; --help lists every option.
 #include <actorflow/actorflow.hpp>
+#include <actorflow/ingest.hpp>
 
 #include <CLI/CLI.hpp>
 

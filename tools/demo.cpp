@@ -20,11 +20,10 @@
 #include <actorflow/actorflow.hpp>
 #include <actorflow/ingest.hpp>
 #include <actorflow/openai.hpp>
-#include <actorflow/pipeline.hpp>
 #include <actorflow/progress.hpp>
 #include <actorflow/report.hpp>
 
-#include <core/text.hpp>
+#include "core/text.hpp"
 
 #include <unistd.h>
 

@@ -13,7 +13,7 @@
 #include "actors/step_actors.hpp"
 #include "actors/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
-#include "core/run_checkpoint.hpp"
+#include "store/run_checkpoint.hpp"
 #include "run_state.hpp"
 
 #include <caf/actor_system.hpp>

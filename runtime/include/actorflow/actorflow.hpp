@@ -7,7 +7,6 @@
 #include <actorflow/cluster.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/flow.hpp>
-#include <actorflow/ingest.hpp>
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>
@@ -15,7 +14,6 @@
 #include <actorflow/node.hpp>
 #include <actorflow/openai.hpp>
 #include <actorflow/progress.hpp>
-#include <actorflow/pipeline.hpp>
 #include <actorflow/report.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/retry.hpp>
@@ -23,7 +21,6 @@
 #include <actorflow/runtime.hpp>
 #include <actorflow/state.hpp>
 #include <actorflow/stock_nodes.hpp>
-#include <actorflow/store.hpp>
 #include <actorflow/task.hpp>
 #include <actorflow/tokens.hpp>
 #include <actorflow/trace.hpp>

@@ -1,6 +1,6 @@
 #include <actorflow/state.hpp>
 
-#include "msgpack_pack.hpp"
+#include "core/msgpack_pack.hpp"
 
 #include <algorithm>
 

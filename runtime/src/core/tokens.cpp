@@ -1,6 +1,6 @@
 #include <actorflow/tokens.hpp>
 
-#include "text.hpp"
+#include "core/text.hpp"
 
 #include <cstdint>
 

@@ -1,7 +1,7 @@
 #include <actorflow/value.hpp>
 
-#include "base64.hpp"
-#include "text.hpp"
+#include "core/base64.hpp"
+#include "core/text.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -3,8 +3,8 @@
 
 #include <actorflow/value.hpp>
 
-#include "base64.hpp"
-#include "msgpack_pack.hpp"
+#include "core/base64.hpp"
+#include "core/msgpack_pack.hpp"
 
 #include <nlohmann/json.hpp>
 

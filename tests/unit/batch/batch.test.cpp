@@ -1,6 +1,6 @@
 // Parallel batch nodes: one actor per item, a bounded window, ordered gather, failure
 // policies, as-completed folding with early stop, progress, cancellation.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>

@@ -1,5 +1,5 @@
 // Flow-shaped batches: BatchFlow, ParallelBatchFlow and Burr's map shapes.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <actorflow/actorflow.hpp>
 

@@ -3,8 +3,8 @@
 
 #include <actorflow/ingest.hpp>
 
-#include "../test_support.hpp"
-#include "core/sentences.hpp"
+#include "support/test_support.hpp"
+#include "providers/sentences.hpp"
 
 #include <doctest/doctest.h>
 

@@ -2,11 +2,11 @@
 // unchanged documents, a corrupt cache, a failing item, failing batches, model calls per step,
 // and a query.
 
-#include <actorflow/pipeline.hpp>
+#include <actorflow/ingest.hpp>
 
 #include <actorflow/runtime.hpp>
 
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // Running flows: action routing, branches, cycles, nested flows, and user exceptions in every
 // step becoming typed errors of the run.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <actorflow/actorflow.hpp>
 

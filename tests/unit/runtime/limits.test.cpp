@@ -1,7 +1,7 @@
 // Resource controllers as node code meets them, on a virtual clock: pacing under request and
 // token limits over whole schedules, concurrency caps, 429 pauses, leases of killed callers,
 // run budgets, fair shares between runs, and what a run and the runtime report.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 #include "fake_providers.hpp"
 
 #include <actorflow/actorflow.hpp>

@@ -1,6 +1,6 @@
 // Model calls from node code: ctx.llm() on the embedded provider, on a provider that answers
 // from its own thread, unknown provider names, abandoned calls, and 429s with Retry-After.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 #include "fake_providers.hpp"
 
 #include <actorflow/actorflow.hpp>

@@ -1,6 +1,6 @@
 // The embeddable Runtime: handles, callbacks, cancellation, shutdown, several runtimes at once,
 // asks to helper actors, and coroutines that suspend without holding a thread.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>

@@ -1,7 +1,7 @@
 // Spans, the Chrome trace file, the run report and the progress bar, on a virtual clock: a flow
 // with a nested flow and a parallel batch whose items wait for rate-limited model calls and
 // retry, traced end to end; what a report sums up from a known run; what the bar prints.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>

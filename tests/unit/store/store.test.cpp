@@ -1,6 +1,6 @@
 // IngestCache and DocStore: round trips, keys, persistence, corrupt files, many threads.
 
-#include <actorflow/store.hpp>
+#include <actorflow/ingest.hpp>
 
 #include "store_support.hpp"
 

@@ -1,7 +1,7 @@
 #pragma once
 // What the store tests share: a fresh database path, and ways to damage or tamper with a file
 // behind a store's back.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <sqlite3.h>
 

@@ -1,6 +1,6 @@
 // Supervision in the running system, on a virtual clock (no test waits on real time): retries
 // with backoff, fallbacks, timeouts, dead children, circuits, cancellation and deadlines.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>

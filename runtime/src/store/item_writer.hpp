@@ -1,19 +1,15 @@
 #pragma once
-/// What a durable run (one with a checkpoint store and a run id) shares between its actors:
-/// the store, the item outcomes committed before a resume, where the root flow starts, and a
-/// writer that commits item outcomes in groups on a thread of its own, so that a batch's
-/// actors never wait for SQLite while items are still running.
+// Commits the item outcomes of one durable run in groups, on a thread of its own, so that a
+// batch's actors never wait for the store while items are still running.
 
 #include <actorflow/checkpoint.hpp>
 
 #include <condition_variable>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace actorflow::detail {
@@ -47,18 +43,6 @@ private:
   std::optional<Error> error_;                  // guarded by mutex_
   bool stop_ = false;                           // guarded by mutex_
   std::thread thread_;
-};
-
-struct RunCheckpoint {
-  CheckpointStorePtr store;
-  std::string run_id;
-  /// Item outcomes committed before this (resumed) run started, by key. Read-only once the
-  /// run has started, so actors read it without a lock.
-  std::unordered_map<std::string, ItemOutcome> committed;
-  /// Resumed: the root flow's vertex to start at, and the steps it had run.
-  std::optional<std::size_t> start_vertex;
-  std::uint64_t steps_done = 0;
-  std::unique_ptr<ItemWriter> items;
 };
 
 } // namespace actorflow::detail

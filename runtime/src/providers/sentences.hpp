@@ -3,7 +3,7 @@
 /// ingestion splitter (`SentenceSplitter`), so that both cut a text at the same places. The byte
 /// classes behind them are in text.hpp.
 
-#include "text.hpp"
+#include "core/text.hpp"
 
 #include <cstddef>
 #include <optional>

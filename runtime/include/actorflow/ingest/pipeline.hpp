@@ -18,7 +18,9 @@
 
 #include <actorflow/batch.hpp>
 #include <actorflow/context.hpp>
-#include <actorflow/ingest.hpp>
+#include <actorflow/ingest/item.hpp>
+#include <actorflow/ingest/splitter.hpp>
+#include <actorflow/ingest/vector_index.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
 #include <actorflow/task.hpp>

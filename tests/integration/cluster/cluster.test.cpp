@@ -2,7 +2,7 @@
 // a node killed with SIGKILL mid-batch, TLS with certificates made by the openssl CLI, and bad
 // input from a peer (an unknown node type, a payload that does not decode).
 
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 #include "subprocess.hpp" // tools/
 
 #include "actors/cluster.hpp"

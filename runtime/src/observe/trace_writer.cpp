@@ -1,6 +1,6 @@
 #include <actorflow/trace.hpp>
 
-#include "text.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "sentences.hpp"
+#include "providers/sentences.hpp"
 
 #include <algorithm>
 #include <array>

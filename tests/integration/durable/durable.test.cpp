@@ -1,6 +1,6 @@
 // Durable runs: step and item checkpoints, resume in this process and after kill -9 in
 // another, and the errors a store or a resume can give.
-#include "../test_support.hpp"
+#include "support/test_support.hpp"
 #include "subprocess.hpp" // tools/
 
 #include <actorflow/checkpoint.hpp>

@@ -1,4 +1,4 @@
-#include "core/run_checkpoint.hpp"
+#include "store/item_writer.hpp"
 
 #include <utility>
 

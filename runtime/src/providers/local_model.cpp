@@ -1,7 +1,7 @@
 #include <actorflow/local_model.hpp>
 
-#include "sentences.hpp"
-#include "text.hpp"
+#include "providers/sentences.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <array>
