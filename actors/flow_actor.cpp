@@ -1,9 +1,9 @@
-// The flow actor: walks one run of a flow graph. Each step spawns a linked child (a node actor,
-// or a flow actor for a nested flow), sends it the current State, and follows the edge named by
-// the action in its reply. Nothing here blocks; the actor is idle while a child works.
+#include "actors/flow_actor.hpp"
 
-#include "actors/cluster.hpp"
-#include "actors/step_actors.hpp"
+#include "actors/caf_error.hpp"
+#include "actors/messages.hpp"
+#include "actors/node_actor.hpp"
+#include "actors/node_spec.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -13,19 +13,6 @@
 #include <caf/stateful_actor.hpp>
 
 namespace actorflow::actors {
-
-Error to_error(const caf::error& error, const std::string& where) {
-  if (error.category() == caf::atom("exit")) {
-    if (error == caf::exit_reason::user_shutdown || error == caf::exit_reason::kill)
-      return Error{Errc::cancelled, where + ": cancelled"};
-    return Error{Errc::peer_lost, where + ": actor exited (" + to_string(error) + ")"};
-  }
-  if (error == caf::sec::request_timeout)
-    return Error{Errc::timeout, where + ": no reply in time"};
-  if (error == caf::sec::request_receiver_down)
-    return Error{Errc::peer_lost, where + ": the actor is gone"};
-  return Error{Errc::internal, where + ": " + to_string(error)};
-}
 
 namespace {
 

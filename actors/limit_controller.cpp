@@ -1,10 +1,14 @@
 // The resource-controller actor: a LimitScheduler driven by the runtime's clock. Askers are
-// node and item actors (acquire_atom, answered when granted); leases come back as CallEnds
-// messages from whatever thread the provider completes on. Askers are monitored while they
+// node and item actors (acquire_atom, answered when granted); leases come back as CallEnd
+// messages from whatever thread the provider completes on (actors/lease.hpp). Askers are monitored while they
 // wait or hold a lease, so that a killed caller's request is withdrawn and its lease returned.
 
 #include "actors/limit_controller.hpp"
-#include "actors/cluster.hpp" // to_wire, wire_view
+
+#include "actors/lease.hpp"
+#include "actors/messages.hpp"
+
+#include "core/limit_scheduler.hpp"
 
 #include "core/run_meter.hpp"
 
@@ -27,6 +31,7 @@ namespace actorflow::actors {
 
 namespace {
 
+using detail::LimitScheduler;
 using Clock = LimitScheduler::Clock;
 using std::chrono::nanoseconds;
 
@@ -187,7 +192,7 @@ caf::response_promise acquire(ControllerActor* self, std::uint64_t id, std::uint
 }
 
 // A granted call ended: settle its lease, learn from its rate-limit headers and 429s.
-void release(ControllerActor* self, const CallEnd& end) {
+void settle(ControllerActor* self, const CallEnd& end) {
   auto& st = self->state;
   auto it = st.leased.find(end.lease);
   if (it == st.leased.end())
@@ -246,7 +251,7 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr
       [self](acquire_atom, std::uint64_t id, std::uint64_t run, double weight,
              std::uint64_t tokens) { return acquire(self, id, run, weight, tokens); },
       [self](release_atom, std::uint64_t id, const std::vector<char>& fields) {
-        release(self, call_end_from(id, fields));
+        settle(self, call_end_from(id, fields));
       },
       [self](cancel_atom, std::uint64_t id) {
         auto& st = self->state;
@@ -285,91 +290,6 @@ Limits limits_for(const std::map<std::string, Limits>& config, std::string_view 
     return it->second;
   return Limits{};
 }
-
-/// Whether a failed call may have cost tokens at the server: not when the server (or we)
-/// turned it away before any work (429, 400, a bad request of ours, a cancel, a provider that
-/// threw before sending), else perhaps (a timeout, a 5xx, a connection lost mid-answer).
-bool may_have_used_tokens(Errc code) {
-  switch (code) {
-    case Errc::rate_limited:
-    case Errc::bad_request:
-    case Errc::bad_input:
-    case Errc::cancelled:
-    case Errc::internal:
-      return false;
-    default:
-      return true;
-  }
-}
-
-ModelCallEvent event_of(const LeaseReport& report, const std::optional<Error>& error) {
-  ModelCallEvent event;
-  event.provider = report.provider;
-  event.model = report.model;
-  event.node = report.node;
-  event.item = report.item;
-  event.waited = report.waited;
-  event.estimated_tokens = report.estimated_tokens;
-  event.error = error;
-  return event;
-}
-
-class Lease final : public detail::ModelLease {
-public:
-  Lease(const caf::actor& controller, std::uint64_t id, LeaseReport report)
-      : controller_(caf::actor_cast<caf::strong_actor_ptr>(controller).get()), id_(id),
-        report_(std::move(report)), started_(Clock::now()) {}
-
-  ~Lease() override {
-    if (!ended_.exchange(true))
-      settle(CallEnd{id_, std::nullopt, {}, false, std::nullopt}, Usage{},
-             Error{Errc::internal, "the model call ended without reporting how"});
-  }
-
-  void end(const Usage& usage, const RateLimitInfo& rate_limits,
-           const std::optional<Error>& error) override {
-    if (ended_.exchange(true))
-      return;
-    CallEnd call{id_, std::nullopt, rate_limits, false, std::nullopt};
-    if (!error)
-      call.actual_tokens = usage.total_tokens; // normalised by the caller
-    else if (!may_have_used_tokens(error->code))
-      call.actual_tokens = 0;
-    if (error && error->code == Errc::rate_limited) {
-      call.rate_limited = true;
-      if (error->retry_after)
-        call.retry_after = *error->retry_after;
-    }
-    settle(std::move(call), usage, error);
-  }
-
-private:
-  void settle(CallEnd call, const Usage& usage, const std::optional<Error>& error) {
-    // Weak: a call that outlives the Runtime finds its controller gone and reports nothing.
-    if (auto controller = controller_.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value, id_,
-                     call_end_fields(call));
-    const auto& hooks = *report_.hooks;
-    hooks.meter->call_ended(usage, error);
-    // On the provider's thread: the sink's clock and hooks are safe to use from any thread.
-    if (report_.span && hooks.spans)
-      hooks.spans->report(SpanEvent::Kind::model_call, report_.provider + "/" + report_.model,
-                          report_.item, report_.attempt, report_.span.id, report_.span_parent,
-                          report_.span.start, error);
-    if (!hooks.options.on_model_call)
-      return;
-    auto event = event_of(report_, error);
-    event.took = std::chrono::duration_cast<nanoseconds>(Clock::now() - started_);
-    event.usage = usage;
-    hooks.report_model_call(event);
-  }
-
-  caf::weak_actor_ptr controller_;
-  std::uint64_t id_;
-  LeaseReport report_;
-  Clock::time_point started_;
-  std::atomic<bool> ended_{false};
-};
 
 } // namespace
 
@@ -456,75 +376,6 @@ void LimitControllers::stop() {
       caf::anon_send_exit(entry.actor, caf::exit_reason::user_shutdown);
       entry.actor = caf::actor{}; // no handle into the system may outlive it
     }
-}
-
-namespace {
-
-constexpr std::int64_t none = -1;
-
-std::int64_t or_none(const std::optional<std::uint64_t>& x) {
-  return x ? static_cast<std::int64_t>(*x) : none;
-}
-std::int64_t or_none(const std::optional<std::chrono::milliseconds>& x) {
-  return x ? x->count() : none;
-}
-std::optional<std::uint64_t> count_or_none(std::int64_t x) {
-  return x >= 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(x)) : std::nullopt;
-}
-std::optional<std::chrono::milliseconds> ms_or_none(std::int64_t x) {
-  return x >= 0 ? std::optional<std::chrono::milliseconds>(x) : std::nullopt;
-}
-
-} // namespace
-
-// -- CallEnd as integers -----------------------------------------------------------------------
-
-std::vector<char> call_end_fields(const CallEnd& end) {
-  const auto& r = end.rate_limits;
-  Array fields{or_none(end.actual_tokens),
-               end.rate_limited ? 1 : 0,
-               end.retry_after ? end.retry_after->count() : none,
-               or_none(r.limit_requests),
-               or_none(r.remaining_requests),
-               or_none(r.reset_requests),
-               or_none(r.limit_tokens),
-               or_none(r.remaining_tokens),
-               or_none(r.reset_tokens)};
-  return to_wire(Value(std::move(fields)));
-}
-
-CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& bytes) {
-  CallEnd end;
-  end.lease = lease;
-  auto decoded = from_msgpack(wire_view(bytes));
-  if (!decoded || !decoded->is_array() || decoded->as_array().size() != 9)
-    return end; // from a peer of another make: the estimate stands
-  std::vector<std::int64_t> fields;
-  for (const auto& field : decoded->as_array())
-    fields.push_back(field.is_int() ? field.as_int() : none);
-  end.actual_tokens = count_or_none(fields[0]);
-  end.rate_limited = fields[1] == 1;
-  if (fields[2] >= 0)
-    end.retry_after = std::chrono::nanoseconds{fields[2]};
-  auto& r = end.rate_limits;
-  r.limit_requests = count_or_none(fields[3]);
-  r.remaining_requests = count_or_none(fields[4]);
-  r.reset_requests = ms_or_none(fields[5]);
-  r.limit_tokens = count_or_none(fields[6]);
-  r.remaining_tokens = count_or_none(fields[7]);
-  r.reset_tokens = ms_or_none(fields[8]);
-  return end;
-}
-
-detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
-                                 LeaseReport report) {
-  return std::make_shared<Lease>(controller, id, std::move(report));
-}
-
-void report_refused(const LeaseReport& report, const Error& error) {
-  report.hooks->meter->call_refused();
-  if (report.hooks->options.on_model_call)
-    report.hooks->report_model_call(event_of(report, error));
 }
 
 } // namespace actorflow::actors

@@ -3,17 +3,14 @@
 // model calls under the key's Limits (a LimitScheduler on the runtime's clock) and settles
 // their leases. See actorflow/limits.hpp for what a controller guarantees.
 
-#include "actors/messages.hpp"
-
-#include <actorflow/context.hpp>
 #include <actorflow/limits.hpp>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,34 +41,5 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-/// What a lease reports to the run when its call ends.
-struct LeaseReport {
-  std::shared_ptr<const RunHooks> hooks; // never null
-  std::string provider;
-  std::string model;
-  std::string node;
-  std::optional<std::size_t> item;
-  std::uint64_t estimated_tokens = 0;
-  std::chrono::nanoseconds waited{0};
-  // When the run is traced: the call's span (started at the grant), the span it lies in (the
-  // attempt that made the call) and that attempt's number.
-  OpenSpan span;
-  std::uint64_t span_parent = 0;
-  std::uint32_t attempt = 0;
-};
-
-/// The lease of a granted call of `controller`.
-detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
-                                 LeaseReport report);
-
-/// A CallEnd as a msgpack array of integers, -1 for none (release_atom's fields):
-/// [actual tokens, rate limited, retry-after ns, limit/remaining/reset of requests, of tokens].
-std::vector<char> call_end_fields(const CallEnd& end);
-/// The inverse; malformed fields give a CallEnd that reports nothing but the lease.
-CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& fields);
-
-/// Reports a call refused before it went out (to the run's meter and on_model_call).
-void report_refused(const LeaseReport& report, const Error& error);
 
 } // namespace actorflow::actors

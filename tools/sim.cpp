@@ -8,6 +8,7 @@
 #include "providers/openai_wire.hpp"
 
 #include <actorflow/llm.hpp>
+#include <actorflow/local_model.hpp>
 #include <actorflow/tokens.hpp>
 
 #include <httplib.h>

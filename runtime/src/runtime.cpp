@@ -2,16 +2,22 @@
 // actors, tracks live runs so that shutdown can cancel them.
 
 #include <actorflow/checkpoint.hpp>
+#include <actorflow/local_model.hpp>
 #include <actorflow/runtime.hpp>
 #include <actorflow/testing.hpp>
 
 #include "actors/actor_slot.hpp"
-#include "actors/cluster.hpp"
+#include "actors/cluster/cluster.hpp"
+#include "actors/cluster/limit_gateway.hpp"
+#include "actors/cluster/network.hpp"
+#include "actors/cluster/node_host.hpp"
+#include "actors/flow_actor.hpp"
 #include "actors/helper_actor.hpp"
+#include "actors/item_actor.hpp"
 #include "actors/limit_controller.hpp"
-#include "actors/scheduler.hpp"
-#include "actors/step_actors.hpp"
-#include "actors/virtual_clock.hpp"
+#include "actors/messages.hpp"
+#include "actors/scheduler/scheduler.hpp"
+#include "actors/scheduler/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
 #include "store/run_checkpoint.hpp"
 #include "run_state.hpp"
@@ -40,6 +46,7 @@ struct RuntimeImpl {
     environment->models = std::move(config.models);
     if (!environment->models.contains("local"))
       environment->models.add("local", make_local_provider());
+    environment->spawn_flow = &actors::spawn_child_flow;
     environment->log = config.log ? std::move(config.log) : [](std::string_view line) {
       std::string text(line);
       text += '\n';
@@ -54,7 +61,7 @@ struct RuntimeImpl {
     if (clock)
       now = [weak = std::weak_ptr<testing::VirtualClock>(clock)] {
         auto c = weak.lock();
-        return c ? c->actor_clock().now() : actors::SpanSink::TimePoint{};
+        return c ? c->actor_clock().now() : detail::SpanSink::TimePoint{};
       };
     else
       now = [] { return std::chrono::steady_clock::now(); };
@@ -64,7 +71,8 @@ struct RuntimeImpl {
       trace_file = std::move(config.trace_file);
       trace = std::make_shared<TraceWriter>();
     }
-    actors::install_scheduler(cfg, config.scheduler, clock ? &clock->actor_clock() : nullptr);
+    actors::install_scheduler(cfg, config.scheduler, &actors::as_timeout_tracked,
+                              clock ? &clock->actor_clock() : nullptr);
     auto& cluster = config.cluster;
     const bool network = cluster.network || !cluster.nodes.empty() || !cluster.tls.empty();
     if (network) {
@@ -116,7 +124,7 @@ struct RuntimeImpl {
     }
     env->controllers->stop();
     if (env->cluster)
-      env->cluster->stop();
+      env->cluster->disconnect();
     for (auto& host : node_hosts)
       caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
     node_hosts.clear();
@@ -145,8 +153,8 @@ struct RuntimeImpl {
   std::shared_ptr<testing::VirtualClock> clock; // outlives the system (declared before it)
   caf::actor_system_config cfg; // must outlive the system
   std::unique_ptr<caf::actor_system> system;
-  std::function<actors::SpanSink::TimePoint()> now;     // the actors' clock, for spans
-  actors::SpanSink::TimePoint origin;                    // when the Runtime was made, on it
+  std::function<detail::SpanSink::TimePoint()> now;     // the actors' clock, for spans
+  detail::SpanSink::TimePoint origin;                    // when the Runtime was made, on it
   std::string trace_file;                                // RuntimeConfig::trace_file
   std::shared_ptr<CheckpointStore> checkpoints;          // RuntimeConfig::checkpoints
   std::shared_ptr<TraceWriter> trace;                    // set when trace_file is
@@ -293,7 +301,7 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
       return ended_run(*impl_,
                        RunResult{std::move(state), {}, {}, {"resume: the run had finished"}});
     }
-    const auto& vertices = flow.graph()->vertices;
+    const auto& vertices = detail::FlowAccess::graph(flow)->vertices;
     auto at = std::find_if(vertices.begin(), vertices.end(),
                            [&](const detail::Vertex& v) { return v.name == step->next_node; });
     if (at == vertices.end())
@@ -326,7 +334,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   };
   if (impl.stopped)
     return refuse(Error{Errc::cancelled, "run: the runtime has shut down"});
-  if (auto missing = detail::missing_node_types(*flow.graph(), impl.env->nodes); !missing.empty()) {
+  if (auto missing = detail::missing_node_types(*detail::FlowAccess::graph(flow), impl.env->nodes); !missing.empty()) {
     std::string message;
     for (const auto& line : missing)
       message += (message.empty() ? "" : "; ") + line;
@@ -335,9 +343,9 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   impl.live.emplace(run->id, run);
   auto* owner = &impl; // outlives every actor: shutdown waits for them
   // Spans only when someone listens: without a sink, no actor times anything.
-  std::shared_ptr<actors::SpanSink> spans;
+  std::shared_ptr<detail::SpanSink> spans;
   if (options.on_span || options.trace || impl.trace) {
-    spans = std::make_shared<actors::SpanSink>();
+    spans = std::make_shared<detail::SpanSink>();
     spans->now = impl.now;
     spans->origin = spans->now();
     spans->to_host = options.on_span;
@@ -363,7 +371,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
     run->complete(std::move(outcome));
   };
   auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, hooks, ""},
-                                      flow.graph(), std::move(on_done));
+                                      detail::FlowAccess::graph(flow), std::move(on_done));
   run->set_canceller(
       [root] { caf::anon_send_exit(root, caf::exit_reason::user_shutdown); });
   // Sent under the lock so that shutdown cannot tear the system down in between.

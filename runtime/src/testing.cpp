@@ -1,6 +1,6 @@
 #include <actorflow/testing.hpp>
 
-#include "actors/virtual_clock.hpp"
+#include "actors/scheduler/virtual_clock.hpp"
 
 #include <coroutine>
 

@@ -2,6 +2,7 @@
 /// Batch and parallel batch nodes: one child actor per item, a bounded window of items in
 /// flight, results gathered in input order (or folded as they complete).
 
+#include <actorflow/cluster.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/state.hpp>
@@ -18,28 +19,6 @@
 #include <vector>
 
 namespace actorflow {
-
-/// Where an item ran: this Runtime (empty), or a cluster node's "host:port". Four bytes, a
-/// number in a process-wide table of the addresses seen, because an ordered gather keeps one
-/// per item (a string would add 32 bytes to each of a million outcomes).
-class NodeAddress {
-public:
-  /// This Runtime.
-  NodeAddress() = default;
-  /// `address` ("host:port"); an empty one is this Runtime.
-  explicit NodeAddress(std::string_view address);
-
-  /// True for this Runtime.
-  [[nodiscard]] bool empty() const noexcept { return id_ == 0; }
-  /// "host:port", or "" for this Runtime. The string lives as long as the process.
-  [[nodiscard]] const std::string& str() const;
-
-  /// In the order addresses were first seen (for maps keyed by address).
-  friend auto operator<=>(NodeAddress, NodeAddress) = default;
-
-private:
-  std::uint32_t id_ = 0;
-};
 
 /// What one item produced: ok(value) or error(code, message), with what it cost.
 /// Compact on purpose (one variant, not a value and an error side by side): an ordered gather
@@ -152,16 +131,6 @@ struct ItemSource {
 
 /// A source over the elements of an array Value (shared, not copied per item).
 [[nodiscard]] ItemSource items_of(Value array);
-
-/// Progress of one batch, as the host sees it through `RunHandle::on_progress`.
-struct BatchProgress {
-  std::string node;          ///< the batch node's path, e.g. "outer/summarise"
-  std::size_t done = 0;      ///< finished items, failed ones included
-  std::size_t failed = 0;
-  std::size_t in_flight = 0;
-  std::optional<std::size_t> total; ///< known for arrays, unknown for generators
-  bool finished = false;     ///< the last event of this batch
-};
 
 /// PocketFlow's ParallelBatchNode: `exec` runs once per item, each in its own actor with a
 /// fresh node instance (so exec needs no locks), at most `max_concurrency` at a time.

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace actorflow {
@@ -74,6 +75,28 @@ struct NodeStatus {
   std::uint64_t items_requeued = 0; ///< items it lost (it died) that started again elsewhere
   std::uint64_t connects = 0;       ///< successful connections so far
   std::string last_error{};         ///< why the last dial or the connection failed
+};
+
+/// Where an item ran (`ItemOutcome::ran_on`): this Runtime (empty), or a cluster node's
+/// "host:port". Four bytes, since an ordered gather keeps one per item; equal addresses are
+/// equal values. Cheap to copy; safe to use from any thread.
+class NodeAddress {
+public:
+  /// This Runtime.
+  NodeAddress() = default;
+  /// `address` ("host:port"); an empty one is this Runtime.
+  explicit NodeAddress(std::string_view address);
+
+  /// True for this Runtime.
+  [[nodiscard]] bool empty() const noexcept { return id_ == 0; }
+  /// "host:port", or "" for this Runtime. The string lives as long as the process.
+  [[nodiscard]] const std::string& str() const;
+
+  /// In the order addresses were first seen (for maps keyed by address).
+  friend auto operator<=>(NodeAddress, NodeAddress) = default;
+
+private:
+  std::uint32_t id_ = 0;
 };
 
 /// The version of the protocol between a Runtime and its nodes; both must speak the same.

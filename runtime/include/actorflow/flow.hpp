@@ -13,6 +13,7 @@ namespace actorflow {
 
 namespace detail {
 struct FlowGraph;
+struct FlowAccess;
 struct BuilderGraph;
 } // namespace detail
 
@@ -29,13 +30,9 @@ public:
   /// Node names in the order they were added.
   [[nodiscard]] std::vector<std::string> node_names() const;
 
-  /// Internal: the graph the runtime executes.
-  [[nodiscard]] const std::shared_ptr<const detail::FlowGraph>& graph() const noexcept {
-    return graph_;
-  }
-
 private:
   friend class FlowBuilder;
+  friend struct detail::FlowAccess; // the runtime's way to the graph it executes
   explicit Flow(std::shared_ptr<const detail::FlowGraph> graph) : graph_(std::move(graph)) {}
   std::shared_ptr<const detail::FlowGraph> graph_;
 };

@@ -1,12 +1,14 @@
 #pragma once
 /// Model calls: the request and response types, the `ModelProvider` interface every provider
-/// implements, the registry a Runtime is configured with, and the embedded `local` provider.
+/// implements, the registry a Runtime is configured with, and `LlmClient`, what node code
+/// calls.
 ///
 /// Node code reaches a provider through `ctx.llm()` (the default) or `ctx.llm("name")`, and
-/// awaits `chat` or `embed` without holding a thread (see `LlmClient` in actorflow/context.hpp).
-/// Host code may call a provider directly: every provider is thread-safe.
+/// awaits `chat` or `embed` without holding a thread. Host code may call a provider directly:
+/// every provider is thread-safe. The embedded `local` provider is in actorflow/local_model.hpp.
 
 #include <actorflow/result.hpp>
+#include <actorflow/task.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -21,6 +23,10 @@
 namespace actorflow {
 
 class TokenEstimator;
+
+namespace detail {
+class ExecHost;
+} // namespace detail
 
 /// One message of a chat: `role` is "system", "user", "assistant" (or "tool").
 struct ChatMessage {
@@ -161,21 +167,37 @@ private:
   std::string default_;
 };
 
-// -- the embedded `local` provider ------------------------------------------------------------
+/// A model provider as node code sees it: `co_await ctx.llm().chat(request)`. Each call
+/// suspends the node (no thread is held while the model works) and yields the provider's
+/// answer or a typed error (rate_limited with retry_after, server_error, timeout, ...), which a
+/// node's RetryPolicy can retry. Cheap to copy; valid while the Context it came from is.
+class LlmClient {
+public:
+  LlmClient(detail::ExecHost& host, std::string name, ModelProviderPtr provider)
+      : host_(&host), name_(std::move(name)), provider_(std::move(provider)) {}
 
-/// The local provider's dimension for embeddings.
-inline constexpr std::size_t local_embedding_dimension = 256;
+  /// The provider's name in the Runtime's ModelRegistry.
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// False when no provider has that name; calls then fail with bad_input naming the
+  /// providers there are.
+  [[nodiscard]] bool valid() const noexcept { return provider_ != nullptr; }
 
-/// The local provider's answer to `request`, computed on this thread. The reply is
-/// `local_chat_reply(request.prompt())` (see actorflow/local_model.hpp), cut at the first stop
-/// sequence (finish "stop") or to `max_tokens` tokens (finish "length"). Usage counts the
-/// prompt as the text of every message plus 3 tokens per message (the role and separators, as
-/// OpenAI's chat format costs), and the answer, both with `tokens`.
-[[nodiscard]] ChatResponse local_chat(const ChatRequest& request, const TokenEstimator& tokens);
-/// The local provider's embeddings: `hashing_embedding(text, local_embedding_dimension)` for
-/// each text; usage counts every text with `tokens`.
-[[nodiscard]] Embeddings local_embed(const EmbedRequest& request, const TokenEstimator& tokens);
-/// Tokens the prompt of `request` costs under `local_chat`'s rule.
+  [[nodiscard]] Task<Result<ChatResponse>> chat(ChatRequest request) const;
+  /// One user message.
+  [[nodiscard]] Task<Result<ChatResponse>> chat(std::string prompt) const;
+  [[nodiscard]] Task<Result<Embeddings>> embed(EmbedRequest request) const;
+  [[nodiscard]] Task<Result<Embeddings>> embed(std::vector<std::string> texts) const;
+
+private:
+  detail::ExecHost* host_;
+  std::string name_;
+  ModelProviderPtr provider_;
+};
+
+// -- token accounting ---------------------------------------------------------------------------
+
+/// Tokens the prompt of `request` costs: each message's text, plus 3 tokens per message for
+/// its role and separators (as OpenAI's chat format costs).
 [[nodiscard]] std::uint64_t estimate_prompt_tokens(const ChatRequest& request,
                                                    const TokenEstimator& tokens);
 /// What a rate limiter reserves for a call before it is made, with the default estimator: the
@@ -183,9 +205,5 @@ inline constexpr std::size_t local_embedding_dimension = 256;
 /// embeddings. The resource controllers and `actorflow sim` both count calls this way.
 [[nodiscard]] std::uint64_t reserved_tokens(const ChatRequest& request);
 [[nodiscard]] std::uint64_t reserved_tokens(const EmbedRequest& request);
-
-/// The embedded provider: offline, deterministic, answers at once (on the calling thread).
-/// It is no LLM; see actorflow/local_model.hpp for exactly what it does. Model name "local".
-[[nodiscard]] ModelProviderPtr make_local_provider();
 
 } // namespace actorflow

@@ -1,5 +1,6 @@
 #pragma once
-/// The offline "local" model: deterministic text functions that stand in for an LLM.
+/// The offline "local" model: deterministic text functions that stand in for an LLM, and the
+/// embedded `local` provider built on them.
 ///
 /// This is no language model. It lets flows, examples and tests run without a network or a key,
 /// with answers that are stable and testable: summaries are sentences copied from the input,
@@ -7,6 +8,8 @@
 /// rules of `local_chat_reply`. Every function is pure: the same input gives the same output
 /// on every run, independent of the locale (text is handled as bytes; only ASCII letters change
 /// case, and every non-ASCII byte counts as part of a word). All are safe to call from any thread.
+
+#include <actorflow/llm.hpp>
 
 #include <cstddef>
 #include <string>
@@ -100,5 +103,22 @@ namespace actorflow {
 ///    bytes (at a UTF-8 character boundary, "..." appended when cut); "[local model] (empty
 ///    prompt)" for a blank prompt. The prefix says plainly that no LLM answered.
 [[nodiscard]] std::string local_chat_reply(std::string_view prompt);
+
+// -- the embedded `local` provider ------------------------------------------------------------
+
+/// The local provider's dimension for embeddings.
+inline constexpr std::size_t local_embedding_dimension = 256;
+
+/// The local provider's answer to `request`, computed on this thread. The reply is
+/// `local_chat_reply(request.prompt())` (above), cut at the first stop
+/// sequence (finish "stop") or to `max_tokens` tokens (finish "length"). Usage counts the
+/// prompt as `estimate_prompt_tokens` does, and the answer, both with `tokens`.
+[[nodiscard]] ChatResponse local_chat(const ChatRequest& request, const TokenEstimator& tokens);
+/// The local provider's embeddings: `hashing_embedding(text, local_embedding_dimension)` for
+/// each text; usage counts every text with `tokens`.
+[[nodiscard]] Embeddings local_embed(const EmbedRequest& request, const TokenEstimator& tokens);
+/// The embedded provider: offline, deterministic, answers at once (on the calling thread).
+/// It is no LLM; the functions above say exactly what it does. Model name "local".
+[[nodiscard]] ModelProviderPtr make_local_provider();
 
 } // namespace actorflow

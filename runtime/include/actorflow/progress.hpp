@@ -11,6 +11,7 @@
 /// line per batch at most every 5 s, and one when it finishes.
 
 #include <actorflow/batch.hpp>
+#include <actorflow/events.hpp>
 
 #include <chrono>
 #include <cstddef>

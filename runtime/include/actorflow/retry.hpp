@@ -1,13 +1,12 @@
 #pragma once
-/// Retry and circuit-breaking policies: plain values, and the pure arithmetic behind them.
-/// The supervisors in the runtime apply them; these functions are public so that users can
-/// check their own policies' schedules (and so that the arithmetic is tested on its own).
+/// Retry and circuit-breaking policies: plain values, and the delay arithmetic behind them.
+/// One supervisor machine applies them to single nodes and batch items alike; `retry_delay` is
+/// public so that users can check their own policies' schedules.
 
 #include <actorflow/result.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -69,59 +68,5 @@ struct RetryPolicy {
 [[nodiscard]] Millis retry_delay(const RetryPolicy& policy, const Error& error,
                                  std::uint32_t failed_attempt, Millis previous,
                                  double uniform01);
-
-/// One step of supervision, reported to `RunOptions::on_attempt` (for logs and telemetry).
-struct AttemptEvent {
-  enum class Kind : std::uint8_t {
-    failed,           ///< an attempt failed (its error; a dead child is `peer_lost`)
-    timed_out,        ///< an attempt passed attempt_timeout and was abandoned (a `failed`
-                      ///< event for the same attempt follows: count one of the two)
-    retry_scheduled,  ///< the next attempt starts after `delay`
-    gave_up,          ///< no more attempts: `error` is the outcome
-    fallback_used,    ///< exec_fallback supplied the value after the last failure
-    circuit_opened,   ///< too many failures: the supervisor fails fast from now on
-    circuit_rejected, ///< work failed fast because the circuit was open
-  };
-  Kind kind = Kind::failed;
-  std::string node;                ///< the node's path, "outer/inner"
-  std::optional<std::size_t> item; ///< the item's index inside a batch
-  std::uint32_t attempt = 0;       ///< 1-based number of the attempt concerned
-  Error error;
-  Millis delay{0}; ///< for retry_scheduled
-};
-
-/// "failed", "retry_scheduled", ...
-[[nodiscard]] std::string_view to_string(AttemptEvent::Kind kind) noexcept;
-
-/// The state machine of one circuit. Not thread-safe (it lives inside one supervisor actor).
-class CircuitBreaker {
-public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-  enum class State : std::uint8_t { closed, open, half_open };
-
-  explicit CircuitBreaker(CircuitPolicy policy = {}) : policy_(policy) {}
-
-  /// May an attempt start at `now`? Closed: yes. Open: no until the cool-down has passed,
-  /// then the circuit turns half-open and lets exactly one probe through until that probe
-  /// reports.
-  [[nodiscard]] bool allow(TimePoint now);
-  void record_success();
-  void record_failure(TimePoint now);
-
-  [[nodiscard]] State state() const noexcept { return state_; }
-  /// When an open circuit lets its probe through.
-  [[nodiscard]] TimePoint reopens_at() const noexcept { return opened_at_ + policy_.cool_down; }
-  [[nodiscard]] std::uint64_t times_opened() const noexcept { return times_opened_; }
-
-private:
-  void open(TimePoint now);
-
-  CircuitPolicy policy_;
-  State state_ = State::closed;
-  std::deque<TimePoint> recent_failures_; // within the window, oldest first
-  TimePoint opened_at_{};
-  bool probe_in_flight_ = false;
-  std::uint64_t times_opened_ = 0;
-};
 
 } // namespace actorflow

@@ -4,6 +4,7 @@
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/batch.hpp>
 #include <actorflow/cluster.hpp>
+#include <actorflow/events.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
@@ -37,13 +38,13 @@ struct RunState;
 struct RuntimeImpl;
 } // namespace detail
 
-/// How the scheduler's workers share out actors (actorflow's own policies, run by CAF's
-/// coordinator; see actors/scheduler.hpp). Measured with `actorflow bench fanout`.
+/// How the scheduler's workers share out actors.
 /// - stealing (the default): a queue per worker; what a worker's actors schedule (a spawned
 ///   actor, an actor woken by their message) runs on that worker, and an idle worker steals
 ///   only jobs long enough to pay for the move between cores. A batch of short items stays
-///   on one core, CPU-bound items spread over all of them.
+///   on one core; CPU-bound items spread over all of them.
 /// - sharing: one queue that every worker takes from; each item actor may cross cores.
+/// `actorflow bench fanout --policy` measures both on your machine.
 enum class SchedulerPolicy : std::uint8_t { sharing, stealing };
 
 /// How a Runtime is set up.
@@ -64,8 +65,7 @@ struct RuntimeConfig {
   /// Where `Context::log` lines go (called from runtime threads, possibly at once).
   /// Default: standard error.
   std::function<void(std::string_view line)> log{};
-  /// Stealing by default: on 2 cores, a batch of no-op items took 1.3-1.4 µs per item with it
-  /// and 2.0-2.3 µs with sharing, and CPU-bound items ran as fast with both.
+  /// How the workers share out actors (see SchedulerPolicy).
   SchedulerPolicy scheduler = SchedulerPolicy::stealing;
   /// Run every timer on this clock instead of real time (tests; see actorflow/testing.hpp).
   std::shared_ptr<testing::VirtualClock> clock{};

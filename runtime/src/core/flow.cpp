@@ -75,7 +75,7 @@ FlowBuilder& FlowBuilder::node(std::string name, Flow sub_flow) {
   detail::Vertex v;
   v.name = std::move(name);
   v.kind = detail::Vertex::Kind::sub_flow;
-  v.sub_flow = sub_flow.graph();
+  v.sub_flow = detail::FlowAccess::graph(sub_flow);
   graph_->vertices.push_back(std::move(v));
   return *this;
 }

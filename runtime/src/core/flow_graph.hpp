@@ -2,6 +2,7 @@
 // The executable form of a Flow, shared by the builder (which fills it) and the flow actor
 // (which walks it). Immutable once built.
 
+#include <actorflow/flow.hpp>
 #include <actorflow/node.hpp>
 
 #include <chrono>
@@ -34,6 +35,13 @@ struct FlowGraph {
   std::size_t start = 0;
   std::size_t max_steps = 10'000;
   std::chrono::milliseconds deadline{0}; // from the flow's start; zero: none
+};
+
+/// The graph a Flow holds (flow.hpp keeps it out of the public API).
+struct FlowAccess {
+  static const std::shared_ptr<const FlowGraph>& graph(const Flow& flow) noexcept {
+    return flow.graph_;
+  }
 };
 
 /// Every registered type name used by `graph` or its nested flows that `registry` lacks,

@@ -1,8 +1,8 @@
-#include <actorflow/limits.hpp>
+#include "core/limit_scheduler.hpp"
 
 #include <algorithm>
 
-namespace actorflow {
+namespace actorflow::detail {
 
 namespace {
 
@@ -222,4 +222,4 @@ std::uint64_t LimitScheduler::run_tokens(std::uint64_t run) const {
   return it == run_spent_.end() ? 0 : it->second;
 }
 
-} // namespace actorflow
+} // namespace actorflow::detail

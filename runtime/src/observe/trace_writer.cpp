@@ -14,25 +14,6 @@
 
 namespace actorflow {
 
-std::string_view to_string(SpanEvent::Kind kind) noexcept {
-  switch (kind) {
-    case SpanEvent::Kind::flow:
-      return "flow";
-    case SpanEvent::Kind::node:
-      return "node";
-    case SpanEvent::Kind::item:
-      return "item";
-    case SpanEvent::Kind::attempt:
-      return "attempt";
-    case SpanEvent::Kind::backoff:
-      return "backoff";
-    case SpanEvent::Kind::grant_wait:
-      return "grant_wait";
-    case SpanEvent::Kind::model_call:
-      return "model_call";
-  }
-  return "unknown";
-}
 
 namespace {
 

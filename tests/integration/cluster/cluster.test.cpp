@@ -5,7 +5,8 @@
 #include "support/test_support.hpp"
 #include "subprocess.hpp" // tools/
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/protocol.hpp"
+#include "actors/wire.hpp"
 #include "core/outcome_codec.hpp"
 
 #include <actorflow/actorflow.hpp>

@@ -3,6 +3,7 @@
 #include "support/sim_process.hpp"
 
 #include <actorflow/llm.hpp>
+#include <actorflow/local_model.hpp>
 #include <actorflow/tokens.hpp>
 
 #include <doctest/doctest.h>

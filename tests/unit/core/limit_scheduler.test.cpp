@@ -1,6 +1,6 @@
 // LimitScheduler on an injected time: pacing, 60 s windows, concurrency, refunds and debts,
 // arrival order, oversize calls, 429 pauses, run budgets.
-#include <actorflow/limits.hpp>
+#include "core/limit_scheduler.hpp"
 
 #include <doctest/doctest.h>
 
@@ -8,6 +8,7 @@
 #include <map>
 
 using namespace actorflow;
+using actorflow::detail::LimitScheduler;
 using namespace std::chrono_literals;
 using TimePoint = LimitScheduler::TimePoint;
 

@@ -2,9 +2,12 @@
 // Retry-After, classification, and the circuit's state machine.
 #include <actorflow/retry.hpp>
 
+#include "core/circuit_breaker.hpp"
+
 #include <doctest/doctest.h>
 
 using namespace actorflow;
+using actorflow::detail::CircuitBreaker;
 using namespace std::chrono_literals;
 
 namespace {

@@ -332,6 +332,26 @@ TEST_CASE("too many failures open the circuit: the rest of the batch fails fast"
     CHECK(value.is_null()); // the default post_batch stores null for a failed item
 }
 
+TEST_CASE("a single node's retries obey the circuit too: it opens and the node fails fast") {
+  auto clock = std::make_shared<VirtualClock>();
+  Runtime runtime{on(clock)};
+  auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::server_error()});
+  auto policy = retries(10);
+  policy.circuit = CircuitPolicy{.max_failures = 3, .window = 60s, .cool_down = 30s};
+  auto flow = must(FlowBuilder("f").node<AskModel>("ask", model).retry("ask", policy).build());
+  Events events;
+  auto result = drive(runtime.run(flow, {}, RunOptions{.on_attempt = events.sink()}), *clock);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == Errc::circuit_open);
+  CHECK(testing_support::contains(result.error().message, "node 'ask' exec: circuit open"));
+  CHECK(model->calls() == 3); // not the 10 attempts the policy allows
+  CHECK(events.of(AttemptEvent::Kind::retry_scheduled).size() == 2);
+  CHECK(events.of(AttemptEvent::Kind::circuit_opened).size() == 1);
+  REQUIRE(events.of(AttemptEvent::Kind::circuit_rejected).size() == 1);
+  CHECK(events.of(AttemptEvent::Kind::circuit_rejected)[0].attempt == 3);
+  CHECK(clock->elapsed() == 300ms); // the two backoffs, and no more
+}
+
 TEST_CASE("cancel drops pending retries: no attempt runs afterwards") {
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
@@ -345,6 +365,9 @@ TEST_CASE("cancel drops pending retries: no attempt runs afterwards") {
   run.cancel();
   REQUIRE(run.wait_for(10s));
   CHECK(run.get().error().code == Errc::cancelled);
+  // The handle completes when the run's root stops; its descendants stop as the exit travels
+  // down the links (flow, node, batch). Idle: it has reached them all.
+  REQUIRE(clock->wait_until_idle());
   clock->advance(1h); // the retries' timers fire into dead actors
   REQUIRE(clock->wait_until_idle()); // whatever they started has run by now
   CHECK(model->calls() == 4);
@@ -361,6 +384,7 @@ TEST_CASE("a run's deadline stops every actor and reports deadline_exceeded") {
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == Errc::deadline_exceeded);
   CHECK(clock->elapsed() == 5s);
+  REQUIRE(clock->wait_until_idle()); // the stop has reached every actor (see above)
   clock->advance(1h);
   REQUIRE(clock->wait_until_idle());
   CHECK(model->calls() == 8);

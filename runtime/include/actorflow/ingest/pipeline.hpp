@@ -18,6 +18,7 @@
 
 #include <actorflow/batch.hpp>
 #include <actorflow/context.hpp>
+#include <actorflow/events.hpp>
 #include <actorflow/ingest/item.hpp>
 #include <actorflow/ingest/splitter.hpp>
 #include <actorflow/ingest/vector_index.hpp>

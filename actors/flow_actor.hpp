@@ -1,11 +1,17 @@
 #pragma once
-// The actors that execute flows: one flow actor per (nested) flow run, one node actor per node
-// execution. Both answer (run_atom, State) with a StepReply and then quit.
+// The flow actor: walks one run of a flow graph. Each step spawns a linked child (a node actor,
+// or a flow actor for a nested flow), sends it the current State, and follows the edge named by
+// the action in its reply. Nothing here blocks; the actor is idle while a child works.
 //
 // Children are spawned linked, so that a flow actor that is killed (a cancelled run) takes its
-// node actors, and they their sub-flows, with it: cancellation reaches every descendant.
+// node actors, and they their sub-flows, with it: cancellation reaches every descendant. A
+// root flow reports its run's outcome; a nested one answers (run_atom, State) with a StepReply.
 
-#include "actors/messages.hpp"
+#include <actorflow/result.hpp>
+#include <actorflow/run_result.hpp>
+
+#include "actors/run_scope.hpp"
+
 #include "core/flow_graph.hpp"
 
 #include <caf/fwd.hpp>
@@ -27,13 +33,5 @@ caf::actor spawn_root_flow(caf::actor_system& system, Scope scope,
 /// A flow actor linked to `parent`, answering one (run_atom, State) request.
 caf::actor spawn_child_flow(caf::local_actor* parent, Scope scope,
                             std::shared_ptr<const detail::FlowGraph> graph);
-
-/// A node actor linked to `parent`: makes a node with `factory`, runs prep, exec (suspending
-/// on awaits without holding a thread) and post for one (run_atom, State) request. When the
-/// node is a ParallelBatchNode, the actor is the batch's fan-out: one item actor per item
-/// (placed on cluster nodes too when `registered_type`, its registered name, is given).
-caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string name,
-                            NodeFactory factory, std::optional<RetryPolicy> flow_policy,
-                            std::string registered_type = {});
 
 } // namespace actorflow::actors

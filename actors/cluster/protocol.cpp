@@ -1,0 +1,97 @@
+#include "actors/cluster/protocol.hpp"
+
+#include "actors/wire.hpp"
+
+#include "core/outcome_codec.hpp"
+
+#include <array>
+#include <utility>
+
+namespace actorflow::actors {
+
+std::size_t default_capacity(std::size_t workers) {
+  return 64 * workers; // what ClusterConfig::local_capacity and ServeOptions::capacity say
+}
+
+void CallLog::add(const ModelCallEvent& event) {
+  std::lock_guard guard{mutex_};
+  if (events_.size() < max_kept)
+    events_.push_back(event);
+}
+
+std::vector<ModelCallEvent> CallLog::take() {
+  std::lock_guard guard{mutex_};
+  return std::exchange(events_, {});
+}
+
+namespace {
+
+std::uint64_t count_of(const Value* field) {
+  return field != nullptr && field->is_int() && field->as_int() > 0
+             ? static_cast<std::uint64_t>(field->as_int())
+             : 0;
+}
+
+Value encode_call(const ModelCallEvent& call) {
+  Map map{{"provider", call.provider},
+          {"model", call.model},
+          {"waited_ns", call.waited.count()},
+          {"took_ns", call.took.count()},
+          {"estimated_tokens", static_cast<std::int64_t>(call.estimated_tokens)},
+          {"prompt_tokens", static_cast<std::int64_t>(call.usage.prompt_tokens)},
+          {"completion_tokens", static_cast<std::int64_t>(call.usage.completion_tokens)},
+          {"total_tokens", static_cast<std::int64_t>(call.usage.total_tokens)}};
+  if (call.error)
+    map.emplace("error", detail::encode_error(*call.error));
+  return map;
+}
+
+std::optional<ModelCallEvent> decode_call(const Value& map) {
+  const Value* provider = map.find("provider");
+  const Value* model = map.find("model");
+  if (provider == nullptr || !provider->is_string() || model == nullptr || !model->is_string())
+    return std::nullopt;
+  ModelCallEvent call;
+  call.provider = provider->as_string();
+  call.model = model->as_string();
+  call.waited = std::chrono::nanoseconds(count_of(map.find("waited_ns")));
+  call.took = std::chrono::nanoseconds(count_of(map.find("took_ns")));
+  call.estimated_tokens = count_of(map.find("estimated_tokens"));
+  call.usage = Usage{count_of(map.find("prompt_tokens")), count_of(map.find("completion_tokens")),
+                     count_of(map.find("total_tokens"))};
+  if (const Value* error = map.find("error"); error != nullptr) {
+    Error decoded;
+    if (!detail::decode_error(*error, "model call: error", decoded))
+      return std::nullopt;
+    call.error = std::move(decoded);
+  }
+  return call;
+}
+
+} // namespace
+
+std::vector<char> encode_calls(const RunUsage& u, const std::vector<ModelCallEvent>& calls) {
+  Array events;
+  events.reserve(calls.size());
+  for (const auto& call : calls)
+    events.push_back(encode_call(call));
+  return to_wire(Value(Array{u.calls, u.failed_calls, u.rate_limited, u.prompt_tokens,
+                             u.completion_tokens, u.refused, Value(std::move(events))}));
+}
+
+LaunchCalls decode_calls(const std::vector<char>& bytes) {
+  auto decoded = from_msgpack(wire_view(bytes));
+  if (!decoded || !decoded->is_array() || decoded->as_array().size() < 6)
+    return {};
+  const auto& fields = decoded->as_array();
+  std::array<std::uint64_t, 6> n{};
+  for (std::size_t i = 0; i < n.size(); ++i)
+    n[i] = count_of(&fields[i]);
+  LaunchCalls out{RunUsage{n[0], n[1], n[2], n[3], n[4], n[5]}, {}};
+  if (fields.size() > 6 && fields[6].is_array())
+    for (const auto& event : fields[6].as_array())
+      if (auto call = decode_call(event))
+        out.calls.push_back(std::move(*call));
+  return out;
+}
+} // namespace actorflow::actors

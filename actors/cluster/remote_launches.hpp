@@ -1,0 +1,95 @@
+#pragma once
+// The launches one batch sends to cluster nodes: where each goes, the node hosts the batch
+// watches (a host that goes down takes its launches with it, and they start again elsewhere),
+// and what comes back from them.
+
+#include <actorflow/batch.hpp>
+#include <actorflow/cluster.hpp>
+#include <actorflow/result.hpp>
+#include <actorflow/value.hpp>
+
+#include "actors/cluster/cluster.hpp"
+#include "actors/run_hooks.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/fwd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace actorflow::actors {
+
+/// One connection of one node: Cluster::Place's node and generation.
+struct NodeConnection {
+  std::uint32_t node = 0;
+  std::uint64_t generation = 0;
+};
+
+class RemoteLaunches {
+public:
+  /// For a batch actor `self` of the registered node type `type`; `log` is the Runtime's.
+  RemoteLaunches(caf::event_based_actor* self, Cluster& cluster, std::string type,
+                 std::function<void(std::string_view)> log);
+
+  /// Where the next launch goes, taking room there: this Runtime when `node` is 0.
+  [[nodiscard]] Cluster::Place place() { return cluster_->place(); }
+  /// A launch at `connection` (node 0: here) has ended; `done`: with an outcome.
+  void release(const NodeConnection& connection, bool done) {
+    cluster_->release(connection.node, connection.generation, done);
+  }
+
+  /// What identifies a launch to its node, with its input.
+  struct Launch {
+    std::uint32_t slot = 0;
+    std::uint32_t launch = 0;
+    std::size_t index = 0;
+    std::uint32_t attempt = 0;
+  };
+  /// Sends `launch` to the node at `place` (watching its host), for run `hooks`.
+  void send(const Cluster::Place& place, const Value& input, const Launch& launch,
+            const RunHooks& hooks);
+  /// Asks the node host `host` to stop launch `launch`.
+  void cancel(const caf::actor& host, std::uint32_t launch);
+
+  /// A down message from `host`: the connection it was, if this batch watches it (a node that
+  /// reconnects has an address equal to the old one's, so each down message is taken to be of
+  /// the oldest connection still watched: they die in that order).
+  [[nodiscard]] std::optional<NodeConnection> connection_down(const caf::actor_addr& host);
+  /// `connection` went down with `count` launches of this batch, which start again elsewhere.
+  void count_lost(const NodeConnection& connection, std::size_t count, const std::string& path);
+
+  /// A node's outcome of a launch of item `index`, with the usage of its model calls: the run
+  /// counts those calls, and the host hears of each as made by `path`. An outcome that does
+  /// not decode is a bad_response error naming the node.
+  [[nodiscard]] Result<ItemOutcome> accept(const std::vector<char>& outcome,
+                                           const std::vector<char>& usage, const RunHooks& hooks,
+                                           const std::string& path, std::size_t index,
+                                           std::uint32_t node);
+
+  /// A node's "host:port", asked of the cluster once per node (it never changes).
+  [[nodiscard]] NodeAddress address_of(std::uint32_t node);
+  /// Launches started again because their node died.
+  [[nodiscard]] std::uint64_t requeued() const noexcept { return requeued_; }
+
+private:
+  caf::event_based_actor* self_;
+  Cluster* cluster_;
+  std::string type_; // the node type's registered name, which the nodes look up
+  std::function<void(std::string_view)> log_;
+  // Node hosts monitored: the node, and its connections monitored, oldest first.
+  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>>
+      watched_;
+  std::vector<NodeAddress> addresses_; // by node - 1, as learnt
+  std::uint64_t requeued_ = 0;
+};
+
+} // namespace actorflow::actors

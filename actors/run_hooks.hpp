@@ -1,0 +1,84 @@
+#pragma once
+// How the host watches one run: its RunOptions, counters and span sink, and its checkpoint when
+// it is durable. Shared by every actor of the run (and by the leases of its model calls, which
+// end on provider threads).
+
+#include <actorflow/events.hpp>
+#include <actorflow/runtime.hpp>
+
+#include "core/run_meter.hpp"
+#include "observe/span_sink.hpp"
+#include "store/run_checkpoint.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+
+namespace actorflow::actors {
+
+using detail::OpenSpan;
+using detail::SpanSink;
+
+/// Thread-safe: its members are set once; the reports take care of the run's end.
+class RunHooks {
+public:
+  RunHooks(RunOptions run_options, std::uint64_t id, std::shared_ptr<detail::RunMeter> run_meter,
+           std::shared_ptr<SpanSink> span_sink,
+           std::shared_ptr<detail::RunCheckpoint> run_checkpoint)
+      : options(std::move(run_options)), run_id(id), meter(std::move(run_meter)),
+        spans(std::move(span_sink)), checkpoint(std::move(run_checkpoint)) {}
+
+  const RunOptions options;
+  const std::uint64_t run_id;
+  const std::shared_ptr<detail::RunMeter> meter; // never null
+  const std::shared_ptr<SpanSink> spans;         // null: nobody listens to spans
+  const std::shared_ptr<detail::RunCheckpoint> checkpoint; // null: the run is not durable
+
+  /// Passes a step of supervision to options.on_attempt (called only from the run's actors,
+  /// which stop with the run): attempt `attempt` of node `node` (of its item `item` in a
+  /// batch).
+  void report_attempt(AttemptEvent::Kind kind, const std::string& node,
+                      std::optional<std::size_t> item, std::uint32_t attempt, const Error& error,
+                      std::chrono::milliseconds delay = std::chrono::milliseconds{0}) const {
+    if (!options.on_attempt)
+      return;
+    AttemptEvent event;
+    event.kind = kind;
+    event.node = node;
+    event.item = item;
+    event.attempt = attempt;
+    event.error = error;
+    event.delay = delay;
+    options.on_attempt(event);
+  }
+  /// Passes a model call to options.on_model_call, unless the run has ended: a call can end
+  /// on a provider thread long after its run (cancelled, abandoned by a timeout), when the host
+  /// may have torn down what the callback refers to.
+  void report_model_call(const ModelCallEvent& event) const {
+    if (!options.on_model_call)
+      return;
+    std::shared_lock lock{mutex_};
+    if (!ended_)
+      options.on_model_call(event);
+  }
+  /// The run has ended: no model call or span is reported after this returns.
+  void end_reports() const {
+    {
+      std::unique_lock lock{mutex_};
+      ended_ = true;
+    }
+    if (spans)
+      spans->end();
+  }
+
+private:
+  mutable std::shared_mutex mutex_;
+  mutable bool ended_ = false; // guarded by mutex_
+};
+
+} // namespace actorflow::actors

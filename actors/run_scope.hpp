@@ -1,0 +1,67 @@
+#pragma once
+// What an actor of a run knows about where it stands: the Runtime's environment, the run's
+// hooks, its place in the flow, and the span that encloses what it starts.
+
+#include <actorflow/llm.hpp>
+#include <actorflow/node.hpp>
+
+#include "actors/run_hooks.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace actorflow::detail {
+struct FlowGraph;
+} // namespace actorflow::detail
+
+namespace actorflow::actors {
+
+class Cluster;
+class LimitControllers;
+struct Scope;
+
+/// Spawns a flow actor for `graph`, linked to `parent` (actors/flow_actor.hpp).
+using SpawnFlow = caf::actor (*)(caf::local_actor* parent, Scope scope,
+                                 std::shared_ptr<const detail::FlowGraph> graph);
+
+/// Shared by every actor of one Runtime; read-only but for the controllers and the cluster
+/// (both thread-safe).
+struct Environment {
+  NodeRegistry nodes;
+  ModelRegistry models;
+  std::function<void(std::string_view)> log;
+  std::shared_ptr<LimitControllers> controllers; // set once the actor system is up
+  std::shared_ptr<Cluster> cluster;               // set when the Runtime has the network
+  // How node code starts a sub-flow (ctx.run). Set by the Runtime: the exec site that runs
+  // node code must not depend on the flow actor, which spawns node actors.
+  SpawnFlow spawn_flow = nullptr;
+};
+using EnvironmentPtr = std::shared_ptr<const Environment>;
+
+struct Scope {
+  EnvironmentPtr env;
+  std::shared_ptr<const RunHooks> hooks;
+  std::string path; // prefix for children's names: "" at the root, "outer/" inside "outer"
+  std::uint64_t span = 0; // the span that encloses what starts here (0: none, or not traced)
+
+  /// The scope of the children of `name` (a nested flow, or a node's sub-flows), inside span
+  /// `parent_span`.
+  [[nodiscard]] Scope nested(std::string_view name, std::uint64_t parent_span) const {
+    return Scope{env, hooks, path + std::string(name) + "/", parent_span};
+  }
+  /// The same place, inside span `parent_span`.
+  [[nodiscard]] Scope within(std::uint64_t parent_span) const {
+    return Scope{env, hooks, path, parent_span};
+  }
+  /// The run's span sink, or null when nobody listens.
+  [[nodiscard]] SpanSink* spans() const noexcept {
+    return hooks ? hooks->spans.get() : nullptr;
+  }
+};
+
+} // namespace actorflow::actors

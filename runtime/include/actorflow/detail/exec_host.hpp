@@ -1,0 +1,73 @@
+#pragma once
+/// Internal: the interface between node code and the actor that runs it. `Context` and its
+/// awaiters call it; the runtime's actors implement it. Not for users.
+
+#include <actorflow/actor_ref.hpp>
+#include <actorflow/llm.hpp>
+#include <actorflow/result.hpp>
+#include <actorflow/run_result.hpp>
+#include <actorflow/state.hpp>
+#include <actorflow/value.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace actorflow {
+
+class Flow;
+
+namespace detail {
+
+/// A grant from the resource controller of a (provider, model) key, for one model call.
+/// Thread-safe. Ending it returns the grant with what the call used; a lease dropped without
+/// being ended returns its estimate.
+class ModelLease {
+public:
+  virtual ~ModelLease() = default;
+  /// The call ended (on any thread): `usage` as the provider counted it (zero on failure),
+  /// the server's rate-limit headers, and the error if it failed (a 429 pauses the key).
+  virtual void end(const Usage& usage, const RateLimitInfo& rate_limits,
+                   const std::optional<Error>& error) = 0;
+};
+using ModelLeasePtr = std::shared_ptr<ModelLease>;
+
+/// Implemented by the actor that runs a node. Each call arranges for `resume` to be resumed
+/// later, from that actor's own message handler, after writing the outcome to `out`. A call
+/// never resumes synchronously, so awaiters can always suspend.
+class ExecHost {
+public:
+  virtual void sleep(std::chrono::nanoseconds delay, std::coroutine_handle<> resume) = 0;
+  virtual void run_flow(const Flow& flow, State initial, std::coroutine_handle<> resume,
+                        std::optional<Result<RunResult>>& out) = 0;
+  virtual void ask(const ActorRef& target, Value request, std::chrono::nanoseconds timeout,
+                   std::coroutine_handle<> resume, std::optional<Result<Value>>& out) = 0;
+  virtual void log(std::string_view message) = 0;
+  /// Kills the hosting actor with an exit message, as a crash would (testing::crash_this_actor).
+  virtual void crash_self() = 0;
+  /// Calls `start` with a `wake` function that someone calls once, from any thread, when an
+  /// outside operation (a model call) has written its outcome; `resume` then runs from this
+  /// actor's mailbox. A wake after the attempt was abandoned is ignored.
+  virtual void await_external(std::function<void(std::function<void()> wake)> start,
+                              std::coroutine_handle<> resume) = 0;
+  /// Asks the resource controller of (provider, model) for a grant of `tokens` (estimated);
+  /// `out` gets the lease, or why there is none (budget_exhausted, bad_request: larger than a
+  /// limit; cancelled: the runtime is shutting down).
+  virtual void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
+                       std::coroutine_handle<> resume,
+                       std::optional<Result<ModelLeasePtr>>& out) = 0;
+  /// The model providers of the Runtime.
+  [[nodiscard]] virtual const ModelRegistry& models() const = 0;
+  /// A model call of this exec used `tokens` (counted into the item's outcome).
+  virtual void add_used_tokens(std::uint64_t tokens) = 0;
+
+protected:
+  ~ExecHost() = default;
+};
+
+} // namespace detail
+} // namespace actorflow
