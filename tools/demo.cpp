@@ -15,7 +15,7 @@
 
 #include "demo.hpp"
 
-#include "sim.hpp"
+#include "sim/sim.hpp"
 
 #include <actorflow/actorflow.hpp>
 #include <actorflow/ingest.hpp>

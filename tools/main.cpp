@@ -3,7 +3,7 @@
 #include "demo.hpp"
 #include "runs.hpp"
 #include "node.hpp"
-#include "sim.hpp"
+#include "sim/sim.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -1,21 +1,12 @@
 // The SQLite CheckpointStore. One connection (store/sqlite.hpp) behind its mutex serves every
 // thread; other processes may open the same file (WAL: `actorflow runs list` reads while a run
 // writes). Unlike the caches, a file that is damaged, or someone else's, is refused and left as
-// it is: checkpoints cannot be recomputed.
-//
-// Tables (schema version 1):
-//   actorflow_meta  key/value: 'application' = the marker below, 'schema_version'
-//   runs            one small row per run: id, flow, status, times (ms since the epoch), error,
-//                   the last step's position and the item counters
-//   initial_states  run_id -> the initial State (msgpack)
-//   last_states     run_id -> the State after the last committed step (msgpack)
-//   items           (run_id, key) -> ok, tokens and the ItemOutcome (msgpack)
-// The States live apart from `runs` because `runs` is rewritten by every commit_items (its
-// counters): a large State in that row would be copied again with each batch of items.
+// it is: checkpoints cannot be recomputed. The tables are store/checkpoint_schema.hpp's.
 
 #include <actorflow/checkpoint.hpp>
 
 #include "core/outcome_codec.hpp"
+#include "store/checkpoint_schema.hpp"
 #include "store/sqlite.hpp"
 
 #include <sqlite3.h>
@@ -40,30 +31,6 @@ namespace actorflow {
 using namespace detail::sqlite;
 
 namespace {
-
-// What says a file is ours, as opposed to a database that merely has a table called
-// actorflow_meta.
-constexpr std::string_view application_marker = "actorflow.checkpoints";
-
-constexpr const char* schema =
-    "CREATE TABLE IF NOT EXISTS actorflow_meta ("
-    "  key TEXT PRIMARY KEY NOT NULL, value NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS runs ("
-    "  id TEXT PRIMARY KEY NOT NULL, flow TEXT NOT NULL, status TEXT NOT NULL,"
-    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, ended_ms INTEGER,"
-    "  error TEXT NOT NULL DEFAULT '',"
-    "  steps INTEGER NOT NULL DEFAULT 0, last_node TEXT NOT NULL DEFAULT '',"
-    "  next_node TEXT NOT NULL DEFAULT '',"
-    "  items_done INTEGER NOT NULL DEFAULT 0, items_failed INTEGER NOT NULL DEFAULT 0,"
-    "  tokens INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_ms);"
-    "CREATE TABLE IF NOT EXISTS initial_states ("
-    "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS last_states ("
-    "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS items ("
-    "  run_id TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, tokens INTEGER NOT NULL,"
-    "  outcome BLOB NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;";
 
 // The columns of a RunRecord, in the order `read_record` reads them.
 #define ACTORFLOW_RUN_COLUMNS                                                                    \
@@ -92,102 +59,6 @@ std::optional<RunStatus> run_status_named(std::string_view name) {
     if (to_string(status) == name)
       return status;
   return std::nullopt;
-}
-
-// -- identifying the file ----------------------------------------------------------------------
-
-// A statement run once while opening, before the Connection (and its statement list) exists.
-class OneOff {
-public:
-  OneOff(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~OneOff() { sqlite3_finalize(stmt_); }
-  OneOff(const OneOff&) = delete;
-  OneOff& operator=(const OneOff&) = delete;
-
-  // SQLITE_ROW, SQLITE_DONE or an error code (also the prepare's).
-  int step() { return rc_ != SQLITE_OK ? rc_ : sqlite3_step(stmt_); }
-  [[nodiscard]] sqlite3_stmt* get() const noexcept { return stmt_; }
-
-private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_OK;
-};
-
-Error refused(const std::string& path, std::string_view why) {
-  std::string message = path;
-  message += ": not an actorflow checkpoint store: ";
-  message += why;
-  return Error{Errc::bad_input, std::move(message)};
-}
-
-// Accepts a file with no tables (a new store: false) or one of ours of a version this build
-// reads (true); refuses another program's database. Reads only.
-Result<bool> identify(sqlite3* db, const std::string& path) {
-  auto failed = [&](int rc) {
-    std::string message = path;
-    message += ": reading its tables: ";
-    message += sqlite3_errmsg(db);
-    return Error{errc_of(rc), std::move(message)};
-  };
-
-  std::vector<std::string> tables;
-  OneOff list(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
-                  "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name");
-  int rc = list.step();
-  for (; rc == SQLITE_ROW; rc = list.step())
-    tables.emplace_back(column_text(list.get(), 0));
-  if (rc != SQLITE_DONE)
-    return failed(rc);
-  if (tables.empty())
-    return false;
-  if (std::find(tables.begin(), tables.end(), "actorflow_meta") == tables.end()) {
-    std::string why = "it holds another program's tables (";
-    for (std::size_t i = 0; i < tables.size() && i < 5; ++i) {
-      why += i == 0 ? "" : ", ";
-      why += tables[i];
-    }
-    why += tables.size() > 5 ? ", ...)" : ")";
-    return refused(path, why);
-  }
-
-  OneOff application(db, "SELECT value FROM actorflow_meta WHERE key = 'application'");
-  rc = application.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return failed(rc);
-  if (rc == SQLITE_DONE || column_text(application.get(), 0) != application_marker) {
-    std::string why = "its actorflow_meta table ";
-    if (rc == SQLITE_DONE) {
-      why += "has no application marker";
-    } else {
-      why += "names the application '";
-      why += column_text(application.get(), 0);
-      why += '\'';
-    }
-    return refused(path, why);
-  }
-
-  OneOff version(db, "SELECT value FROM actorflow_meta WHERE key = 'schema_version'");
-  rc = version.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return failed(rc);
-  if (rc == SQLITE_DONE || sqlite3_column_type(version.get(), 0) != SQLITE_INTEGER)
-    return refused(path, "its actorflow_meta table has no integer schema_version");
-  const std::int64_t found = sqlite3_column_int64(version.get(), 0);
-  if (found == checkpoint_schema_version)
-    return true;
-  std::string message = path;
-  message += ": checkpoint schema version ";
-  message += std::to_string(found);
-  if (found > checkpoint_schema_version) {
-    message += " is newer than this actorflow's (version ";
-    message += std::to_string(checkpoint_schema_version);
-    message += "): open it with a newer actorflow";
-  } else {
-    message += " is not one this actorflow reads (it reads version ";
-    message += std::to_string(checkpoint_schema_version);
-    message += ')';
-  }
-  return Error{Errc::bad_input, std::move(message)};
 }
 
 // -- the store -----------------------------------------------------------------------------------
@@ -678,7 +549,7 @@ Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
   // Whether the file already holds a store, as the check on opening found.
   bool exists = false;
   options.inspect = [&path, &exists](sqlite3* db) -> Result<void> {
-    auto ours = identify(db, path);
+    auto ours = detail::identify_checkpoint_store(db, path);
     if (!ours)
       return ours.error();
     exists = *ours;
@@ -692,26 +563,8 @@ Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
   // A store that exists is opened without the write lock: `actorflow runs list` must not wait
   // behind a run that is writing.
   if (!exists) {
-    // Under the write lock, so that two processes creating one store do not interleave, and
-    // identified again: another process may have written the file since we looked.
-    std::lock_guard lock(conn.mutex());
-    Transaction tx(conn);
-    if (Result<void> begun = tx.begin("create tables"); !begun)
-      return begun.error();
-    if (Result<void> created = conn.exec(schema, "create tables"); !created)
+    if (Result<void> created = detail::create_checkpoint_tables(conn, path); !created)
       return created.error();
-    std::string marks = "INSERT OR IGNORE INTO actorflow_meta (key, value) VALUES "
-                        "('application', '";
-    marks += application_marker;
-    marks += "'), ('schema_version', ";
-    marks += std::to_string(checkpoint_schema_version);
-    marks += ')';
-    if (Result<void> marked = conn.exec(marks.c_str(), "create tables"); !marked)
-      return marked.error();
-    if (Result<bool> ours = identify(conn.handle(), path); !ours)
-      return ours.error();
-    if (Result<void> done = tx.commit("create tables"); !done)
-      return done.error();
   }
 
   auto store = std::make_shared<SqliteCheckpointStore>(std::move(*opened));

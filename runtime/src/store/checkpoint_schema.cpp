@@ -1,0 +1,155 @@
+#include "store/checkpoint_schema.hpp"
+
+#include <actorflow/checkpoint.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+namespace actorflow::detail {
+
+using namespace sqlite;
+
+namespace {
+
+// What says a file is ours, as opposed to a database that merely has a table called
+// actorflow_meta.
+constexpr std::string_view application_marker = "actorflow.checkpoints";
+
+constexpr const char* schema =
+    "CREATE TABLE IF NOT EXISTS actorflow_meta ("
+    "  key TEXT PRIMARY KEY NOT NULL, value NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS runs ("
+    "  id TEXT PRIMARY KEY NOT NULL, flow TEXT NOT NULL, status TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, ended_ms INTEGER,"
+    "  error TEXT NOT NULL DEFAULT '',"
+    "  steps INTEGER NOT NULL DEFAULT 0, last_node TEXT NOT NULL DEFAULT '',"
+    "  next_node TEXT NOT NULL DEFAULT '',"
+    "  items_done INTEGER NOT NULL DEFAULT 0, items_failed INTEGER NOT NULL DEFAULT 0,"
+    "  tokens INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_ms);"
+    "CREATE TABLE IF NOT EXISTS initial_states ("
+    "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS last_states ("
+    "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS items ("
+    "  run_id TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, tokens INTEGER NOT NULL,"
+    "  outcome BLOB NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;";
+
+// A statement run once while opening, before the Connection (and its statement list) exists.
+class OneOff {
+public:
+  OneOff(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~OneOff() { sqlite3_finalize(stmt_); }
+  OneOff(const OneOff&) = delete;
+  OneOff& operator=(const OneOff&) = delete;
+
+  // SQLITE_ROW, SQLITE_DONE or an error code (also the prepare's).
+  int step() { return rc_ != SQLITE_OK ? rc_ : sqlite3_step(stmt_); }
+  [[nodiscard]] sqlite3_stmt* get() const noexcept { return stmt_; }
+
+private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+Error refused(const std::string& path, std::string_view why) {
+  std::string message = path;
+  message += ": not an actorflow checkpoint store: ";
+  message += why;
+  return Error{Errc::bad_input, std::move(message)};
+}
+
+} // namespace
+
+Result<bool> identify_checkpoint_store(sqlite3* db, const std::string& path) {
+  auto failed = [&](int rc) {
+    std::string message = path;
+    message += ": reading its tables: ";
+    message += sqlite3_errmsg(db);
+    return Error{errc_of(rc), std::move(message)};
+  };
+
+  std::vector<std::string> tables;
+  OneOff list(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                  "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name");
+  int rc = list.step();
+  for (; rc == SQLITE_ROW; rc = list.step())
+    tables.emplace_back(column_text(list.get(), 0));
+  if (rc != SQLITE_DONE)
+    return failed(rc);
+  if (tables.empty())
+    return false;
+  if (std::find(tables.begin(), tables.end(), "actorflow_meta") == tables.end()) {
+    std::string why = "it holds another program's tables (";
+    for (std::size_t i = 0; i < tables.size() && i < 5; ++i) {
+      why += i == 0 ? "" : ", ";
+      why += tables[i];
+    }
+    why += tables.size() > 5 ? ", ...)" : ")";
+    return refused(path, why);
+  }
+
+  OneOff application(db, "SELECT value FROM actorflow_meta WHERE key = 'application'");
+  rc = application.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return failed(rc);
+  if (rc == SQLITE_DONE || column_text(application.get(), 0) != application_marker) {
+    std::string why = "its actorflow_meta table ";
+    if (rc == SQLITE_DONE) {
+      why += "has no application marker";
+    } else {
+      why += "names the application '";
+      why += column_text(application.get(), 0);
+      why += '\'';
+    }
+    return refused(path, why);
+  }
+
+  OneOff version(db, "SELECT value FROM actorflow_meta WHERE key = 'schema_version'");
+  rc = version.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return failed(rc);
+  if (rc == SQLITE_DONE || sqlite3_column_type(version.get(), 0) != SQLITE_INTEGER)
+    return refused(path, "its actorflow_meta table has no integer schema_version");
+  const std::int64_t found = sqlite3_column_int64(version.get(), 0);
+  if (found == checkpoint_schema_version)
+    return true;
+  std::string message = path;
+  message += ": checkpoint schema version ";
+  message += std::to_string(found);
+  if (found > checkpoint_schema_version) {
+    message += " is newer than this actorflow's (version ";
+    message += std::to_string(checkpoint_schema_version);
+    message += "): open it with a newer actorflow";
+  } else {
+    message += " is not one this actorflow reads (it reads version ";
+    message += std::to_string(checkpoint_schema_version);
+    message += ')';
+  }
+  return Error{Errc::bad_input, std::move(message)};
+}
+
+Result<void> create_checkpoint_tables(Connection& conn, const std::string& path) {
+  std::lock_guard lock(conn.mutex());
+  Transaction tx(conn);
+  if (Result<void> begun = tx.begin("create tables"); !begun)
+    return begun.error();
+  if (Result<void> created = conn.exec(schema, "create tables"); !created)
+    return created.error();
+  std::string marks = "INSERT OR IGNORE INTO actorflow_meta (key, value) VALUES "
+                      "('application', '";
+  marks += application_marker;
+  marks += "'), ('schema_version', ";
+  marks += std::to_string(checkpoint_schema_version);
+  marks += ')';
+  if (Result<void> marked = conn.exec(marks.c_str(), "create tables"); !marked)
+    return marked.error();
+  if (Result<bool> ours = identify_checkpoint_store(conn.handle(), path); !ours)
+    return ours.error();
+  return tx.commit("create tables");
+}
+
+} // namespace actorflow::detail
