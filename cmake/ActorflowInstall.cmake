@@ -45,6 +45,18 @@ else()
   set(ACTORFLOW_PC_LIBS_PRIVATE
       "-lcaf_openssl -lcaf_io -lcaf_core -lcurl -lsqlite3 -pthread")
 endif()
+if(ACTORFLOW_SANITIZERS) # as actorflow_runtime's link options say
+  string(APPEND ACTORFLOW_PC_LIBS_DEPS " -fsanitize=${ACTORFLOW_SANITIZERS}")
+endif()
+# Relocatable: the prefix is found from where the .pc file lies, so that an install moved (or
+# made with `cmake --install --prefix`) still points at itself.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(ACTORFLOW_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH up "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+  string(REGEX REPLACE "/$" "" up "${up}")
+  set(ACTORFLOW_PC_PREFIX "\${pcfiledir}/${up}")
+endif()
 foreach(pc actorflow actorflow-ingest)
   configure_file(${CMAKE_CURRENT_LIST_DIR}/${pc}.pc.in ${PROJECT_BINARY_DIR}/${pc}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
