@@ -1,16 +1,15 @@
 #include "actors/batch_actor.hpp"
 
+#include <actorflow/checkpoint.hpp>
+
 #include "actors/cluster/protocol.hpp"
 #include "actors/cluster/remote_launches.hpp"
 #include "actors/item_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/supervisor.hpp"
-
 #include "core/batch_tally.hpp"
 #include "core/guard.hpp"
 #include "store/run_checkpoint.hpp"
-
-#include <actorflow/checkpoint.hpp>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -71,10 +70,8 @@ public:
           if (running_launch(id, launch, false))
             attempt_ended(id, std::move(outcome.result), outcome.tokens, retry);
         },
-        [this](rdone_atom, std::uint32_t id, std::uint32_t launch,
-               const std::vector<char>& outcome, const std::vector<char>& usage) {
-          on_remote_done(id, launch, outcome, usage);
-        },
+        [this](rdone_atom, std::uint32_t id, std::uint32_t launch, const std::vector<char>& outcome,
+               const std::vector<char>& usage) { on_remote_done(id, launch, outcome, usage); },
         [this](retry_atom, std::uint32_t id, std::uint32_t attempt) {
           if (!stopping_ && id < slots_.size() && supervisor_.retry_due(slots_[id].work, attempt))
             start_attempt(id, *slots_[id].input);
@@ -217,8 +214,7 @@ private:
       place = remote_->place();
     slot.place = NodeConnection{place.node, place.generation};
     if (place.node != 0) {
-      remote_->send(place, input,
-                    {id, slot.work.launch, slot.index(), slot.work.attempt},
+      remote_->send(place, input, {id, slot.work.launch, slot.index(), slot.work.attempt},
                     *spec_->scope.hooks);
       slot.actor = place.host;
       if (!slot.input) // a launch lost with its node starts again elsewhere
@@ -284,8 +280,8 @@ private:
     if (!slot)
       return;
     const auto& policy = supervisor_.policy();
-    auto outcome = remote_->accept(bytes, usage, *spec_->scope.hooks, spec_->path,
-                                   slot->index(), slot->place.node);
+    auto outcome = remote_->accept(bytes, usage, *spec_->scope.hooks, spec_->path, slot->index(),
+                                   slot->place.node);
     if (!outcome)
       return attempt_ended(id, outcome.error(), 0,
                            policy.retries(outcome.error(), slot->work.attempt));
@@ -298,9 +294,9 @@ private:
     // On a fresh instance, as a local item's fallback runs.
     const auto index = slot->index();
     auto node = new_instance(*spec_, [&] { return spec_->where(index, "factory"); });
-    auto fallback = node ? fallback_of(**node, *slot->input, error,
-                                       spec_->where(index, "exec_fallback"))
-                         : Result<Value>(node.error());
+    auto fallback =
+        node ? fallback_of(**node, *slot->input, error, spec_->where(index, "exec_fallback"))
+             : Result<Value>(node.error());
     if (!fallback)
       return attempt_ended(id, fallback.error(), outcome->tokens, false);
     supervisor_.report(AttemptEvent::Kind::fallback_used, slot->work, error);
@@ -451,9 +447,9 @@ private:
       if (slot.actor) // before the spans: a node is told which launch to stop
         stop_launch(slot, caf::exit_reason::user_shutdown);
       if (spans_)
-        end_spans(slot, Error{Errc::cancelled, where("batch") + ": item " +
-                                                   std::to_string(slot.index()) +
-                                                   " cancelled: the batch stopped"});
+        end_spans(slot,
+                  Error{Errc::cancelled, where("batch") + ": item " + std::to_string(slot.index()) +
+                                             " cancelled: the batch stopped"});
       slot.work.attempt = 0;
       ++cancelled_;
       if (!options_.as_completed)
@@ -486,8 +482,8 @@ private:
     // Every outcome is committed before the reducer runs: a failed write fails the batch.
     if (checkpoint_)
       if (auto flushed = checkpoint_->items->flush(); !flushed)
-        return reply(Error{flushed.error().code, where("batch") + ": checkpoint: " +
-                                                     flushed.error().message});
+        return reply(Error{flushed.error().code,
+                           where("batch") + ": checkpoint: " + flushed.error().message});
     if (verdict == detail::BatchTally::Verdict::failed)
       return reply(Error{Errc::batch_failed, where("batch") + ": " + tally_.failure_reason()});
     BatchResult result;
@@ -501,9 +497,9 @@ private:
     result.summary.retries = supervisor_.retries();
     result.summary.circuit_opened = supervisor_.times_opened();
     result.summary.requeued = remote_ ? remote_->requeued() : 0;
-    auto action = detail::guarded([&] { return where("post_batch"); }, [&] {
-      return node_->post_batch(state_, prep_result_, std::move(result));
-    });
+    auto action =
+        detail::guarded([&] { return where("post_batch"); },
+                        [&] { return node_->post_batch(state_, prep_result_, std::move(result)); });
     if (!action)
       return reply(action.error());
     RunResult ended{std::move(state_), std::move(*action), {spec_->name}, {}};
@@ -543,8 +539,8 @@ private:
                 std::optional<Error> error) const {
     if (!span)
       return;
-    spans_->report(kind, spec_->path, slot.index(), slot.work.attempt, span.id, parent,
-                   span.start, std::move(error));
+    spans_->report(kind, spec_->path, slot.index(), slot.work.attempt, span.id, parent, span.start,
+                   std::move(error));
     span = {};
   }
 
@@ -562,13 +558,13 @@ private:
   caf::response_promise promise_;
   State state_;
   ItemSource source_;
-  std::optional<RemoteLaunches> remote_; // a registered node type, in a cluster
+  std::optional<RemoteLaunches> remote_;        // a registered node type, in a cluster
   detail::RunCheckpoint* checkpoint_ = nullptr; // the run's, when it is durable
-  std::string version_;                          // the node's, for item keys
+  std::string version_;                         // the node's, for item keys
 
   std::vector<Slot> slots_;
-  std::vector<std::uint32_t> free_; // free slots
-  std::size_t in_flight_ = 0;       // occupied slots
+  std::vector<std::uint32_t> free_;  // free slots
+  std::size_t in_flight_ = 0;        // occupied slots
   std::vector<ItemOutcome> results_; // ordered gather; stays empty when as_completed
   std::optional<Error> first_error_; // the item error that fails a fail_fast batch
   std::size_t started_ = 0;
@@ -587,9 +583,8 @@ caf::actor spawn_batch_actor(caf::local_actor* node_actor, NodeSpecPtr spec,
                              std::unique_ptr<ParallelBatchNode> node,
                              std::optional<RetryPolicy> policy, Value prep_result,
                              std::uint64_t node_span) {
-  return node_actor->spawn<BatchActor, caf::linked>(std::move(spec), std::move(node),
-                                                    std::move(policy), std::move(prep_result),
-                                                    node_span);
+  return node_actor->spawn<BatchActor, caf::linked>(
+      std::move(spec), std::move(node), std::move(policy), std::move(prep_result), node_span);
 }
 
 } // namespace actorflow::actors

@@ -4,7 +4,6 @@
 #include "actors/caf_error.hpp"
 #include "actors/limit_controller.hpp"
 #include "actors/messages.hpp"
-
 #include "core/flow_graph.hpp"
 #include "core/guard.hpp"
 
@@ -133,14 +132,15 @@ void ExecSite::acquire(std::string_view provider, std::string_view model, std::u
     return request_grant(std::move(controller), controllers->next_lease_id(), hooks.run_id,
                          hooks.options.weight, std::move(report), wait, h, out);
   }
-  self_->request(remote_limits_->gateway, caf::infinite, ctrl_atom::value, report.provider,
-                 report.model)
+  self_
+      ->request(remote_limits_->gateway, caf::infinite, ctrl_atom::value, report.provider,
+                report.model)
       .then(
           [this, h, &out, report = std::move(report), wait,
            gen = generation_](caf::actor& controller, std::uint64_t id) mutable {
             if (gen == generation_)
-              request_grant(std::move(controller), id, remote_limits_->run,
-                            remote_limits_->weight, std::move(report), wait, h, out);
+              request_grant(std::move(controller), id, remote_limits_->run, remote_limits_->weight,
+                            std::move(report), wait, h, out);
           },
           [this, h, &out, gen = generation_](caf::error& err) {
             if (gen != generation_)
@@ -227,10 +227,12 @@ void ExecSite::start_exec(const Value& input, std::optional<std::size_t> index,
   exec_running_ = true;
   exec_input_ = &input;
   ctx_.emplace(*this, spec_->name, index);
-  auto started = detail::guarded([&] { return where("exec"); }, [&] {
-    task_ = node_->exec(input, *ctx_);
-    task_.start(); // runs to the first await; an exception is kept in the task
-  });
+  auto started =
+      detail::guarded([&] { return where("exec"); },
+                      [&] {
+                        task_ = node_->exec(input, *ctx_);
+                        task_.start(); // runs to the first await; an exception is kept in the task
+                      });
   if (!started)
     return after_exec(started.error());
   finish_if_done();

@@ -28,9 +28,9 @@ struct FlowActorState {
   caf::response_promise rp; // nested flows answer their requester instead
   std::size_t current = 0;
   std::size_t steps = 0;
-  caf::actor child; // the running step, stopped if the deadline passes
+  caf::actor child;                        // the running step, stopped if the deadline passes
   std::chrono::milliseconds time_limit{0}; // the deadline armed at the start; zero: none
-  RunResult acc; // state, path and warnings so far
+  RunResult acc;                           // state, path and warnings so far
   OpenSpan span; // this flow run's, while it runs (when the run is traced)
 
   FlowActorState() = default;
@@ -46,8 +46,8 @@ struct FlowActorState {
   void end_span(std::optional<Error> error) {
     if (!span)
       return;
-    scope.spans()->report(SpanEvent::Kind::flow, graph->name, std::nullopt, 0, span.id,
-                          scope.span, span.start, std::move(error));
+    scope.spans()->report(SpanEvent::Kind::flow, graph->name, std::nullopt, 0, span.id, scope.span,
+                          span.start, std::move(error));
     span = {};
   }
 };
@@ -79,10 +79,10 @@ void run_step(Self* self) {
   auto& st = self->state;
   const auto& graph = *st.graph;
   if (++st.steps > graph.max_steps)
-    return fail(self, Error{Errc::step_limit,
-                            "more than max_steps=" + std::to_string(graph.max_steps) +
-                                " node runs (a cycle that never ends?); last node: '" +
-                                graph.vertices[st.current].name + "'"});
+    return fail(self,
+                Error{Errc::step_limit, "more than max_steps=" + std::to_string(graph.max_steps) +
+                                            " node runs (a cycle that never ends?); last node: '" +
+                                            graph.vertices[st.current].name + "'"});
   const auto& vertex = graph.vertices[st.current];
   caf::actor child;
   switch (vertex.kind) {
@@ -126,8 +126,8 @@ Result<void> commit_step(Self* self, std::string next_node) {
                       st.acc.state};
   auto committed = checkpoint->store->commit_step(checkpoint->run_id, step);
   if (!committed)
-    return Error{committed.error().code, "checkpoint after node '" + step.node +
-                                             "': " + committed.error().message};
+    return Error{committed.error().code,
+                 "checkpoint after node '" + step.node + "': " + committed.error().message};
   return {};
 }
 
@@ -145,9 +145,8 @@ void on_step_done(Self* self, RunResult step) {
     st.acc.warnings.push_back(std::move(w));
   st.acc.retries += step.retries;
   auto edge = vertex.edges.find(step.action);
-  if (auto committed = commit_step(self, edge != vertex.edges.end()
-                                             ? st.graph->vertices[edge->second].name
-                                             : std::string());
+  if (auto committed = commit_step(
+          self, edge != vertex.edges.end() ? st.graph->vertices[edge->second].name : std::string());
       !committed)
     return fail(self, std::move(committed).error());
   if (edge != vertex.edges.end()) {
@@ -198,8 +197,7 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
         auto& limit = s.time_limit;
         limit = s.graph->deadline;
         auto run_deadline = s.scope.hooks->options.deadline;
-        if (s.on_done && run_deadline.count() > 0 &&
-            (limit.count() == 0 || run_deadline < limit))
+        if (s.on_done && run_deadline.count() > 0 && (limit.count() == 0 || run_deadline < limit))
           limit = run_deadline;
         if (limit.count() > 0)
           self->delayed_send(self, limit, deadline_atom::value);
@@ -208,10 +206,9 @@ caf::behavior flow_actor(Self* self, Scope scope, std::shared_ptr<const detail::
       },
       [self](deadline_atom) {
         auto& s = self->state;
-        Error error{Errc::deadline_exceeded, "flow '" + s.graph->name +
-                                                 "': deadline passed (time limit " +
-                                                 std::to_string(s.time_limit.count()) +
-                                                 " ms); its actors were stopped"};
+        Error error{Errc::deadline_exceeded,
+                    "flow '" + s.graph->name + "': deadline passed (time limit " +
+                        std::to_string(s.time_limit.count()) + " ms); its actors were stopped"};
         // Stop the running step (and, through its links, everything under it) without
         // taking this flow's own parent along.
         if (s.child) {

@@ -11,7 +11,6 @@
 #include <actorflow/run_result.hpp>
 
 #include "actors/run_scope.hpp"
-
 #include "core/flow_graph.hpp"
 
 #include <caf/fwd.hpp>

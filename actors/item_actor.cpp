@@ -3,7 +3,6 @@
 #include "actors/exec_site.hpp"
 #include "actors/messages.hpp"
 #include "actors/wire.hpp"
-
 #include "core/outcome_codec.hpp"
 
 #include <caf/actor_system.hpp>
@@ -27,8 +26,8 @@ public:
   ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor batch, const ItemLaunch& launch,
             Value item)
       : caf::event_based_actor(cfg), ExecSite(this, spec->node), item_spec_(std::move(spec)),
-        batch_(std::move(batch)), item_(std::move(item)), index_(launch.index),
-        slot_(launch.slot), launch_(launch.launch) {
+        batch_(std::move(batch)), item_(std::move(item)), index_(launch.index), slot_(launch.slot),
+        launch_(launch.launch) {
     attempt_ = launch.attempt; // one attempt per item actor
     span_parent_ = launch.span;
     if (item_spec_->policy)
@@ -97,10 +96,9 @@ private:
     outcome.attempts = attempt_;
     outcome.tokens = static_cast<std::int64_t>(tokens_);
     if (host_)
-      caf::anon_send(batch_, rdone_atom::value, slot_, launch_,
-                     wire_bytes(detail::encode_outcome(outcome)),
-                     encode_calls(remote_limits_->hooks->meter->snapshot(),
-                                  remote_limits_->calls->take()));
+      caf::anon_send(
+          batch_, rdone_atom::value, slot_, launch_, wire_bytes(detail::encode_outcome(outcome)),
+          encode_calls(remote_limits_->hooks->meter->snapshot(), remote_limits_->calls->take()));
     else
       // As anon_send, but with this worker as the context: a batch actor woken by the message
       // is scheduled on this worker (anon_send has no context and schedules it on the shared
@@ -133,8 +131,7 @@ caf::actor spawn_item(caf::local_actor* parent, Args&&... args) {
   if (config.host == nullptr) // as spawn does: outside a worker, CAF's stand-in unit
     config.host = system.dummy_execution_unit();
   auto actor = caf::make_actor<ItemActor, caf::actor>(system.next_actor_id(), system.node(),
-                                                      &system, config,
-                                                      std::forward<Args>(args)...);
+                                                      &system, config, std::forward<Args>(args)...);
   static_cast<ItemActor*>(caf::actor_cast<caf::abstract_actor*>(actor))
       ->launch(config.host, false, false);
   return actor;

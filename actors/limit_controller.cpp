@@ -1,18 +1,17 @@
 // The resource-controller actor: a LimitScheduler driven by the runtime's clock. Askers are
 // node and item actors (acquire_atom, answered when granted); leases come back as CallEnd
-// messages from whatever thread the provider completes on (actors/lease.hpp). Askers are monitored while they
-// wait or hold a lease, so that a killed caller's request is withdrawn and its lease returned.
+// messages from whatever thread the provider completes on (actors/lease.hpp). Askers are monitored
+// while they wait or hold a lease, so that a killed caller's request is withdrawn and its lease
+// returned.
 
 #include "actors/limit_controller.hpp"
 
+#include <actorflow/report.hpp>
+
 #include "actors/lease.hpp"
 #include "actors/messages.hpp"
-
 #include "core/limit_scheduler.hpp"
-
 #include "core/run_meter.hpp"
-
-#include <actorflow/report.hpp>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -104,7 +103,7 @@ struct ControllerState {
   StatsBoxPtr box;
   std::unordered_map<std::uint64_t, Asker> waiting;
   std::unordered_map<std::uint64_t, caf::actor_addr> leased; // lease id -> its holder
-  std::unordered_map<caf::actor_addr, std::size_t> holders; // monitored, with their ids
+  std::unordered_map<caf::actor_addr, std::size_t> holders;  // monitored, with their ids
   std::optional<Clock::time_point> timer_at;
   nanoseconds backoff{0}; // after 429s without Retry-After: 1 s, doubling to 60 s
   static inline const char* name = "limit_controller";

@@ -1,14 +1,13 @@
 #include "actors/node_actor.hpp"
 
+#include <actorflow/batch.hpp>
+
 #include "actors/batch_actor.hpp"
 #include "actors/caf_error.hpp"
 #include "actors/exec_site.hpp"
 #include "actors/messages.hpp"
 #include "actors/supervisor.hpp"
-
 #include "core/guard.hpp"
-
-#include <actorflow/batch.hpp>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -129,18 +128,17 @@ struct NodeActorState : ExecSite {
   void end_node_span(std::optional<Error> error) {
     if (!node_span)
       return;
-    spec_->scope.spans()->report(SpanEvent::Kind::node, spec_->path, std::nullopt, 0,
-                                 node_span.id, spec_->scope.span, node_span.start,
-                                 std::move(error));
+    spec_->scope.spans()->report(SpanEvent::Kind::node, spec_->path, std::nullopt, 0, node_span.id,
+                                 spec_->scope.span, node_span.start, std::move(error));
     node_span = {};
   }
 
   caf::response_promise promise;
   State state;
   Value prep_result;
-  OpenSpan node_span;                // this execution's, while it runs (when traced)
+  OpenSpan node_span;                   // this execution's, while it runs (when traced)
   std::optional<Supervisor> supervisor; // a single node's attempts
-  Supervised work;                   // ... and what the supervisor knows of them
+  Supervised work;                      // ... and what the supervisor knows of them
 };
 
 using Self = NodeActorState::Self;
@@ -153,9 +151,7 @@ caf::behavior node_actor(Self* self, NodeSpecPtr spec) {
       },
       [self](wake_atom, std::uint64_t token) { self->state.wake(token); },
       [self](retry_atom, std::uint32_t, std::uint32_t attempt) { self->state.on_retry(attempt); },
-      [self](timeout_atom, std::uint32_t, std::uint32_t launch) {
-        self->state.on_timeout(launch);
-      },
+      [self](timeout_atom, std::uint32_t, std::uint32_t launch) { self->state.on_timeout(launch); },
   };
 }
 
@@ -166,11 +162,9 @@ caf::actor spawn_child_node(caf::local_actor* parent, Scope scope, std::string n
                             std::string registered_type) {
   auto path = scope.path + name;
   return parent->spawn<caf::linked>(
-      node_actor, std::make_shared<const NodeSpec>(NodeSpec{std::move(scope), std::move(name),
-                                                            std::move(factory),
-                                                            std::move(flow_policy),
-                                                            std::move(path),
-                                                            std::move(registered_type)}));
+      node_actor, std::make_shared<const NodeSpec>(NodeSpec{
+                      std::move(scope), std::move(name), std::move(factory), std::move(flow_policy),
+                      std::move(path), std::move(registered_type)}));
 }
 
 } // namespace actorflow::actors

@@ -2,9 +2,7 @@
 
 namespace actorflow::actors {
 
-std::string NodeSpec::where(const char* step) const {
-  return "node '" + path + "' " + step;
-}
+std::string NodeSpec::where(const char* step) const { return "node '" + path + "' " + step; }
 
 std::string NodeSpec::where(std::size_t item, const char* step) const {
   return "node '" + path + "' item " + std::to_string(item) + " " + step;
@@ -34,8 +32,7 @@ std::optional<RetryPolicy> policy_of(const Node& node, const NodeSpec& spec) {
 
 Result<Value> fallback_of(Node& node, const Value& input, const Error& error,
                           const std::string& where) {
-  auto fallback =
-      detail::guarded(where, [&] { return node.exec_fallback(input, error); });
+  auto fallback = detail::guarded(where, [&] { return node.exec_fallback(input, error); });
   if (!fallback && fallback.error().code == error.code)
     return error;
   return fallback;

@@ -9,7 +9,6 @@
 #include <actorflow/value.hpp>
 
 #include "actors/run_scope.hpp"
-
 #include "core/guard.hpp"
 
 #include <memory>

@@ -35,8 +35,8 @@ public:
 
   const RunOptions options;
   const std::uint64_t run_id;
-  const std::shared_ptr<detail::RunMeter> meter; // never null
-  const std::shared_ptr<SpanSink> spans;         // null: nobody listens to spans
+  const std::shared_ptr<detail::RunMeter> meter;           // never null
+  const std::shared_ptr<SpanSink> spans;                   // null: nobody listens to spans
   const std::shared_ptr<detail::RunCheckpoint> checkpoint; // null: the run is not durable
 
   /// Passes a step of supervision to options.on_attempt (called only from the run's actors,

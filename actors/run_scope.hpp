@@ -36,7 +36,7 @@ struct Environment {
   ModelRegistry models;
   std::function<void(std::string_view)> log;
   std::shared_ptr<LimitControllers> controllers; // set once the actor system is up
-  std::shared_ptr<Cluster> cluster;               // set when the Runtime has the network
+  std::shared_ptr<Cluster> cluster;              // set when the Runtime has the network
   // How node code starts a sub-flow (ctx.run). Set by the Runtime: the exec site that runs
   // node code must not depend on the flow actor, which spawns node actors.
   SpawnFlow spawn_flow = nullptr;
@@ -46,7 +46,7 @@ using EnvironmentPtr = std::shared_ptr<const Environment>;
 struct Scope {
   EnvironmentPtr env;
   std::shared_ptr<const RunHooks> hooks;
-  std::string path; // prefix for children's names: "" at the root, "outer/" inside "outer"
+  std::string path;       // prefix for children's names: "" at the root, "outer/" inside "outer"
   std::uint64_t span = 0; // the span that encloses what starts here (0: none, or not traced)
 
   /// The scope of the children of `name` (a nested flow, or a node's sub-flows), inside span
@@ -59,9 +59,7 @@ struct Scope {
     return Scope{env, hooks, path, parent_span};
   }
   /// The run's span sink, or null when nobody listens.
-  [[nodiscard]] SpanSink* spans() const noexcept {
-    return hooks ? hooks->spans.get() : nullptr;
-  }
+  [[nodiscard]] SpanSink* spans() const noexcept { return hooks ? hooks->spans.get() : nullptr; }
 };
 
 } // namespace actorflow::actors

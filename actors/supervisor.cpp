@@ -121,7 +121,7 @@ void Supervisor::report(AttemptEvent::Kind kind, const Supervised& work, const E
 }
 
 void Supervisor::close_span(const Supervised& work, OpenSpan& span, SpanEvent::Kind kind,
-                          std::uint32_t attempt, std::optional<Error> error) const {
+                            std::uint32_t attempt, std::optional<Error> error) const {
   if (!span)
     return;
   spans_->report(kind, spec_->path, work.item, attempt, span.id, work.parent_span, span.start,

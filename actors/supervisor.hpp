@@ -17,7 +17,6 @@
 
 #include "actors/node_spec.hpp"
 #include "actors/run_hooks.hpp"
-
 #include "core/supervision.hpp"
 
 #include <caf/fwd.hpp>
@@ -30,11 +29,11 @@ namespace actorflow::actors {
 
 /// One unit of supervised work, from its first attempt to its final outcome.
 struct Supervised {
-  std::optional<std::size_t> item; // its index in its batch; none for a single node
-  std::uint32_t attempt = 0;       // the latest attempt's number; 0 before the first
-  std::uint32_t launch = 0;        // the running attempt's launch number; 0 while none runs
-  Millis last_delay{0};            // the backoff before the latest attempt
-  std::uint64_t parent_span = 0;   // the span its attempts lie in: the node's, or the item's
+  std::optional<std::size_t> item;     // its index in its batch; none for a single node
+  std::uint32_t attempt = 0;           // the latest attempt's number; 0 before the first
+  std::uint32_t launch = 0;            // the running attempt's launch number; 0 while none runs
+  Millis last_delay{0};                // the backoff before the latest attempt
+  std::uint64_t parent_span = 0;       // the span its attempts lie in: the node's, or the item's
   OpenSpan attempt_span, backoff_span; // when the run is traced
 
   [[nodiscard]] bool running() const noexcept { return launch != 0; }
@@ -51,14 +50,14 @@ public:
   /// when the circuit is open (reported as circuit_rejected); otherwise the attempt has a
   /// launch number, a span and its time limit armed.
   [[nodiscard]] std::optional<Error> begin_attempt(Supervised& work, std::uint32_t key,
-                                           bool again = false);
+                                                   bool again = false);
   /// The running attempt succeeded.
   void succeeded(Supervised& work);
   /// The running attempt failed with `error`; `retryable`: the policy retries it, as decided
   /// where the failure was seen (a failed fallback is final whatever its error). Returns the
   /// error to settle the work with, or nothing when a retry is scheduled.
-  [[nodiscard]] std::optional<Error> failed(Supervised& work, std::uint32_t key,
-                                            const Error& error, bool retryable);
+  [[nodiscard]] std::optional<Error> failed(Supervised& work, std::uint32_t key, const Error& error,
+                                            bool retryable);
   /// A (timeout_atom, key, launch) message: the timeout error when `launch` is `work`'s
   /// running attempt (reported as timed_out). The caller then stops the attempt and hands the
   /// error to `failed`, retryable as the policy says (no fallback after a timeout).
@@ -85,13 +84,13 @@ public:
 private:
   // Ends `span` of `work` (if open) now; `attempt`: the attempt it belongs to.
   void close_span(const Supervised& work, OpenSpan& span, SpanEvent::Kind kind,
-                std::uint32_t attempt, std::optional<Error> error) const;
+                  std::uint32_t attempt, std::optional<Error> error) const;
   [[nodiscard]] std::string what(const Supervised& work) const; // "node 'a' item 3", ...
 
   caf::event_based_actor* self_;
   NodeSpecPtr spec_;
   detail::Supervision decide_;
-  SpanSink* spans_; // the run's, when it is traced
+  SpanSink* spans_;            // the run's, when it is traced
   std::uint32_t launches_ = 0; // attempts started, numbering them for their timers
   std::uint64_t retries_ = 0;
 };

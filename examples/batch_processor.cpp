@@ -15,9 +15,9 @@
 #include <actorflow/actorflow.hpp>
 #include <actorflow/openai.hpp>
 
-#include <CLI/CLI.hpp>
-
 #include "example_support.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <unistd.h>
 

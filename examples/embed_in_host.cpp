@@ -51,10 +51,11 @@ int main() {
                               co_await ctx.sleep(20ms);
                               co_return x;
                             },
-                            .post = [](State& s, const Value&, const Value& x) {
-                              s = s.with("fetched", x);
-                              return std::string(default_action);
-                            }});
+                            .post =
+                                [](State& s, const Value&, const Value& x) {
+                                  s = s.with("fetched", x);
+                                  return std::string(default_action);
+                                }});
   auto square = step_node([](State& s) {
     auto x = s.at("fetched").as_int();
     s = s.with("y", x * x);
@@ -96,7 +97,7 @@ int main() {
   std::int64_t expected = 0;
   for (int i = 0; i < runs; ++i)
     expected += static_cast<std::int64_t>(i) * i;
-  std::cout << runs << " flows done on the host loop; sum of squares = " << sum
-            << " (expected " << expected << "), failures = " << failures << "\n";
+  std::cout << runs << " flows done on the host loop; sum of squares = " << sum << " (expected "
+            << expected << "), failures = " << failures << "\n";
   return sum == expected && failures == 0 ? 0 : 1;
 }

@@ -141,28 +141,27 @@ int main() {
   // 1. Flaky: two 5xx, a 429 with Retry-After 20 ms, then answers.
   int status = run_scenario(
       runtime, "flaky service: retries with backoff, and a Retry-After",
-      std::make_shared<ScriptedModel>(std::deque<ModelStep>{
-          ModelStep::server_error(), ModelStep::server_error(), ModelStep::rate_limited(20ms),
-          ModelStep::answer("42")}),
+      std::make_shared<ScriptedModel>(
+          std::deque<ModelStep>{ModelStep::server_error(), ModelStep::server_error(),
+                                ModelStep::rate_limited(20ms), ModelStep::answer("42")}),
       policy, 3, true,
       {.service_calls = 6, .fallbacks = 0, .failed = 0, .circuit_opened = 0}); // 4 + 1 + 1
 
   // 2. Down for good: every attempt fails, the fallback answers.
-  status |= run_scenario(runtime, "service down: retries run out, the fallback answers",
-                         std::make_shared<ScriptedModel>(
-                             std::deque<ModelStep>{ModelStep::server_error()}),
-                         policy, 2, true,
-                         {.service_calls = 8, .fallbacks = 2, .failed = 0, .circuit_opened = 0});
+  status |= run_scenario(
+      runtime, "service down: retries run out, the fallback answers",
+      std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::server_error()}), policy, 2,
+      true, {.service_calls = 8, .fallbacks = 2, .failed = 0, .circuit_opened = 0});
 
   // 3. Down, with a circuit and no fallback (a fallback's value counts as a success for the
   //    circuit): after 3 failures within a minute the rest fails fast.
   auto with_circuit = policy;
   with_circuit.max_attempts = 1;
   with_circuit.circuit = CircuitPolicy{.max_failures = 3, .window = 60s, .cool_down = 30s};
-  status |= run_scenario(runtime, "service down, circuit breaker: the rest fails fast",
-                         std::make_shared<ScriptedModel>(
-                             std::deque<ModelStep>{ModelStep::server_error()}),
-                         with_circuit, 8, false,
-                         {.service_calls = 3, .fallbacks = 0, .failed = 8, .circuit_opened = 1});
+  status |= run_scenario(
+      runtime, "service down, circuit breaker: the rest fails fast",
+      std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::server_error()}),
+      with_circuit, 8, false,
+      {.service_calls = 3, .fallbacks = 0, .failed = 8, .circuit_opened = 1});
   return status;
 }

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
 
   auto answer = step_node([](State& state) {
     auto text = state.at("question").as_string();
-    state = state.with("answer", "You asked: \"" + text + "\". An actor is a process with a mailbox.");
+    state =
+        state.with("answer", "You asked: \"" + text + "\". An actor is a process with a mailbox.");
     return std::string(default_action);
   });
   auto acknowledge = step_node([](State& state) {

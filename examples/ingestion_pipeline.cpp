@@ -12,9 +12,9 @@
 #include <actorflow/actorflow.hpp>
 #include <actorflow/ingest.hpp>
 
-#include <CLI/CLI.hpp>
-
 #include "example_support.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <unistd.h>
 
@@ -35,8 +35,8 @@ void print(const char* label, const PipelineResult& result) {
               static_cast<unsigned long long>(s.usage.calls));
   std::printf("  docstore: %zu added, %zu changed, %zu unchanged (%zu from the cache), %zu "
               "removed\n",
-              s.changes.added, s.changes.changed, s.changes.unchanged,
-              s.changes.served_from_cache, s.changes.removed.size());
+              s.changes.added, s.changes.changed, s.changes.unchanged, s.changes.served_from_cache,
+              s.changes.removed.size());
   for (const auto& step : s.steps)
     std::printf("  %-6s %5zu -> %5zu items  %4zu batches  cache %4zu hit %4zu miss  %4llu calls"
                 "  %7.1f ms\n",
@@ -115,9 +115,8 @@ int main(int argc, char** argv) {
     std::cerr << (first ? second : first).error().to_string() << "\n";
     return 1;
   }
-  std::printf("%s: %zu documents (%zu files skipped), concurrency %zu, cache %s\n",
-              folder.c_str(), read->documents.size(), read->skipped.size(), concurrency,
-              cache.c_str());
+  std::printf("%s: %zu documents (%zu files skipped), concurrency %zu, cache %s\n", folder.c_str(),
+              read->documents.size(), read->skipped.size(), concurrency, cache.c_str());
   print("run 1", *first);
   print("run 2", *second);
 

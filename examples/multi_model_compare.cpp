@@ -9,9 +9,9 @@
 //      [--max-tokens N] [--trace FILE] [--report]; --help lists every option.
 #include <actorflow/actorflow.hpp>
 
-#include <CLI/CLI.hpp>
-
 #include "example_support.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -8,9 +8,9 @@
 //   multi_node --serve [--port P]      be a node (until stdin closes, or SIGTERM)
 //   multi_node --node 127.0.0.1:7001   use running nodes (started with --serve) instead
 
-#include "example_support.hpp"
-
 #include <actorflow/actorflow.hpp>
+
+#include "example_support.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
 
     Array texts;
     for (std::size_t i = 0; i < count; ++i)
-      texts.emplace_back("Text " + std::to_string(i) + ": actors exchange messages, supervisors "
+      texts.emplace_back("Text " + std::to_string(i) +
+                         ": actors exchange messages, supervisors "
                          "restart failures, and the batch gathers results in order");
     RunOptions options;
     std::atomic<bool> killed{false};
@@ -184,9 +185,9 @@ int main(int argc, char** argv) {
         }
       };
     auto flow = FlowBuilder("keywords").registered_node("keywords", "keywords").build();
-    auto result = runtime.run(flow.value(), State{}.with("texts", std::move(texts)),
-                              std::move(options))
-                      .get();
+    auto result =
+        runtime.run(flow.value(), State{}.with("texts", std::move(texts)), std::move(options))
+            .get();
     if (!result) {
       std::cerr << result.error().to_string() << "\n";
       exit_code = 1;
@@ -196,12 +197,13 @@ int main(int argc, char** argv) {
       for (const auto& [where, n] : state.at("ran_on").as_map())
         std::cout << "  " << where << ": " << n.as_int() << "\n";
       std::cout << "started again after the node died: " << state.at("requeued").as_int()
-                << "\nfailed: " << state.at("failed").as_int() << "\nfirst result: "
-                << to_json(state.at("keywords").as_array().at(0)) << "\n";
+                << "\nfailed: " << state.at("failed").as_int()
+                << "\nfirst result: " << to_json(state.at("keywords").as_array().at(0)) << "\n";
       const auto& keywords = state.at("keywords").as_array();
       bool complete = keywords.size() == count && state.at("failed").as_int() == 0 &&
-                      std::all_of(keywords.begin(), keywords.end(),
-                                  [](const Value& v) { return v.is_array() && v.as_array().size() == 3; });
+                      std::all_of(keywords.begin(), keywords.end(), [](const Value& v) {
+                        return v.is_array() && v.as_array().size() == 3;
+                      });
       std::cout << "every item once, none failed: " << (complete ? "yes" : "NO") << "\n";
       exit_code = complete ? 0 : 1;
     }

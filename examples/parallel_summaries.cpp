@@ -11,9 +11,9 @@
 #include <actorflow/ingest.hpp>
 #include <actorflow/openai.hpp>
 
-#include <CLI/CLI.hpp>
-
 #include "example_support.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <sstream>

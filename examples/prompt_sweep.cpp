@@ -11,9 +11,9 @@
 #include <actorflow/actorflow.hpp>
 #include <actorflow/ingest.hpp>
 
-#include <CLI/CLI.hpp>
-
 #include "example_support.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <iomanip>

@@ -66,8 +66,8 @@ public:
     co_return reply.value().text;
   }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
-    state = state.with({{"titles", result_values(std::move(result.items))},
-                        {"failed", result.summary.failed}});
+    state = state.with(
+        {{"titles", result_values(std::move(result.items))}, {"failed", result.summary.failed}});
     return std::string(default_action);
   }
 
@@ -126,11 +126,10 @@ int work(const Options& options) {
     std::fflush(stdout);
   }};
   auto run = options.resume ? runtime.resume(*flow, options.run_id, std::move(run_options))
-                            : runtime.run(*flow, State{}.with("count", options.items),
-                                          [&] {
-                                            run_options.run_id = options.run_id;
-                                            return std::move(run_options);
-                                          }());
+                            : runtime.run(*flow, State{}.with("count", options.items), [&] {
+                                run_options.run_id = options.run_id;
+                                return std::move(run_options);
+                              }());
   auto result = run.get();
   if (!result) {
     std::cerr << result.error().to_string() << "\n";
@@ -192,11 +191,12 @@ int demonstrate(const Options& options, const std::string& self) {
   RuntimeConfig config;
   config.checkpoints = *store;
   Runtime runtime{std::move(config)};
-  auto resumed = flow ? runtime.resume(*flow, options.run_id).get()
-                      : Result<RunResult>(flow.error());
+  auto resumed =
+      flow ? runtime.resume(*flow, options.run_id).get() : Result<RunResult>(flow.error());
   // The same batch, uninterrupted, under another run id: what the resumed run must equal.
-  auto whole = flow ? runtime.run(*flow, State{}.with("count", options.items),
-                                  RunOptions{.run_id = options.run_id + "-uninterrupted"})
+  auto whole = flow ? runtime
+                          .run(*flow, State{}.with("count", options.items),
+                               RunOptions{.run_id = options.run_id + "-uninterrupted"})
                           .get()
                     : Result<RunResult>(flow.error());
   if (!resumed || !whole) {

@@ -1,8 +1,9 @@
 #include "bench.hpp"
-#include "bench_common.hpp"
-#include "rss.hpp"
 
 #include <actorflow/actorflow.hpp>
+
+#include "bench_common.hpp"
+#include "rss.hpp"
 
 #include <unistd.h>
 
@@ -115,7 +116,8 @@ void burn_cpu(std::chrono::microseconds cpu) {
     return;
   timespec start{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
-  const auto due = std::chrono::seconds{start.tv_sec} + std::chrono::nanoseconds{start.tv_nsec} + cpu;
+  const auto due =
+      std::chrono::seconds{start.tv_sec} + std::chrono::nanoseconds{start.tv_nsec} + cpu;
   for (;;) {
     timespec now{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
@@ -187,8 +189,8 @@ int bench_fanout(const FanoutBenchOptions& options) {
                      .policy = FailurePolicy::collect(),
                      .as_completed = options.fold};
   const std::chrono::microseconds cpu(options.exec_cpu_us);
-  auto [result, wall_s] = run_batch(options.workers,
-                                    factory_of<NoopBatch>(batch, options.items, cpu), options.policy);
+  auto [result, wall_s] =
+      run_batch(options.workers, factory_of<NoopBatch>(batch, options.items, cpu), options.policy);
   if (!result)
     return bench_failed("fanout", result.error());
   // With CPU-bound items: the wall time if every worker were busy with exec and nothing else.
@@ -197,24 +199,26 @@ int bench_fanout(const FanoutBenchOptions& options) {
   auto n = static_cast<std::int64_t>(options.items);
   bool ok = result->state.at("count").as_int() == n && result->state.at("failed").as_int() == 0 &&
             result->state.at("sum").as_int() == n * (n - 1) / 2;
-  return print_report(Value::object({{"scenario", options.fold ? "fanout-fold" : "fanout"},
-                       {"items", options.items},
-                       {"concurrency", options.concurrency},
-                       {"workers", options.workers},
-                       {"policy", policy_name(options.policy)},
-                       {"wall_s", wall_s},
-                       {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
-                       {"exec_cpu_us", options.exec_cpu_us},
-                       {"ideal_s", ideal_s},
-                       {"wall_over_ideal", ideal_s > 0 ? wall_s / ideal_s : 0.0},
-                       {"peak_rss_kb", peak_rss_kb()},
-                       {"ok", ok}}),
-                      ok);
+  return print_report(
+      Value::object({{"scenario", options.fold ? "fanout-fold" : "fanout"},
+                     {"items", options.items},
+                     {"concurrency", options.concurrency},
+                     {"workers", options.workers},
+                     {"policy", policy_name(options.policy)},
+                     {"wall_s", wall_s},
+                     {"per_item_us", wall_s * 1e6 / static_cast<double>(options.items)},
+                     {"exec_cpu_us", options.exec_cpu_us},
+                     {"ideal_s", ideal_s},
+                     {"wall_over_ideal", ideal_s > 0 ? wall_s / ideal_s : 0.0},
+                     {"peak_rss_kb", peak_rss_kb()},
+                     {"ok", ok}}),
+      ok);
 }
 
 int bench_checkpoint(const CheckpointBenchOptions& options) {
   BatchOptions batch{.max_concurrency = options.concurrency};
-  auto flow = FlowBuilder("bench").node("batch", factory_of<NoopBatch>(batch, options.items)).build();
+  auto flow =
+      FlowBuilder("bench").node("batch", factory_of<NoopBatch>(batch, options.items)).build();
   if (!flow)
     return bench_failed("checkpoint", flow.error());
   const auto dir = std::filesystem::temp_directory_path() /
@@ -245,8 +249,8 @@ int bench_checkpoint(const CheckpointBenchOptions& options) {
   auto runs = (*store)->list_runs();
   const auto committed = runs && !runs->empty() ? (*runs)[0].items_done : 0;
   const auto n = static_cast<double>(options.items);
-  const bool ok = committed == options.items &&
-                  durable.result->state.at("count").as_int() == plain.result->state.at("count").as_int();
+  const bool ok = committed == options.items && durable.result->state.at("count").as_int() ==
+                                                    plain.result->state.at("count").as_int();
   return print_report(Value::object({{"scenario", "checkpoint"},
                                      {"items", options.items},
                                      {"concurrency", options.concurrency},

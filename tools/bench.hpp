@@ -89,7 +89,7 @@ struct RateLimitBenchOptions {
 };
 
 struct ClusterBenchOptions {
-  std::size_t nodes = 2;        ///< `actorflow node` processes started on loopback
+  std::size_t nodes = 2; ///< `actorflow node` processes started on loopback
   std::size_t items = 100'000;
   std::size_t concurrency = 1024;
   std::size_t workers = 2;      ///< this process's scheduler threads

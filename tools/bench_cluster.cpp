@@ -3,12 +3,12 @@
 // loopback), and on the nodes only. On one machine loopback adds cost: the figures are the
 // overhead of a remote item, not a speed-up.
 
+#include <actorflow/stock_nodes.hpp>
+
 #include "bench.hpp"
 #include "bench_common.hpp"
 #include "rss.hpp"
 #include "subprocess.hpp"
-
-#include <actorflow/stock_nodes.hpp>
 
 #include <optional>
 #include <string>

@@ -3,10 +3,10 @@
 // the ideal of a latency-bound window; and for the scenarios that call a model over HTTP, the
 // `actorflow sim` they start and the batch of chat calls they send it.
 
-#include "subprocess.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/openai.hpp>
+
+#include "subprocess.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -1,10 +1,10 @@
 // `actorflow bench http`: a batch of chat calls through the openai provider against an
 // `actorflow sim` process this bench starts itself, on loopback.
-#include "bench.hpp"
-#include "bench_common.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/openai.hpp>
+
+#include "bench.hpp"
+#include "bench_common.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -29,8 +29,8 @@ int fail(const Error& error) { return bench_failed("http", error); }
 } // namespace
 
 int bench_http(const HttpBenchOptions& options) {
-  auto sim = start_bench_sim(options.concurrency,
-                             {"--latency-ms", std::to_string(options.latency_ms)});
+  auto sim =
+      start_bench_sim(options.concurrency, {"--latency-ms", std::to_string(options.latency_ms)});
   if (!sim)
     return fail(sim.error());
   auto provider = std::make_shared<OpenAiProvider>(sim->openai);
@@ -39,9 +39,8 @@ int bench_http(const HttpBenchOptions& options) {
   Runtime runtime{std::move(runtime_config)};
 
   BatchOptions batch{.max_concurrency = options.concurrency};
-  auto flow = FlowBuilder("bench-http")
-                  .node("chat", factory_of<ChatBatch>(batch, options.items))
-                  .build();
+  auto flow =
+      FlowBuilder("bench-http").node("chat", factory_of<ChatBatch>(batch, options.items)).build();
   if (!flow)
     return fail(flow.error());
   auto cpu0 = cpu_us();

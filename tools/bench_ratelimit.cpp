@@ -1,11 +1,11 @@
 // `actorflow bench ratelimit`: a batch of chat calls through the openai provider, paced by the
 // runtime's resource controller for key "openai", against an `actorflow sim` process that
 // enforces the same limits. No retries: a 429 the runtime did not prevent is a failed item.
-#include "bench.hpp"
-#include "bench_common.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/openai.hpp>
+
+#include "bench.hpp"
+#include "bench_common.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -59,8 +59,8 @@ int bench_ratelimit(const RateLimitBenchOptions& options) {
   if (options.rpm == 0 && options.tpm == 0)
     return fail("--rpm and --tpm are both 0: nothing to pace");
   std::vector<std::string> sim_args{"--latency-ms", std::to_string(options.latency_ms),
-                                    "--rpm", std::to_string(options.rpm),
-                                    "--tpm", std::to_string(options.tpm)};
+                                    "--rpm",        std::to_string(options.rpm),
+                                    "--tpm",        std::to_string(options.tpm)};
   if (options.no_settle)
     sim_args.emplace_back("--no-settle");
   auto sim = start_bench_sim(options.concurrency, std::move(sim_args));

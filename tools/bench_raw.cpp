@@ -1,10 +1,10 @@
 // `actorflow bench fanout-raw` (see bench.hpp): the plain-CAF baseline, so it talks to CAF
 // directly.
+#include <actorflow/actorflow.hpp>
+
 #include "bench.hpp"
 #include "bench_common.hpp"
 #include "rss.hpp"
-
-#include <actorflow/actorflow.hpp>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -37,9 +37,7 @@ using fanout_atom = caf::atom_constant<caf::atom("fanout")>;
 
 // Unsigned on purpose: large indices wrap instead of overflowing, and the reducer recomputes
 // the same wrapped value to check the reply.
-std::uint64_t item_value(std::uint64_t index) {
-  return index * index + 1;
-}
+std::uint64_t item_value(std::uint64_t index) { return index * index + 1; }
 
 // The child carries the index back with the value, so the reducer can prove which item
 // answered rather than trusting that the reply matched its request.
@@ -155,7 +153,7 @@ RawRun run_fanout(const RawFanoutOptions& options) {
   caf::actor_system_config cfg; // must outlive the system: declared first, destroyed last
   cfg.set("scheduler.max-threads", options.workers);
   cfg.set("scheduler.policy", options.policy == SchedulerPolicy::sharing ? caf::atom("sharing")
-                                                                       : caf::atom("stealing"));
+                                                                         : caf::atom("stealing"));
   caf::actor_system system{cfg};
   auto& scheduler = system.scheduler();
   run.workers = scheduler.num_workers();

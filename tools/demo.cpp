@@ -15,8 +15,6 @@
 
 #include "demo.hpp"
 
-#include "sim/sim.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/ingest.hpp>
 #include <actorflow/openai.hpp>
@@ -24,6 +22,7 @@
 #include <actorflow/report.hpp>
 
 #include "core/text.hpp"
+#include "sim/sim.hpp"
 
 #include <unistd.h>
 
@@ -141,9 +140,8 @@ struct SummaryRun {
 Result<SummaryRun> summarise(Runtime& runtime, const State& input, std::size_t window,
                              ProgressBar& progress) {
   auto flow = FlowBuilder("summaries")
-                  .node<SummariseDocuments>(window == 1 ? "summarise (sequential)"
-                                                        : "summarise (parallel)",
-                                            window)
+                  .node<SummariseDocuments>(
+                      window == 1 ? "summarise (sequential)" : "summarise (parallel)", window)
                   // A server's 429 or 5xx is retried, after the wait it asks for.
                   .default_retry(RetryPolicy{.max_attempts = 4})
                   .build();
@@ -151,8 +149,8 @@ Result<SummaryRun> summarise(Runtime& runtime, const State& input, std::size_t w
     return flow.error();
   ReportCollector collector;
   auto started = std::chrono::steady_clock::now();
-  auto run = runtime.run(*flow, input,
-                         collector.options(RunOptions{.on_progress = progress.hook()}));
+  auto run =
+      runtime.run(*flow, input, collector.options(RunOptions{.on_progress = progress.hook()}));
   auto result = run.get();
   const double wall_ms = Millis(std::chrono::steady_clock::now() - started).count();
   progress.finish();
@@ -184,9 +182,7 @@ struct Comparison {
   double parallel_ms = 0;
   std::optional<bool> same_output; // none: not comparable (a remote model is not deterministic)
 
-  [[nodiscard]] double speedup() const {
-    return parallel_ms > 0 ? sequential_ms / parallel_ms : 0;
-  }
+  [[nodiscard]] double speedup() const { return parallel_ms > 0 ? sequential_ms / parallel_ms : 0; }
   [[nodiscard]] Value to_value() const {
     Map out{{"step", step},
             {"sequential_ms", sequential_ms},
@@ -200,7 +196,8 @@ struct Comparison {
 
 std::string one_line(std::string_view text, std::size_t max_bytes) {
   std::string line{detail::utf8_prefix(detail::trim(text), max_bytes)};
-  std::replace_if(line.begin(), line.end(), [](char c) { return detail::is_space(c); }, ' ');
+  std::replace_if(
+      line.begin(), line.end(), [](char c) { return detail::is_space(c); }, ' ');
   if (line.size() < detail::trim(text).size())
     line += "...";
   return line;
@@ -233,14 +230,15 @@ void print_comparison(const std::vector<Comparison>& rows, std::size_t window) {
 std::vector<std::string> default_corpus() {
   std::vector<std::string> paths{"/usr/share/common-licenses"};
   std::error_code ec;
-  if (const std::string readme = ACTORFLOW_README; !readme.empty() && fs::is_regular_file(readme, ec))
+  if (const std::string readme = ACTORFLOW_README;
+      !readme.empty() && fs::is_regular_file(readme, ec))
     paths.push_back(readme);
   return paths;
 }
 
 int run_demo(const DemoOptions& options) {
-  auto corpus = read_corpus(options.paths.empty() ? default_corpus() : options.paths,
-                            options.max_files);
+  auto corpus =
+      read_corpus(options.paths.empty() ? default_corpus() : options.paths, options.max_files);
   if (!corpus) {
     fail(corpus.error());
     return 1;
@@ -285,8 +283,8 @@ int run_demo(const DemoOptions& options) {
   const std::size_t window = options.concurrency;
 
   auto ingested_sequential = ingest(runtime, *corpus, 1, progress);
-  auto ingested = ingested_sequential ? ingest(runtime, *corpus, window, progress)
-                                      : ingested_sequential;
+  auto ingested =
+      ingested_sequential ? ingest(runtime, *corpus, window, progress) : ingested_sequential;
   if (!ingested) {
     fail(ingested.error());
     return 1;
@@ -312,7 +310,8 @@ int run_demo(const DemoOptions& options) {
 
   const auto& state = summaries->result.state;
   const std::vector<Comparison> rows{
-      {"ingest: title, split, embed", static_cast<double>(ingested_sequential->stats.wall.count()) / 1e3,
+      {"ingest: title, split, embed",
+       static_cast<double>(ingested_sequential->stats.wall.count()) / 1e3,
        static_cast<double>(ingested->stats.wall.count()) / 1e3,
        local ? std::optional(ingested->items == ingested_sequential->items) : std::nullopt},
       {"summarise " + std::to_string(corpus->documents.size()) + " documents",
@@ -320,12 +319,13 @@ int run_demo(const DemoOptions& options) {
        local ? std::optional(state.at("summaries") ==
                              summaries_sequential->result.state.at("summaries"))
              : std::nullopt}};
-  const auto failed_items = ingested->stats.failed.size() + ingested_sequential->stats.failed.size();
+  const auto failed_items =
+      ingested->stats.failed.size() + ingested_sequential->stats.failed.size();
   const auto failed_summaries = static_cast<std::size_t>(
       state.at("failed").as_int() + summaries_sequential->result.state.at("failed").as_int());
   bool ok = failed_items == 0 && failed_summaries == 0 && !hits->empty() &&
-                  std::all_of(rows.begin(), rows.end(),
-                              [](const Comparison& row) { return row.same_output.value_or(true); });
+            std::all_of(rows.begin(), rows.end(),
+                        [](const Comparison& row) { return row.same_output.value_or(true); });
 
   const auto titles = titles_of(*ingested);
   auto title_of = [&titles](const std::string& document) {
@@ -395,8 +395,7 @@ int run_demo(const DemoOptions& options) {
     std::printf("  %.3f  %-28s %s\n", hit.score, hit.id.c_str(),
                 one_line(index->item(hit).text, 150).c_str());
 
-  std::printf("\nRun report: the parallel summaries\n%s",
-              summaries->report.to_text().c_str());
+  std::printf("\nRun report: the parallel summaries\n%s", summaries->report.to_text().c_str());
   if (trace_missing) {
     std::printf("\ntrace: %s was not written (see the log above)\n", options.trace.c_str());
     return 1;

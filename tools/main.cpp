@@ -1,8 +1,8 @@
 // The `actorflow` command.
 #include "bench.hpp"
 #include "demo.hpp"
-#include "runs.hpp"
 #include "node.hpp"
+#include "runs.hpp"
 #include "sim/sim.hpp"
 
 #include <CLI/CLI.hpp>
@@ -35,9 +35,8 @@ template <class Options>
 CLI::App* command(CLI::App* parent, Command& selected, const std::string& name,
                   const std::string& description, Options& options, int (*run)(const Options&)) {
   auto* cmd = parent->add_subcommand(name, description);
-  cmd->callback([&selected, &options, run] {
-    selected = [&options, run] { return run(options); };
-  });
+  cmd->callback(
+      [&selected, &options, run] { selected = [&options, run] { return run(options); }; });
   return cmd;
 }
 
@@ -105,17 +104,16 @@ int main(int argc, char** argv) {
   auto* runs_cmd = app.add_subcommand("runs", "The durable runs in a checkpoint store");
   runs_cmd->require_subcommand(1);
   runs_cmd->add_option("--db", runs.db, "The checkpoint store (SQLite file)")->required();
-  auto* list_cmd = command(runs_cmd, selected, "list",
-                           "Every run, newest first: status, position, items, tokens", runs,
-                           runs_list);
+  auto* list_cmd =
+      command(runs_cmd, selected, "list",
+              "Every run, newest first: status, position, items, tokens", runs, runs_list);
   list_cmd->add_flag("--json", runs.json, "Print JSON instead of a table");
-  auto* show_cmd = command(runs_cmd, selected, "show",
-                           "One run as JSON, with the State of its last committed step", runs,
-                           runs_show);
+  auto* show_cmd =
+      command(runs_cmd, selected, "show",
+              "One run as JSON, with the State of its last committed step", runs, runs_show);
   show_cmd->add_option("run", runs.run_ids, "The run's id")->required()->expected(1);
-  auto* delete_cmd =
-      command(runs_cmd, selected, "delete", "Delete runs by id, or those that ended long ago",
-              runs, runs_delete);
+  auto* delete_cmd = command(runs_cmd, selected, "delete",
+                             "Delete runs by id, or those that ended long ago", runs, runs_delete);
   delete_cmd->add_option("runs", runs.run_ids, "Ids of the runs to delete");
   delete_cmd->add_option("--ended-days-ago", runs.ended_days_ago,
                          "Also delete the runs that ended at least this many days ago");
@@ -139,21 +137,22 @@ int main(int argc, char** argv) {
   count(steps_cmd, "--workers", steps.workers, "Scheduler threads");
 
   RawFanoutOptions raw;
-  auto* raw_cmd = command(
-      bench_cmd, selected, "fanout-raw",
-      "Baseline in plain CAF: one actor per item, at most C requests in flight, no runtime", raw,
-      bench_fanout_raw);
+  auto* raw_cmd =
+      command(bench_cmd, selected, "fanout-raw",
+              "Baseline in plain CAF: one actor per item, at most C requests in flight, no runtime",
+              raw, bench_fanout_raw);
   window_options(raw_cmd, raw, "Items, each handled by a fresh actor",
                  "Most requests in flight at once");
-  policy_option(raw_cmd, raw.policy, "CAF's own scheduler policy: sharing (faster here) or stealing");
+  policy_option(raw_cmd, raw.policy,
+                "CAF's own scheduler policy: sharing (faster here) or stealing");
   option(raw_cmd, "--request-timeout-ms", raw.request_timeout_ms,
          "Per-item request timeout (0: infinite, as the runtime uses)");
 
   FanoutBenchOptions fanout;
-  auto* fanout_cmd = command(
-      bench_cmd, selected, "fanout",
-      "The runtime's fan-out: a ParallelBatchNode with a no-op exec over N items", fanout,
-      bench_fanout);
+  auto* fanout_cmd =
+      command(bench_cmd, selected, "fanout",
+              "The runtime's fan-out: a ParallelBatchNode with a no-op exec over N items", fanout,
+              bench_fanout);
   window_options(fanout_cmd, fanout, "Items, each run by its own item actor");
   fanout_cmd->add_flag("--fold", fanout.fold,
                        "Fold outcomes as they complete (as_completed); keep no per-item results");
@@ -180,10 +179,9 @@ int main(int argc, char** argv) {
   count(cluster_cmd, "--node-workers", cluster.node_workers, "Scheduler threads of each node");
 
   LatencyBenchOptions latency;
-  auto* latency_cmd = command(
-      bench_cmd, selected, "latency",
-      "A batch whose exec awaits a timer: wall time vs ceil(N/C) * latency", latency,
-      bench_latency);
+  auto* latency_cmd = command(bench_cmd, selected, "latency",
+                              "A batch whose exec awaits a timer: wall time vs ceil(N/C) * latency",
+                              latency, bench_latency);
   window_options(latency_cmd, latency);
   option(latency_cmd, "--latency-ms", latency.latency_ms, "Each exec's timer");
 
@@ -263,10 +261,9 @@ int main(int argc, char** argv) {
                            "types (echo, square, sleep, summarise); model calls go to "
                            "OPENAI_BASE_URL's server when it is set, else to the local model",
                            node, run_node);
-  node_cmd->footer(
-      "Prints {\"listening\": \"HOST:PORT\", ...} once it listens; stops on SIGINT or "
-      "SIGTERM. Off loopback it needs TLS (--cert, --key, --ca: peers must present a "
-      "certificate the CA signed) unless --insecure is given.");
+  node_cmd->footer("Prints {\"listening\": \"HOST:PORT\", ...} once it listens; stops on SIGINT or "
+                   "SIGTERM. Off loopback it needs TLS (--cert, --key, --ca: peers must present a "
+                   "certificate the CA signed) unless --insecure is given.");
   option(node_cmd, "--port", node.port, "TCP port (0: a free one)");
   option(node_cmd, "--bind", node.bind, "Address to listen on");
   option(node_cmd, "--workers", node.workers, "Scheduler threads (0: one per core, at least 2)");

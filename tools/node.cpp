@@ -6,9 +6,9 @@
 #include <actorflow/runtime.hpp>
 #include <actorflow/stock_nodes.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include "stop_signals.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <iostream>
 
@@ -42,8 +42,7 @@ int run_node(const NodeOptions& options) {
     std::cerr << "actorflow node: " << port.error().message << "\n";
     return 1;
   }
-  auto host = options.bind.find(':') == std::string::npos ? options.bind
-                                                           : "[" + options.bind + "]";
+  auto host = options.bind.find(':') == std::string::npos ? options.bind : "[" + options.bind + "]";
   std::cout << nlohmann::json{{"listening", host + ":" + std::to_string(*port)},
                               {"port", *port},
                               {"tls", !options.certificate.empty()},

@@ -8,9 +8,9 @@
 namespace actorflow::tools {
 
 struct RunsOptions {
-  std::string db;                       ///< the checkpoint store's file
-  std::vector<std::string> run_ids{};   ///< show: one; delete: any number
-  std::size_t ended_days_ago = 0;       ///< delete: runs that ended this many days ago or more
+  std::string db;                     ///< the checkpoint store's file
+  std::vector<std::string> run_ids{}; ///< show: one; delete: any number
+  std::size_t ended_days_ago = 0;     ///< delete: runs that ended this many days ago or more
   bool json = false;
 };
 

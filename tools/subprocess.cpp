@@ -72,8 +72,8 @@ Result<Subprocess> Subprocess::start(std::vector<std::string> argv) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr); // a blocked mask would survive exec
-    ::signal(SIGPIPE, SIG_DFL);                  // and so would an ignored SIGPIPE
-    ::dup2(output[1], STDOUT_FILENO);            // dup2 clears O_CLOEXEC on the copy
+    ::signal(SIGPIPE, SIG_DFL);                 // and so would an ignored SIGPIPE
+    ::dup2(output[1], STDOUT_FILENO);           // dup2 clears O_CLOEXEC on the copy
     ::execv(args[0], args.data());
     int error = errno;
     [[maybe_unused]] auto written = ::write(exec_report[1], &error, sizeof error);
@@ -204,8 +204,7 @@ bool Subprocess::wait_exit(milliseconds timeout, int* status) {
 
 // -- the sim as a child process -------------------------------------------------------------
 
-Result<ListeningChild> ListeningChild::start(const std::string& program,
-                                             const std::string& command,
+Result<ListeningChild> ListeningChild::start(const std::string& program, const std::string& command,
                                              std::vector<std::string> extra_args,
                                              std::uint16_t port) {
   std::vector<std::string> argv{program, command, "--port", std::to_string(port)};

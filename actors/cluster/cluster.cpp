@@ -103,16 +103,16 @@ struct Cluster::Impl {
             .receive(
                 [&](std::uint32_t version, std::uint64_t cap) {
                   if (version != cluster_protocol_version)
-                    failed = Error{Errc::bad_input,
-                                   "it speaks cluster protocol " + std::to_string(version) +
-                                       ", this Runtime " +
-                                       std::to_string(cluster_protocol_version)};
+                    failed =
+                        Error{Errc::bad_input, "it speaks cluster protocol " +
+                                                   std::to_string(version) + ", this Runtime " +
+                                                   std::to_string(cluster_protocol_version)};
                   capacity = static_cast<std::size_t>(cap);
                 },
                 [&](caf::error& err) {
-                  failed = Error{Errc::connection_failed,
-                                 "no hello from it (is it an actorflow node?): " +
-                                     system.render(err)};
+                  failed =
+                      Error{Errc::connection_failed,
+                            "no hello from it (is it an actorflow node?): " + system.render(err)};
                 });
     }
     std::unique_lock lock{mutex};
@@ -182,10 +182,10 @@ struct Cluster::Impl {
   caf::actor watcher;
 
   mutable std::mutex mutex;
-  std::condition_variable wake;        // the dialler's: a node went down, or stop
+  std::condition_variable wake;            // the dialler's: a node went down, or stop
   mutable std::condition_variable changed; // a node came up or went down
-  bool stopped = false;                // guarded by mutex
-  std::vector<Node> nodes;             // guarded by mutex; never shrinks
+  bool stopped = false;                    // guarded by mutex
+  std::vector<Node> nodes;                 // guarded by mutex; never shrinks
   // Launches running here. Atomic: with no node up, placement takes no lock at all.
   std::atomic<std::size_t> local_in_flight{0};
   std::atomic<std::size_t> up_count{0};

@@ -17,11 +17,12 @@ namespace {
 
 Result<void> check_readable(const std::string& path, const char* what) {
   if (path.empty())
-    return Error{Errc::bad_input, std::string("TLS: no ") + what + " file given (TLS needs a "
-                                  "certificate, its key and the CA that signs the peers)"};
+    return Error{Errc::bad_input, std::string("TLS: no ") + what +
+                                      " file given (TLS needs a "
+                                      "certificate, its key and the CA that signs the peers)"};
   if (!std::ifstream(path))
-    return Error{Errc::bad_input, std::string("TLS: cannot read the ") + what + " file '" + path +
-                                      "'"};
+    return Error{Errc::bad_input,
+                 std::string("TLS: cannot read the ") + what + " file '" + path + "'"};
   return {};
 }
 
@@ -59,8 +60,8 @@ Result<void> load_network(caf::actor_system_config& cfg, const ClusterConfig& co
   if (config.tls.empty())
     return {};
   const auto& tls = config.tls;
-  for (auto [path, what] : {std::pair{&tls.certificate, "certificate"},
-                            std::pair{&tls.key, "key"}, std::pair{&tls.ca, "CA"}})
+  for (auto [path, what] : {std::pair{&tls.certificate, "certificate"}, std::pair{&tls.key, "key"},
+                            std::pair{&tls.ca, "CA"}})
     if (auto readable = check_readable(*path, what); !readable)
       return readable;
   cfg.openssl_certificate = tls.certificate;

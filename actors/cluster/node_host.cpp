@@ -5,7 +5,6 @@
 #include "actors/item_actor.hpp"
 #include "actors/node_spec.hpp"
 #include "actors/wire.hpp"
-
 #include "core/outcome_codec.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -58,20 +57,19 @@ void reject(HostActor* self, const caf::actor& batch, std::uint32_t slot, std::u
 caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64_t capacity) {
   self->state.env = std::move(environment);
   self->state.capacity = capacity;
-  self->state.hooks = std::make_shared<const RunHooks>(RunOptions{}, 0,
-                                              std::make_shared<detail::RunMeter>(), nullptr,
-                                              nullptr);
+  self->state.hooks = std::make_shared<const RunHooks>(
+      RunOptions{}, 0, std::make_shared<detail::RunMeter>(), nullptr, nullptr);
   // A peer's message of a kind this host does not know: logged (cut short) and dropped, never
   // fatal. No answer: an error sent back would end a sender that has no error handler.
-  self->set_default_handler([](caf::scheduled_actor* actor, caf::message_view& message)
-                                -> caf::result<caf::message> {
-    auto& host = static_cast<HostActor*>(actor)->state;
-    auto text = to_string(message.copy_content_to_message());
-    if (text.size() > 200)
-      text = text.substr(0, 200) + "...";
-    host.env->log("node: dropped a message it does not understand: " + text);
-    return caf::delegated<caf::message>{};
-  });
+  self->set_default_handler(
+      [](caf::scheduled_actor* actor, caf::message_view& message) -> caf::result<caf::message> {
+        auto& host = static_cast<HostActor*>(actor)->state;
+        auto text = to_string(message.copy_content_to_message());
+        if (text.size() > 200)
+          text = text.substr(0, 200) + "...";
+        host.env->log("node: dropped a message it does not understand: " + text);
+        return caf::delegated<caf::message>{};
+      });
   self->set_error_handler([self](caf::error& err) {
     self->state.env->log("node: ignored an error message: " + self->system().render(err));
   });
@@ -125,8 +123,8 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
         auto known = st.types.find(type);
         if (known == st.types.end()) {
           if (!st.env->nodes.contains(type))
-            return fail(Errc::invalid_flow, st.env->nodes.make(type).error().message +
-                                                " (on this cluster node)");
+            return fail(Errc::invalid_flow,
+                        st.env->nodes.make(type).error().message + " (on this cluster node)");
           known = st.types
                       .emplace(type, remote_node_type(Scope{st.env, st.hooks, "", 0}, type,
                                                       registered_factory(st.env, type)))
@@ -134,8 +132,8 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
         }
         auto item = from_msgpack(wire_view(payload));
         if (!item)
-          return fail(Errc::bad_input, "the item's payload does not decode: " +
-                                           item.error().message);
+          return fail(Errc::bad_input,
+                      "the item's payload does not decode: " + item.error().message);
         if (!gateway)
           return fail(Errc::bad_input, "the launch names no limit gateway");
         // Each launch counts and keeps its own model calls: they go back with its outcome.
@@ -144,9 +142,11 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
         counting.on_model_call = [calls](const ModelCallEvent& call) { calls->add(call); };
         auto usage = std::make_shared<const RunHooks>(
             std::move(counting), run, std::make_shared<detail::RunMeter>(), nullptr, nullptr);
-        RemoteLaunch remote{batch, slot, launch, static_cast<std::size_t>(index), attempt,
-                            RemoteLimits{gateway, run, weight, std::move(usage), std::move(calls)},
-                            std::move(*item)};
+        RemoteLaunch remote{
+            batch,           slot,
+            launch,          static_cast<std::size_t>(index),
+            attempt,         RemoteLimits{gateway, run, weight, std::move(usage), std::move(calls)},
+            std::move(*item)};
         auto actor = spawn_remote_item(self, *known->second, std::move(remote));
         st.items[{batch.address(), launch}] = actor;
         if (st.batches[batch.address()]++ == 0)
@@ -154,8 +154,8 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
       },
       [self](rcancel_atom, std::uint32_t launch) {
         auto& items = self->state.items;
-        if (auto it = items.find({caf::actor_cast<caf::actor_addr>(self->current_sender()),
-                                  launch});
+        if (auto it =
+                items.find({caf::actor_cast<caf::actor_addr>(self->current_sender()), launch});
             it != items.end())
           self->send_exit(it->second, caf::exit_reason::user_shutdown);
       },
@@ -174,11 +174,9 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
 
 } // namespace
 
-Result<std::pair<caf::actor, std::uint16_t>> serve_node(caf::actor_system& system,
-                                                        EnvironmentPtr env,
-                                                        const ClusterConfig& config,
-                                                        const ServeOptions& options,
-                                                        std::size_t workers) {
+Result<std::pair<caf::actor, std::uint16_t>>
+serve_node(caf::actor_system& system, EnvironmentPtr env, const ClusterConfig& config,
+           const ServeOptions& options, std::size_t workers) {
   if (auto allowed = check_off_loopback(config, options.bind, "serve: binding " + options.bind);
       !allowed)
     return allowed.error();
@@ -194,8 +192,8 @@ Result<std::pair<caf::actor, std::uint16_t>> serve_node(caf::actor_system& syste
         .receive([&](std::uint16_t bound) { port = bound; },
                  [&](caf::error& err) {
                    failed = Error{Errc::unavailable, "serve: cannot listen on " + options.bind +
-                                                         ":" + std::to_string(options.port) +
-                                                         ": " + system.render(err)};
+                                                         ":" + std::to_string(options.port) + ": " +
+                                                         system.render(err)};
                  });
   }
   if (failed) {

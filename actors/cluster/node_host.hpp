@@ -19,10 +19,8 @@ namespace actorflow::actors {
 
 /// Publishes a node host for `env`'s registered node types (Runtime::serve); returns the
 /// host (stop it with an exit message) and the port.
-Result<std::pair<caf::actor, std::uint16_t>> serve_node(caf::actor_system& system,
-                                                        EnvironmentPtr env,
-                                                        const ClusterConfig& config,
-                                                        const ServeOptions& options,
-                                                        std::size_t workers);
+Result<std::pair<caf::actor, std::uint16_t>>
+serve_node(caf::actor_system& system, EnvironmentPtr env, const ClusterConfig& config,
+           const ServeOptions& options, std::size_t workers);
 
 } // namespace actorflow::actors

@@ -1,7 +1,6 @@
 #include "actors/cluster/protocol.hpp"
 
 #include "actors/wire.hpp"
-
 #include "core/outcome_codec.hpp"
 
 #include <array>

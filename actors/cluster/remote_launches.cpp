@@ -2,7 +2,6 @@
 
 #include "actors/cluster/protocol.hpp"
 #include "actors/wire.hpp"
-
 #include "core/outcome_codec.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -22,8 +21,8 @@ void RemoteLaunches::send(const Cluster::Place& place, const Value& input, const
     self_->monitor(place.host); // a connection of the node not seen before
   }
   self_->send(place.host, rexec_atom::value, cluster_protocol_version, type_, to_wire(input),
-              launch.slot, launch.launch, static_cast<std::uint64_t>(launch.index),
-              launch.attempt, cluster_->gateway(), hooks.run_id, hooks.options.weight);
+              launch.slot, launch.launch, static_cast<std::uint64_t>(launch.index), launch.attempt,
+              cluster_->gateway(), hooks.run_id, hooks.options.weight);
 }
 
 void RemoteLaunches::cancel(const caf::actor& host, std::uint32_t launch) {
@@ -42,12 +41,11 @@ std::optional<NodeConnection> RemoteLaunches::connection_down(const caf::actor_a
 }
 
 void RemoteLaunches::count_lost(const NodeConnection& connection, std::size_t count,
-                          const std::string& path) {
+                                const std::string& path) {
   cluster_->lost(connection.node, connection.generation, count);
   requeued_ += count;
   log_("[" + path + "] cluster node " + address_of(connection.node).str() +
-                " is gone: " + std::to_string(count) +
-                " items in flight there start again elsewhere");
+       " is gone: " + std::to_string(count) + " items in flight there start again elsewhere");
 }
 
 Result<ItemOutcome> RemoteLaunches::accept(const std::vector<char>& outcome,

@@ -86,8 +86,7 @@ private:
   std::string type_; // the node type's registered name, which the nodes look up
   std::function<void(std::string_view)> log_;
   // Node hosts monitored: the node, and its connections monitored, oldest first.
-  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>>
-      watched_;
+  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>> watched_;
   std::vector<NodeAddress> addresses_; // by node - 1, as learnt
   std::uint64_t requeued_ = 0;
 };

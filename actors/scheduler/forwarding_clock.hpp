@@ -63,8 +63,7 @@ public:
     target_->set_multi_timeout(t, self, type, id);
   }
 
-  void set_request_timeout(time_point t, caf::abstract_actor* self,
-                           caf::message_id id) override {
+  void set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) override {
     mark(self);
     target_->set_request_timeout(t, self, id);
   }

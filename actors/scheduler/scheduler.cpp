@@ -97,8 +97,7 @@ private:
 
 // CAF's `Policy`, counting jobs when time is virtual.
 template <class Policy>
-caf::actor_system::module* make_coordinator(caf::actor_system& system,
-                                            TimeoutTrackedLookup tracked,
+caf::actor_system::module* make_coordinator(caf::actor_system& system, TimeoutTrackedLookup tracked,
                                             detail::VirtualActorClock* virtual_clock) {
   if (virtual_clock)
     return new Coordinator<IdleCounting<Policy>>(system, tracked, virtual_clock);

@@ -13,9 +13,9 @@
 // The scheduler depends on no other actor: what it needs to know of them (which actors track
 // their timeouts) it is given.
 
-#include "actors/scheduler/forwarding_clock.hpp"
-
 #include <actorflow/runtime.hpp>
+
+#include "actors/scheduler/forwarding_clock.hpp"
 
 #include <caf/fwd.hpp>
 

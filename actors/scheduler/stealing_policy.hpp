@@ -67,8 +67,8 @@ public:
     // The rest is this worker's own bookkeeping as a thief.
     caf::resumable* timed = nullptr; // the stolen job being timed
     Clock::time_point timed_start{};
-    Clock::duration backoff{0};       // zero: stealing pays
-    Clock::time_point next_theft{};   // no theft before
+    Clock::duration backoff{0};     // zero: stealing pays
+    Clock::time_point next_theft{}; // no theft before
     // Each victim's `finished` as this worker last looked (with jobs queued there), when it
     // looked, and since when it has looked without seeing it change.
     struct Progress {

@@ -27,8 +27,7 @@ public:
                          std::uint64_t id) override {
     changed([&] { Base::set_multi_timeout(t, self, type, id); });
   }
-  void set_request_timeout(time_point t, caf::abstract_actor* self,
-                           caf::message_id id) override {
+  void set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) override {
     changed([&] { Base::set_request_timeout(t, self, id); });
   }
   void cancel_ordinary_timeout(caf::abstract_actor* self, caf::atom_value type) override {

@@ -19,8 +19,8 @@
 #include "actors/scheduler/scheduler.hpp"
 #include "actors/scheduler/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
-#include "store/run_checkpoint.hpp"
 #include "run_state.hpp"
+#include "store/run_checkpoint.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -78,8 +78,9 @@ struct RuntimeImpl {
     if (network) {
       if (auto loaded = actors::load_network(cfg, cluster); !loaded) {
         network_error = loaded.error();
-        environment->log("cluster: " + network_error->message + "; the runtime runs without "
-                                                                "the network");
+        environment->log("cluster: " + network_error->message +
+                         "; the runtime runs without "
+                         "the network");
       }
     } else {
       network_error = Error{Errc::bad_input, "the runtime has no network: set "
@@ -151,20 +152,20 @@ struct RuntimeImpl {
   actors::EnvironmentPtr env;
   std::size_t workers = 0;
   std::shared_ptr<testing::VirtualClock> clock; // outlives the system (declared before it)
-  caf::actor_system_config cfg; // must outlive the system
+  caf::actor_system_config cfg;                 // must outlive the system
   std::unique_ptr<caf::actor_system> system;
-  std::function<detail::SpanSink::TimePoint()> now;     // the actors' clock, for spans
-  detail::SpanSink::TimePoint origin;                    // when the Runtime was made, on it
-  std::string trace_file;                                // RuntimeConfig::trace_file
-  std::shared_ptr<CheckpointStore> checkpoints;          // RuntimeConfig::checkpoints
-  std::shared_ptr<TraceWriter> trace;                    // set when trace_file is
-  std::mutex trace_mutex;                                // held while the file is written
+  std::function<detail::SpanSink::TimePoint()> now; // the actors' clock, for spans
+  detail::SpanSink::TimePoint origin;               // when the Runtime was made, on it
+  std::string trace_file;                           // RuntimeConfig::trace_file
+  std::shared_ptr<CheckpointStore> checkpoints;     // RuntimeConfig::checkpoints
+  std::shared_ptr<TraceWriter> trace;               // set when trace_file is
+  std::mutex trace_mutex;                           // held while the file is written
 
   std::mutex mutex;
-  bool stopped = false;                                               // guarded by mutex
-  std::uint64_t next_run_id = 1;                                      // guarded by mutex
-  std::unordered_map<std::uint64_t, std::weak_ptr<RunState>> live;    // guarded by mutex
-  std::vector<std::shared_ptr<ActorSlot>> helpers;                    // guarded by mutex
+  bool stopped = false;                                            // guarded by mutex
+  std::uint64_t next_run_id = 1;                                   // guarded by mutex
+  std::unordered_map<std::uint64_t, std::weak_ptr<RunState>> live; // guarded by mutex
+  std::vector<std::shared_ptr<ActorSlot>> helpers;                 // guarded by mutex
   std::vector<caf::actor> node_hosts; // Runtime::serve's; guarded by mutex
   std::optional<Error> network_error; // why serve and add_node cannot work (none: they can)
 };
@@ -247,8 +248,9 @@ void end_durable_run(detail::RunCheckpoint& checkpoint, Result<RunResult>& outco
   auto flushed = checkpoint.items->flush();
   if (!flushed && outcome.ok())
     outcome = Error{flushed.error().code, "checkpoint: " + flushed.error().message};
-  auto ended = checkpoint.store->end_run(checkpoint.run_id, status_of(outcome),
-                                         outcome.ok() ? std::string() : outcome.error().to_string());
+  auto ended =
+      checkpoint.store->end_run(checkpoint.run_id, status_of(outcome),
+                                outcome.ok() ? std::string() : outcome.error().to_string());
   if (!ended && outcome.ok())
     outcome = Error{ended.error().code, "checkpoint: " + ended.error().message};
 }
@@ -260,10 +262,9 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   if (!options.run_id.empty()) {
     auto& store = impl_->checkpoints;
     if (!store)
-      return ended_run(*impl_, Error{Errc::bad_input,
-                                      "run '" + options.run_id +
-                                          "': a run id needs a checkpoint store "
-                                          "(RuntimeConfig::checkpoints)"});
+      return ended_run(*impl_, Error{Errc::bad_input, "run '" + options.run_id +
+                                                          "': a run id needs a checkpoint store "
+                                                          "(RuntimeConfig::checkpoints)"});
     if (auto begun = store->begin_run(options.run_id, flow.name(), initial); !begun)
       return ended_run(*impl_, begun.error());
     checkpoint = std::make_shared<detail::RunCheckpoint>();
@@ -334,7 +335,8 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   };
   if (impl.stopped)
     return refuse(Error{Errc::cancelled, "run: the runtime has shut down"});
-  if (auto missing = detail::missing_node_types(*detail::FlowAccess::graph(flow), impl.env->nodes); !missing.empty()) {
+  if (auto missing = detail::missing_node_types(*detail::FlowAccess::graph(flow), impl.env->nodes);
+      !missing.empty()) {
     std::string message;
     for (const auto& line : missing)
       message += (message.empty() ? "" : "; ") + line;
@@ -372,8 +374,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   };
   auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, hooks, ""},
                                       detail::FlowAccess::graph(flow), std::move(on_done));
-  run->set_canceller(
-      [root] { caf::anon_send_exit(root, caf::exit_reason::user_shutdown); });
+  run->set_canceller([root] { caf::anon_send_exit(root, caf::exit_reason::user_shutdown); });
   // Sent under the lock so that shutdown cannot tear the system down in between.
   caf::anon_send(root, actors::run_atom::value, std::move(initial));
   return RunHandle(run);

@@ -12,9 +12,7 @@ VirtualClock::VirtualClock()
     : clock_(std::make_unique<detail::VirtualActorClock>()), origin_(clock_->now()) {}
 VirtualClock::~VirtualClock() = default;
 
-std::chrono::nanoseconds VirtualClock::elapsed() const {
-  return clock_->now() - origin_;
-}
+std::chrono::nanoseconds VirtualClock::elapsed() const { return clock_->now() - origin_; }
 
 std::size_t VirtualClock::pending() const {
   return clock_->locked([&] { return clock_->schedule().size(); });

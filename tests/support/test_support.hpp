@@ -28,8 +28,7 @@ inline RuntimeConfig two_workers() {
 
 /// The value of `result`; fails the test with the error if there is none.
 template <class T>
-  requires(!std::is_void_v<T>)
-T must(Result<T> result) {
+requires(!std::is_void_v<T>) T must(Result<T> result) {
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().to_string()));
   return std::move(*result);
 }

@@ -43,16 +43,21 @@ std::vector<std::string_view> word_pieces(std::string_view text) {
 } // namespace
 
 Answer chat_answer(const wire::ChatCall& call, const ChatResponse& response, std::string id) {
-  Answer out{.body = {}, .events = {}, .usage = response.usage, .object = "chat.completion",
-             .id = std::move(id), .created = unix_now(), .model = response.model};
+  Answer out{.body = {},
+             .events = {},
+             .usage = response.usage,
+             .object = "chat.completion",
+             .id = std::move(id),
+             .created = unix_now(),
+             .model = response.model};
   if (!call.stream) {
     out.body = wire::encode_chat_response(response, out.id, out.created);
     return out;
   }
   out.object = "chat.completion.chunk";
   for (auto piece : word_pieces(response.text))
-    out.events.push_back(wire::encode_chat_chunk(out.id, out.created, out.model, piece,
-                                                 std::nullopt, std::nullopt));
+    out.events.push_back(
+        wire::encode_chat_chunk(out.id, out.created, out.model, piece, std::nullopt, std::nullopt));
   out.events.push_back(wire::encode_chat_chunk(
       out.id, out.created, out.model, "", response.finish_reason,
       call.include_usage ? std::optional<Usage>(response.usage) : std::nullopt));
@@ -65,8 +70,12 @@ std::uint64_t cost_of(const wire::ChatCall& call) { return reserved_tokens(call.
 std::uint64_t cost_of(const EmbedRequest& request) { return reserved_tokens(request); }
 
 Answer embed_answer(const Embeddings& embeddings) {
-  return Answer{.body = wire::encode_embed_response(embeddings), .events = {},
-                .usage = embeddings.usage, .object = "list", .id = {}, .created = 0,
+  return Answer{.body = wire::encode_embed_response(embeddings),
+                .events = {},
+                .usage = embeddings.usage,
+                .object = "list",
+                .id = {},
+                .created = 0,
                 .model = embeddings.model};
 }
 

@@ -2,9 +2,9 @@
 // What a model call answers (JSON, or server-sent events for a stream), and the ways a fault
 // spoils it.
 
-#include "providers/openai_wire.hpp"
-
 #include <actorflow/llm.hpp>
+
+#include "providers/openai_wire.hpp"
 
 #include <httplib.h>
 
@@ -17,7 +17,6 @@ namespace actorflow::tools::sim {
 
 constexpr const char* json_type = "application/json";
 constexpr const char* sse_type = "text/event-stream";
-
 
 // What a model call answers, and what a fault needs to spoil it.
 struct Answer {

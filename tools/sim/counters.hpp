@@ -13,7 +13,6 @@ namespace actorflow::tools::sim {
 
 using json = nlohmann::json;
 
-
 struct Counters {
   using Count = std::atomic<std::uint64_t>;
   Count chat{0}, embeddings{0}, ok{0};
@@ -35,24 +34,31 @@ struct Counters {
     auto embeds = embeddings.load();
     auto on_requests = rejected_requests.load();
     auto on_tokens = rejected_tokens.load();
-    return {{"requests", chats + embeds}, {"chat", chats},
-            {"embeddings", embeds}, {"ok", ok.load()},
-            {"rejected", on_requests + on_tokens}, {"rejected_requests", on_requests},
-            {"rejected_tokens", rejected_tokens.load()}, {"too_large", too_large.load()},
-            {"unauthorized", unauthorized.load()}, {"bad_request", bad_request.load()},
-            {"faults", fault_counts}, {"prompt_tokens", prompt_tokens.load()},
+    return {{"requests", chats + embeds},
+            {"chat", chats},
+            {"embeddings", embeds},
+            {"ok", ok.load()},
+            {"rejected", on_requests + on_tokens},
+            {"rejected_requests", on_requests},
+            {"rejected_tokens", rejected_tokens.load()},
+            {"too_large", too_large.load()},
+            {"unauthorized", unauthorized.load()},
+            {"bad_request", bad_request.load()},
+            {"faults", fault_counts},
+            {"prompt_tokens", prompt_tokens.load()},
             {"completion_tokens", completion_tokens.load()},
-            {"tokens_charged", tokens_charged.load()}, {"tokens_refunded", tokens_refunded.load()},
-            {"tokens_debited", tokens_debited.load()}, {"in_flight", in_flight.load()},
+            {"tokens_charged", tokens_charged.load()},
+            {"tokens_refunded", tokens_refunded.load()},
+            {"tokens_debited", tokens_debited.load()},
+            {"in_flight", in_flight.load()},
             {"max_in_flight", max_in_flight.load()}};
   }
 
   // Everything but in_flight, which counts calls still being served.
   void reset() {
-    for (Count* count : {&chat, &embeddings, &ok, &rejected_requests,
-                         &rejected_tokens, &too_large, &unauthorized, &bad_request,
-                         &prompt_tokens, &completion_tokens, &tokens_charged,
-                         &tokens_refunded, &tokens_debited})
+    for (Count* count : {&chat, &embeddings, &ok, &rejected_requests, &rejected_tokens, &too_large,
+                         &unauthorized, &bad_request, &prompt_tokens, &completion_tokens,
+                         &tokens_charged, &tokens_refunded, &tokens_debited})
       count->store(0);
     for (auto& count : faults)
       count.store(0);

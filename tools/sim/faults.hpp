@@ -14,7 +14,6 @@
 
 namespace actorflow::tools::sim {
 
-
 // Both enums below are spelled on the command line as their names, in declaration order.
 enum class Fault : std::uint8_t { server_error, drop, malformed, missing, slow };
 constexpr std::array<std::string_view, 5> fault_names{"500", "drop", "malformed", "missing",

@@ -2,9 +2,9 @@
 // The sim's rate limits: a token bucket for requests and one for tokens (see sim/sim.hpp for
 // exactly how they count).
 
-#include "sim/sim.hpp"
-
 #include <actorflow/llm.hpp>
+
+#include "sim/sim.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -18,7 +18,6 @@ namespace actorflow::tools::sim {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
 
 // A token bucket refilled continuously. A call takes what it costs even when that is more than
 // the bucket holds, so the level may go negative: a big call is paid for by the calls after it.

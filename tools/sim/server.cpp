@@ -2,19 +2,17 @@
 // of the body and of the x-sim-* headers, the size check, the rate limits (a 429 answers at
 // once), the fault draw, the latency wait, and then the answer (which settles the token bucket
 // with its actual usage) or the fault.
-#include "sim/sim.hpp"
+#include <actorflow/llm.hpp>
+#include <actorflow/local_model.hpp>
+#include <actorflow/tokens.hpp>
 
+#include "providers/openai_wire.hpp"
 #include "sim/answers.hpp"
 #include "sim/counters.hpp"
 #include "sim/faults.hpp"
 #include "sim/limiter.hpp"
+#include "sim/sim.hpp"
 #include "stop_signals.hpp"
-
-#include "providers/openai_wire.hpp"
-
-#include <actorflow/llm.hpp>
-#include <actorflow/local_model.hpp>
-#include <actorflow/tokens.hpp>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -46,7 +44,6 @@ using namespace sim;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
 
 struct SimState {
   explicit SimState(SimOptions opts) : options(std::move(opts)), random(options.seed) {}
@@ -194,8 +191,8 @@ std::optional<SimState::Directives> SimState::directives(const httplib::Request&
     auto name = req.get_header_value("x-sim-fault");
     out.fault = parse_name<Fault>(fault_names, name);
     if (!out.fault) {
-      bad_request(res, "x-sim-fault: unknown kind '" + name + "' (known: " + join(fault_names) +
-                           ")");
+      bad_request(res,
+                  "x-sim-fault: unknown kind '" + name + "' (known: " + join(fault_names) + ")");
       return std::nullopt;
     }
   }
@@ -219,8 +216,8 @@ bool SimState::within_limits(httplib::Response& res, std::uint64_t token_cost) {
     ++counters.too_large;
     answer_error(res, 400,
                  "Request too large: it needs " + std::to_string(token_cost) +
-                     " tokens (prompt and max_tokens), over the limit of " +
-                     std::to_string(limit) + " tokens per minute",
+                     " tokens (prompt and max_tokens), over the limit of " + std::to_string(limit) +
+                     " tokens per minute",
                  "invalid_request_error", "request_too_large");
     return false;
   }
@@ -241,12 +238,11 @@ bool SimState::within_limits(httplib::Response& res, std::uint64_t token_cost) {
   wire::encode_retry_after(wait, retry);
   for (auto& [name, value] : retry)
     res.set_header(name, value);
-  auto message = "Rate limit reached for " + std::string(admission.limited_by) +
-                 " per minute: limit " +
-                 std::to_string(on_tokens ? options.tokens_per_minute
-                                          : options.requests_per_minute) +
-                 ", requested " + std::to_string(on_tokens ? token_cost : 1) +
-                 ". Please try again in " + wire::format_duration(wait) + ".";
+  auto message =
+      "Rate limit reached for " + std::string(admission.limited_by) + " per minute: limit " +
+      std::to_string(on_tokens ? options.tokens_per_minute : options.requests_per_minute) +
+      ", requested " + std::to_string(on_tokens ? token_cost : 1) + ". Please try again in " +
+      wire::format_duration(wait) + ".";
   answer_error(res, 429, message, admission.limited_by, "rate_limit_exceeded");
   return false;
 }
@@ -268,19 +264,19 @@ milliseconds SimState::draw_latency() {
   if (distribution != LatencyDistribution::fixed && mean + jitter > 0) {
     std::lock_guard lock(random_mutex);
     switch (distribution) {
-    case LatencyDistribution::fixed:
-      break;
-    case LatencyDistribution::uniform:
-      drawn = std::uniform_real_distribution<double>(mean - jitter, mean + jitter)(random);
-      break;
-    case LatencyDistribution::normal:
-      if (jitter > 0)
-        drawn = std::normal_distribution<double>(mean, jitter)(random);
-      break;
-    case LatencyDistribution::exponential:
-      if (mean > 0)
-        drawn = std::exponential_distribution<double>(1.0 / mean)(random);
-      break;
+      case LatencyDistribution::fixed:
+        break;
+      case LatencyDistribution::uniform:
+        drawn = std::uniform_real_distribution<double>(mean - jitter, mean + jitter)(random);
+        break;
+      case LatencyDistribution::normal:
+        if (jitter > 0)
+          drawn = std::normal_distribution<double>(mean, jitter)(random);
+        break;
+      case LatencyDistribution::exponential:
+        if (mean > 0)
+          drawn = std::exponential_distribution<double>(1.0 / mean)(random);
+        break;
     }
   }
   return milliseconds(std::llround(std::max(0.0, drawn)));
@@ -315,22 +311,22 @@ void SimState::deliver(httplib::Response& res, const Directives& wanted, std::ui
   if (fault) {
     ++counters.faults[static_cast<std::size_t>(*fault)];
     switch (*fault) {
-    case Fault::server_error:
-      answer_error(res, 500, "The server had an error while processing your request (sim fault)",
-                   "server_error");
-      return;
-    case Fault::drop:
-      drop_connection(res, answer);
-      return;
-    case Fault::malformed:
-      res.set_content(malformed(answer), answer.content_type());
-      return;
-    case Fault::missing:
-      res.set_content(without_result(answer), answer.content_type());
-      return;
-    case Fault::slow:
-      pause(milliseconds(options.slow_ms));
-      break; // and then the answer, late
+      case Fault::server_error:
+        answer_error(res, 500, "The server had an error while processing your request (sim fault)",
+                     "server_error");
+        return;
+      case Fault::drop:
+        drop_connection(res, answer);
+        return;
+      case Fault::malformed:
+        res.set_content(malformed(answer), answer.content_type());
+        return;
+      case Fault::missing:
+        res.set_content(without_result(answer), answer.content_type());
+        return;
+      case Fault::slow:
+        pause(milliseconds(options.slow_ms));
+        break; // and then the answer, late
     }
   }
   // Settled before the answer goes out: a client that hears it may call again at once.
@@ -353,9 +349,8 @@ Result<std::uint16_t> SimServer::start() {
   const auto& options = s.options;
   auto distribution = parse_name<LatencyDistribution>(distribution_names, options.latency_dist);
   if (!distribution)
-    return Error{Errc::bad_input, "--latency-dist: unknown distribution '" +
-                                      options.latency_dist + "' (known: " +
-                                      join(distribution_names) + ")"};
+    return Error{Errc::bad_input, "--latency-dist: unknown distribution '" + options.latency_dist +
+                                      "' (known: " + join(distribution_names) + ")"};
   s.distribution = *distribution;
   auto faults = parse_fault_list(options.faults);
   if (!faults)
@@ -391,10 +386,9 @@ Result<std::uint16_t> SimServer::start() {
                                                                  : -1;
   if (port < 0) {
     int error = errno;
-    return Error{Errc::unavailable, "cannot listen on " + options.bind + ":" +
-                                        std::to_string(options.port) +
-                                        (error != 0 ? ": " + std::string(std::strerror(error))
-                                                    : std::string())};
+    return Error{Errc::unavailable,
+                 "cannot listen on " + options.bind + ":" + std::to_string(options.port) +
+                     (error != 0 ? ": " + std::string(std::strerror(error)) : std::string())};
   }
   // httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into Debian's
   // library): when hundreds of clients connect at once, the kernel drops the surplus SYNs and
@@ -434,7 +428,6 @@ void SimServer::stop() {
   s.listener.join();
 }
 
-
 int run_sim(const SimOptions& options) {
   const auto stop_signals = block_stop_signals(); // before any thread starts
 
@@ -444,8 +437,7 @@ int run_sim(const SimOptions& options) {
     std::cerr << "actorflow sim: " << port.error().message << "\n";
     return 1;
   }
-  auto host = options.bind.find(':') == std::string::npos ? options.bind
-                                                           : "[" + options.bind + "]";
+  auto host = options.bind.find(':') == std::string::npos ? options.bind : "[" + options.bind + "]";
   std::cout << json{{"listening", host + ":" + std::to_string(*port)}, {"port", *port}}.dump()
             << std::endl;
   wait_for_stop_signal(stop_signals);

@@ -47,7 +47,7 @@ struct SimOptions {
 
   std::string api_key; ///< empty: no authorization needed
 
-  double fault_rate = 0.0;                         ///< chance that an admitted call fails
+  double fault_rate = 0.0;                                ///< chance that an admitted call fails
   std::string faults = "500,drop,malformed,missing,slow"; ///< the kinds drawn from
   std::uint64_t slow_ms = 30'000; ///< how long the `slow` fault stalls before answering
 };

@@ -1,12 +1,15 @@
 #pragma once
-/// The whole public API: `#include <actorflow/actorflow.hpp>`.
+/// actorflow::runtime's whole public API: `#include <actorflow/actorflow.hpp>`. The opt-in
+/// ingestion library has its own: <actorflow/ingest.hpp> (link actorflow::ingest).
 
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/batch.hpp>
 #include <actorflow/checkpoint.hpp>
 #include <actorflow/cluster.hpp>
 #include <actorflow/context.hpp>
+#include <actorflow/events.hpp>
 #include <actorflow/flow.hpp>
+#include <actorflow/fwd.hpp>
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>

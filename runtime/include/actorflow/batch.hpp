@@ -24,11 +24,12 @@ namespace actorflow {
 /// Compact on purpose (one variant, not a value and an error side by side): an ordered gather
 /// keeps one per item.
 struct ItemOutcome {
-  std::size_t index = 0; ///< the item's position in the input
+  std::size_t index = 0;             ///< the item's position in the input
   std::variant<Value, Error> result; ///< the value when the item succeeded, else its error
   /// From the item's first attempt to its final outcome (backoffs between attempts included).
   std::chrono::microseconds latency{0};
-  std::int64_t tokens = 0; ///< model tokens used by its attempts (ctx.llm() calls; a timed-out attempt's are not known)
+  std::int64_t tokens = 0;    ///< model tokens used by its attempts (ctx.llm() calls; a timed-out
+                              ///< attempt's are not known)
   std::uint32_t attempts = 0; ///< attempts made at exec for this item (1 without retries)
   /// Where its latest attempt ran: empty in this Runtime, else the cluster node's "host:port"
   /// (see actorflow/cluster.hpp).
@@ -95,7 +96,7 @@ struct BatchOptions {
 
 /// Counts of a finished batch.
 struct BatchSummary {
-  std::size_t started = 0;   ///< items given to a child actor
+  std::size_t started = 0; ///< items given to a child actor
   std::size_t succeeded = 0;
   std::size_t failed = 0;    ///< including cancelled ones
   std::size_t cancelled = 0; ///< in flight when the batch stopped early
@@ -170,7 +171,8 @@ private:
 class BatchNode : public ParallelBatchNode {
 public:
   explicit BatchNode(FailurePolicy policy = FailurePolicy::collect())
-      : ParallelBatchNode(BatchOptions{.max_concurrency = 1, .policy = policy, .as_completed = false}) {}
+      : ParallelBatchNode(
+            BatchOptions{.max_concurrency = 1, .policy = policy, .as_completed = false}) {}
 };
 
 } // namespace actorflow

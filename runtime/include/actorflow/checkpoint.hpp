@@ -64,8 +64,8 @@ struct RunRecord {
   std::string next_node{};      ///< where a resume starts ("" once the flow has ended)
   std::uint64_t items_done = 0; ///< item outcomes committed (every batch of the run)
   std::uint64_t items_failed = 0;
-  std::uint64_t tokens = 0;     ///< tokens of the committed items
-  std::string error{};          ///< why it failed or was cancelled
+  std::uint64_t tokens = 0; ///< tokens of the committed items
+  std::string error{};      ///< why it failed or was cancelled
   std::chrono::system_clock::time_point created{};
   std::chrono::system_clock::time_point updated{};
 };
@@ -87,8 +87,8 @@ struct ItemCheckpoint {
 /// The key of an item of the batch node at `node_path`, version `node_version`, with `input`:
 /// 32 hex digits of a 128-bit hash of the three (length-prefixed, so no two triples collide by
 /// concatenation). The run id is not in it: keys live inside their run.
-[[nodiscard]] std::string checkpoint_item_key(std::string_view node_path, std::string_view node_version,
-                                   const Value& input);
+[[nodiscard]] std::string checkpoint_item_key(std::string_view node_path,
+                                              std::string_view node_version, const Value& input);
 
 /// Where runs are recorded. Implementations must be safe to call from any thread.
 ///

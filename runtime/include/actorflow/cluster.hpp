@@ -67,7 +67,7 @@ struct ServeOptions {
 
 /// One connected (or configured) node, as `Runtime::cluster_status` sees it.
 struct NodeStatus {
-  std::string address;      ///< "host:port"
+  std::string address; ///< "host:port"
   bool connected = false;
   std::size_t capacity = 0; ///< what the node said it takes at once
   std::size_t in_flight = 0;

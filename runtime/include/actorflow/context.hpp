@@ -61,8 +61,8 @@ public:
   /// `Runtime::spawn_actor` and yields its answer, or `timeout` after `timeout`.
   [[nodiscard]] auto ask(ActorRef target, Value request,
                          std::chrono::nanoseconds timeout = std::chrono::seconds(30)) {
-    auto start = [this, target = std::move(target), request = std::move(request), timeout](
-                     std::coroutine_handle<> h, std::optional<Result<Value>>& out) mutable {
+    auto start = [this, target = std::move(target), request = std::move(request),
+                  timeout](std::coroutine_handle<> h, std::optional<Result<Value>>& out) mutable {
       host_->ask(target, std::move(request), timeout, h, out);
     };
     return detail::HostAwaiter<Result<Value>, decltype(start)>(std::move(start));

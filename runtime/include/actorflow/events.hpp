@@ -47,12 +47,12 @@ struct AttemptEvent {
 
 /// Progress of one batch (`RunOptions::on_progress`): about 100 events per batch, and a final one.
 struct BatchProgress {
-  std::string node;          ///< the batch node's path, e.g. "outer/summarise"
-  std::size_t done = 0;      ///< finished items, failed ones included
+  std::string node;     ///< the batch node's path, e.g. "outer/summarise"
+  std::size_t done = 0; ///< finished items, failed ones included
   std::size_t failed = 0;
   std::size_t in_flight = 0;
   std::optional<std::size_t> total; ///< known for arrays, unknown for generators
-  bool finished = false;     ///< the last event of this batch
+  bool finished = false;            ///< the last event of this batch
 };
 
 /// One model call of a run, reported when it ends (`RunOptions::on_model_call`).
@@ -98,9 +98,9 @@ struct SpanEvent {
   /// wait or a model call, the attempt that made it; for an item, the attempts it took.
   /// 0 for flows and nodes.
   std::uint32_t attempt = 0;
-  std::uint64_t id = 0;            ///< unique within the run, never 0
-  std::uint64_t parent = 0;        ///< the enclosing span's id; 0 for the root flow
-  std::chrono::nanoseconds start{0};    ///< since the run started
+  std::uint64_t id = 0;              ///< unique within the run, never 0
+  std::uint64_t parent = 0;          ///< the enclosing span's id; 0 for the root flow
+  std::chrono::nanoseconds start{0}; ///< since the run started
   std::chrono::nanoseconds duration{0};
   /// Why it failed. Work that was stopped (the run cancelled, a batch that stopped early, an
   /// attempt that timed out) ends with `cancelled` or `timeout`.

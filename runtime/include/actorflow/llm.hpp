@@ -106,7 +106,7 @@ struct Embeddings {
 template <class T>
 struct ModelOutcome {
   ModelOutcome(Result<T> r, RateLimitInfo limits = {})
-      : result(std::move(r)), rate_limits(std::move(limits)) {}
+      : result(std::move(r)), rate_limits(limits) {}
   Result<T> result;
   RateLimitInfo rate_limits;
 };

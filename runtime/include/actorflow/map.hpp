@@ -31,19 +31,22 @@ using MapReducer =
 [[nodiscard]] Flow as_flow(std::string name, NodeFactory node);
 
 /// Burr's MapStates: `flow` over every state `states(state)` returns.
-[[nodiscard]] NodeFactory map_states(Flow flow, std::function<std::vector<State>(const State&)> states,
+[[nodiscard]] NodeFactory map_states(Flow flow,
+                                     std::function<std::vector<State>(const State&)> states,
                                      MapReducer reduce = collect_results(),
                                      BatchOptions options = {});
 
 /// Burr's MapActions: every flow of `flows` over the current state.
-[[nodiscard]] NodeFactory map_actions(std::vector<Flow> flows, MapReducer reduce = collect_results(),
+[[nodiscard]] NodeFactory map_actions(std::vector<Flow> flows,
+                                      MapReducer reduce = collect_results(),
                                       BatchOptions options = {});
 
 /// Burr's MapActionsAndStates: every flow over every state (flow-major order: all states of
 /// flows[0], then of flows[1], ...).
-[[nodiscard]] NodeFactory map_actions_and_states(
-    std::vector<Flow> flows, std::function<std::vector<State>(const State&)> states,
-    MapReducer reduce = collect_results(), BatchOptions options = {});
+[[nodiscard]] NodeFactory
+map_actions_and_states(std::vector<Flow> flows,
+                       std::function<std::vector<State>(const State&)> states,
+                       MapReducer reduce = collect_results(), BatchOptions options = {});
 
 /// PocketFlow's ParallelBatchFlow: `flow` once per parameter set `params(state)` returns (an
 /// array of maps), each run on a copy of the state with that map's members set.

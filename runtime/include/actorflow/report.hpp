@@ -47,8 +47,8 @@ struct NodeReport {
 
 /// One run summed up. Times are on the runtime's clock (virtual under testing::VirtualClock).
 struct RunReport {
-  std::string flow;           ///< the root flow's name
-  std::optional<Error> error; ///< none: the run succeeded
+  std::string flow;                 ///< the root flow's name
+  std::optional<Error> error;       ///< none: the run succeeded
   std::chrono::nanoseconds wall{0}; ///< the root flow's span
   std::size_t items = 0;            ///< batch items, every batch of the run
   std::size_t failed_items = 0;     ///< items whose final outcome was an error

@@ -53,8 +53,8 @@ enum class Errc : std::uint8_t {
 struct Error {
   Error() = default;
   Error(Errc error_code, std::string text,
-        std::optional<std::chrono::milliseconds> retry_after_ = std::nullopt)
-      : code(error_code), message(std::move(text)), retry_after(retry_after_) {}
+        std::optional<std::chrono::milliseconds> wait_before_retry = std::nullopt)
+      : code(error_code), message(std::move(text)), retry_after(wait_before_retry) {}
 
   Errc code = Errc::internal;
   std::string message;
@@ -90,9 +90,18 @@ public:
   explicit operator bool() const noexcept { return ok(); }
 
   /// The value; throws `Failure` carrying the error when there is none.
-  [[nodiscard]] T& value() & { check(); return std::get<0>(data_); }
-  [[nodiscard]] const T& value() const& { check(); return std::get<0>(data_); }
-  [[nodiscard]] T&& value() && { check(); return std::get<0>(std::move(data_)); }
+  [[nodiscard]] T& value() & {
+    check();
+    return std::get<0>(data_);
+  }
+  [[nodiscard]] const T& value() const& {
+    check();
+    return std::get<0>(data_);
+  }
+  [[nodiscard]] T&& value() && {
+    check();
+    return std::get<0>(std::move(data_));
+  }
 
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }

@@ -66,7 +66,6 @@ struct RetryPolicy {
 /// only decorrelated jitter uses it). `uniform01` is a random sample in [0, 1): the caller
 /// owns the randomness, so schedules are reproducible. A `retry_after` in the error wins.
 [[nodiscard]] Millis retry_delay(const RetryPolicy& policy, const Error& error,
-                                 std::uint32_t failed_attempt, Millis previous,
-                                 double uniform01);
+                                 std::uint32_t failed_attempt, Millis previous, double uniform01);
 
 } // namespace actorflow

@@ -29,8 +29,8 @@ namespace detail {
 /// grow the stack).
 struct ResumeAwaiter {
   std::coroutine_handle<> continuation;
-  bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
+  [[nodiscard]] bool await_ready() const noexcept { return false; }
+  [[nodiscard]] std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
     return continuation;
   }
   void await_resume() const noexcept {}
@@ -87,8 +87,8 @@ public:
 
   // -- awaiting from another coroutine --------------------------------------------------------
 
-  bool await_ready() const noexcept { return !h_ || h_.done(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
+  [[nodiscard]] bool await_ready() const noexcept { return !h_ || h_.done(); }
+  [[nodiscard]] std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
     h_.promise().continuation = awaiter;
     return h_; // start (or continue) this task; it resumes `awaiter` when it finishes
   }

@@ -57,8 +57,7 @@ public:
   /// Any integer type up to 64 bits; unsigned values above INT64_MAX do not fit and throw
   /// `BadValueAccess` rather than wrap around.
   template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-  Value(I i) : data_(checked_int(i)) {}
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) Value(I i) : data_(checked_int(i)) {}
   Value(double d) : data_(d) {}
   Value(float f) : data_(static_cast<double>(f)) {}
   Value(std::string s) : data_(std::move(s)) {}

@@ -43,8 +43,9 @@ std::string BatchTally::failure_reason() const {
   char buffer[200];
   switch (policy_.kind()) {
     case FailurePolicy::Kind::quorum:
-      std::snprintf(buffer, sizeof buffer, "quorum not reached: %zu succeeded, %zu needed (%zu failed)",
-                    succeeded_, policy_.min_success(), failed_);
+      std::snprintf(buffer, sizeof buffer,
+                    "quorum not reached: %zu succeeded, %zu needed (%zu failed)", succeeded_,
+                    policy_.min_success(), failed_);
       return buffer;
     case FailurePolicy::Kind::max_error_rate:
       std::snprintf(buffer, sizeof buffer, "error rate over %.3g: %zu of %zu items failed",

@@ -38,7 +38,7 @@ std::string_view to_string(RunStatus status) noexcept {
 }
 
 std::string checkpoint_item_key(std::string_view node_path, std::string_view node_version,
-                     const Value& input) {
+                                const Value& input) {
   // Each part behind its length (8 bytes, little-endian), so ("ab", "c") and ("a", "bc") hash
   // different bytes. The digest must never change: a resumed run looks its items up by it.
   const std::vector<std::uint8_t> bytes = to_msgpack(input);

@@ -4,19 +4,19 @@ namespace actorflow::detail {
 
 bool CircuitBreaker::allow(TimePoint now) {
   switch (state_) {
-  case State::closed:
-    return true;
-  case State::open:
-    if (now < reopens_at())
-      return false;
-    state_ = State::half_open;
-    probe_in_flight_ = true;
-    return true;
-  case State::half_open:
-    if (probe_in_flight_)
-      return false;
-    probe_in_flight_ = true;
-    return true;
+    case State::closed:
+      return true;
+    case State::open:
+      if (now < reopens_at())
+        return false;
+      state_ = State::half_open;
+      probe_in_flight_ = true;
+      return true;
+    case State::half_open:
+      if (probe_in_flight_)
+        return false;
+      probe_in_flight_ = true;
+      return true;
   }
   return true;
 }

@@ -4,20 +4,20 @@ namespace actorflow {
 
 std::string_view to_string(AttemptEvent::Kind kind) noexcept {
   switch (kind) {
-  case AttemptEvent::Kind::failed:
-    return "failed";
-  case AttemptEvent::Kind::timed_out:
-    return "timed_out";
-  case AttemptEvent::Kind::retry_scheduled:
-    return "retry_scheduled";
-  case AttemptEvent::Kind::gave_up:
-    return "gave_up";
-  case AttemptEvent::Kind::fallback_used:
-    return "fallback_used";
-  case AttemptEvent::Kind::circuit_opened:
-    return "circuit_opened";
-  case AttemptEvent::Kind::circuit_rejected:
-    return "circuit_rejected";
+    case AttemptEvent::Kind::failed:
+      return "failed";
+    case AttemptEvent::Kind::timed_out:
+      return "timed_out";
+    case AttemptEvent::Kind::retry_scheduled:
+      return "retry_scheduled";
+    case AttemptEvent::Kind::gave_up:
+      return "gave_up";
+    case AttemptEvent::Kind::fallback_used:
+      return "fallback_used";
+    case AttemptEvent::Kind::circuit_opened:
+      return "circuit_opened";
+    case AttemptEvent::Kind::circuit_rejected:
+      return "circuit_rejected";
   }
   return "unknown";
 }

@@ -25,8 +25,7 @@ struct BuilderGraph : FlowGraph {
   std::optional<RetryPolicy> default_retry;
 };
 
-std::vector<std::string> missing_node_types(const FlowGraph& graph,
-                                            const NodeRegistry& registry) {
+std::vector<std::string> missing_node_types(const FlowGraph& graph, const NodeRegistry& registry) {
   std::vector<std::string> missing;
   for (const auto& v : graph.vertices) {
     if (v.kind == Vertex::Kind::registered && !registry.contains(v.type_name))
@@ -52,8 +51,7 @@ std::vector<std::string> Flow::node_names() const {
 
 // -- builder ------------------------------------------------------------------------------------
 
-FlowBuilder::FlowBuilder(std::string flow_name)
-    : graph_(std::make_unique<detail::BuilderGraph>()) {
+FlowBuilder::FlowBuilder(std::string flow_name) : graph_(std::make_unique<detail::BuilderGraph>()) {
   graph_->name = std::move(flow_name);
 }
 FlowBuilder::FlowBuilder(FlowBuilder&&) noexcept = default;

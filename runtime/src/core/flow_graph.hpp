@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,10 +22,10 @@ struct Vertex {
 
   std::string name;
   Kind kind = Kind::factory;
-  NodeFactory factory;                       // kind == factory
-  std::shared_ptr<const FlowGraph> sub_flow; // kind == sub_flow
-  std::string type_name;                     // kind == registered
-  std::optional<RetryPolicy> retry;          // from FlowBuilder::retry or default_retry
+  NodeFactory factory;                                   // kind == factory
+  std::shared_ptr<const FlowGraph> sub_flow;             // kind == sub_flow
+  std::string type_name;                                 // kind == registered
+  std::optional<RetryPolicy> retry;                      // from FlowBuilder::retry or default_retry
   std::map<std::string, std::size_t, std::less<>> edges; // action -> vertex index
 };
 

@@ -11,8 +11,8 @@ constexpr auto minute = std::chrono::minutes(1);
 
 /// The share of a minute that `amount` of a per-minute `limit` takes up.
 nanoseconds share_of_minute(std::uint64_t amount, std::uint64_t limit) {
-  auto ns = static_cast<long double>(nanoseconds(minute).count()) * static_cast<long double>(amount) /
-            static_cast<long double>(limit);
+  auto ns = static_cast<long double>(nanoseconds(minute).count()) *
+            static_cast<long double>(amount) / static_cast<long double>(limit);
   return nanoseconds(static_cast<nanoseconds::rep>(ns));
 }
 
@@ -37,14 +37,16 @@ Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_
                  "a call of " + std::to_string(tokens) + " tokens can never fit the limit of " +
                      std::to_string(limits_.tokens_per_minute) + " tokens per minute"};
   if (limits_.tokens_per_run != 0 && tokens > limits_.tokens_per_run)
-    return Error{Errc::budget_exhausted,
-                 "a call of " + std::to_string(tokens) + " tokens exceeds the run's budget of " +
-                     std::to_string(limits_.tokens_per_run) + " tokens"};
+    return Error{Errc::budget_exhausted, "a call of " + std::to_string(tokens) +
+                                             " tokens exceeds the run's budget of " +
+                                             std::to_string(limits_.tokens_per_run) + " tokens"};
   bool weighted = weight > 0;
   auto& lane = lanes_[LaneKey{weighted, weighted ? run : 0}];
   lane.weight = weighted ? weight : 1.0;
   // A lane that was idle starts at the current virtual time: waiting earns no credit.
-  double cost = limits_.tokens_per_minute != 0 ? static_cast<double>(std::max<std::uint64_t>(tokens, 1)) : 1.0;
+  double cost = limits_.tokens_per_minute != 0
+                    ? static_cast<double>(std::max<std::uint64_t>(tokens, 1))
+                    : 1.0;
   lane.last_tag = std::max(lane.last_tag, virtual_time_) + cost / lane.weight;
   lane.queue.push_back({id, run, tokens, lane.last_tag});
   ++waiting_;
@@ -134,11 +136,11 @@ LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
       break;
     }
     if (limits_.requests_per_minute != 0)
-      next_request_slot_ = next_slot(next_request_slot_, now,
-                                     share_of_minute(1, limits_.requests_per_minute));
+      next_request_slot_ =
+          next_slot(next_request_slot_, now, share_of_minute(1, limits_.requests_per_minute));
     if (limits_.tokens_per_minute != 0)
-      next_token_slot_ = next_slot(next_token_slot_, now,
-                                   share_of_minute(head.tokens, limits_.tokens_per_minute));
+      next_token_slot_ =
+          next_slot(next_token_slot_, now, share_of_minute(head.tokens, limits_.tokens_per_minute));
     leases_.emplace(head.id, Lease{head.run, head.tokens, now});
     window_.push_back({now, head.id, head.tokens});
     window_tokens_ += head.tokens;
@@ -165,7 +167,8 @@ std::uint64_t LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> a
       spent->second = spent->second - reserved + actual; // (gone when the run has ended)
   }
   if (actual != reserved && limits_.settle_with_actual_usage) {
-    auto g = std::find_if(window_.rbegin(), window_.rend(), [&](const Granted& x) { return x.id == id; });
+    auto g = std::find_if(window_.rbegin(), window_.rend(),
+                          [&](const Granted& x) { return x.id == id; });
     if (g != window_.rend()) {
       window_tokens_ = window_tokens_ - g->tokens + actual;
       g->tokens = actual;
@@ -195,7 +198,9 @@ void LimitScheduler::cancel(LeaseId id) {
   }
 }
 
-void LimitScheduler::pause_until(TimePoint until) { paused_until_ = std::max(paused_until_, until); }
+void LimitScheduler::pause_until(TimePoint until) {
+  paused_until_ = std::max(paused_until_, until);
+}
 
 void LimitScheduler::observe(const RateLimitInfo& info, TimePoint now) {
   auto tighten = [](std::uint64_t& configured, const std::optional<std::uint64_t>& server) {

@@ -31,26 +31,27 @@ void normalise(Usage& usage) {
 template <class T>
 std::function<void(std::function<void()>)> bind_call(Slot<T> slot, detail::ModelLeasePtr lease,
                                                      Call<T> call) {
-  return [slot, lease = std::move(lease), call = std::move(call)](std::function<void()> wake) mutable {
-    auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
-      if (outcome.result.ok()) {
-        normalise(usage_of(*outcome.result));
-        lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt);
-      } else
-        lease->end(Usage{}, outcome.rate_limits, outcome.result.error());
-      slot->emplace(std::move(outcome));
-      wake();
-    };
-    try {
-      call(std::move(ended));
-    } catch (const std::exception& e) {
-      // A provider must report failures through `done`; one that throws still ends the call.
-      Error error{Errc::internal, std::string("model provider threw: ") + e.what()};
-      lease->end(Usage{}, RateLimitInfo{}, error);
-      slot->emplace(std::move(error));
-      wake();
-    }
-  };
+  return
+      [slot, lease = std::move(lease), call = std::move(call)](std::function<void()> wake) mutable {
+        auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
+          if (outcome.result.ok()) {
+            normalise(usage_of(*outcome.result));
+            lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt);
+          } else
+            lease->end(Usage{}, outcome.rate_limits, outcome.result.error());
+          slot->emplace(std::move(outcome));
+          wake();
+        };
+        try {
+          call(std::move(ended));
+        } catch (const std::exception& e) {
+          // A provider must report failures through `done`; one that throws still ends the call.
+          Error error{Errc::internal, std::string("model provider threw: ") + e.what()};
+          lease->end(Usage{}, RateLimitInfo{}, error);
+          slot->emplace(std::move(error));
+          wake();
+        }
+      };
 }
 
 // The coroutine takes only plain class types: GCC 12 mis-copies closure-typed coroutine
@@ -61,9 +62,9 @@ std::function<void(std::function<void()>)> bind_call(Slot<T> slot, detail::Model
 template <class T>
 Task<Result<T>> gated_call(detail::ExecHost* host, std::string provider, std::string model,
                            std::uint64_t estimated_tokens, Call<T> call) {
-  auto lease = co_await detail::HostAwaiter<Result<detail::ModelLeasePtr>,
-                                            std::function<void(std::coroutine_handle<>,
-                                                               std::optional<Result<detail::ModelLeasePtr>>&)>>(
+  auto lease = co_await detail::HostAwaiter<
+      Result<detail::ModelLeasePtr>,
+      std::function<void(std::coroutine_handle<>, std::optional<Result<detail::ModelLeasePtr>>&)>>(
       [&](std::coroutine_handle<> h, std::optional<Result<detail::ModelLeasePtr>>& out) {
         host->acquire(provider, model, estimated_tokens, h, out);
       });
@@ -94,8 +95,8 @@ Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
     return failed<ChatResponse>(no_such_provider(*host_, name_));
   auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider_->default_model());
-  Call<ChatResponse> call = [provider = provider_, request = std::move(request)](
-                                ModelProvider::ChatDone done) mutable {
+  Call<ChatResponse> call = [provider = provider_,
+                             request = std::move(request)](ModelProvider::ChatDone done) mutable {
     provider->chat(std::move(request), std::move(done));
   };
   return gated_call<ChatResponse>(host_, name_, std::move(model), tokens, std::move(call));
@@ -110,8 +111,8 @@ Task<Result<Embeddings>> LlmClient::embed(EmbedRequest request) const {
     return failed<Embeddings>(no_such_provider(*host_, name_));
   auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider_->default_embedding_model());
-  Call<Embeddings> call = [provider = provider_, request = std::move(request)](
-                              ModelProvider::EmbedDone done) mutable {
+  Call<Embeddings> call = [provider = provider_,
+                           request = std::move(request)](ModelProvider::EmbedDone done) mutable {
     provider->embed(std::move(request), std::move(done));
   };
   return gated_call<Embeddings>(host_, name_, std::move(model), tokens, std::move(call));

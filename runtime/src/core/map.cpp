@@ -122,7 +122,8 @@ NodeFactory map_actions_and_states(std::vector<Flow> flows,
                                    std::function<std::vector<State>(const State&)> states,
                                    MapReducer reduce, BatchOptions options) {
   if (!states)
-    throw Failure(Error{Errc::invalid_flow, "map_actions_and_states: the states function is empty"});
+    throw Failure(
+        Error{Errc::invalid_flow, "map_actions_and_states: the states function is empty"});
   return make_map({std::move(flows), std::move(states), std::move(reduce), options});
 }
 
@@ -130,8 +131,8 @@ NodeFactory parallel_batch_flow(Flow flow, std::function<Value(const State&)> pa
                                 MapReducer reduce, BatchOptions options) {
   if (!params)
     throw Failure(Error{Errc::invalid_flow, "parallel_batch_flow: the params function is empty"});
-  return make_map({{std::move(flow)}, states_from_params(std::move(params)), std::move(reduce),
-                   options});
+  return make_map(
+      {{std::move(flow)}, states_from_params(std::move(params)), std::move(reduce), options});
 }
 
 NodeFactory batch_flow(Flow flow, std::function<Value(const State&)> params, MapReducer reduce) {

@@ -48,8 +48,9 @@ NodeFactory lambda_node(LambdaNode parts) {
 NodeFactory step_node(std::function<std::string(State&)> step) {
   return lambda_node({.prep = {},
                       .exec = {},
-                      .post = [step = std::move(step)](State& state, const Value&,
-                                                       const Value&) { return step(state); }});
+                      .post = [step = std::move(step)](State& state, const Value&, const Value&) {
+                        return step(state);
+                      }});
 }
 
 // -- registry -----------------------------------------------------------------------------------

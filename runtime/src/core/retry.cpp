@@ -36,18 +36,18 @@ Millis retry_delay(const RetryPolicy& policy, const Error& error, std::uint32_t 
   uniform01 = std::clamp(uniform01, 0.0, 1.0);
   auto base = exponential_ms(policy, failed_attempt);
   switch (policy.jitter) {
-  case Jitter::none:
-    return to_millis(base);
-  case Jitter::full:
-    return to_millis(base * uniform01);
-  case Jitter::equal:
-    return to_millis(base / 2 + base / 2 * uniform01);
-  case Jitter::decorrelated: {
-    auto low = static_cast<double>(policy.initial_backoff.count());
-    auto high = std::max(low, static_cast<double>(previous.count()) * 3);
-    auto cap = static_cast<double>(policy.max_backoff.count());
-    return to_millis(std::min(cap, low + (high - low) * uniform01));
-  }
+    case Jitter::none:
+      return to_millis(base);
+    case Jitter::full:
+      return to_millis(base * uniform01);
+    case Jitter::equal:
+      return to_millis(base / 2 + base / 2 * uniform01);
+    case Jitter::decorrelated: {
+      auto low = static_cast<double>(policy.initial_backoff.count());
+      auto high = std::max(low, static_cast<double>(previous.count()) * 3);
+      auto cap = static_cast<double>(policy.max_backoff.count());
+      return to_millis(std::min(cap, low + (high - low) * uniform01));
+    }
   }
   return to_millis(base);
 }

@@ -145,9 +145,8 @@ bool operator==(const State& a, const State& b) {
   if (a.index_ == b.index_)
     return true;
   // Comparing pointers first skips the deep comparison for every value the two share.
-  return std::equal(a.index_->entries.begin(), a.index_->entries.end(),
-                    b.index_->entries.begin(), b.index_->entries.end(),
-                    [](const auto& x, const auto& y) {
+  return std::equal(a.index_->entries.begin(), a.index_->entries.end(), b.index_->entries.begin(),
+                    b.index_->entries.end(), [](const auto& x, const auto& y) {
                       return x.first == y.first && (x.second == y.second || *x.second == *y.second);
                     });
 }

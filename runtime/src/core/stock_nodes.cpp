@@ -55,7 +55,7 @@ public:
       throw Failure(Error{Errc::bad_input, "square: expected an integer item, got " +
                                                std::string(to_string(item.type()))});
     auto x = item.as_int();
-    co_return x * x;
+    co_return x* x;
   }
 };
 

@@ -6,8 +6,8 @@ Supervision::Supervision(std::optional<RetryPolicy> policy)
     : policy_(std::move(policy)), breaker_(policy_ ? policy_->circuit : CircuitPolicy{}) {}
 
 Supervision::AfterFailure Supervision::failed(const Error& error, std::uint32_t attempt,
-                                              bool retryable, Millis previous_delay,
-                                              TimePoint now, double uniform01) {
+                                              bool retryable, Millis previous_delay, TimePoint now,
+                                              double uniform01) {
   AfterFailure after;
   const auto opened_before = breaker_.times_opened();
   breaker_.record_failure(now);

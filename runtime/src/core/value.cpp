@@ -13,22 +13,22 @@ namespace actorflow {
 
 std::string_view to_string(ValueType type) noexcept {
   switch (type) {
-  case ValueType::null:
-    return "null";
-  case ValueType::boolean:
-    return "bool";
-  case ValueType::integer:
-    return "int64";
-  case ValueType::real:
-    return "double";
-  case ValueType::string:
-    return "string";
-  case ValueType::binary:
-    return "binary";
-  case ValueType::array:
-    return "array";
-  case ValueType::map:
-    return "map";
+    case ValueType::null:
+      return "null";
+    case ValueType::boolean:
+      return "bool";
+    case ValueType::integer:
+      return "int64";
+    case ValueType::real:
+      return "double";
+    case ValueType::string:
+      return "string";
+    case ValueType::binary:
+      return "binary";
+    case ValueType::array:
+      return "array";
+    case ValueType::map:
+      return "map";
   }
   return "unknown";
 }
@@ -57,30 +57,30 @@ public:
     if (full())
       return;
     switch (value.type()) {
-    case ValueType::null:
-      out_ += "null";
-      break;
-    case ValueType::boolean:
-      out_ += value.as_bool() ? "true" : "false";
-      break;
-    case ValueType::integer:
-      out_ += std::to_string(value.as_int());
-      break;
-    case ValueType::real:
-      write_double(value.as_double());
-      break;
-    case ValueType::string:
-      write_string(value.as_string());
-      break;
-    case ValueType::binary:
-      write_binary(value.as_binary());
-      break;
-    case ValueType::array:
-      write_array(value.as_array());
-      break;
-    case ValueType::map:
-      write_map(value.as_map());
-      break;
+      case ValueType::null:
+        out_ += "null";
+        break;
+      case ValueType::boolean:
+        out_ += value.as_bool() ? "true" : "false";
+        break;
+      case ValueType::integer:
+        out_ += std::to_string(value.as_int());
+        break;
+      case ValueType::real:
+        write_double(value.as_double());
+        break;
+      case ValueType::string:
+        write_string(value.as_string());
+        break;
+      case ValueType::binary:
+        write_binary(value.as_binary());
+        break;
+      case ValueType::array:
+        write_array(value.as_array());
+        break;
+      case ValueType::map:
+        write_map(value.as_map());
+        break;
     }
   }
 

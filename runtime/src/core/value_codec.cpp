@@ -53,50 +53,50 @@ void pack_float64(MsgpackWriter& writer, double d) {
 void pack_value(MsgpackWriter& writer, const Value& value) {
   auto& packer = writer.packer;
   switch (value.type()) {
-  case ValueType::null:
-    packer.pack_nil();
-    break;
-  case ValueType::boolean:
-    if (value.as_bool())
-      packer.pack_true();
-    else
-      packer.pack_false();
-    break;
-  case ValueType::integer:
-    // pack_int64 picks the smallest encoding (fixint, int8, ..., uint64) for the number.
-    packer.pack_int64(value.as_int());
-    break;
-  case ValueType::real:
-    pack_float64(writer, value.as_double());
-    break;
-  case ValueType::string:
-    pack_string(writer, value.as_string());
-    break;
-  case ValueType::binary: {
-    const auto& bytes = value.as_binary().bytes;
-    const std::uint32_t n = msgpack_length(bytes.size(), "binary");
-    packer.pack_bin(n);
-    // An empty vector may have a null data(); memcpy from null is undefined even for 0 bytes.
-    if (n > 0)
-      packer.pack_bin_body(reinterpret_cast<const char*>(bytes.data()), n);
-    break;
-  }
-  case ValueType::array: {
-    const auto& array = value.as_array();
-    packer.pack_array(msgpack_length(array.size(), "array"));
-    for (const Value& item : array)
-      pack_value(writer, item);
-    break;
-  }
-  case ValueType::map: {
-    const auto& map = value.as_map();
-    packer.pack_map(msgpack_length(map.size(), "map"));
-    for (const auto& [key, member] : map) {
-      pack_string(writer, key);
-      pack_value(writer, member);
+    case ValueType::null:
+      packer.pack_nil();
+      break;
+    case ValueType::boolean:
+      if (value.as_bool())
+        packer.pack_true();
+      else
+        packer.pack_false();
+      break;
+    case ValueType::integer:
+      // pack_int64 picks the smallest encoding (fixint, int8, ..., uint64) for the number.
+      packer.pack_int64(value.as_int());
+      break;
+    case ValueType::real:
+      pack_float64(writer, value.as_double());
+      break;
+    case ValueType::string:
+      pack_string(writer, value.as_string());
+      break;
+    case ValueType::binary: {
+      const auto& bytes = value.as_binary().bytes;
+      const std::uint32_t n = msgpack_length(bytes.size(), "binary");
+      packer.pack_bin(n);
+      // An empty vector may have a null data(); memcpy from null is undefined even for 0 bytes.
+      if (n > 0)
+        packer.pack_bin_body(reinterpret_cast<const char*>(bytes.data()), n);
+      break;
     }
-    break;
-  }
+    case ValueType::array: {
+      const auto& array = value.as_array();
+      packer.pack_array(msgpack_length(array.size(), "array"));
+      for (const Value& item : array)
+        pack_value(writer, item);
+      break;
+    }
+    case ValueType::map: {
+      const auto& map = value.as_map();
+      packer.pack_map(msgpack_length(map.size(), "map"));
+      for (const auto& [key, member] : map) {
+        pack_string(writer, key);
+        pack_value(writer, member);
+      }
+      break;
+    }
   }
 }
 
@@ -131,26 +131,26 @@ bool reference_input(msgpack::type::object_type, std::size_t, void*) { return tr
 
 std::string_view msgpack_type_name(msgpack::type::object_type type) {
   switch (type) {
-  case msgpack::type::NIL:
-    return "nil";
-  case msgpack::type::BOOLEAN:
-    return "bool";
-  case msgpack::type::POSITIVE_INTEGER:
-  case msgpack::type::NEGATIVE_INTEGER:
-    return "int";
-  case msgpack::type::FLOAT32:
-  case msgpack::type::FLOAT64:
-    return "float";
-  case msgpack::type::STR:
-    return "str";
-  case msgpack::type::BIN:
-    return "bin";
-  case msgpack::type::ARRAY:
-    return "array";
-  case msgpack::type::MAP:
-    return "map";
-  case msgpack::type::EXT:
-    return "ext";
+    case msgpack::type::NIL:
+      return "nil";
+    case msgpack::type::BOOLEAN:
+      return "bool";
+    case msgpack::type::POSITIVE_INTEGER:
+    case msgpack::type::NEGATIVE_INTEGER:
+      return "int";
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return "float";
+    case msgpack::type::STR:
+      return "str";
+    case msgpack::type::BIN:
+      return "bin";
+    case msgpack::type::ARRAY:
+      return "array";
+    case msgpack::type::MAP:
+      return "map";
+    case msgpack::type::EXT:
+      return "ext";
   }
   return "unknown";
 }
@@ -175,40 +175,39 @@ public:
   /// Fills `out`, or returns false and leaves the reason in `error()`.
   bool convert(const msgpack::object& object, Value& out) {
     switch (object.type) {
-    case msgpack::type::NIL:
-      out = Value();
-      return true;
-    case msgpack::type::BOOLEAN:
-      out = Value(object.via.boolean);
-      return true;
-    case msgpack::type::POSITIVE_INTEGER:
-      if (object.via.u64 > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-        return fail("unsigned integer " + std::to_string(object.via.u64) +
-                    " is above INT64_MAX");
-      out = Value(static_cast<std::int64_t>(object.via.u64));
-      return true;
-    case msgpack::type::NEGATIVE_INTEGER:
-      out = Value(object.via.i64);
-      return true;
-    case msgpack::type::FLOAT32: // msgpack-c has already widened it into f64
-    case msgpack::type::FLOAT64:
-      out = Value(object.via.f64);
-      return true;
-    case msgpack::type::STR:
-      out = Value(std::string(object.via.str.ptr, object.via.str.size));
-      return true;
-    case msgpack::type::BIN: {
-      const auto* begin = reinterpret_cast<const std::uint8_t*>(object.via.bin.ptr);
-      out = Value(Binary{std::vector<std::uint8_t>(begin, begin + object.via.bin.size)});
-      return true;
-    }
-    case msgpack::type::ARRAY:
-      return convert_array(object.via.array, out);
-    case msgpack::type::MAP:
-      return convert_map(object.via.map, out);
-    case msgpack::type::EXT:
-      return fail("ext type " + std::to_string(object.via.ext.type()) + " (" +
-                  plural(object.via.ext.size, "byte") + ") is not supported");
+      case msgpack::type::NIL:
+        out = Value();
+        return true;
+      case msgpack::type::BOOLEAN:
+        out = Value(object.via.boolean);
+        return true;
+      case msgpack::type::POSITIVE_INTEGER:
+        if (object.via.u64 > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          return fail("unsigned integer " + std::to_string(object.via.u64) + " is above INT64_MAX");
+        out = Value(static_cast<std::int64_t>(object.via.u64));
+        return true;
+      case msgpack::type::NEGATIVE_INTEGER:
+        out = Value(object.via.i64);
+        return true;
+      case msgpack::type::FLOAT32: // msgpack-c has already widened it into f64
+      case msgpack::type::FLOAT64:
+        out = Value(object.via.f64);
+        return true;
+      case msgpack::type::STR:
+        out = Value(std::string(object.via.str.ptr, object.via.str.size));
+        return true;
+      case msgpack::type::BIN: {
+        const auto* begin = reinterpret_cast<const std::uint8_t*>(object.via.bin.ptr);
+        out = Value(Binary{std::vector<std::uint8_t>(begin, begin + object.via.bin.size)});
+        return true;
+      }
+      case msgpack::type::ARRAY:
+        return convert_array(object.via.array, out);
+      case msgpack::type::MAP:
+        return convert_map(object.via.map, out);
+      case msgpack::type::EXT:
+        return fail("ext type " + std::to_string(object.via.ext.type()) + " (" +
+                    plural(object.via.ext.size, "byte") + ") is not supported");
     }
     return fail("unknown object type " + std::to_string(static_cast<int>(object.type)));
   }
@@ -312,13 +311,16 @@ Result<Value> decode_at(std::span<const std::uint8_t> bytes, std::size_t& offset
   } catch (const msgpack::array_size_overflow&) {
     // A short input usually cuts through a header's contents, so say "truncated" here too.
     return bad_msgpack("truncated or corrupt input: an array header announces more elements"
-                       " than fit" + input());
+                       " than fit" +
+                       input());
   } catch (const msgpack::map_size_overflow&) {
     return bad_msgpack("truncated or corrupt input: a map header announces more pairs"
-                       " than fit" + input());
+                       " than fit" +
+                       input());
   } catch (const msgpack::size_overflow&) {
     return bad_msgpack("truncated or corrupt input: a str, bin or ext header announces more"
-                       " bytes than fit" + input());
+                       " bytes than fit" +
+                       input());
   } catch (const msgpack::parse_error&) {
     // The one byte msgpack-c's parser rejects is 0xc1, which the format never uses.
     return bad_msgpack("invalid msgpack type byte 0xc1 (one the format never uses)" + input());
@@ -348,34 +350,34 @@ using Json = nlohmann::json;
 
 Json to_nlohmann(const Value& value) {
   switch (value.type()) {
-  case ValueType::null:
-    return nullptr;
-  case ValueType::boolean:
-    return value.as_bool();
-  case ValueType::integer:
-    return value.as_int();
-  case ValueType::real: {
-    const double d = value.as_double();
-    if (!std::isfinite(d))
+    case ValueType::null:
       return nullptr;
-    return d;
-  }
-  case ValueType::string:
-    return value.as_string();
-  case ValueType::binary:
-    return detail::base64_encode(value.as_binary().bytes);
-  case ValueType::array: {
-    Json array = Json::array();
-    for (const Value& item : value.as_array())
-      array.push_back(to_nlohmann(item));
-    return array;
-  }
-  case ValueType::map: {
-    Json object = Json::object();
-    for (const auto& [key, member] : value.as_map())
-      object.emplace(key, to_nlohmann(member));
-    return object;
-  }
+    case ValueType::boolean:
+      return value.as_bool();
+    case ValueType::integer:
+      return value.as_int();
+    case ValueType::real: {
+      const double d = value.as_double();
+      if (!std::isfinite(d))
+        return nullptr;
+      return d;
+    }
+    case ValueType::string:
+      return value.as_string();
+    case ValueType::binary:
+      return detail::base64_encode(value.as_binary().bytes);
+    case ValueType::array: {
+      Json array = Json::array();
+      for (const Value& item : value.as_array())
+        array.push_back(to_nlohmann(item));
+      return array;
+    }
+    case ValueType::map: {
+      Json object = Json::object();
+      for (const auto& [key, member] : value.as_map())
+        object.emplace(key, to_nlohmann(member));
+      return object;
+    }
   }
   return nullptr;
 }

@@ -39,5 +39,4 @@ inline std::optional<std::size_t> first_non_finite(const std::vector<float>& emb
   return static_cast<std::size_t>(it - embedding.begin());
 }
 
-
 } // namespace actorflow::detail

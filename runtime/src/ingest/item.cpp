@@ -26,10 +26,10 @@
 namespace actorflow {
 
 using detail::bad_input;
-using detail::errno_message;
-using detail::first_non_finite;
 using detail::Contents;
+using detail::errno_message;
 using detail::File;
+using detail::first_non_finite;
 using detail::in_quotes;
 using detail::read_file;
 

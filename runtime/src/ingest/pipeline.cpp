@@ -10,12 +10,11 @@
 // A batch (one item actor) gets {"doc", "items"} and answers {"outputs", "cached", "failed",
 // "cache_error"}.
 
-#include <actorflow/ingest/pipeline.hpp>
-
 #include <actorflow/batch.hpp>
 #include <actorflow/flow.hpp>
-#include <actorflow/runtime.hpp>
 #include <actorflow/ingest/docstore.hpp>
+#include <actorflow/ingest/pipeline.hpp>
+#include <actorflow/runtime.hpp>
 
 #include "ingest/pipeline_step.hpp"
 
@@ -133,16 +132,16 @@ Result<PipelineResult> IngestionPipeline::run(Runtime& runtime,
       if (!change)
         return change.error();
       switch (*change) {
-      case DocStore::Change::added:
-        ++stats.changes.added;
-        break;
-      case DocStore::Change::unchanged:
-        ++stats.changes.unchanged;
-        unchanged[d] = true;
-        break;
-      case DocStore::Change::changed:
-        ++stats.changes.changed;
-        break;
+        case DocStore::Change::added:
+          ++stats.changes.added;
+          break;
+        case DocStore::Change::unchanged:
+          ++stats.changes.unchanged;
+          unchanged[d] = true;
+          break;
+        case DocStore::Change::changed:
+          ++stats.changes.changed;
+          break;
       }
       ids.push_back(doc.id);
     }

@@ -1,8 +1,7 @@
 // PipelineIndex: a query embedded by the provider that embedded the items, then a vector search.
 
-#include <actorflow/ingest/pipeline.hpp>
-
 #include <actorflow/flow.hpp>
+#include <actorflow/ingest/pipeline.hpp>
 #include <actorflow/runtime.hpp>
 
 #include <utility>

@@ -60,7 +60,6 @@ bool is_items_value(const Value& value) {
          std::all_of(value.as_array().begin(), value.as_array().end(), is_item_value);
 }
 
-
 // [begin, end) of group `group`'s items: one batch.
 struct Slice {
   std::size_t group = 0;
@@ -170,8 +169,8 @@ public:
           produced = step.lookup(one_key);
         if (!produced) {
           Items one{items[i]}; // a local: GCC 12 fails on a braced list inside a co_await
-          auto single = co_await apply_guarded(step.transformation.get(), std::move(one), &ctx,
-                                               where);
+          auto single =
+              co_await apply_guarded(step.transformation.get(), std::move(one), &ctx, where);
           if (!single) {
             failed.push_back(failure_value(items[i], single.error()));
             continue;
@@ -251,8 +250,8 @@ public:
 
 private:
   StepPtr step_;
-  State input_; // this step's input, from prep (its "groups")
-  std::vector<Slice> layout_;           // the batches, from items
+  State input_;               // this step's input, from prep (its "groups")
+  std::vector<Slice> layout_; // the batches, from items
 };
 
 } // namespace

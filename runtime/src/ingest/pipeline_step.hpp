@@ -65,6 +65,7 @@ struct CachedStep {
 };
 
 [[nodiscard]] std::optional<Items> from_cache(const std::vector<StepPtr>& steps,
-                                         const IngestItem& doc, std::vector<CachedStep>& counts);
+                                              const IngestItem& doc,
+                                              std::vector<CachedStep>& counts);
 
 } // namespace actorflow::detail

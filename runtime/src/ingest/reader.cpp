@@ -25,10 +25,10 @@
 namespace actorflow {
 
 using detail::bad_input;
-using detail::errno_message;
-using detail::first_non_finite;
 using detail::Contents;
+using detail::errno_message;
 using detail::File;
+using detail::first_non_finite;
 using detail::in_quotes;
 using detail::read_file;
 
@@ -270,7 +270,8 @@ Result<IngestItem> read_text_file(const std::string& path, const DirectoryReader
   auto name = file.filename().string();
   auto doc = document_of(file, name, name, options.max_file_bytes);
   if (!doc)
-    return Error{Errc::bad_input, "read_text_file: " + in_quotes(path) + ": " + doc.error().message};
+    return Error{Errc::bad_input,
+                 "read_text_file: " + in_quotes(path) + ": " + doc.error().message};
   return doc;
 }
 

@@ -37,7 +37,8 @@ namespace {
 // doubling steps, then bisecting: O(log(x - lo)) calls. If fits is monotone this is the
 // largest fitting x; if not, it is still one that fits (or lo), and x + 1 (if <= hi) was seen
 // not to fit.
-template <class Fits> std::size_t last_fitting(std::size_t lo, std::size_t hi, Fits fits) {
+template <class Fits>
+std::size_t last_fitting(std::size_t lo, std::size_t hi, Fits fits) {
   std::size_t good = lo;
   std::size_t step = 1;
   while (step <= hi - good && fits(good + step)) {

@@ -1,7 +1,6 @@
 // The built-in transformations: split into chunks, extract a title, embed.
 
 #include <actorflow/ingest/pipeline.hpp>
-
 #include <actorflow/ingest/splitter.hpp>
 
 #include "core/text.hpp"

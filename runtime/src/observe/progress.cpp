@@ -1,12 +1,12 @@
 #include <actorflow/progress.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
 
 namespace actorflow {
 
@@ -151,9 +151,8 @@ struct ProgressBar::Impl {
   void update(const BatchProgress& p) {
     std::lock_guard lock{mutex};
     auto at = now();
-    auto it = std::find_if(live.begin(), live.end(), [&](const Batch& b) {
-      return !b.finished && b.last.node == p.node;
-    });
+    auto it = std::find_if(live.begin(), live.end(),
+                           [&](const Batch& b) { return !b.finished && b.last.node == p.node; });
     bool added = it == live.end();
     if (added) {
       Batch b;
@@ -200,9 +199,9 @@ struct ProgressBar::Impl {
   std::FILE* out;
   const ProgressBarOptions options;
   const bool tty;
-  std::vector<Batch> live;        // guarded by mutex
-  std::size_t drawn_lines = 0;    // guarded by mutex: lines of the block on screen
-  Clock::time_point last_draw{};  // guarded by mutex
+  std::vector<Batch> live;       // guarded by mutex
+  std::size_t drawn_lines = 0;   // guarded by mutex: lines of the block on screen
+  Clock::time_point last_draw{}; // guarded by mutex
 };
 
 ProgressBar::ProgressBar(std::FILE* out, ProgressBarOptions options)

@@ -83,11 +83,11 @@ std::string RunReport::to_text() const {
   };
   out += "run '" + flow + "': " + (error ? "failed (" + error->to_string() + ")" : "ok") +
          ", wall " + human(wall) + "\n";
-  line("nodes", std::to_string(node_runs) + " run, " + std::to_string(failed_node_runs) +
-                    " failed");
+  line("nodes",
+       std::to_string(node_runs) + " run, " + std::to_string(failed_node_runs) + " failed");
   line("items", std::to_string(items) + ", " + std::to_string(failed_items) + " failed");
-  line("attempts", std::to_string(retries) + " retries, " + std::to_string(failed_attempts) +
-                       " failed");
+  line("attempts",
+       std::to_string(retries) + " retries, " + std::to_string(failed_attempts) + " failed");
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.2f %s/s", throughput, items > 0 ? "items" : "nodes");
   line("throughput", rate);
@@ -99,8 +99,8 @@ std::string RunReport::to_text() const {
                      std::to_string(usage.completion_tokens) + ")");
   line("grant waits", std::to_string(grant_waits.count) + " calls, " +
                           std::to_string(waited_calls) + " waited 1 ms or more, total " +
-                          human(grant_waits.total) + ", p50 " + human(grant_waits.p50) +
-                          ", p99 " + human(grant_waits.p99) + ", max " + human(grant_waits.max));
+                          human(grant_waits.total) + ", p50 " + human(grant_waits.p50) + ", p99 " +
+                          human(grant_waits.p99) + ", max " + human(grant_waits.max));
   if (nodes.empty())
     return out;
 
@@ -183,11 +183,11 @@ struct ReportCollector::Data {
   };
 
   std::mutex mutex;
-  std::vector<Span> spans;            // guarded by mutex
-  std::optional<Span> root;           // guarded by mutex
-  std::uint64_t retries = 0;          // guarded by mutex
-  std::uint64_t failed_attempts = 0;  // guarded by mutex
-  std::vector<Call> calls;            // guarded by mutex
+  std::vector<Span> spans;           // guarded by mutex
+  std::optional<Span> root;          // guarded by mutex
+  std::uint64_t retries = 0;         // guarded by mutex
+  std::uint64_t failed_attempts = 0; // guarded by mutex
+  std::vector<Call> calls;           // guarded by mutex
 };
 
 ReportCollector::ReportCollector() : data_(std::make_shared<Data>()) {}
@@ -232,9 +232,9 @@ void ReportCollector::add(const AttemptEvent& event) {
 
 void ReportCollector::add(const ModelCallEvent& event) {
   std::lock_guard lock{data_->mutex};
-  data_->calls.push_back(Data::Call{event.waited, event.usage,
-                                    event.error ? std::optional<Errc>(event.error->code)
-                                                : std::nullopt});
+  data_->calls.push_back(
+      Data::Call{event.waited, event.usage,
+                 event.error ? std::optional<Errc>(event.error->code) : std::nullopt});
 }
 
 RunReport ReportCollector::report(const Result<RunResult>& result) const {

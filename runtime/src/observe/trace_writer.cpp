@@ -14,7 +14,6 @@
 
 namespace actorflow {
 
-
 namespace {
 
 // -- JSON text ------------------------------------------------------------------------------------
@@ -219,8 +218,9 @@ std::string TraceWriter::to_json() const {
       out += ",\"dur\":";
       append_micros(out, s.duration);
       out += ",\"pid\":" + std::to_string(p.run) + ",\"tid\":" + std::to_string(p.tid);
-      out += ",\"args\":{\"id\":" + std::to_string(s.id) + ",\"parent\":" +
-             std::to_string(s.parent) + ",\"attempt\":" + std::to_string(s.attempt);
+      out += ",\"args\":{\"id\":" + std::to_string(s.id) +
+             ",\"parent\":" + std::to_string(s.parent) +
+             ",\"attempt\":" + std::to_string(s.attempt);
       if (s.item)
         out += ",\"item\":" + std::to_string(*s.item);
       if (s.kind == SpanEvent::Kind::grant_wait || s.kind == SpanEvent::Kind::model_call ||

@@ -12,8 +12,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -32,13 +32,13 @@ void init_curl_once() {
 
 Transport classify(CURLcode code) {
   switch (code) {
-  case CURLE_OK:
-    return Transport::ok;
-  case CURLE_OPERATION_TIMEDOUT:
-    return Transport::timed_out;
-  default:
-    // Refused, reset, closed mid-answer, DNS, TLS: no usable answer from the server.
-    return Transport::connection_failed;
+    case CURLE_OK:
+      return Transport::ok;
+    case CURLE_OPERATION_TIMEDOUT:
+      return Transport::timed_out;
+    default:
+      // Refused, reset, closed mid-answer, DNS, TLS: no usable answer from the server.
+      return Transport::connection_failed;
   }
 }
 
@@ -148,8 +148,8 @@ struct Client::Impl {
       collect_done();
       int wait_ms = 1000;
       if (timer_due) {
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(
-            *timer_due - std::chrono::steady_clock::now());
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*timer_due -
+                                                                 std::chrono::steady_clock::now());
         wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1000));
       }
       int n = epoll_wait(epoll_fd, events, std::size(events), wait_ms);
@@ -327,10 +327,10 @@ struct Client::Impl {
   int wake_fd = -1; ///< an eventfd: post() and the destructor wake the I/O thread with it
   std::thread io;
   mutable std::mutex mutex;
-  bool stopping = false;                               // guarded by mutex
-  std::vector<std::unique_ptr<Transfer>> submitted;    // guarded by mutex
-  std::set<std::thread::id> callback_threads;          // guarded by mutex
-  std::uint64_t started = 0;                           // guarded by mutex
+  bool stopping = false;                            // guarded by mutex
+  std::vector<std::unique_ptr<Transfer>> submitted; // guarded by mutex
+  std::set<std::thread::id> callback_threads;       // guarded by mutex
+  std::uint64_t started = 0;                        // guarded by mutex
   std::atomic<std::thread::id> last_callback_thread{};
   // Owned by the I/O thread:
   std::map<CURL*, std::unique_ptr<Transfer>> active;

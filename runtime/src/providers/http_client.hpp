@@ -2,9 +2,9 @@
 // An HTTP client on libcurl's multi interface: one I/O thread drives every transfer, so
 // thousands can be in flight without a thread each. Internal; curl stays in the .cpp.
 
-#include "providers/openai_wire.hpp"
-
 #include <actorflow/openai.hpp>
+
+#include "providers/openai_wire.hpp"
 
 #include <chrono>
 #include <functional>

@@ -1,7 +1,7 @@
 #include <actorflow/local_model.hpp>
 
-#include "providers/sentences.hpp"
 #include "core/text.hpp"
+#include "providers/sentences.hpp"
 
 #include <algorithm>
 #include <array>
@@ -126,9 +126,8 @@ struct Sentence {
 std::vector<Sentence> sentences_of(std::string_view text) {
   std::vector<Sentence> sentences;
   for (const detail::SentenceSpan& span : detail::sentence_spans(text))
-    sentences.push_back(
-        {collapse_whitespace(text.substr(span.begin, span.end - span.begin)), span.heading,
-         span.verbatim});
+    sentences.push_back({collapse_whitespace(text.substr(span.begin, span.end - span.begin)),
+                         span.heading, span.verbatim});
   return sentences;
 }
 

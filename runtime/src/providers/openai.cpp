@@ -1,8 +1,8 @@
 #include <actorflow/openai.hpp>
 
+#include "core/text.hpp"
 #include "providers/http_client.hpp"
 #include "providers/openai_wire.hpp"
-#include "core/text.hpp"
 
 #include <cstdlib>
 
@@ -38,7 +38,8 @@ std::optional<Error> check(const OpenAiConfig& config) {
   const auto& url = config.base_url;
   if (!url.starts_with("http://") && !url.starts_with("https://"))
     return Error{Errc::bad_input, "openai provider: base_url must start with http:// or https://, "
-                                  "got '" + url + "'"};
+                                  "got '" +
+                                      url + "'"};
   if (config.model.empty())
     return Error{Errc::bad_input, "openai provider: no model configured"};
   return std::nullopt;
@@ -65,12 +66,12 @@ Error http_error(const http::Response& r, const std::string& where) {
 Error transport_error(const http::Response& r, const std::string& where) {
   std::string text = where + ": " + r.transport_error;
   switch (r.transport) {
-  case http::Transport::timed_out:
-    return Error{Errc::timeout, std::move(text)};
-  case http::Transport::cancelled:
-    return Error{Errc::cancelled, std::move(text)};
-  default:
-    return Error{Errc::connection_failed, std::move(text)};
+    case http::Transport::timed_out:
+      return Error{Errc::timeout, std::move(text)};
+    case http::Transport::cancelled:
+      return Error{Errc::cancelled, std::move(text)};
+    default:
+      return Error{Errc::connection_failed, std::move(text)};
   }
 }
 
@@ -142,12 +143,9 @@ std::vector<std::string> request_headers(const OpenAiConfig& config) {
 
 struct OpenAiProvider::Impl {
   explicit Impl(OpenAiConfig c)
-      : config(without_trailing_slash(std::move(c))),
-        problem(check(config)),
-        chat_url(config.base_url + "/chat/completions"),
-        embed_url(config.base_url + "/embeddings"),
-        chat_where("POST " + chat_url),
-        embed_where("POST " + embed_url),
+      : config(without_trailing_slash(std::move(c))), problem(check(config)),
+        chat_url(config.base_url + "/chat/completions"), embed_url(config.base_url + "/embeddings"),
+        chat_where("POST " + chat_url), embed_where("POST " + embed_url),
         client(config.max_connections, request_headers(config)) {}
 
   http::Request request(const std::string& url, std::string body) const {
@@ -206,10 +204,11 @@ void OpenAiProvider::chat(ChatRequest request, ChatDone done) {
   r.on_body = [decoder, on_token = std::move(request.on_token)](std::string_view bytes) {
     (void)decoder->feed(bytes, on_token); // an error is kept and reported by finish()
   };
-  impl_->client.post(std::move(r), [self, done = std::move(done), decoder](http::Response response) {
-    done(self->settle<ChatResponse>(response, self->chat_where,
-                                    [&](const http::Response&) { return decoder->finish(); }));
-  });
+  impl_->client.post(
+      std::move(r), [self, done = std::move(done), decoder](http::Response response) {
+        done(self->settle<ChatResponse>(response, self->chat_where,
+                                        [&](const http::Response&) { return decoder->finish(); }));
+      });
 }
 
 void OpenAiProvider::embed(EmbedRequest request, EmbedDone done) {
@@ -221,11 +220,12 @@ void OpenAiProvider::embed(EmbedRequest request, EmbedDone done) {
   auto r = impl_->request(impl_->embed_url,
                           wire::encode_embed_request(request, impl_->config.embedding_model));
   const Impl* self = impl_.get();
-  impl_->client.post(std::move(r), [self, expected, done = std::move(done)](http::Response response) {
-    done(self->settle<Embeddings>(response, self->embed_where, [&](const http::Response& ok) {
-      return wire::decode_embed_response(ok.body, expected);
-    }));
-  });
+  impl_->client.post(
+      std::move(r), [self, expected, done = std::move(done)](http::Response response) {
+        done(self->settle<Embeddings>(response, self->embed_where, [&](const http::Response& ok) {
+          return wire::decode_embed_response(ok.body, expected);
+        }));
+      });
 }
 
 Result<bool> add_openai_from_env(ModelRegistry& models, std::string name) {

@@ -45,8 +45,11 @@ Result<json> parse(std::string_view body, Errc code) {
     else if (body.size() <= 80)
       text.append(": ").append(body);
     else
-      text.append(" (").append(std::to_string(body.size())).append(" bytes, starting ")
-          .append(body.substr(0, 40)).append("...)");
+      text.append(" (")
+          .append(std::to_string(body.size()))
+          .append(" bytes, starting ")
+          .append(body.substr(0, 40))
+          .append("...)");
     return Error{code, std::move(text)};
   }
   if (!doc.is_object())
@@ -158,8 +161,8 @@ Result<ChatCall> decode_chat_request(std::string_view body) {
   if (const json* stop = member(*doc, "stop")) {
     if (stop->is_string()) {
       call.request.stop.push_back(stop->get<std::string>());
-    } else if (stop->is_array() &&
-               std::all_of(stop->begin(), stop->end(), [](const json& s) { return s.is_string(); })) {
+    } else if (stop->is_array() && std::all_of(stop->begin(), stop->end(),
+                                               [](const json& s) { return s.is_string(); })) {
       for (const auto& s : *stop)
         call.request.stop.push_back(s.get<std::string>());
     } else {
@@ -355,8 +358,9 @@ std::string encode_embed_response(const Embeddings& embeddings) {
   json body = {{"object", "list"},
                {"data", std::move(data)},
                {"model", embeddings.model},
-               {"usage", {{"prompt_tokens", embeddings.usage.prompt_tokens},
-                          {"total_tokens", embeddings.usage.total_tokens}}}};
+               {"usage",
+                {{"prompt_tokens", embeddings.usage.prompt_tokens},
+                 {"total_tokens", embeddings.usage.total_tokens}}}};
   return to_wire(body);
 }
 
@@ -406,8 +410,8 @@ Result<Embeddings> decode_embed_response(std::string_view body, std::size_t expe
 // -- errors and headers ---------------------------------------------------------------------
 
 std::string encode_error(std::string_view message, std::string_view type, std::string_view code) {
-  json error = {{"message", message}, {"type", type},
-                {"code", code.empty() ? json(nullptr) : json(code)}};
+  json error = {
+      {"message", message}, {"type", type}, {"code", code.empty() ? json(nullptr) : json(code)}};
   return to_wire(json{{"error", std::move(error)}});
 }
 

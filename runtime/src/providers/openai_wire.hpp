@@ -21,8 +21,7 @@ namespace actorflow::wire {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 /// The value of header `name` (lowercase), or none.
-[[nodiscard]] std::optional<std::string_view> header(const Headers& headers,
-                                                     std::string_view name);
+[[nodiscard]] std::optional<std::string_view> header(const Headers& headers, std::string_view name);
 
 // -- chat ---------------------------------------------------------------------------------
 
@@ -64,8 +63,7 @@ class ChatStreamDecoder {
 public:
   /// Feeds received bytes; calls `on_piece` for each non-empty delta. Returns an error (and
   /// ignores what follows) on an undecodable event.
-  Result<void> feed(std::string_view bytes,
-                    const std::function<void(std::string_view)>& on_piece);
+  Result<void> feed(std::string_view bytes, const std::function<void(std::string_view)>& on_piece);
   /// The assembled response: bad_response if the stream ended without [DONE] or any choice.
   [[nodiscard]] Result<ChatResponse> finish();
 
@@ -79,15 +77,13 @@ private:
 
 // -- embeddings -------------------------------------------------------------------------------
 
-[[nodiscard]] std::string encode_embed_request(const EmbedRequest& request,
-                                               std::string_view model);
+[[nodiscard]] std::string encode_embed_request(const EmbedRequest& request, std::string_view model);
 /// Server side; `input` may be one string or an array of strings.
 [[nodiscard]] Result<EmbedRequest> decode_embed_request(std::string_view body);
 [[nodiscard]] std::string encode_embed_response(const Embeddings& embeddings);
 /// Client side: vectors are put in input order by their `index`; `expected` is the number of
 /// input texts (a count that differs is bad_response).
-[[nodiscard]] Result<Embeddings> decode_embed_response(std::string_view body,
-                                                       std::size_t expected);
+[[nodiscard]] Result<Embeddings> decode_embed_response(std::string_view body, std::size_t expected);
 
 // -- errors and headers ---------------------------------------------------------------------
 

@@ -179,7 +179,8 @@ private:
   // closing fence, which ends the block. Returns the start of the next line.
   std::size_t code_line(std::size_t i) {
     const std::size_t line_end = std::min(text_.find('\n', i), text_.size());
-    if (auto fence = fence_of(text_.substr(i, line_end - i)); fence && fence->closes(*open_fence_)) {
+    if (auto fence = fence_of(text_.substr(i, line_end - i));
+        fence && fence->closes(*open_fence_)) {
       end_sentence_at(line_end, Span::verbatim);
       open_fence_.reset();
     }
@@ -199,7 +200,7 @@ private:
   }
 
   std::string_view text_;
-  std::size_t start_ = 0; // where the current sentence began
+  std::size_t start_ = 0;           // where the current sentence began
   std::optional<Fence> open_fence_; // inside a fenced code block: the fence that opened it
   std::vector<SentenceSpan> sentences_;
 };

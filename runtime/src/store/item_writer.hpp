@@ -36,9 +36,9 @@ private:
   const CheckpointStorePtr store_;
   const std::string run_id_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;    // the thread: items queued, or stop
-  std::condition_variable written_; // flushers: a group was committed
-  std::vector<ItemCheckpoint> queue_;       // guarded by mutex_
+  std::condition_variable wake_;                // the thread: items queued, or stop
+  std::condition_variable written_;             // flushers: a group was committed
+  std::vector<ItemCheckpoint> queue_;           // guarded by mutex_
   std::uint64_t added_ = 0, written_count_ = 0; // guarded by mutex_
   std::optional<Error> error_;                  // guarded by mutex_
   bool stop_ = false;                           // guarded by mutex_

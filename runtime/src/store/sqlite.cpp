@@ -27,9 +27,7 @@ bool is_corruption(int rc) noexcept {
   return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
 }
 
-bool is_file(const std::string& path) noexcept {
-  return !path.empty() && path != ":memory:";
-}
+bool is_file(const std::string& path) noexcept { return !path.empty() && path != ":memory:"; }
 
 int bind_text(sqlite3_stmt* stmt, int index, std::string_view text) {
   // A null pointer would bind SQL NULL, not an empty string.
@@ -129,9 +127,8 @@ Result<void> Transaction::commit(std::string_view what) {
   return done;
 }
 
-Result<void>
-prepare_all(Connection& conn,
-            std::initializer_list<std::pair<sqlite3_stmt**, const char*>> statements) {
+Result<void> prepare_all(Connection& conn,
+                         std::initializer_list<std::pair<sqlite3_stmt**, const char*>> statements) {
   for (auto [slot, sql] : statements) {
     Result<sqlite3_stmt*> stmt = conn.prepare(sql);
     if (!stmt)
@@ -158,9 +155,8 @@ struct Attempt {
 Attempt try_open(const std::string& path, const OpenOptions& options) {
   Attempt attempt;
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   auto fail = [&](std::string what, int code, std::string message) {
     attempt.rc = code;
     attempt.what = std::move(what);

@@ -158,9 +158,8 @@ private:
 };
 
 // Prepares each `sql` into its slot; the first failure is the error.
-Result<void>
-prepare_all(Connection& conn,
-            std::initializer_list<std::pair<sqlite3_stmt**, const char*>> statements);
+Result<void> prepare_all(Connection& conn,
+                         std::initializer_list<std::pair<sqlite3_stmt**, const char*>> statements);
 
 // With the connection's mutex held: `read(stmt)` of the first row `stmt` gives with `key`
 // bound to ?1 (read returns an optional), or nothing when there is no row or the read fails.

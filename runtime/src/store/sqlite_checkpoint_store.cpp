@@ -33,9 +33,9 @@ using namespace detail::sqlite;
 namespace {
 
 // The columns of a RunRecord, in the order `read_record` reads them.
-#define ACTORFLOW_RUN_COLUMNS                                                                    \
-  "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "               \
-  "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "              \
+#define ACTORFLOW_RUN_COLUMNS                                                                      \
+  "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "                  \
+  "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "                 \
   "runs.updated_ms"
 constexpr int run_column_count = 12;
 
@@ -102,8 +102,8 @@ public:
                           "LEFT JOIN items ON items.run_id = runs.id WHERE runs.id = ?1"},
          {&end_run_, "UPDATE runs SET status = ?2, error = ?3, ended_ms = ?4, updated_ms = ?4 "
                      "WHERE id = ?1"},
-         {&list_runs_, "SELECT " ACTORFLOW_RUN_COLUMNS
-                       " FROM runs ORDER BY created_ms DESC, rowid DESC"},
+         {&list_runs_,
+          "SELECT " ACTORFLOW_RUN_COLUMNS " FROM runs ORDER BY created_ms DESC, rowid DESC"},
          {&ended_before_, "SELECT id FROM runs WHERE status <> 'running' AND ended_ms < ?1"},
          {&delete_items_, "DELETE FROM items WHERE run_id = ?1"},
          {&delete_initial_, "DELETE FROM initial_states WHERE run_id = ?1"},
@@ -348,8 +348,7 @@ public:
     return items;
   }
 
-  Result<void> end_run(std::string_view run_id, RunStatus status,
-                       std::string_view error) override {
+  Result<void> end_run(std::string_view run_id, RunStatus status, std::string_view error) override {
     if (status == RunStatus::running)
       return Error{Errc::bad_input, conn_->path() + ": end_run: 'running' is no end"};
     std::lock_guard lock(conn_->mutex());

@@ -2,20 +2,18 @@
 // a node killed with SIGKILL mid-batch, TLS with certificates made by the openssl CLI, and bad
 // input from a peer (an unknown node type, a payload that does not decode).
 
-#include "support/test_support.hpp"
-#include "subprocess.hpp" // tools/
+#include <actorflow/actorflow.hpp>
 
 #include "actors/cluster/protocol.hpp"
 #include "actors/wire.hpp"
 #include "core/outcome_codec.hpp"
-
-#include <actorflow/actorflow.hpp>
+#include "subprocess.hpp" // tools/
+#include "support/test_support.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
-
 
 #include <signal.h>
 
@@ -125,8 +123,9 @@ TEST_CASE("a node killed with SIGKILL mid-batch: its items run elsewhere, none l
     if (progress.done >= 400 && !killed.exchange(true))
       ::kill(doomed.process.pid(), SIGKILL);
   };
-  auto state = must(runtime.run(stock_flow("sleep"), State{}.with("items", std::move(items)),
-                                std::move(options))
+  auto state = must(runtime
+                        .run(stock_flow("sleep"), State{}.with("items", std::move(items)),
+                             std::move(options))
                         .get())
                    .state;
   REQUIRE(killed.load());
@@ -168,13 +167,14 @@ TEST_CASE("a node that comes back on its address is dialled again and used") {
 }
 
 TEST_CASE("TLS: a peer with a certificate from the CA gets work, one without is refused") {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("actorflow-tls-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("actorflow-tls-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto d = dir.string();
   // A CA, a node and a client certificate it signs, and a rogue one from another CA.
   auto script =
-      "cd '" + d + "' && "
+      "cd '" + d +
+      "' && "
       "openssl ecparam -name prime256v1 -genkey -noout -out ca.key && "
       "openssl req -x509 -new -key ca.key -subj /CN=actorflow-test-ca -days 2 -out ca.pem && "
       "for who in node client; do "
@@ -189,9 +189,10 @@ TEST_CASE("TLS: a peer with a certificate from the CA gets work, one without is 
       "openssl req -new -key rogue.key -subj /CN=rogue -out rogue.csr && "
       "openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreateserial "
       "-days 2 -out rogue.pem) 2>/dev/null";
-  REQUIRE_MESSAGE(std::system(("(" + script).c_str()) == 0, "openssl could not make the certificates");
-  auto node = start_node({"--cert", d + "/node.pem", "--key", d + "/node.key", "--ca",
-                          d + "/ca.pem"});
+  REQUIRE_MESSAGE(std::system(("(" + script).c_str()) == 0,
+                  "openssl could not make the certificates");
+  auto node =
+      start_node({"--cert", d + "/node.pem", "--key", d + "/node.key", "--ca", d + "/ca.pem"});
 
   SUBCASE("with the client certificate, work flows") {
     auto config = cluster_config({node.address()});
@@ -231,7 +232,8 @@ TEST_CASE("model calls of items on nodes ask this runtime's resource controller"
   auto second = start_node();
   Array texts;
   for (int i = 0; i < 40; ++i)
-    texts.emplace_back("Item " + std::to_string(i) + " is about actors. They pass messages. "
+    texts.emplace_back("Item " + std::to_string(i) +
+                       " is about actors. They pass messages. "
                        "Nothing is shared between them.");
   SUBCASE("every call is granted here, and every lease comes back") {
     auto config = cluster_config({first.address(), second.address()});
@@ -241,9 +243,9 @@ TEST_CASE("model calls of items on nodes ask this runtime's resource controller"
     Collected<ModelCallEvent> collected;
     RunOptions options;
     options.on_model_call = collected.hook();
-    auto run = must(
-        runtime.run(stock_flow("summarise"), State{}.with("items", texts), std::move(options))
-            .get());
+    auto run =
+        must(runtime.run(stock_flow("summarise"), State{}.with("items", texts), std::move(options))
+                 .get());
     const auto& state = run.state;
     CHECK(state.at("failed").as_int() == 0);
     // The run counts the calls its items made on the nodes ...
@@ -281,8 +283,8 @@ TEST_CASE("model calls of items on nodes ask this runtime's resource controller"
     config.cluster.local_capacity = 0;
     config.limits["local"] = Limits{.max_concurrent = 2, .tokens_per_run = 400};
     Runtime runtime(std::move(config));
-    auto state = must(runtime.run(stock_flow("summarise"), State{}.with("items", texts)).get())
-                     .state;
+    auto state =
+        must(runtime.run(stock_flow("summarise"), State{}.with("items", texts)).get()).state;
     CHECK(state.at("failed").as_int() > 0);
     CHECK(state.at("failed").as_int() < 40);
     bool budget_named = false;
@@ -319,9 +321,9 @@ TEST_CASE("an unknown node type on the node is an error of each item, and the no
   must(config.nodes.add<Cube>("cube"));
   config.cluster.local_capacity = 0;
   Runtime runtime(std::move(config));
-  auto result = must(runtime.run(must(FlowBuilder("cubes").registered_node("c", "cube").build()),
-                                 numbers(20))
-                         .get());
+  auto result =
+      must(runtime.run(must(FlowBuilder("cubes").registered_node("c", "cube").build()), numbers(20))
+               .get());
   const auto& errors = result.state.at("errors").as_array();
   REQUIRE(errors.size() == 20);
   for (const auto& error : errors)
@@ -340,9 +342,9 @@ TEST_CASE("a payload that does not decode, or another protocol version, is an it
   REQUIRE(host);
   caf::scoped_actor self{system};
   auto outcome_of = [&](std::uint32_t version, std::vector<char> payload) {
-    self->send(*host, actors::rexec_atom::value, version, std::string("square"),
-               std::move(payload), std::uint32_t{3}, std::uint32_t{7}, std::uint64_t{5},
-               std::uint32_t{1}, caf::actor_cast<caf::actor>(self), std::uint64_t{1}, 0.0);
+    self->send(*host, actors::rexec_atom::value, version, std::string("square"), std::move(payload),
+               std::uint32_t{3}, std::uint32_t{7}, std::uint64_t{5}, std::uint32_t{1},
+               caf::actor_cast<caf::actor>(self), std::uint64_t{1}, 0.0);
     std::optional<ItemOutcome> outcome;
     self->receive(
         [&](actors::rdone_atom, std::uint32_t slot, std::uint32_t launch,

@@ -1,9 +1,9 @@
 // Durable runs: step and item checkpoints, resume in this process and after kill -9 in
 // another, and the errors a store or a resume can give.
-#include "support/test_support.hpp"
-#include "subprocess.hpp" // tools/
-
 #include <actorflow/checkpoint.hpp>
+
+#include "subprocess.hpp" // tools/
+#include "support/test_support.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -56,7 +56,7 @@ public:
       co_await ctx.sleep(1h); // never ends on its own: the run is cancelled meanwhile
     if (i % 10 == 7)
       throw Failure(Error{Errc::bad_input, "item " + std::to_string(i) + " is broken"});
-    co_return i * i;
+    co_return i* i;
   }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     std::int64_t sum = 0, failed = 0;
@@ -76,24 +76,24 @@ private:
 };
 
 Flow squares_flow(std::shared_ptr<Calls> calls, std::int64_t stall_from) {
-  return must(FlowBuilder("squares")
-                  .node("plan", step_node([](State& state) {
-                          Array items;
-                          for (std::int64_t i = 0; i < 40; ++i)
-                            items.emplace_back(i);
-                          state = state.with("items", std::move(items));
-                          return std::string(default_action);
-                        }))
-                  .node("squares", [calls, stall_from] {
-                    return std::make_unique<Squares>(calls, stall_from);
-                  })
-                  .node("done", step_node([](State& state) {
-                          state = state.with("finished", true);
-                          return std::string(default_action);
-                        }))
-                  .edge("plan", "squares")
-                  .edge("squares", "done")
-                  .build());
+  return must(
+      FlowBuilder("squares")
+          .node("plan", step_node([](State& state) {
+                  Array items;
+                  for (std::int64_t i = 0; i < 40; ++i)
+                    items.emplace_back(i);
+                  state = state.with("items", std::move(items));
+                  return std::string(default_action);
+                }))
+          .node("squares",
+                [calls, stall_from] { return std::make_unique<Squares>(calls, stall_from); })
+          .node("done", step_node([](State& state) {
+                  state = state.with("finished", true);
+                  return std::string(default_action);
+                }))
+          .edge("plan", "squares")
+          .edge("squares", "done")
+          .build());
 }
 
 RuntimeConfig with_store(const CheckpointStorePtr& store) {
@@ -144,9 +144,9 @@ TEST_CASE("resume after a cancel mid-batch: committed items do not run again, ev
     // cancelled while items 20.. are in flight.
     Runtime runtime{with_store(store)};
     std::atomic<std::size_t> done{0};
-    auto run = runtime.run(squares_flow(calls, 20), {},
-                           RunOptions{.on_progress = [&](const BatchProgress& p) { done = p.done; },
-                                      .run_id = "b"});
+    auto run = runtime.run(
+        squares_flow(calls, 20), {},
+        RunOptions{.on_progress = [&](const BatchProgress& p) { done = p.done; }, .run_id = "b"});
     REQUIRE(eventually([&] { return done.load() >= 20; }));
     run.cancel();
     CHECK_FALSE(run.get().ok());
@@ -196,9 +196,8 @@ TEST_CASE("durable runs: clear errors for a missing store, a reused id, an unkno
   REQUIRE_FALSE(unknown.ok());
   CHECK(contains(unknown.error().message, "'nope'"));
 
-  auto other = must(FlowBuilder("other").node("n", step_node([](State&) {
-                                            return std::string(default_action);
-                                          }))
+  auto other = must(FlowBuilder("other")
+                        .node("n", step_node([](State&) { return std::string(default_action); }))
                         .build());
   auto wrong_flow = runtime.resume(other, "c").get();
   REQUIRE_FALSE(wrong_flow.ok());
@@ -351,8 +350,8 @@ TEST_CASE("kill -9 mid-batch, resume in a new process: every item once, committe
   CHECK(state["failed"] == 0);
   CHECK(must(store->load_run("k")).record.status == RunStatus::succeeded);
 
-  const auto whole = run_worker(
-      with({"--calls", (dir.path() / "calls-whole.log").string(), "--run-id", "whole"}));
+  const auto whole =
+      run_worker(with({"--calls", (dir.path() / "calls-whole.log").string(), "--run-id", "whole"}));
   CHECK(resumed == whole);
 }
 #endif

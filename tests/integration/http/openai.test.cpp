@@ -1,11 +1,11 @@
 // The openai provider against a real `actorflow sim` process on loopback: parsed answers and
 // usage, every fault kind as its typed error, 429 with Retry-After, the key kept out of error
 // text, streaming, and 1,000 requests in flight on one I/O thread.
-#include "support/sim_process.hpp"
-
 #include <actorflow/local_model.hpp>
 #include <actorflow/openai.hpp>
 #include <actorflow/tokens.hpp>
+
+#include "support/sim_process.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,11 +1,11 @@
 // The resource controller against a real `actorflow sim` enforcing the same limits on
 // loopback: a parallel batch paced by the runtime draws zero 429s from the server, on
 // requests per minute and on tokens per minute.
-#include "support/sim_process.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/openai.hpp>
 #include <actorflow/tokens.hpp>
+
+#include "support/sim_process.hpp"
 
 #include <doctest/doctest.h>
 
@@ -83,8 +83,9 @@ TEST_CASE("items at the server's tokens-per-minute limit draw zero 429s") {
   // A limit that the 300 calls need about 2 s for, on the estimate both sides make.
   std::uint64_t reserved = 0;
   for (const auto& p : prompts(300))
-    reserved += estimate_prompt_tokens(ChatRequest::user(p.as_string()), default_token_estimator()) +
-                answer_tokens;
+    reserved +=
+        estimate_prompt_tokens(ChatRequest::user(p.as_string()), default_token_estimator()) +
+        answer_tokens;
   auto tpm = reserved * 30;
   run_at_the_limit({"--tpm", std::to_string(tpm), "--latency-ms", "10"},
                    Limits{.tokens_per_minute = tpm}, 300);

@@ -1,10 +1,10 @@
 // `actorflow sim` over real HTTP on loopback: each test starts its own sim process and talks to
 // it with httplib. Every wait is bounded by an event (a line, an exit, a timeout), never a sleep.
-#include "support/sim_process.hpp"
-
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>
 #include <actorflow/tokens.hpp>
+
+#include "support/sim_process.hpp"
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -429,8 +429,7 @@ TEST_CASE("a bad request is 400 with a message naming the problem") {
   auto no_messages = post(sim, "/v1/chat/completions", R"({"model":"local"})");
   REQUIRE(no_messages);
   CHECK(no_messages->status == 400);
-  CHECK(error_of(no_messages)["message"].get<std::string>().find("messages") !=
-        std::string::npos);
+  CHECK(error_of(no_messages)["message"].get<std::string>().find("messages") != std::string::npos);
 
   auto unknown_fault = chat(sim, {{"x-sim-fault", "fire"}});
   REQUIRE(unknown_fault);

@@ -1,9 +1,9 @@
 // Parallel batch nodes: one actor per item, a bounded window, ordered gather, failure
 // policies, as-completed folding with early stop, progress, cancellation.
-#include "support/test_support.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
+
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -88,9 +88,9 @@ TEST_CASE("the window is never exceeded, for several window sizes") {
     CAPTURE(window);
     Runtime runtime{two_workers()};
     Concurrency c;
-    auto result = run_one(runtime,
-                          factory_of<SlowSquares>(BatchOptions{.max_concurrency = window}, &c),
-                          State{}.with("xs", numbers(100)));
+    auto result =
+        run_one(runtime, factory_of<SlowSquares>(BatchOptions{.max_concurrency = window}, &c),
+                State{}.with("xs", numbers(100)));
     REQUIRE(result.ok());
     CHECK(c.peak.load() <= static_cast<int>(window));
     CHECK(c.peak.load() >= 1);
@@ -229,8 +229,8 @@ TEST_CASE("quorum succeeds early and cancels the rest, or fails once out of reac
   }
   SUBCASE("out of reach") {
     Array xs{1, -1, -2, -3, 5};
-    auto result = run_one(runtime, factory_of<Quorum>(FailurePolicy::quorum(3), &c),
-                          State{}.with("xs", xs));
+    auto result =
+        run_one(runtime, factory_of<Quorum>(FailurePolicy::quorum(3), &c), State{}.with("xs", xs));
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().code == Errc::batch_failed);
     CHECK(result.error().message.find("quorum not reached") != std::string::npos);
@@ -338,8 +338,8 @@ TEST_CASE("prep that is not an array fails the node, naming the type") {
 TEST_CASE("an empty batch runs post_batch with no results") {
   Runtime runtime{two_workers()};
   Concurrency c;
-  auto result = run_one(runtime, factory_of<SlowSquares>(BatchOptions{}, &c),
-                        State{}.with("xs", Array{}));
+  auto result =
+      run_one(runtime, factory_of<SlowSquares>(BatchOptions{}, &c), State{}.with("xs", Array{}));
   REQUIRE(result.ok());
   CHECK(result->state.at("results").size() == 0);
 }
@@ -369,8 +369,8 @@ TEST_CASE("the host sees progress events ending with every item done") {
 
 namespace {
 
-std::atomic<int> live_items{0};       // item node instances alive right now
-std::atomic<int> finished_items{0};   // execs that ran to their end
+std::atomic<int> live_items{0};     // item node instances alive right now
+std::atomic<int> finished_items{0}; // execs that ran to their end
 
 class Endless : public ParallelBatchNode {
 public:
@@ -417,7 +417,8 @@ TEST_CASE("nested parallelism: a batch item awaits a sub-flow that has its own b
   auto inner = must(FlowBuilder("inner").node<Inner>("plus_one").build());
   class Outer : public ParallelBatchNode {
   public:
-    explicit Outer(Flow inner) : ParallelBatchNode({.max_concurrency = 4}), inner_(std::move(inner)) {}
+    explicit Outer(Flow inner)
+        : ParallelBatchNode({.max_concurrency = 4}), inner_(std::move(inner)) {}
     Value prep(const State& s) override { return s.at("groups"); }
     Task<Value> exec(Value group, Context& ctx) override {
       auto r = co_await ctx.run(inner_, State{}.with("xs", group));

@@ -1,7 +1,7 @@
 // Flow-shaped batches: BatchFlow, ParallelBatchFlow and Burr's map shapes.
-#include "support/test_support.hpp"
-
 #include <actorflow/actorflow.hpp>
+
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,10 +18,11 @@ Flow times(std::int64_t factor) {
                              co_await ctx.sleep(500us);
                              co_return x;
                            },
-                           .post = [factor](State& s, const Value&, const Value& x) {
-                             s = s.with("y", x.as_int() * factor);
-                             return std::string(default_action);
-                           }});
+                           .post =
+                               [factor](State& s, const Value&, const Value& x) {
+                                 s = s.with("y", x.as_int() * factor);
+                                 return std::string(default_action);
+                               }});
   return as_flow("times" + std::to_string(factor), node);
 }
 
@@ -49,8 +50,9 @@ Result<RunResult> run_node(NodeFactory node, State initial) {
 } // namespace
 
 TEST_CASE("map_states runs one flow over many states and reduces the results in order") {
-  auto result = run_node(map_states(times(10), xs_states, collect_results(), {.max_concurrency = 4}),
-                         State{}.with("n", 20));
+  auto result =
+      run_node(map_states(times(10), xs_states, collect_results(), {.max_concurrency = 4}),
+               State{}.with("n", 20));
   REQUIRE(result.ok());
   const auto& results = result->state.at("results").as_array();
   REQUIRE(results.size() == 20);
@@ -79,8 +81,8 @@ TEST_CASE("map_actions_and_states runs the cartesian product, flow-major") {
 
 TEST_CASE("parallel_batch_flow runs the flow once per parameter set on isolated copies") {
   auto params = [](const State&) {
-    return Value::array({Value::object({{"x", 1}}), Value::object({{"x", 2}}),
-                         Value::object({{"x", 3}})});
+    return Value::array(
+        {Value::object({{"x", 1}}), Value::object({{"x", 2}}), Value::object({{"x", 3}})});
   };
   auto result = run_node(parallel_batch_flow(times(10), params, sum_y),
                          State{}.with({{"x", 1000}, {"keep", "me"}}));
@@ -121,9 +123,9 @@ TEST_CASE("a failing sub-run is an item error under collect, and fails the map u
     CHECK(results[2].at("y").as_int() == 3);
   }
   SUBCASE("fail_fast") {
-    auto result = run_node(map_states(picky, xs_states, collect_results(),
-                                      {.policy = FailurePolicy::fail_fast()}),
-                           State{}.with("n", 3));
+    auto result = run_node(
+        map_states(picky, xs_states, collect_results(), {.policy = FailurePolicy::fail_fast()}),
+        State{}.with("n", 3));
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().message.find("two is not allowed") != std::string::npos);
   }
@@ -158,7 +160,8 @@ TEST_CASE("nested parallelism: a parallel batch flow whose sub-flow has a parall
       sets.push_back(Value::object({{"x", x}}));
     return Value(sets);
   };
-  auto result = run_node(parallel_batch_flow(inner, params, sum_y, {.max_concurrency = 4}), State{});
+  auto result =
+      run_node(parallel_batch_flow(inner, params, sum_y, {.max_concurrency = 4}), State{});
   REQUIRE(result.ok());
   std::int64_t expected = 0;
   for (std::int64_t x = 1; x <= 8; ++x)

@@ -203,8 +203,9 @@ namespace {
 
 /// Serves every queued request with nothing else limiting, one grant per poll step of 1 s at
 /// 60 requests per minute; returns the runs in grant order.
-std::vector<std::uint64_t> grant_order(LimitScheduler& s, std::size_t count,
-                                       const std::map<LimitScheduler::LeaseId, std::uint64_t>& run_of) {
+std::vector<std::uint64_t>
+grant_order(LimitScheduler& s, std::size_t count,
+            const std::map<LimitScheduler::LeaseId, std::uint64_t>& run_of) {
   std::vector<std::uint64_t> order;
   auto now = t0;
   for (int guard = 0; guard < 10000 && order.size() < count; ++guard) {

@@ -11,8 +11,8 @@ namespace doctest {
 template <>
 struct StringMaker<actorflow::Value> {
   static String convert(const actorflow::Value& value) {
-    const std::string text = std::string(actorflow::to_string(value.type())) + " " +
-                             value.preview(200);
+    const std::string text =
+        std::string(actorflow::to_string(value.type())) + " " + value.preview(200);
     return String(text.c_str());
   }
 };
@@ -26,9 +26,7 @@ struct StringMaker<actorflow::State> {
 
 template <>
 struct StringMaker<actorflow::Error> {
-  static String convert(const actorflow::Error& error) {
-    return String(error.to_string().c_str());
-  }
+  static String convert(const actorflow::Error& error) { return String(error.to_string().c_str()); }
 };
 
 } // namespace doctest

@@ -91,7 +91,8 @@ TEST_CASE("should_retry: attempts are limited, classification by code, or by a p
 }
 
 TEST_CASE("a circuit opens after K failures within the window, not for failures spread out") {
-  CircuitBreaker breaker{CircuitPolicy{.max_failures = 3, .window = 10'000ms, .cool_down = 5'000ms}};
+  CircuitBreaker breaker{
+      CircuitPolicy{.max_failures = 3, .window = 10'000ms, .cool_down = 5'000ms}};
   CircuitBreaker::TimePoint t{};
   breaker.record_failure(t);
   breaker.record_failure(t + 6s);

@@ -79,7 +79,8 @@ TEST_CASE("the failure that opens the circuit says so; from then on retries fail
   CHECK(s.failed(server, 3, false, 0ms, t0 + 2s, 0.5).next == Next::give_up);
 }
 
-TEST_CASE("an open circuit admits nothing until its cool-down, then one probe whose success closes it") {
+TEST_CASE(
+    "an open circuit admits nothing until its cool-down, then one probe whose success closes it") {
   auto policy = three_attempts();
   policy.circuit = CircuitPolicy{.max_failures = 1, .window = 10s, .cool_down = 30s};
   Supervision s{policy};

@@ -7,7 +7,9 @@ using namespace actorflow;
 
 namespace {
 
-NodeFactory noop() { return step_node([](State&) { return std::string(default_action); }); }
+NodeFactory noop() {
+  return step_node([](State&) { return std::string(default_action); });
+}
 
 std::string build_error(const FlowBuilder& builder) {
   auto flow = builder.build();
@@ -56,7 +58,9 @@ TEST_CASE("two edges for one action from one node are reported") {
 }
 
 TEST_CASE("an empty flow, an empty factory and max_steps 0 are reported together") {
-  SUBCASE("no nodes") { CHECK(build_error(FlowBuilder("f")).find("no nodes") != std::string::npos); }
+  SUBCASE("no nodes") {
+    CHECK(build_error(FlowBuilder("f")).find("no nodes") != std::string::npos);
+  }
   SUBCASE("several problems in one message") {
     auto message =
         build_error(FlowBuilder("f").node("a", NodeFactory{}).max_steps(0).edge("a", "zz"));

@@ -3,7 +3,6 @@
 // and a query.
 
 #include <actorflow/ingest.hpp>
-
 #include <actorflow/runtime.hpp>
 
 #include "support/test_support.hpp"

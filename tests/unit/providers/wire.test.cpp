@@ -1,12 +1,11 @@
 // OpenAI's wire format both ways, and the local provider's chat and embed rules.
-#include "providers/openai_wire.hpp"
-
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>
 #include <actorflow/tokens.hpp>
 
-#include <doctest/doctest.h>
+#include "providers/openai_wire.hpp"
 
+#include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 using namespace actorflow;
@@ -105,8 +104,10 @@ TEST_CASE("a streamed answer is reassembled from chunks split anywhere") {
     CHECK(r->usage == Usage{5, 2, 7});
   }
   wire::ChatStreamDecoder unfinished;
-  REQUIRE(unfinished.feed(wire::encode_chat_chunk("c", 0, "m", "x", std::nullopt, std::nullopt),
-                          [](std::string_view) {}).ok());
+  REQUIRE(unfinished
+              .feed(wire::encode_chat_chunk("c", 0, "m", "x", std::nullopt, std::nullopt),
+                    [](std::string_view) {})
+              .ok());
   auto r = unfinished.finish();
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find("[DONE]") != std::string::npos);

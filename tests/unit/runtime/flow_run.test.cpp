@@ -1,8 +1,8 @@
 // Running flows: action routing, branches, cycles, nested flows, and user exceptions in every
 // step becoming typed errors of the run.
-#include "support/test_support.hpp"
-
 #include <actorflow/actorflow.hpp>
+
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,7 +14,6 @@ using namespace actorflow::testing_support;
 using namespace std::chrono_literals;
 
 namespace {
-
 
 // A Runtime per run: cheap, and never a static (see Runtime's contract on static lifetime).
 Result<RunResult> run(const Flow& flow, State initial = {}) {
@@ -111,11 +110,8 @@ TEST_CASE("an endless cycle fails with step_limit naming the flow") {
 
 TEST_CASE("an action without an edge ends the flow and is reported as a warning") {
   auto odd_one = step_node([](State&) { return std::string("surprise"); });
-  auto flow = must(FlowBuilder("f")
-                       .node("a", odd_one)
-                       .node("b", mark("b"))
-                       .edge("a", "b", "expected")
-                       .build());
+  auto flow = must(
+      FlowBuilder("f").node("a", odd_one).node("b", mark("b")).edge("a", "b", "expected").build());
   auto result = run(flow);
   REQUIRE(result.ok());
   CHECK(result->action == "surprise");
@@ -158,8 +154,10 @@ TEST_CASE("a nested flow runs on the outer state and its final action picks the 
 
 TEST_CASE("flows nest three deep") {
   auto level3 = must(FlowBuilder("l3").node("x", add(100)).build());
-  auto level2 = must(FlowBuilder("l2").node("l3", level3).node("y", add(10)).edge("l3", "y").build());
-  auto level1 = must(FlowBuilder("l1").node("l2", level2).node("z", add(1)).edge("l2", "z").build());
+  auto level2 =
+      must(FlowBuilder("l2").node("l3", level3).node("y", add(10)).edge("l3", "y").build());
+  auto level1 =
+      must(FlowBuilder("l1").node("l2", level2).node("z", add(1)).edge("l2", "z").build());
   auto result = run(level1, State{}.with("n", 0));
   REQUIRE(result.ok());
   CHECK(result->state.at("n").as_int() == 111);
@@ -204,8 +202,7 @@ void check_throw(ThrowIn where, const char* expected) {
   auto result = run(flow);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == Errc::node_threw);
-  CHECK_MESSAGE(result.error().message.find(expected) != std::string::npos,
-                result.error().message);
+  CHECK_MESSAGE(result.error().message.find(expected) != std::string::npos, result.error().message);
   CHECK(result.error().message.find("node 'bad'") != std::string::npos);
 }
 
@@ -222,15 +219,15 @@ TEST_CASE("an exception in any step fails the run with node_threw, not the proce
 }
 
 TEST_CASE("a Failure thrown by exec keeps its error code") {
-  auto flow = must(FlowBuilder("f")
-                       .node("strict", lambda_node({.prep = {},
-                                                    .exec = [](Value, Context&) -> Task<Value> {
-                                                      throw Failure(Error{Errc::bad_input,
-                                                                          "wanted a number"});
-                                                      co_return Value{};
-                                                    },
-                                                    .post = {}}))
-                       .build());
+  auto flow = must(
+      FlowBuilder("f")
+          .node("strict", lambda_node({.prep = {},
+                                       .exec = [](Value, Context&) -> Task<Value> {
+                                         throw Failure(Error{Errc::bad_input, "wanted a number"});
+                                         co_return Value{};
+                                       },
+                                       .post = {}}))
+          .build());
   auto result = run(flow);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == Errc::bad_input);
@@ -260,22 +257,22 @@ TEST_CASE("exec_fallback supplies a value when exec fails") {
 
 TEST_CASE("a node awaits a sub-flow from exec") {
   auto inner = must(FlowBuilder("inner").node("x", add(41)).build());
-  auto flow = must(FlowBuilder("outer")
-                       .node("caller", lambda_node({.prep = {},
-                                                    .exec = [inner](Value, Context& ctx)
-                                                        -> Task<Value> {
-                                                      auto r = co_await ctx.run(
-                                                          inner, State{}.with("n", 1));
-                                                      if (!r)
-                                                        throw Failure(r.error());
-                                                      co_return r->state.at("n");
-                                                    },
-                                                    .post = [](State& s, const Value&,
-                                                               const Value& out) {
-                                                      s = s.with("answer", out);
-                                                      return std::string("default");
-                                                    }}))
-                       .build());
+  auto flow =
+      must(FlowBuilder("outer")
+               .node("caller", lambda_node({.prep = {},
+                                            .exec = [inner](Value, Context& ctx) -> Task<Value> {
+                                              auto r =
+                                                  co_await ctx.run(inner, State{}.with("n", 1));
+                                              if (!r)
+                                                throw Failure(r.error());
+                                              co_return r->state.at("n");
+                                            },
+                                            .post =
+                                                [](State& s, const Value&, const Value& out) {
+                                                  s = s.with("answer", out);
+                                                  return std::string("default");
+                                                }}))
+               .build());
   auto result = run(flow);
   REQUIRE(result.ok());
   CHECK(result->state.at("answer").as_int() == 42);

@@ -1,12 +1,12 @@
 // Resource controllers as node code meets them, on a virtual clock: pacing under request and
 // token limits over whole schedules, concurrency caps, 429 pauses, leases of killed callers,
 // run budgets, fair shares between runs, and what a run and the runtime report.
-#include "support/test_support.hpp"
-#include "fake_providers.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
 #include <actorflow/tokens.hpp>
+
+#include "fake_providers.hpp"
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -109,9 +109,8 @@ private:
 
 Flow chat_each(std::uint32_t max_tokens, std::size_t window = 64) {
   return must(FlowBuilder("each")
-                  .node("chat", [max_tokens, window] {
-                    return std::make_unique<ChatEach>(max_tokens, window);
-                  })
+                  .node("chat", [max_tokens,
+                                 window] { return std::make_unique<ChatEach>(max_tokens, window); })
                   .build());
 }
 
@@ -280,9 +279,10 @@ TEST_CASE("a run's token budget is shared by its items, when spent the rest fail
   auto clock = std::make_shared<testing::VirtualClock>();
   auto instant = std::make_shared<InstantProvider>(clock, 1.0); // uses all it reserves
   auto state = prompts(6);
-  auto one_call = estimate_prompt_tokens(ChatRequest::user(state.at("prompts").as_array()[0].as_string()),
-                                         default_token_estimator()) +
-                  100;
+  auto one_call =
+      estimate_prompt_tokens(ChatRequest::user(state.at("prompts").as_array()[0].as_string()),
+                             default_token_estimator()) +
+      100;
   Limits budget{.tokens_per_run = one_call * 7 / 2};
   Runtime runtime{limited(clock, "instant", instant, budget)};
   auto result = drive(runtime.run(chat_each(100), state), *clock);
@@ -360,10 +360,11 @@ TEST_CASE("an attempt that times out while waiting for its grant withdraws the r
   Runtime runtime{limited(clock, "held", held, Limits{.max_concurrent = 1})};
   auto holder = runtime.run(chat_each(10), prompts(1, "holder"));
   REQUIRE(eventually([&] { return held->pending() == 1; }));
-  auto impatient = must(FlowBuilder("impatient")
-                            .node("chat", [] { return std::make_unique<ChatEach>(10); })
-                            .retry("chat", RetryPolicy{.max_attempts = 1, .attempt_timeout = 1000ms})
-                            .build());
+  auto impatient =
+      must(FlowBuilder("impatient")
+               .node("chat", [] { return std::make_unique<ChatEach>(10); })
+               .retry("chat", RetryPolicy{.max_attempts = 1, .attempt_timeout = 1000ms})
+               .build());
   auto waiter = runtime.run(impatient, prompts(1, "waiter"));
   REQUIRE(eventually([&] { return key_stats(runtime).waiting == 1; }));
   auto result = drive(waiter, *clock);

@@ -1,11 +1,11 @@
 // Model calls from node code: ctx.llm() on the embedded provider, on a provider that answers
 // from its own thread, unknown provider names, abandoned calls, and 429s with Retry-After.
-#include "support/test_support.hpp"
-#include "fake_providers.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/local_model.hpp>
 #include <actorflow/testing.hpp>
+
+#include "fake_providers.hpp"
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -27,12 +27,13 @@ NodeFactory ask_node(std::string provider = "") {
                         auto reply = co_await client.chat(prompt.as_string());
                         const auto& r = reply.value(); // a failure fails the node, typed
                         co_return Map{{"text", r.text},
-                                         {"tokens", static_cast<std::int64_t>(r.usage.total_tokens)}};
+                                      {"tokens", static_cast<std::int64_t>(r.usage.total_tokens)}};
                       },
-                      .post = [](State& s, const Value&, const Value& v) {
-                        s = s.with("answer", v.at("text")).with("tokens", v.at("tokens"));
-                        return std::string("default");
-                      }});
+                      .post =
+                          [](State& s, const Value&, const Value& v) {
+                            s = s.with("answer", v.at("text")).with("tokens", v.at("tokens"));
+                            return std::string("default");
+                          }});
 }
 
 Flow ask_flow(std::string provider = "") {
@@ -124,7 +125,7 @@ TEST_CASE("a 429 with Retry-After is retried after exactly that wait") {
   REQUIRE(eventually([&] { return held->pending() == 1; }));
   held->answer(Error{Errc::rate_limited, "HTTP 429", 2500ms});
   REQUIRE(clock->wait_until_idle());
-  CHECK(held->pending() == 0);  // the retry waits on the clock
+  CHECK(held->pending() == 0); // the retry waits on the clock
   REQUIRE(clock->advance_to_next());
   CHECK(clock->elapsed() == 2500ms); // Retry-After, not the 100 ms backoff
   REQUIRE(eventually([&] { return held->pending() == 1; }));

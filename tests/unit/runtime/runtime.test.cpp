@@ -1,9 +1,9 @@
 // The embeddable Runtime: handles, callbacks, cancellation, shutdown, several runtimes at once,
 // asks to helper actors, and coroutines that suspend without holding a thread.
-#include "support/test_support.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
+
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -27,10 +27,11 @@ Flow sleeper(std::chrono::milliseconds delay) {
                                               co_await ctx.sleep(delay);
                                               co_return true;
                                             },
-                                            .post = [](State& s, const Value&, const Value& v) {
-                                              s = s.with("slept", v);
-                                              return std::string("default");
-                                            }}))
+                                            .post =
+                                                [](State& s, const Value&, const Value& v) {
+                                                  s = s.with("slept", v);
+                                                  return std::string("default");
+                                                }}))
                   .build());
 }
 
@@ -180,7 +181,8 @@ TEST_CASE("a node awaits the reply of a helper actor, which keeps its own state"
   std::int64_t total = 0; // touched only by the helper actor, one request at a time
   auto counter = runtime.spawn_actor([&total](const Value& v) -> Result<Value> {
     if (!v.is_int())
-      return Error{Errc::bad_input, "counter wants an int, got " + std::string(to_string(v.type()))};
+      return Error{Errc::bad_input,
+                   "counter wants an int, got " + std::string(to_string(v.type()))};
     total += v.as_int();
     return Value(total);
   });
@@ -193,10 +195,11 @@ TEST_CASE("a node awaits the reply of a helper actor, which keeps its own state"
                           auto second = co_await ctx.ask(counter, request);
                           co_return second.ok() ? *second : Value(second.error().message);
                         },
-                        .post = [](State& s, const Value&, const Value& v) {
-                          s = s.with("reply", v);
-                          return std::string("default");
-                        }});
+                        .post =
+                            [](State& s, const Value&, const Value& v) {
+                              s = s.with("reply", v);
+                              return std::string("default");
+                            }});
   };
   auto good = runtime.run(must(FlowBuilder("f").node("ask", asker(5)).build())).get();
   REQUIRE(good.ok());
@@ -217,18 +220,20 @@ TEST_CASE("an ask that gets no reply in time yields timeout") {
       std::this_thread::yield();
     return Value{};
   });
-  auto flow = must(FlowBuilder("f")
-                       .node("ask", lambda_node({.prep = {},
-                                                 .exec = [slow](Value, Context& ctx) -> Task<Value> {
-                                                   auto r = co_await ctx.ask(slow, 1, 20ms);
-                                                   co_return static_cast<std::int64_t>(
-                                                       r.ok() ? 0 : static_cast<int>(r.error().code));
-                                                 },
-                                                 .post = [](State& s, const Value&, const Value& v) {
-                                                   s = s.with("code", v);
-                                                   return std::string("default");
-                                                 }}))
-                       .build());
+  auto flow =
+      must(FlowBuilder("f")
+               .node("ask", lambda_node({.prep = {},
+                                         .exec = [slow](Value, Context& ctx) -> Task<Value> {
+                                           auto r = co_await ctx.ask(slow, 1, 20ms);
+                                           co_return static_cast<std::int64_t>(
+                                               r.ok() ? 0 : static_cast<int>(r.error().code));
+                                         },
+                                         .post =
+                                             [](State& s, const Value&, const Value& v) {
+                                               s = s.with("code", v);
+                                               return std::string("default");
+                                             }}))
+               .build());
   auto result = runtime.run(flow).get();
   release = true;
   REQUIRE(result.ok());
@@ -252,10 +257,11 @@ TEST_CASE("an ask of no actor fails at once, also on a virtual clock that never 
                                                    auto r = co_await ctx.ask(ActorRef{}, 1);
                                                    co_return std::string(to_string(r.error().code));
                                                  },
-                                                 .post = [](State& s, const Value&, const Value& v) {
-                                                   s = s.with("code", v);
-                                                   return std::string("default");
-                                                 }}))
+                                                 .post =
+                                                     [](State& s, const Value&, const Value& v) {
+                                                       s = s.with("code", v);
+                                                       return std::string("default");
+                                                     }}))
                        .build());
   auto run = runtime.run(flow);
   // No time passes: the failure comes through the mailbox, not through a timer.

@@ -1,10 +1,10 @@
 // Spans, the Chrome trace file, the run report and the progress bar, on a virtual clock: a flow
 // with a nested flow and a parallel batch whose items wait for rate-limited model calls and
 // retry, traced end to end; what a report sums up from a known run; what the bar prints.
-#include "support/test_support.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
+
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -229,11 +229,11 @@ TEST_CASE("a traced run: spans form a tree on the virtual clock, and the trace f
     CHECK(of_kind(spans, SpanEvent::Kind::grant_wait).size() == 4);
     CHECK(of_kind(spans, SpanEvent::Kind::model_call).size() == 4);
     // The nested flow lies under the outer one, its batch node under it.
-    const auto& root = *std::find_if(flows.begin(), flows.end(),
-                                     [](const SpanEvent& f) { return f.parent == 0; });
+    const auto& root =
+        *std::find_if(flows.begin(), flows.end(), [](const SpanEvent& f) { return f.parent == 0; });
     CHECK(root.name == "outer");
-    const auto& inner = *std::find_if(flows.begin(), flows.end(),
-                                      [](const SpanEvent& f) { return f.parent != 0; });
+    const auto& inner =
+        *std::find_if(flows.begin(), flows.end(), [](const SpanEvent& f) { return f.parent != 0; });
     CHECK(inner.name == "inner");
     CHECK(inner.parent == root.id);
     for (const auto& n : nodes)
@@ -292,9 +292,8 @@ TEST_CASE("a traced run: spans form a tree on the virtual clock, and the trace f
     // Each model call starts when its wait ends, inside the same attempt.
     for (const auto& call : of_kind(spans, SpanEvent::Kind::model_call)) {
       auto waits_before = of_kind(spans, SpanEvent::Kind::grant_wait);
-      auto wait = std::find_if(waits_before.begin(), waits_before.end(), [&](const SpanEvent& w) {
-        return w.parent == call.parent;
-      });
+      auto wait = std::find_if(waits_before.begin(), waits_before.end(),
+                               [&](const SpanEvent& w) { return w.parent == call.parent; });
       REQUIRE(wait != waits_before.end());
       CHECK(call.start == wait->start + wait->duration);
       CHECK(!call.error);
@@ -416,9 +415,9 @@ TEST_CASE("a cancelled run still closes its flow and node spans") {
                        .build());
   // The host's hook next to the writer: it must hear nothing once the run has ended.
   auto host_spans = std::make_shared<std::atomic<std::size_t>>(0);
-  auto run = runtime.run(flow, prompts(4),
-                         RunOptions{.on_span = [host_spans](const SpanEvent&) { ++*host_spans; },
-                                    .trace = writer});
+  auto run = runtime.run(
+      flow, prompts(4),
+      RunOptions{.on_span = [host_spans](const SpanEvent&) { ++*host_spans; }, .trace = writer});
   REQUIRE(clock->wait_for_pending(1)); // items are asleep (or waiting for their grant)
   run.cancel();
   auto result = run.get();
@@ -621,8 +620,7 @@ TEST_CASE("ProgressBar without a terminal: a plain line every few seconds and on
   CHECK(text.find("\x1b") == std::string::npos);
   CHECK(text.find("outer/summarise: 60/100 (60%) items, 2 errors, 8.3/s, ETA 0:05\n") !=
         std::string::npos);
-  CHECK(text.find("outer/summarise: finished 100/100 (100%) items, 3 errors") !=
-        std::string::npos);
+  CHECK(text.find("outer/summarise: finished 100/100 (100%) items, 3 errors") != std::string::npos);
   bar.finish(); // nothing left to print
   CHECK(count(out.text(), "\n") == 2);
 }
@@ -667,7 +665,7 @@ TEST_CASE("ProgressBar on a terminal: two batches at once are two lines, redrawn
   bar.update(progress(20));
   auto text = out.text();
   CHECK(text.find("\x1b[1A") != std::string::npos); // back up to the block's first line
-  CHECK(count(text, "\n") == 2);                     // one between the lines, drawn twice
-  bar.finish(); // left as they are, with a newline
+  CHECK(count(text, "\n") == 2);                    // one between the lines, drawn twice
+  bar.finish();                                     // left as they are, with a newline
   CHECK(out.text().back() == '\n');
 }

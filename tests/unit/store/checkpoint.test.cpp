@@ -6,7 +6,6 @@
 #include "store_support.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -26,7 +25,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
 
 ItemOutcome succeeded(std::size_t index, Value value, std::int64_t tokens) {
   ItemOutcome outcome;
@@ -343,12 +341,8 @@ TEST_CASE("begin_run refuses an id that is already recorded, and an empty one") 
 
 TEST_CASE("a file that is not a sound database is refused and left as it was") {
   TempDb file{"runs.db"};
-  SUBCASE("random bytes") {
-    write_text(file.str(), garbage(8192, 1));
-  }
-  SUBCASE("text") {
-    write_text(file.str(), "run,status\nr1,running\n");
-  }
+  SUBCASE("random bytes") { write_text(file.str(), garbage(8192, 1)); }
+  SUBCASE("text") { write_text(file.str(), "run,status\nr1,running\n"); }
   SUBCASE("a checkpoint store with damaged pages") {
     {
       CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
@@ -484,9 +478,10 @@ TEST_CASE("item keys are 32 hex digits that change with the node path, version o
 
   CHECK(checkpoint_item_key("outer/summarize", "v1", input) != key);
   CHECK(checkpoint_item_key("outer/summarise", "v2", input) != key);
-  CHECK(checkpoint_item_key("outer/summarise", "v1", Value::object({{"doc", "b.txt"}, {"size", 12}})) !=
-        key);
-  CHECK(checkpoint_item_key("n", "", 1) != checkpoint_item_key("n", "", 1.0)); // msgpack tells int from double
+  CHECK(checkpoint_item_key("outer/summarise", "v1",
+                            Value::object({{"doc", "b.txt"}, {"size", 12}})) != key);
+  CHECK(checkpoint_item_key("n", "", 1) !=
+        checkpoint_item_key("n", "", 1.0)); // msgpack tells int from double
   CHECK(checkpoint_item_key("n", "", 1) != checkpoint_item_key("n", "", "1"));
 
   SUBCASE("the parts cannot run into each other") {

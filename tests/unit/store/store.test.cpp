@@ -5,7 +5,6 @@
 #include "store_support.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sqlite3.h>
 
 #include <atomic>
@@ -21,10 +20,7 @@ using namespace actorflow;
 using namespace actorflow::testing_support;
 namespace fs = std::filesystem;
 
-namespace {
-
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("a cached value round-trips, nested as it is") {
   IngestCache cache = must(IngestCache::open(":memory:"));
@@ -92,12 +88,8 @@ TEST_CASE("a corrupt file is set aside and replaced by an empty cache") {
   TempDb file;
   const std::string key = IngestCache::key("ocr", "{}", "h");
 
-  SUBCASE("random bytes") {
-    write_file(file.str(), garbage(8192, 1));
-  }
-  SUBCASE("text") {
-    write_file(file.str(), "not a db\n");
-  }
+  SUBCASE("random bytes") { write_file(file.str(), garbage(8192, 1)); }
+  SUBCASE("text") { write_file(file.str(), "not a db\n"); }
   SUBCASE("a real database with damaged pages") {
     {
       IngestCache cache = must(IngestCache::open(file.str()));

@@ -1,9 +1,9 @@
 // Supervision in the running system, on a virtual clock (no test waits on real time): retries
 // with backoff, fallbacks, timeouts, dead children, circuits, cancellation and deadlines.
-#include "support/test_support.hpp"
-
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
+
+#include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -298,8 +298,8 @@ TEST_CASE("an item's attempt timer never fires on a later item that reuses its s
   // limit of 1 s, so the first item's timer (due at 1 s) fires while the second runs.
   auto clock = std::make_shared<VirtualClock>();
   Runtime runtime{on(clock)};
-  auto model = std::make_shared<ScriptedModel>(
-      std::deque<ModelStep>{ModelStep::answer("ok", 600ms)});
+  auto model =
+      std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::answer("ok", 600ms)});
   auto policy = retries(1);
   policy.attempt_timeout = 1s;
   auto flow = must(FlowBuilder("f").node<AskPerItem>("each", model, 1, policy).build());
@@ -368,7 +368,7 @@ TEST_CASE("cancel drops pending retries: no attempt runs afterwards") {
   // The handle completes when the run's root stops; its descendants stop as the exit travels
   // down the links (flow, node, batch). Idle: it has reached them all.
   REQUIRE(clock->wait_until_idle());
-  clock->advance(1h); // the retries' timers fire into dead actors
+  clock->advance(1h);                // the retries' timers fire into dead actors
   REQUIRE(clock->wait_until_idle()); // whatever they started has run by now
   CHECK(model->calls() == 4);
 }
@@ -415,8 +415,7 @@ Result<RunResult> run_hanging_inner_flow(VirtualClock& clock, Runtime& runtime,
                                          std::chrono::milliseconds then_sleep) {
   auto model = std::make_shared<ScriptedModel>(std::deque<ModelStep>{ModelStep::hang()});
   auto inner = must(FlowBuilder("inner").node<AskModel>("ask", model).deadline(2s).build());
-  auto flow =
-      must(FlowBuilder("outer").node<AwaitsHangingFlow>("o", inner, then_sleep).build());
+  auto flow = must(FlowBuilder("outer").node<AwaitsHangingFlow>("o", inner, then_sleep).build());
   return drive(runtime.run(flow), clock);
 }
 

@@ -18,7 +18,7 @@ template <class T, class Start>
 class HostAwaiter {
 public:
   explicit HostAwaiter(Start start) : start_(std::move(start)) {}
-  bool await_ready() const noexcept { return false; }
+  [[nodiscard]] bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) { start_(h, out_); }
   T await_resume() { return std::move(*out_); }
 
@@ -31,7 +31,7 @@ private:
 class SleepAwaiter {
 public:
   SleepAwaiter(ExecHost& host, std::chrono::nanoseconds delay) : host_(&host), delay_(delay) {}
-  bool await_ready() const noexcept { return false; }
+  [[nodiscard]] bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) { host_->sleep(delay_, h); }
   void await_resume() const noexcept {}
 
@@ -45,7 +45,7 @@ class ExternalAwaiter {
 public:
   ExternalAwaiter(ExecHost& host, std::function<void(std::function<void()> wake)> start)
       : host_(&host), start_(std::move(start)) {}
-  bool await_ready() const noexcept { return false; }
+  [[nodiscard]] bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) { host_->await_external(std::move(start_), h); }
   void await_resume() const noexcept {}
 

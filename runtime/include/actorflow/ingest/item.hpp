@@ -43,7 +43,6 @@ struct IngestItem {
   friend bool operator==(const IngestItem&, const IngestItem&) = default;
 };
 
-
 // -- saving -------------------------------------------------------------------------------
 
 enum class ItemFormat : std::uint8_t {
