@@ -36,7 +36,7 @@ struct Slot {
   TimePoint first_start{};
   std::int64_t tokens = 0; // used by the item's attempts so far
   std::string key;         // durable runs: the item's checkpoint key ("" otherwise)
-  NodeConnection place;    // where the latest launch went (node 0: here)
+  Cluster::Place place;    // where the latest launch went (node 0: here)
   OpenSpan item_span;      // when the run is traced
 
   [[nodiscard]] std::size_t index() const { return *work.item; }
@@ -49,8 +49,8 @@ public:
              std::optional<RetryPolicy> policy, Value prep_result, std::uint64_t node_span)
       : caf::event_based_actor(cfg), spec_(std::move(spec)), node_(std::move(node)),
         options_(node_->batch_options()), prep_result_(std::move(prep_result)),
-        node_span_(node_span), supervisor_(this, spec_, policy), tally_(options_.policy),
-        spans_(spec_->scope.spans()),
+        node_span_(node_span), supervisor_(std::in_place, this, spec_, policy),
+        tally_(options_.policy), spans_(spec_->scope.spans()),
         item_spec_(std::make_shared<const ItemSpec>(ItemSpec{spec_, std::move(policy)})) {}
 
   const char* name() const override { return "actorflow.batch"; }
@@ -73,7 +73,8 @@ public:
         [this](rdone_atom, std::uint32_t id, std::uint32_t launch, const std::vector<char>& outcome,
                const std::vector<char>& usage) { on_remote_done(id, launch, outcome, usage); },
         [this](retry_atom, std::uint32_t id, std::uint32_t attempt) {
-          if (!stopping_ && id < slots_.size() && supervisor_.retry_due(slots_[id].work, attempt))
+          if (!stopping_ && !run_ended() && id < slots_.size() &&
+              supervisor_->retry_due(slots_[id].work, attempt))
             start_attempt(id, *slots_[id].input);
         },
         [this](timeout_atom, std::uint32_t id, std::uint32_t launch) { on_timeout(id, launch); },
@@ -89,19 +90,28 @@ public:
       stop_running();
     slots_.clear();
     promise_ = caf::response_promise{};
-    // Freed now, not when the last item actor lets go of this one (an item asleep on a timer
-    // keeps its batch's handle), and on this thread: the node instance, the item source (a
-    // generator's captures), the state, the gathered outcomes.
+    // Freed now, on this thread, not when the actor object goes (a pending timer keeps it):
+    // the node instance, the item source (a generator's captures), the state, the outcomes.
     node_.reset();
     source_ = ItemSource{};
     state_ = State{};
     prep_result_ = Value{};
     results_ = {};
     remote_.reset();
+    // What refers to the run (its hooks: the host's callbacks, a durable run's writer): a
+    // pending timer (an attempt's time limit, a backoff) keeps this actor object until it fires.
+    supervisor_.reset();
+    item_spec_.reset();
+    spec_.reset();
+    spans_ = nullptr;
+    checkpoint_ = nullptr;
   }
 
 private:
   [[nodiscard]] TimePoint now() { return clock().now(); }
+  // The run is over (cancelled, its deadline passed): this batch's stop is on its way down the
+  // links; until it arrives, no item starts.
+  [[nodiscard]] bool run_ended() const { return spec_->scope.hooks->ended(); }
   [[nodiscard]] std::string where(const char* step) const { return spec_->where(step); }
 
   // -- the window -------------------------------------------------------------------------------
@@ -149,7 +159,7 @@ private:
       bool& flag;
       ~Reset() { flag = false; }
     } reset{pumping_};
-    while (!stopping_ && !exhausted_ && in_flight_ < options_.max_concurrency) {
+    while (!stopping_ && !exhausted_ && in_flight_ < options_.max_concurrency && !run_ended()) {
       auto item = detail::guarded([&] { return where("items"); }, [&] { return source_.next(); });
       if (!item)
         return fail_batch(item.error());
@@ -183,7 +193,7 @@ private:
           continue;
         }
       }
-      if (supervisor_.policy().may_retry()) {
+      if (supervisor_->rules().may_retry()) {
         slot.input = std::move(**item);
         start_attempt(id, *slot.input);
       } else {
@@ -207,23 +217,19 @@ private:
         slot.work.parent_span = slot.item_span.id;
       }
     }
-    if (auto rejected = supervisor_.begin_attempt(slot.work, id, again))
+    if (auto rejected = supervisor_->begin_attempt(slot.work, id, again))
       return settle(id, std::move(*rejected));
-    Cluster::Place place;
-    if (remote_)
-      place = remote_->place();
-    slot.place = NodeConnection{place.node, place.generation};
+    const ItemLaunch launch{id, slot.work.launch, slot.index(), slot.work.attempt,
+                            slot.work.attempt_span.id};
+    auto& place = slot.place;
+    place = remote_ ? remote_->place() : Cluster::Place{};
     if (place.node != 0) {
-      remote_->send(place, input, {id, slot.work.launch, slot.index(), slot.work.attempt},
-                    *spec_->scope.hooks);
+      remote_->send(place, input, launch, *spec_->scope.hooks);
       slot.actor = place.host;
       if (!slot.input) // a launch lost with its node starts again elsewhere
         slot.input = std::move(input);
     } else {
-      slot.actor = spawn_item_actor(this, item_spec_,
-                                    ItemLaunch{id, slot.work.launch, slot.index(),
-                                               slot.work.attempt, slot.work.attempt_span.id},
-                                    std::move(input));
+      slot.actor = spawn_item_actor(this, item_spec_, launch, std::move(input));
     }
   }
 
@@ -242,6 +248,7 @@ private:
   // `slot.place` stays: it says where the item's latest launch ran.
   void end_launch(Slot& slot, bool with_outcome) {
     slot.actor = caf::actor{};
+    slot.place.host = caf::actor{};
     if (remote_)
       remote_->release(slot.place, with_outcome);
   }
@@ -265,11 +272,11 @@ private:
     end_launch(slot, true);
     slot.tokens += tokens;
     if (const Error* error = std::get_if<Error>(&result)) {
-      if (auto final = supervisor_.failed(slot.work, id, *error, retry))
+      if (auto final = supervisor_->failed(slot.work, id, *error, retry))
         settle(id, std::move(*final));
       return;
     }
-    supervisor_.succeeded(slot.work);
+    supervisor_->succeeded(slot.work);
     settle(id, std::move(result));
   }
 
@@ -279,17 +286,17 @@ private:
     auto* slot = running_launch(id, launch, true);
     if (!slot)
       return;
-    const auto& policy = supervisor_.policy();
+    const auto& rules = supervisor_->rules();
     auto outcome = remote_->accept(bytes, usage, *spec_->scope.hooks, spec_->path, slot->index(),
                                    slot->place.node);
     if (!outcome)
       return attempt_ended(id, outcome.error(), 0,
-                           policy.retries(outcome.error(), slot->work.attempt));
+                           rules.retryable(outcome.error(), slot->work.attempt));
     if (outcome->ok())
       return attempt_ended(id, std::move(outcome->result), outcome->tokens, false);
     // The node reports exec's raw error: the retry policy, then the fallback, apply here.
     const Error error = outcome->error();
-    if (policy.retries(error, slot->work.attempt))
+    if (rules.retryable(error, slot->work.attempt))
       return attempt_ended(id, error, outcome->tokens, true);
     // On a fresh instance, as a local item's fallback runs.
     const auto index = slot->index();
@@ -299,7 +306,7 @@ private:
              : Result<Value>(node.error());
     if (!fallback)
       return attempt_ended(id, fallback.error(), outcome->tokens, false);
-    supervisor_.report(AttemptEvent::Kind::fallback_used, slot->work, error);
+    supervisor_->report(AttemptEvent::Kind::fallback_used, slot->work, error);
     attempt_ended(id, std::move(*fallback), outcome->tokens, false);
   }
 
@@ -324,7 +331,7 @@ private:
     for (auto id : lost) {
       auto& slot = slots_[id];
       slot.actor = caf::actor{};
-      supervisor_.lost_launch(slot.work, why);
+      supervisor_->lost_launch(slot.work, why);
       start_attempt(id, *slot.input, true);
       if (stopping_)
         return;
@@ -335,12 +342,12 @@ private:
     if (stopping_ || id >= slots_.size())
       return;
     auto& slot = slots_[id];
-    auto error = supervisor_.timed_out(slot.work, launch);
+    auto error = supervisor_->timed_out(slot.work, launch);
     if (!error)
       return;
     stop_launch(slot, caf::exit_reason::kill); // its late outcome will be stale
-    const bool retry = supervisor_.policy().retries(*error, slot.work.attempt);
-    if (auto final = supervisor_.failed(slot.work, id, *error, retry))
+    const bool retry = supervisor_->rules().retryable(*error, slot.work.attempt);
+    if (auto final = supervisor_->failed(slot.work, id, *error, retry))
       settle(id, std::move(*final));
   }
 
@@ -356,9 +363,7 @@ private:
       outcome.ran_on = remote_->address_of(slot.place.node);
     outcome.latency =
         std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
-    if (spans_)
-      end_span(slot, slot.item_span, SpanEvent::Kind::item, node_span_,
-               outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
+    end_item_span(slot, outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
     // An item turned away by an open circuit never ran: a resume (after the outage) runs it.
     const bool ran = outcome.ok() || outcome.error().code != Errc::circuit_open;
     if (checkpoint_ && !slot.key.empty() && ran)
@@ -381,7 +386,7 @@ private:
     auto& slot = slots_[id];
     slot.actor = caf::actor{};
     slot.work.attempt = 0;
-    slot.place = NodeConnection{};
+    slot.place = Cluster::Place{};
     slot.input.reset();
     free_.push_back(id);
     --in_flight_;
@@ -494,8 +499,8 @@ private:
     result.summary.cancelled = cancelled_;
     result.summary.stopped_early = stopped_early_;
     result.summary.wall = std::chrono::duration_cast<std::chrono::microseconds>(now() - t0_);
-    result.summary.retries = supervisor_.retries();
-    result.summary.circuit_opened = supervisor_.times_opened();
+    result.summary.retries = supervisor_->retries_scheduled();
+    result.summary.circuit_opened = supervisor_->times_opened();
     result.summary.requeued = remote_ ? remote_->requeued() : 0;
     auto action =
         detail::guarded([&] { return where("post_batch"); },
@@ -503,7 +508,7 @@ private:
     if (!action)
       return reply(action.error());
     RunResult ended{std::move(state_), std::move(*action), {spec_->name}, {}};
-    ended.retries = supervisor_.retries();
+    ended.retries = supervisor_->retries_scheduled();
     reply(std::move(ended));
   }
 
@@ -531,17 +536,14 @@ private:
 
   // Ends the spans still open for the item in `slot`, which was stopped.
   void end_spans(Slot& slot, const Error& stopped) {
-    supervisor_.stopped(slot.work, stopped);
-    end_span(slot, slot.item_span, SpanEvent::Kind::item, node_span_, stopped);
+    supervisor_->stopped(slot.work, stopped);
+    end_item_span(slot, stopped);
   }
 
-  void end_span(const Slot& slot, OpenSpan& span, SpanEvent::Kind kind, std::uint64_t parent,
-                std::optional<Error> error) const {
-    if (!span)
-      return;
-    spans_->report(kind, spec_->path, slot.index(), slot.work.attempt, span.id, parent, span.start,
-                   std::move(error));
-    span = {};
+  // Ends the item's own span: from its first attempt to its final outcome.
+  void end_item_span(Slot& slot, std::optional<Error> error) const {
+    detail::close_span(spans_, slot.item_span, SpanEvent::Kind::item, spec_->path, slot.index(),
+                       slot.work.attempt, node_span_, std::move(error));
   }
 
   // -- state ------------------------------------------------------------------------------------
@@ -550,8 +552,8 @@ private:
   std::unique_ptr<ParallelBatchNode> node_; // the batch's own instance
   BatchOptions options_;
   Value prep_result_;
-  std::uint64_t node_span_; // the span the items lie in (0: untraced)
-  Supervisor supervisor_;
+  std::uint64_t node_span_;              // the span the items lie in (0: untraced)
+  std::optional<Supervisor> supervisor_; // none once the actor has exited
   detail::BatchTally tally_;
   SpanSink* spans_; // the run's, when it is traced
   ItemSpecPtr item_spec_;

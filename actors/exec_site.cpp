@@ -224,7 +224,6 @@ std::optional<Error> ExecSite::make_node() {
 void ExecSite::start_exec(const Value& input, std::optional<std::size_t> index,
                           std::uint32_t attempt) {
   attempt_ = attempt;
-  exec_running_ = true;
   exec_input_ = &input;
   ctx_.emplace(*this, spec_->name, index);
   auto started =
@@ -249,13 +248,11 @@ void ExecSite::finish_if_done() {
   auto value = detail::guarded([&] { return where("exec"); }, [&] { return task_.take(); });
   if (!value)
     return after_exec(value.error());
-  exec_running_ = false;
   attempt_children_.clear();
   exec_succeeded(std::move(*value));
 }
 
 void ExecSite::after_exec(const Error& error) {
-  exec_running_ = false;
   attempt_children_.clear();
   if (defer_failures_ || (policy_ && policy_->should_retry(error, attempt_)))
     return exec_failed(error, true);
@@ -268,7 +265,6 @@ void ExecSite::after_exec(const Error& error) {
 
 void ExecSite::abandon_exec() {
   ++generation_;
-  exec_running_ = false;
   for (auto& [id, controller] : pending_grants_)
     self_->send(controller, cancel_atom::value, id);
   pending_grants_.clear();

@@ -103,7 +103,6 @@ protected:
   const RetryPolicy* policy_ = nullptr; // the attempts' policy, once the node is made
   std::uint32_t attempt_ = 0;           // 1-based number of the current attempt
   std::uint64_t tokens_ = 0;            // used by model calls of this actor's attempts
-  bool exec_running_ = false;
   // The span enclosing what the running attempt starts (grant waits, model calls, sub-flows):
   // the attempt's span; 0 when the run is not traced.
   std::uint64_t span_parent_ = 0;

@@ -44,11 +44,8 @@ struct FlowActorState {
   }
 
   void end_span(std::optional<Error> error) {
-    if (!span)
-      return;
-    scope.spans()->report(SpanEvent::Kind::flow, graph->name, std::nullopt, 0, span.id, scope.span,
-                          span.start, std::move(error));
-    span = {};
+    detail::close_span(scope.spans(), span, SpanEvent::Kind::flow, graph->name, std::nullopt, 0,
+                       scope.span, std::move(error));
   }
 };
 

@@ -36,8 +36,7 @@ public:
 
   // A launch from another Runtime; `host` hears (rgone_atom) when the actor ends.
   ItemActor(caf::actor_config& cfg, ItemSpecPtr spec, caf::actor host, RemoteLaunch launch)
-      : ItemActor(cfg, std::move(spec), std::move(launch.batch),
-                  ItemLaunch{launch.slot, launch.launch, launch.index, launch.attempt, 0},
+      : ItemActor(cfg, std::move(spec), std::move(launch.batch), launch.id,
                   std::move(launch.item)) {
     host_ = std::move(host);
     remote_limits_ = std::move(launch.limits);
@@ -58,9 +57,12 @@ public:
       report(std::move(died), retry);
     }
     // An item whose timer is still pending lives on until it fires: it must not keep its
-    // batch (and all the batch holds) alive that long.
+    // batch, or its run's hooks, alive that long.
     batch_ = caf::actor{};
     host_ = caf::actor{};
+    remote_limits_.reset();
+    item_spec_.reset();
+    spec_.reset();
   }
 
   caf::behavior make_behavior() override {

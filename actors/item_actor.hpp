@@ -31,16 +31,6 @@ struct ItemSpec {
 };
 using ItemSpecPtr = std::shared_ptr<const ItemSpec>;
 
-/// Where an item actor comes from and reports to: slot `slot` of batch `batch`, launch
-/// `launch`, attempt `attempt` of item `index`; `span` is its attempt's span (0: untraced).
-struct ItemLaunch {
-  std::uint32_t slot = 0;
-  std::uint32_t launch = 0;
-  std::size_t index = 0;
-  std::uint32_t attempt = 0;
-  std::uint64_t span = 0;
-};
-
 /// Spawns an item actor from `batch`, its parent, which gets its outcome as
 /// (item_done_atom, slot, launch, retry, ItemOutcome) or, when the actor dies first, an error
 /// outcome from its exit.

@@ -59,7 +59,7 @@ struct NodeActorState : ExecSite {
       return promise;
     }
     supervisor.emplace(self_, spec_, std::move(policy));
-    policy_ = supervisor->policy().policy();
+    policy_ = supervisor->rules().policy();
     work.parent_span = node_span.id;
     start_attempt();
     return promise;
@@ -93,7 +93,8 @@ struct NodeActorState : ExecSite {
   }
 
   void on_retry(std::uint32_t attempt) {
-    if (supervisor && supervisor->retry_due(work, attempt))
+    // Not once the run is over: this actor's stop is on its way down the links.
+    if (supervisor && !spec_->scope.hooks->ended() && supervisor->retry_due(work, attempt))
       start_attempt();
   }
 
@@ -102,7 +103,7 @@ struct NodeActorState : ExecSite {
       return;
     if (auto error = supervisor->timed_out(work, launch)) {
       abandon_exec();
-      exec_failed(*error, supervisor->policy().retries(*error, work.attempt));
+      exec_failed(*error, supervisor->rules().retryable(*error, work.attempt));
     }
   }
 
@@ -126,11 +127,8 @@ struct NodeActorState : ExecSite {
   }
 
   void end_node_span(std::optional<Error> error) {
-    if (!node_span)
-      return;
-    spec_->scope.spans()->report(SpanEvent::Kind::node, spec_->path, std::nullopt, 0, node_span.id,
-                                 spec_->scope.span, node_span.start, std::move(error));
-    node_span = {};
+    detail::close_span(spec_->scope.spans(), node_span, SpanEvent::Kind::node, spec_->path,
+                       std::nullopt, 0, spec_->scope.span, std::move(error));
   }
 
   caf::response_promise promise;

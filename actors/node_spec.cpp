@@ -4,8 +4,12 @@ namespace actorflow::actors {
 
 std::string NodeSpec::where(const char* step) const { return "node '" + path + "' " + step; }
 
+std::string NodeSpec::where(std::size_t item) const {
+  return "node '" + path + "' item " + std::to_string(item);
+}
+
 std::string NodeSpec::where(std::size_t item, const char* step) const {
-  return "node '" + path + "' item " + std::to_string(item) + " " + step;
+  return where(item) + " " + step;
 }
 
 void NodeSpec::log(std::string_view message) const {

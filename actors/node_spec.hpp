@@ -31,6 +31,8 @@ struct NodeSpec {
 
   /// "node 'a/b' <step>", for error messages.
   [[nodiscard]] std::string where(const char* step) const;
+  /// "node 'a/b' item 7".
+  [[nodiscard]] std::string where(std::size_t item) const;
   /// "node 'a/b' item 7 <step>".
   [[nodiscard]] std::string where(std::size_t item, const char* step) const;
   /// Writes `message` to the runtime's log as "[a/b] message".

@@ -10,6 +10,7 @@
 #include "observe/span_sink.hpp"
 #include "store/run_checkpoint.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -66,8 +67,10 @@ public:
     if (!ended_)
       options.on_model_call(event);
   }
-  /// The run has ended: no model call or span is reported after this returns.
+  /// The run has ended: no model call or span is reported after this returns, and no actor of
+  /// the run starts another attempt (`ended`).
   void end_reports() const {
+    over_.store(true, std::memory_order_release);
     {
       std::unique_lock lock{mutex_};
       ended_ = true;
@@ -75,10 +78,15 @@ public:
     if (spans)
       spans->end();
   }
+  /// Whether the run has ended (its handle completed, or is about to). A cancel reaches the
+  /// run's actors as an exit travelling down their links; until it arrives, they ask this
+  /// before they start work, so that nothing starts after the host was told the run is over.
+  [[nodiscard]] bool ended() const noexcept { return over_.load(std::memory_order_acquire); }
 
 private:
   mutable std::shared_mutex mutex_;
-  mutable bool ended_ = false; // guarded by mutex_
+  mutable bool ended_ = false;            // guarded by mutex_
+  mutable std::atomic<bool> over_{false}; // ended(), read without the lock
 };
 
 } // namespace actorflow::actors

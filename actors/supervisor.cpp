@@ -21,18 +21,16 @@ double jitter_sample() {
 
 Supervisor::Supervisor(caf::event_based_actor* self, NodeSpecPtr spec,
                        std::optional<RetryPolicy> policy)
-    : self_(self), spec_(std::move(spec)), decide_(std::move(policy)),
-      spans_(spec_->scope.spans()) {}
+    : self_(self), spec_(std::move(spec)), rules_(std::move(policy)), spans_(spec_->scope.spans()) {
+}
 
 std::string Supervisor::what(const Supervised& work) const {
-  if (work.item)
-    return "node '" + spec_->path + "' item " + std::to_string(*work.item);
-  return spec_->where("exec");
+  return work.item ? spec_->where(*work.item) : spec_->where("exec");
 }
 
 std::optional<Error> Supervisor::begin_attempt(Supervised& work, std::uint32_t key, bool again) {
   if (!again) {
-    if (!decide_.admit(self_->clock().now())) {
+    if (!rules_.admit(self_->clock().now())) {
       Error error{Errc::circuit_open,
                   what(work) + ": circuit open after too many failures; fails fast"};
       report(AttemptEvent::Kind::circuit_rejected, work, error);
@@ -41,9 +39,11 @@ std::optional<Error> Supervisor::begin_attempt(Supervised& work, std::uint32_t k
     ++work.attempt;
   }
   work.launch = ++launches_;
+  if (work.launch == 0) // wrapped around: 0 means "none running"
+    work.launch = ++launches_;
   if (spans_)
     work.attempt_span = OpenSpan{spans_->new_id(), spans_->now()};
-  if (const auto limit = decide_.attempt_timeout(); limit.count() > 0)
+  if (const auto limit = rules_.attempt_timeout(); limit.count() > 0)
     self_->delayed_send(self_, limit, timeout_atom::value, key, work.launch);
   return std::nullopt;
 }
@@ -51,7 +51,7 @@ std::optional<Error> Supervisor::begin_attempt(Supervised& work, std::uint32_t k
 void Supervisor::succeeded(Supervised& work) {
   work.launch = 0;
   close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, std::nullopt);
-  decide_.succeeded();
+  rules_.succeeded();
 }
 
 std::optional<Error> Supervisor::failed(Supervised& work, std::uint32_t key, const Error& error,
@@ -59,8 +59,8 @@ std::optional<Error> Supervisor::failed(Supervised& work, std::uint32_t key, con
   work.launch = 0;
   close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, error);
   report(AttemptEvent::Kind::failed, work, error);
-  const auto after = decide_.failed(error, work.attempt, retryable, work.last_delay,
-                                    self_->clock().now(), jitter_sample());
+  const auto after = rules_.failed(error, work.attempt, retryable, work.last_delay,
+                                   self_->clock().now(), jitter_sample());
   if (after.opened_circuit)
     report(AttemptEvent::Kind::circuit_opened, work, error);
   using Next = detail::Supervision::AfterFailure::Next;
@@ -91,7 +91,7 @@ std::optional<Error> Supervisor::timed_out(Supervised& work, std::uint32_t launc
     return std::nullopt; // that attempt has ended already (its slot may hold other work now)
   Error error{Errc::timeout, what(work) + ": attempt " + std::to_string(work.attempt) +
                                  " took longer than attempt_timeout (" +
-                                 std::to_string(decide_.attempt_timeout().count()) + " ms)"};
+                                 std::to_string(rules_.attempt_timeout().count()) + " ms)"};
   report(AttemptEvent::Kind::timed_out, work, error);
   return error;
 }
@@ -122,11 +122,8 @@ void Supervisor::report(AttemptEvent::Kind kind, const Supervised& work, const E
 
 void Supervisor::close_span(const Supervised& work, OpenSpan& span, SpanEvent::Kind kind,
                             std::uint32_t attempt, std::optional<Error> error) const {
-  if (!span)
-    return;
-  spans_->report(kind, spec_->path, work.item, attempt, span.id, work.parent_span, span.start,
-                 std::move(error));
-  span = {};
+  detail::close_span(spans_, span, kind, spec_->path, work.item, attempt, work.parent_span,
+                     std::move(error));
 }
 
 } // namespace actorflow::actors

@@ -43,7 +43,8 @@ class Supervisor {
 public:
   Supervisor(caf::event_based_actor* self, NodeSpecPtr spec, std::optional<RetryPolicy> policy);
 
-  [[nodiscard]] const detail::Supervision& policy() const noexcept { return decide_; }
+  /// The policy and the circuit it supervises by.
+  [[nodiscard]] const detail::Supervision& rules() const noexcept { return rules_; }
 
   /// Starts the next attempt of `work`, or, with `again`, its latest attempt once more (its
   /// cluster node died: that counts as no attempt). Returns the error to settle the work with
@@ -78,8 +79,8 @@ public:
               Millis delay = Millis{0}) const;
 
   /// Retries scheduled so far.
-  [[nodiscard]] std::uint64_t retries() const noexcept { return retries_; }
-  [[nodiscard]] std::uint64_t times_opened() const noexcept { return decide_.times_opened(); }
+  [[nodiscard]] std::uint64_t retries_scheduled() const noexcept { return retries_; }
+  [[nodiscard]] std::uint64_t times_opened() const noexcept { return rules_.times_opened(); }
 
 private:
   // Ends `span` of `work` (if open) now; `attempt`: the attempt it belongs to.
@@ -89,7 +90,7 @@ private:
 
   caf::event_based_actor* self_;
   NodeSpecPtr spec_;
-  detail::Supervision decide_;
+  detail::Supervision rules_;
   SpanSink* spans_;            // the run's, when it is traced
   std::uint32_t launches_ = 0; // attempts started, numbering them for their timers
   std::uint64_t retries_ = 0;

@@ -8,6 +8,7 @@ find_library(CAF_OPENSSL_LIBRARY NAMES caf_openssl)
 
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(CAF
+  NAME_MISMATCHED # also included by actorflowConfig.cmake
   REQUIRED_VARS CAF_CORE_LIBRARY CAF_IO_LIBRARY CAF_OPENSSL_LIBRARY CAF_INCLUDE_DIR
   REASON_FAILURE_MESSAGE "install Debian's libcaf-dev (tools/setup does)")
 

@@ -142,11 +142,10 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
         counting.on_model_call = [calls](const ModelCallEvent& call) { calls->add(call); };
         auto usage = std::make_shared<const RunHooks>(
             std::move(counting), run, std::make_shared<detail::RunMeter>(), nullptr, nullptr);
-        RemoteLaunch remote{
-            batch,           slot,
-            launch,          static_cast<std::size_t>(index),
-            attempt,         RemoteLimits{gateway, run, weight, std::move(usage), std::move(calls)},
-            std::move(*item)};
+        RemoteLaunch remote{batch,
+                            ItemLaunch{slot, launch, static_cast<std::size_t>(index), attempt, 0},
+                            RemoteLimits{gateway, run, weight, std::move(usage), std::move(calls)},
+                            std::move(*item)};
         auto actor = spawn_remote_item(self, *known->second, std::move(remote));
         st.items[{batch.address(), launch}] = actor;
         if (st.batches[batch.address()]++ == 0)

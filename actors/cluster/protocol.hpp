@@ -74,13 +74,21 @@ struct LaunchCalls {
 std::vector<char> encode_calls(const RunUsage& usage, const std::vector<ModelCallEvent>& calls);
 LaunchCalls decode_calls(const std::vector<char>& bytes);
 
-/// One launch of another Runtime's batch item, as a node host received it.
-struct RemoteLaunch {
-  caf::actor batch; // where the outcome goes
+/// One launch of one batch item: its place in its batch's window (`slot`, and the launch's
+/// number, since slots are reused), the item's index and the attempt; `span` is the attempt's
+/// span in the run's trace (0: untraced; always 0 on a node, whose spans stay there).
+struct ItemLaunch {
   std::uint32_t slot = 0;
   std::uint32_t launch = 0;
   std::size_t index = 0;
   std::uint32_t attempt = 0;
+  std::uint64_t span = 0;
+};
+
+/// One launch of another Runtime's batch item, as a node host received it.
+struct RemoteLaunch {
+  caf::actor batch; // where the outcome goes
+  ItemLaunch id;
   RemoteLimits limits;
   Value item;
 };

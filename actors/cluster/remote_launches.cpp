@@ -12,7 +12,7 @@ RemoteLaunches::RemoteLaunches(caf::event_based_actor* self, Cluster& cluster, s
                                std::function<void(std::string_view)> log)
     : self_(self), cluster_(&cluster), type_(std::move(type)), log_(std::move(log)) {}
 
-void RemoteLaunches::send(const Cluster::Place& place, const Value& input, const Launch& launch,
+void RemoteLaunches::send(const Cluster::Place& place, const Value& input, const ItemLaunch& launch,
                           const RunHooks& hooks) {
   auto& [node, connections] = watched_[place.host.address()];
   if (connections.empty() || connections.back() != place.generation) {
@@ -29,18 +29,18 @@ void RemoteLaunches::cancel(const caf::actor& host, std::uint32_t launch) {
   self_->send(host, rcancel_atom::value, launch);
 }
 
-std::optional<NodeConnection> RemoteLaunches::connection_down(const caf::actor_addr& host) {
+std::optional<Cluster::Place> RemoteLaunches::connection_down(const caf::actor_addr& host) {
   auto watched = watched_.find(host);
   if (watched == watched_.end())
     return std::nullopt;
-  NodeConnection connection{watched->second.first, watched->second.second.front()};
+  Cluster::Place connection{watched->second.first, watched->second.second.front(), {}};
   watched->second.second.pop_front();
   if (watched->second.second.empty())
     watched_.erase(watched);
   return connection;
 }
 
-void RemoteLaunches::count_lost(const NodeConnection& connection, std::size_t count,
+void RemoteLaunches::count_lost(const Cluster::Place& connection, std::size_t count,
                                 const std::string& path) {
   cluster_->lost(connection.node, connection.generation, count);
   requeued_ += count;

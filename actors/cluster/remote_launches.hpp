@@ -9,6 +9,7 @@
 #include <actorflow/value.hpp>
 
 #include "actors/cluster/cluster.hpp"
+#include "actors/cluster/protocol.hpp"
 #include "actors/run_hooks.hpp"
 
 #include <caf/actor.hpp>
@@ -28,12 +29,6 @@
 
 namespace actorflow::actors {
 
-/// One connection of one node: Cluster::Place's node and generation.
-struct NodeConnection {
-  std::uint32_t node = 0;
-  std::uint64_t generation = 0;
-};
-
 class RemoteLaunches {
 public:
   /// For a batch actor `self` of the registered node type `type`; `log` is the Runtime's.
@@ -42,30 +37,23 @@ public:
 
   /// Where the next launch goes, taking room there: this Runtime when `node` is 0.
   [[nodiscard]] Cluster::Place place() { return cluster_->place(); }
-  /// A launch at `connection` (node 0: here) has ended; `done`: with an outcome.
-  void release(const NodeConnection& connection, bool done) {
-    cluster_->release(connection.node, connection.generation, done);
+  /// A launch at `place` (node 0: here) has ended; `done`: with an outcome.
+  void release(const Cluster::Place& place, bool done) {
+    cluster_->release(place.node, place.generation, done);
   }
 
-  /// What identifies a launch to its node, with its input.
-  struct Launch {
-    std::uint32_t slot = 0;
-    std::uint32_t launch = 0;
-    std::size_t index = 0;
-    std::uint32_t attempt = 0;
-  };
   /// Sends `launch` to the node at `place` (watching its host), for run `hooks`.
-  void send(const Cluster::Place& place, const Value& input, const Launch& launch,
+  void send(const Cluster::Place& place, const Value& input, const ItemLaunch& launch,
             const RunHooks& hooks);
   /// Asks the node host `host` to stop launch `launch`.
   void cancel(const caf::actor& host, std::uint32_t launch);
 
-  /// A down message from `host`: the connection it was, if this batch watches it (a node that
-  /// reconnects has an address equal to the old one's, so each down message is taken to be of
-  /// the oldest connection still watched: they die in that order).
-  [[nodiscard]] std::optional<NodeConnection> connection_down(const caf::actor_addr& host);
-  /// `connection` went down with `count` launches of this batch, which start again elsewhere.
-  void count_lost(const NodeConnection& connection, std::size_t count, const std::string& path);
+  /// A down message from `host`: the node and connection it was (no host), if this batch
+  /// watches it (a node that reconnects has an address equal to the old one's, so each down
+  /// message is taken to be of the oldest connection still watched: they die in that order).
+  [[nodiscard]] std::optional<Cluster::Place> connection_down(const caf::actor_addr& host);
+  /// `place` went down with `count` launches of this batch, which start again elsewhere.
+  void count_lost(const Cluster::Place& place, std::size_t count, const std::string& path);
 
   /// A node's outcome of a launch of item `index`, with the usage of its model calls: the run
   /// counts those calls, and the host hears of each as made by `path`. An outcome that does

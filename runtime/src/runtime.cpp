@@ -79,8 +79,7 @@ struct RuntimeImpl {
       if (auto loaded = actors::load_network(cfg, cluster); !loaded) {
         network_error = loaded.error();
         environment->log("cluster: " + network_error->message +
-                         "; the runtime runs without "
-                         "the network");
+                         "; the runtime runs without the network");
       }
     } else {
       network_error = Error{Errc::bad_input, "the runtime has no network: set "

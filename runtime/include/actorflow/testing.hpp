@@ -28,6 +28,7 @@
 namespace actorflow {
 namespace detail {
 class VirtualActorClock;
+struct RuntimeImpl;
 } // namespace detail
 
 namespace testing {
@@ -60,10 +61,10 @@ public:
   bool wait_for_pending(std::size_t count,
                         std::chrono::milliseconds bound = std::chrono::seconds(10)) const;
 
-  /// The CAF clock behind it (internal).
+private:
+  friend struct detail::RuntimeImpl; // runs the actor system on actor_clock()
   detail::VirtualActorClock& actor_clock() noexcept { return *clock_; }
 
-private:
   std::unique_ptr<detail::VirtualActorClock> clock_;
   std::chrono::steady_clock::time_point origin_; // the clock's time when made
 };

@@ -31,7 +31,7 @@ public:
     return policy_ ? policy_->attempt_timeout : Millis{0};
   }
   /// Whether the policy retries `error` after attempt number `attempt`.
-  [[nodiscard]] bool retries(const Error& error, std::uint32_t attempt) const {
+  [[nodiscard]] bool retryable(const Error& error, std::uint32_t attempt) const {
     return policy_ && policy_->should_retry(error, attempt);
   }
 

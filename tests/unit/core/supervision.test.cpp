@@ -29,7 +29,7 @@ TEST_CASE("without a policy nothing is retried, the circuit never opens, inputs 
   CHECK(s.policy() == nullptr);
   CHECK_FALSE(s.may_retry());
   CHECK(s.attempt_timeout() == 0ms);
-  CHECK_FALSE(s.retries(server, 1));
+  CHECK_FALSE(s.retryable(server, 1));
   for (int i = 0; i < 100; ++i) {
     REQUIRE(s.admit(t0));
     auto after = s.failed(server, 1, true, 0ms, t0, 0.5);
@@ -42,8 +42,8 @@ TEST_CASE("without a policy nothing is retried, the circuit never opens, inputs 
 TEST_CASE("a retryable failure is retried after the policy's delay, a final one is given up") {
   Supervision s{three_attempts()};
   CHECK(s.may_retry());
-  CHECK(s.retries(server, 1));
-  CHECK_FALSE(s.retries(server, 3)); // the last attempt
+  CHECK(s.retryable(server, 1));
+  CHECK_FALSE(s.retryable(server, 3)); // the last attempt
   auto first = s.failed(server, 1, true, 0ms, t0, 0.5);
   CHECK(first.next == Next::retry);
   CHECK(first.delay == 100ms);

@@ -1,4 +1,4 @@
-// The scheduler's policies (actors/scheduler.cpp), seen from a Runtime: both run batches
+// The scheduler's policies (actors/scheduler/), seen from a Runtime: both run batches
 // correctly; stealing, which keeps a worker's actors on that worker, still spreads CPU-bound
 // items over the workers, and does not leave jobs behind an actor that blocks its worker.
 #include <actorflow/actorflow.hpp>

@@ -42,7 +42,7 @@ public:
 
   IngestCache(IngestCache&&) noexcept;
   IngestCache& operator=(IngestCache&&) noexcept;
-  ~IngestCache(); // out of line: Impl is complete only in sqlite_store.cpp
+  ~IngestCache(); // out of line: Impl is complete only in cache.cpp
 
   /// The cache key of running `transformation` with `settings` on an input whose content hash
   /// is `input_hash`. The key covers all three exactly (no hashing, no separator that a
