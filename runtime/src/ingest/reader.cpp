@@ -8,17 +8,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <map>
-#include <memory>
 #include <optional>
 #include <set>
-#include <span>
 #include <system_error>
 #include <utility>
 
@@ -26,9 +21,6 @@ namespace actorflow {
 
 using detail::bad_input;
 using detail::Contents;
-using detail::errno_message;
-using detail::File;
-using detail::first_non_finite;
 using detail::in_quotes;
 using detail::read_file;
 

@@ -5,25 +5,12 @@
 #include "ingest/ingest_support.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <limits>
-#include <map>
-#include <memory>
-#include <optional>
-#include <set>
-#include <span>
-#include <system_error>
 #include <utility>
 
 namespace actorflow {
 
 using detail::bad_input;
-using detail::errno_message;
 using detail::first_non_finite;
 using detail::in_quotes;
 
