@@ -363,7 +363,7 @@ private:
       outcome.ran_on = remote_->address_of(slot.place.node);
     outcome.latency =
         std::chrono::duration_cast<std::chrono::microseconds>(now() - slot.first_start);
-    end_item_span(slot, outcome.ok() ? std::nullopt : std::optional<Error>(outcome.error()));
+    end_item_span(slot, std::get_if<Error>(&outcome.result));
     // An item turned away by an open circuit never ran: a resume (after the outage) runs it.
     const bool ran = outcome.ok() || outcome.error().code != Errc::circuit_open;
     if (checkpoint_ && !slot.key.empty() && ran)
@@ -537,13 +537,13 @@ private:
   // Ends the spans still open for the item in `slot`, which was stopped.
   void end_spans(Slot& slot, const Error& stopped) {
     supervisor_->stopped(slot.work, stopped);
-    end_item_span(slot, stopped);
+    end_item_span(slot, &stopped);
   }
 
   // Ends the item's own span: from its first attempt to its final outcome.
-  void end_item_span(Slot& slot, std::optional<Error> error) const {
+  void end_item_span(Slot& slot, const Error* error) const {
     detail::close_span(spans_, slot.item_span, SpanEvent::Kind::item, spec_->path, slot.index(),
-                       slot.work.attempt, node_span_, std::move(error));
+                       slot.work.attempt, node_span_, error);
   }
 
   // -- state ------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ struct FlowActorState {
 
   void end_span(std::optional<Error> error) {
     detail::close_span(scope.spans(), span, SpanEvent::Kind::flow, graph->name, std::nullopt, 0,
-                       scope.span, std::move(error));
+                       scope.span, error ? &*error : nullptr);
   }
 };
 

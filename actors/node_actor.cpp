@@ -128,7 +128,7 @@ struct NodeActorState : ExecSite {
 
   void end_node_span(std::optional<Error> error) {
     detail::close_span(spec_->scope.spans(), node_span, SpanEvent::Kind::node, spec_->path,
-                       std::nullopt, 0, spec_->scope.span, std::move(error));
+                       std::nullopt, 0, spec_->scope.span, error ? &*error : nullptr);
   }
 
   caf::response_promise promise;

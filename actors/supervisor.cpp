@@ -50,14 +50,14 @@ std::optional<Error> Supervisor::begin_attempt(Supervised& work, std::uint32_t k
 
 void Supervisor::succeeded(Supervised& work) {
   work.launch = 0;
-  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, std::nullopt);
+  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, nullptr);
   rules_.succeeded();
 }
 
 std::optional<Error> Supervisor::failed(Supervised& work, std::uint32_t key, const Error& error,
                                         bool retryable) {
   work.launch = 0;
-  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, error);
+  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, &error);
   report(AttemptEvent::Kind::failed, work, error);
   const auto after = rules_.failed(error, work.attempt, retryable, work.last_delay,
                                    self_->clock().now(), jitter_sample());
@@ -100,19 +100,19 @@ bool Supervisor::retry_due(Supervised& work, std::uint32_t attempt) {
   if (work.running() || work.attempt != attempt || work.attempt == 0)
     return false; // not waiting for this retry
   // The backoff precedes the attempt it is for.
-  close_span(work, work.backoff_span, SpanEvent::Kind::backoff, attempt + 1, std::nullopt);
+  close_span(work, work.backoff_span, SpanEvent::Kind::backoff, attempt + 1, nullptr);
   return true;
 }
 
 void Supervisor::lost_launch(Supervised& work, const Error& why) {
   work.launch = 0;
-  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, why);
+  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, &why);
 }
 
 void Supervisor::stopped(Supervised& work, const Error& why) {
   work.launch = 0;
-  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, why);
-  close_span(work, work.backoff_span, SpanEvent::Kind::backoff, work.attempt + 1, why);
+  close_span(work, work.attempt_span, SpanEvent::Kind::attempt, work.attempt, &why);
+  close_span(work, work.backoff_span, SpanEvent::Kind::backoff, work.attempt + 1, &why);
 }
 
 void Supervisor::report(AttemptEvent::Kind kind, const Supervised& work, const Error& error,
@@ -121,9 +121,8 @@ void Supervisor::report(AttemptEvent::Kind kind, const Supervised& work, const E
 }
 
 void Supervisor::close_span(const Supervised& work, OpenSpan& span, SpanEvent::Kind kind,
-                            std::uint32_t attempt, std::optional<Error> error) const {
-  detail::close_span(spans_, span, kind, spec_->path, work.item, attempt, work.parent_span,
-                     std::move(error));
+                            std::uint32_t attempt, const Error* error) const {
+  detail::close_span(spans_, span, kind, spec_->path, work.item, attempt, work.parent_span, error);
 }
 
 } // namespace actorflow::actors

@@ -85,7 +85,7 @@ public:
 private:
   // Ends `span` of `work` (if open) now; `attempt`: the attempt it belongs to.
   void close_span(const Supervised& work, OpenSpan& span, SpanEvent::Kind kind,
-                  std::uint32_t attempt, std::optional<Error> error) const;
+                  std::uint32_t attempt, const Error* error) const;
   [[nodiscard]] std::string what(const Supervised& work) const; // "node 'a' item 3", ...
 
   caf::event_based_actor* self_;

@@ -79,14 +79,16 @@ struct OpenSpan {
   explicit operator bool() const noexcept { return id != 0; }
 };
 
-/// Reports `span` as ending now and closes it, when it is open (an open span was opened on
-/// `sink`, so `sink` may be null only for a span that is not).
-inline void close_span(SpanSink* sink, OpenSpan& span, SpanEvent::Kind kind, std::string name,
-                       std::optional<std::size_t> item, std::uint32_t attempt, std::uint64_t parent,
-                       std::optional<Error> error = std::nullopt) {
+/// Reports `span` as ending now (with `error`, when not null) and closes it, when it is open
+/// (an open span was opened on `sink`, so `sink` may be null only for a span that is not).
+/// Called for every attempt of every item, traced or not: it copies nothing unless it reports.
+inline void close_span(SpanSink* sink, OpenSpan& span, SpanEvent::Kind kind,
+                       const std::string& name, std::optional<std::size_t> item,
+                       std::uint32_t attempt, std::uint64_t parent, const Error* error = nullptr) {
   if (!span)
     return;
-  sink->report(kind, std::move(name), item, attempt, span.id, parent, span.start, std::move(error));
+  sink->report(kind, name, item, attempt, span.id, parent, span.start,
+               error ? std::optional<Error>(*error) : std::nullopt);
   span = {};
 }
 
