@@ -1,5 +1,7 @@
 #include "actors/exec_site.hpp"
 
+#include <actorflow/flow.hpp>
+
 #include "actors/actor_slot.hpp"
 #include "actors/caf_error.hpp"
 #include "actors/limit_controller.hpp"
@@ -52,6 +54,48 @@ void ExecSite::run_flow(const Flow& flow, State initial, std::coroutine_handle<>
             out = to_error(err, where);
             resume(h);
           });
+}
+
+void ExecSite::run_flows(std::vector<std::pair<Flow, State>> runs, std::coroutine_handle<> h,
+                         std::optional<std::vector<Result<RunResult>>>& out) {
+  // The results gather here as they come, in any order; the last one resumes the node.
+  struct Gather {
+    std::vector<std::optional<Result<RunResult>>> results;
+    std::size_t left;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->results.resize(runs.size());
+  gather->left = runs.size();
+  if (runs.empty()) {
+    out.emplace();
+    resume_soon(h);
+    return;
+  }
+  const auto& env = *spec_->scope.env;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    auto& [flow, initial] = runs[i];
+    auto child = env.spawn_flow(self_, spec_->scope.nested(spec_->name, span_parent_),
+                                detail::FlowAccess::graph(flow));
+    attempt_children_.push_back(child);
+    auto arrive = [this, h, &out, gather, i, gen = generation_](Result<RunResult> result) {
+      if (gen != generation_)
+        return; // for an abandoned attempt
+      gather->results[i] = std::move(result);
+      if (--gather->left > 0)
+        return;
+      std::vector<Result<RunResult>> all;
+      all.reserve(gather->results.size());
+      for (auto& r : gather->results)
+        all.push_back(std::move(*r));
+      out = std::move(all);
+      resume(h);
+    };
+    self_->request(child, caf::infinite, run_atom::value, std::move(initial))
+        .then([arrive](StepReply& reply) mutable { arrive(std::move(reply).take()); },
+              [arrive, where = "sub-flow '" + flow.name() + "'"](caf::error& err) mutable {
+                arrive(to_error(err, where));
+              });
+  }
 }
 
 void ExecSite::ask(const ActorRef& target, Value request, std::chrono::nanoseconds timeout,

@@ -47,6 +47,8 @@ public:
   void sleep(std::chrono::nanoseconds delay, std::coroutine_handle<> h) override;
   void run_flow(const Flow& flow, State initial, std::coroutine_handle<> h,
                 std::optional<Result<RunResult>>& out) override;
+  void run_flows(std::vector<std::pair<Flow, State>> runs, std::coroutine_handle<> h,
+                 std::optional<std::vector<Result<RunResult>>>& out) override;
   void ask(const ActorRef& target, Value request, std::chrono::nanoseconds timeout,
            std::coroutine_handle<> h, std::optional<Result<Value>>& out) override;
   void log(std::string_view message) override { spec_->log(message); }

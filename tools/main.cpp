@@ -251,8 +251,9 @@ int main(int argc, char** argv) {
          "Require Authorization: Bearer KEY (empty: no key needed)");
   option(sim_cmd, "--fault-rate", sim.fault_rate, "Chance in [0, 1] that an admitted call fails");
   option(sim_cmd, "--faults", sim.faults,
-         "Fault kinds drawn from (500, drop, malformed, missing, slow); a request header "
-         "x-sim-fault: KIND forces one, x-sim-latency-ms: N sets its latency");
+         "Fault kinds drawn from (500, drop, malformed, missing, slow, bad_tool_args, "
+         "bad_json); a request header x-sim-fault: KIND forces one, x-sim-latency-ms: N sets "
+         "its latency");
   option(sim_cmd, "--slow-ms", sim.slow_ms, "How long the slow fault stalls before answering");
 
   NodeOptions node;

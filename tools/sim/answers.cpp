@@ -42,6 +42,14 @@ std::vector<std::string_view> word_pieces(std::string_view text) {
 
 } // namespace
 
+void spoil_content(ChatResponse& response, std::optional<Fault> fault) {
+  if (fault == Fault::bad_tool_args)
+    for (auto& call : response.tool_calls)
+      call.arguments.resize(call.arguments.size() / 2);
+  if (fault == Fault::bad_json)
+    response.text.resize(response.text.size() / 2);
+}
+
 Answer chat_answer(const wire::ChatCall& call, const ChatResponse& response, std::string id) {
   Answer out{.body = {},
              .events = {},
@@ -56,10 +64,20 @@ Answer chat_answer(const wire::ChatCall& call, const ChatResponse& response, std
   }
   out.object = "chat.completion.chunk";
   for (auto piece : word_pieces(response.text))
-    out.events.push_back(
-        wire::encode_chat_chunk(out.id, out.created, out.model, piece, std::nullopt, std::nullopt));
+    out.events.push_back(wire::encode_chat_chunk(out.id, out.created, out.model, {.text = piece},
+                                                 std::nullopt, std::nullopt));
+  // A tool call in two pieces, as servers send them: its id and name, then its arguments.
+  for (std::size_t i = 0; i < response.tool_calls.size(); ++i) {
+    ToolCall head = response.tool_calls[i];
+    ToolCall rest{{}, {}, std::move(head.arguments)};
+    head.arguments.clear();
+    for (const ToolCall* piece : {&head, &rest})
+      out.events.push_back(wire::encode_chat_chunk(out.id, out.created, out.model,
+                                                   {.tool_call = piece, .tool_index = i},
+                                                   std::nullopt, std::nullopt));
+  }
   out.events.push_back(wire::encode_chat_chunk(
-      out.id, out.created, out.model, "", response.finish_reason,
+      out.id, out.created, out.model, {}, response.finish_reason,
       call.include_usage ? std::optional<Usage>(response.usage) : std::nullopt));
   out.events.emplace_back(wire::sse_done());
   return out;

@@ -5,10 +5,12 @@
 #include <actorflow/llm.hpp>
 
 #include "providers/openai_wire.hpp"
+#include "sim/faults.hpp"
 
 #include <httplib.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,9 @@ struct Answer {
   }
 };
 
+/// The content faults: bad_tool_args cuts every tool call's arguments in half (no longer
+/// JSON), bad_json cuts the text in half; any other fault leaves `response` alone.
+void spoil_content(ChatResponse& response, std::optional<Fault> fault);
 /// A chat completion answering `call` (a stream of chunks when it asked for one).
 Answer chat_answer(const wire::ChatCall& call, const ChatResponse& response, std::string id);
 Answer embed_answer(const Embeddings& embeddings);

@@ -15,9 +15,20 @@
 namespace actorflow::tools::sim {
 
 // Both enums below are spelled on the command line as their names, in declaration order.
-enum class Fault : std::uint8_t { server_error, drop, malformed, missing, slow };
-constexpr std::array<std::string_view, 5> fault_names{"500", "drop", "malformed", "missing",
-                                                      "slow"};
+// bad_tool_args and bad_json spoil a chat answer's content, not its envelope: tool calls with
+// arguments that are not JSON, a message content cut in half (invalid JSON for a structured
+// output).
+enum class Fault : std::uint8_t {
+  server_error,
+  drop,
+  malformed,
+  missing,
+  slow,
+  bad_tool_args,
+  bad_json
+};
+constexpr std::array<std::string_view, 7> fault_names{
+    "500", "drop", "malformed", "missing", "slow", "bad_tool_args", "bad_json"};
 enum class LatencyDistribution : std::uint8_t { fixed, uniform, normal, exponential };
 constexpr std::array<std::string_view, 4> distribution_names{"fixed", "uniform", "normal",
                                                              "exponential"};

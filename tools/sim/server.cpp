@@ -89,22 +89,26 @@ struct SimState {
   milliseconds draw_latency();
   void pause(milliseconds duration);
   // `cost`: what the call was charged on admission, settled once the answer is known.
-  void deliver(httplib::Response& res, const Directives& directives, std::uint64_t cost,
-               Answer answer);
+  void deliver(httplib::Response& res, std::optional<Fault> fault,
+               std::optional<milliseconds> latency, std::uint64_t cost, Answer answer);
   void settle(std::uint64_t cost, const Usage& usage);
 };
 
 void SimState::route() {
   server.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    serve(req, res, counters.chat, wire::decode_chat_request, [this](const wire::ChatCall& call) {
-      auto id = "chatcmpl-" + std::to_string(next_id++);
-      return chat_answer(call, local_chat(call.request, default_token_estimator()), std::move(id));
-    });
+    serve(req, res, counters.chat, wire::decode_chat_request,
+          [this](const wire::ChatCall& call, std::optional<Fault> fault) {
+            auto id = "chatcmpl-" + std::to_string(next_id++);
+            auto response = local_chat(call.request, default_token_estimator());
+            spoil_content(response, fault);
+            return chat_answer(call, response, std::move(id));
+          });
   });
   server.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
-    serve(req, res, counters.embeddings, wire::decode_embed_request, [](const EmbedRequest& call) {
-      return embed_answer(local_embed(call, default_token_estimator()));
-    });
+    serve(req, res, counters.embeddings, wire::decode_embed_request,
+          [](const EmbedRequest& call, std::optional<Fault>) {
+            return embed_answer(local_embed(call, default_token_estimator()));
+          });
   });
   server.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res))
@@ -155,7 +159,9 @@ void SimState::serve(const httplib::Request& req, httplib::Response& res, Counte
   auto cost = cost_of(*call);
   if (!within_limits(res, cost))
     return;
-  deliver(res, *wanted, cost, answer(*call));
+  // Drawn before the answer is made: some faults spoil its content.
+  auto fault = wanted->fault ? wanted->fault : draw_fault();
+  deliver(res, fault, wanted->latency, cost, answer(*call, fault));
 }
 
 bool SimState::authorized(const httplib::Request& req, httplib::Response& res) {
@@ -304,10 +310,9 @@ void SimState::settle(std::uint64_t cost, const Usage& usage) {
     counters.tokens_debited += actual - cost;
 }
 
-void SimState::deliver(httplib::Response& res, const Directives& wanted, std::uint64_t cost,
-                       Answer answer) {
-  auto fault = wanted.fault ? wanted.fault : draw_fault();
-  pause(wanted.latency ? *wanted.latency : draw_latency()); // no draw when the call names one
+void SimState::deliver(httplib::Response& res, std::optional<Fault> fault,
+                       std::optional<milliseconds> latency, std::uint64_t cost, Answer answer) {
+  pause(latency ? *latency : draw_latency()); // no draw when the call names one
   if (fault) {
     ++counters.faults[static_cast<std::size_t>(*fault)];
     switch (*fault) {
@@ -327,6 +332,9 @@ void SimState::deliver(httplib::Response& res, const Directives& wanted, std::ui
       case Fault::slow:
         pause(milliseconds(options.slow_ms));
         break; // and then the answer, late
+      case Fault::bad_tool_args:
+      case Fault::bad_json:
+        break; // the answer's content is spoiled already (spoil_content)
     }
   }
   // Settled before the answer goes out: a client that hears it may call again at once.

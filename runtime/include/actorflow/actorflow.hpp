@@ -3,13 +3,16 @@
 /// ingestion library has its own: <actorflow/ingest.hpp> (link actorflow::ingest).
 
 #include <actorflow/actor_ref.hpp>
+#include <actorflow/agent.hpp>
 #include <actorflow/batch.hpp>
+#include <actorflow/chat.hpp>
 #include <actorflow/checkpoint.hpp>
 #include <actorflow/cluster.hpp>
 #include <actorflow/context.hpp>
 #include <actorflow/events.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/fwd.hpp>
+#include <actorflow/json_schema.hpp>
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>
@@ -26,5 +29,6 @@
 #include <actorflow/stock_nodes.hpp>
 #include <actorflow/task.hpp>
 #include <actorflow/tokens.hpp>
+#include <actorflow/tool.hpp>
 #include <actorflow/trace.hpp>
 #include <actorflow/value.hpp>

@@ -11,10 +11,12 @@
 
 #include <chrono>
 #include <coroutine>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace actorflow {
 
@@ -56,6 +58,26 @@ public:
     };
     return detail::HostAwaiter<Result<RunResult>, decltype(start)>(std::move(start));
   }
+
+  /// `co_await ctx.run_all(runs)`: runs every (flow, initial state) of `runs` at once, each
+  /// as a child of this node like `run`, and yields their results in the order given once
+  /// the last one has finished. The tool calls of one model turn run this way.
+  [[nodiscard]] Task<std::vector<Result<RunResult>>>
+  run_all(std::vector<std::pair<Flow, State>> runs);
+
+  /// `co_await ctx.on(post, work)`: runs `work` where `post` puts it (the host's own thread or
+  /// event loop: `post` must run what it is given exactly once, on any thread) and yields its
+  /// value, or its exception as a node_threw error. This node's actor is not held meanwhile;
+  /// if the attempt is abandoned (its timeout), the late result is dropped.
+  [[nodiscard]] Task<Result<Value>> on(std::function<void(std::function<void()>)> post,
+                                       std::function<Value()> work);
+
+  /// `co_await ctx.external(start)`: an outside asynchronous operation (a host's callback
+  /// API, an MCP server). `start` runs at once with `done`; whoever ends the operation calls
+  /// `done` exactly once, from any thread. This node's actor is not held meanwhile; a `done`
+  /// after the attempt was abandoned (its timeout) is dropped.
+  [[nodiscard]] Task<Result<Value>>
+  external(std::function<void(std::function<void(Result<Value>)> done)> start);
 
   /// `co_await ctx.ask(actor, request)`: sends `request` to an actor made by
   /// `Runtime::spawn_actor` and yields its answer, or `timeout` after `timeout`.

@@ -7,6 +7,7 @@
 /// awaits `chat` or `embed` without holding a thread. Host code may call a provider directly:
 /// every provider is thread-safe. The embedded `local` provider is in actorflow/local_model.hpp.
 
+#include <actorflow/chat.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/task.hpp>
 
@@ -27,66 +28,6 @@ class TokenEstimator;
 namespace detail {
 class ExecHost;
 } // namespace detail
-
-/// One message of a chat: `role` is "system", "user", "assistant" (or "tool").
-struct ChatMessage {
-  std::string role;
-  std::string content;
-  friend bool operator==(const ChatMessage&, const ChatMessage&) = default;
-};
-
-struct ChatRequest {
-  std::vector<ChatMessage> messages{};
-  /// Empty: the provider's default model.
-  std::string model{};
-  /// Most tokens the answer may have; none: the provider's own limit.
-  std::optional<std::uint32_t> max_tokens{};
-  std::optional<double> temperature{};
-  /// The answer ends before the first of these.
-  std::vector<std::string> stop{};
-  /// Streaming: when set, the answer is asked for as a stream (`stream: true`) and each piece
-  /// of text is passed here as it arrives, on the provider's I/O thread (keep it quick and
-  /// thread-safe). The final ChatResponse still holds the whole text.
-  std::function<void(std::string_view piece)> on_token{};
-
-  /// A request of one user message.
-  [[nodiscard]] static ChatRequest user(std::string content);
-  /// The content of the last "user" message (of the last message if none is from the user);
-  /// "" when there are no messages.
-  [[nodiscard]] const std::string& prompt() const;
-};
-
-/// Tokens a call used, as the provider counted them.
-struct Usage {
-  std::uint64_t prompt_tokens = 0;
-  std::uint64_t completion_tokens = 0;
-  std::uint64_t total_tokens = 0;
-  friend bool operator==(const Usage&, const Usage&) = default;
-};
-
-/// What a server said about its rate limits (OpenAI's x-ratelimit-* headers), on successes and
-/// on 429s alike. Each field is absent when the server did not send it.
-struct RateLimitInfo {
-  std::optional<std::uint64_t> limit_requests{};
-  std::optional<std::uint64_t> remaining_requests{};
-  std::optional<std::chrono::milliseconds> reset_requests{}; ///< until the request limit resets
-  std::optional<std::uint64_t> limit_tokens{};
-  std::optional<std::uint64_t> remaining_tokens{};
-  std::optional<std::chrono::milliseconds> reset_tokens{};
-  [[nodiscard]] bool empty() const noexcept;
-  friend bool operator==(const RateLimitInfo&, const RateLimitInfo&) = default;
-};
-
-struct ChatResponse {
-  std::string text{};
-  /// "stop" (a natural end or a stop sequence), "length" (max_tokens reached), or what the
-  /// server said.
-  std::string finish_reason{};
-  Usage usage{};
-  /// The model that answered, as the provider named it.
-  std::string model{};
-  RateLimitInfo rate_limits{};
-};
 
 struct EmbedRequest {
   std::vector<std::string> texts{};
@@ -130,6 +71,8 @@ public:
   [[nodiscard]] virtual std::string default_model() const = 0;
   /// The embedding model used when a request names none (by default the chat model).
   [[nodiscard]] virtual std::string default_embedding_model() const { return default_model(); }
+  /// Whether the server takes a json_schema response_format (structured outputs).
+  [[nodiscard]] virtual bool supports_json_schema() const noexcept { return true; }
   virtual void chat(ChatRequest request, ChatDone done) = 0;
   virtual void embed(EmbedRequest request, EmbedDone done) = 0;
 
@@ -167,6 +110,17 @@ private:
   std::string default_;
 };
 
+/// How `LlmClient::structured` asks for, checks and repairs a JSON answer.
+struct StructuredOptions {
+  /// Times an answer that is not JSON or breaks the schema is sent back to the model with
+  /// the problems quoted, before the call fails with bad_output.
+  std::uint32_t max_repairs = 2;
+  /// The schema's name in response_format.
+  std::string name = "answer";
+  /// Ask the server to decode within the schema (OpenAI's strict mode).
+  bool strict = true;
+};
+
 /// A model provider as node code sees it: `co_await ctx.llm().chat(request)`. Each call
 /// suspends the node (no thread is held while the model works) and yields the provider's
 /// answer or a typed error (rate_limited with retry_after, server_error, timeout, ...), which a
@@ -185,6 +139,19 @@ public:
   [[nodiscard]] Task<Result<ChatResponse>> chat(ChatRequest request) const;
   /// One user message.
   [[nodiscard]] Task<Result<ChatResponse>> chat(std::string prompt) const;
+  /// A structured output: asks for JSON valid against `schema` (a JSON Schema), validates the
+  /// answer, and yields it as a Value. The schema goes to the server as a json_schema
+  /// response_format when the provider supports one (`ModelProvider::supports_json_schema`),
+  /// else into a system message. An answer that is not JSON, or breaks the schema, is sent
+  /// back with the problems quoted, up to `max_repairs` times; then the call fails with
+  /// bad_output naming the first failing path. A refusal is bad_output with the model's
+  /// words; a schema that is no JSON Schema is bad_input. Each attempt is an ordinary chat
+  /// call (limits, usage, retries of transport errors).
+  [[nodiscard]] Task<Result<Value>> structured(ChatRequest request, Value schema,
+                                               StructuredOptions options) const;
+  // An overload, not a default argument: GCC 12 destroys a default argument's temporary
+  // twice when the call is inside a co_await expression.
+  [[nodiscard]] Task<Result<Value>> structured(ChatRequest request, Value schema) const;
   [[nodiscard]] Task<Result<Embeddings>> embed(EmbedRequest request) const;
   [[nodiscard]] Task<Result<Embeddings>> embed(std::vector<std::string> texts) const;
 

@@ -12,6 +12,7 @@
 #include <actorflow/llm.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,16 +110,54 @@ namespace actorflow {
 /// The local provider's dimension for embeddings.
 inline constexpr std::size_t local_embedding_dimension = 256;
 
-/// The local provider's answer to `request`, computed on this thread. The reply is
-/// `local_chat_reply(request.prompt())` (above), cut at the first stop
-/// sequence (finish "stop") or to `max_tokens` tokens (finish "length"). Usage counts the
-/// prompt as `estimate_prompt_tokens` does, and the answer, both with `tokens`.
+/// An instance of JSON Schema `schema` filled from `prompt`, deterministically; it validates
+/// against the usual schemas of structured outputs and tool parameters (objects, arrays,
+/// strings, numbers, integers, booleans, enums, const, anyOf/oneOf/allOf by their first branch,
+/// minimum/maximum, minLength/maxLength, minItems/maxItems; not `pattern`).
+///
+/// A member takes what the prompt writes after its name (ASCII case ignored; `_` and `-` read
+/// as spaces), past ":", "=", "is" or "of": a quoted phrase, else the clause up to the next
+/// ",", ";", line end or sentence end (a number member: the first number there; a boolean:
+/// whether that begins with "true" or "yes"; an enum: the choice written there). A member the
+/// prompt does not name takes the prompt's next unused number (numbers), its next unused quoted
+/// phrase, else its key terms (strings), false (booleans), its first choice mentioned anywhere,
+/// else the first (enums). An array of numbers or strings takes all remaining numbers or quoted
+/// phrases; any other array one filled item. A "date" (or "date-time") format takes the first
+/// yyyy-mm-dd (else 1970-01-01), an "email" the first word with an @ (else someone@example.com).
+[[nodiscard]] Value local_fill_schema(const Value& schema, std::string_view prompt);
+
+/// The tool calls the local model makes for `request`: none if it offers no tools, if
+/// tool_choice is "none", or if its last message is a tool result (then it answers instead).
+/// Otherwise one call of each offered tool whose name the prompt writes (the named function
+/// for a named tool_choice; the first tool when "required" and the prompt names none), only
+/// the first with parallel_tool_calls false. Arguments: `local_fill_schema(parameters,
+/// prompt)`; ids "call_<i>_<hash>", the same for the same request.
+[[nodiscard]] std::vector<ToolCall> local_tool_calls(const ChatRequest& request);
+
+/// The local provider's answer to `request`, computed on this thread:
+/// - tool calls, when `local_tool_calls` makes any (finish "tool_calls", no text);
+/// - after tool results: "[local model] " then each trailing result as "name: content",
+///   joined by "; ";
+/// - with a json_schema response format: `local_fill_schema(schema, first user message)` as
+///   JSON text (the first: later user messages of a structured chat are repair requests);
+///   with json_object: {"answer": local_chat_reply(prompt)};
+/// - else `local_chat_reply(request.prompt())` (above).
+/// The text is cut at the first stop sequence (finish "stop") or to `max_tokens` tokens
+/// (finish "length"). Usage counts the prompt as `estimate_prompt_tokens` does, and the
+/// answer (text and tool calls), both with `tokens`.
 [[nodiscard]] ChatResponse local_chat(const ChatRequest& request, const TokenEstimator& tokens);
 /// The local provider's embeddings: `hashing_embedding(text, local_embedding_dimension)` for
 /// each text; usage counts every text with `tokens`.
 [[nodiscard]] Embeddings local_embed(const EmbedRequest& request, const TokenEstimator& tokens);
+struct LocalProviderOptions {
+  /// Breaks one first answer in this many to a json_schema request (chosen by the prompt's
+  /// hash, so the same ones on every run; repairs are never broken): the instance loses its
+  /// first required member. 0: never. For showing and testing repairs offline.
+  std::uint32_t bad_structured_one_in = 0;
+};
+
 /// The embedded provider: offline, deterministic, answers at once (on the calling thread).
 /// It is no LLM; the functions above say exactly what it does. Model name "local".
-[[nodiscard]] ModelProviderPtr make_local_provider();
+[[nodiscard]] ModelProviderPtr make_local_provider(LocalProviderOptions options = {});
 
 } // namespace actorflow

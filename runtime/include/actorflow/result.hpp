@@ -36,6 +36,7 @@ enum class Errc : std::uint8_t {
   circuit_open,      ///< too many recent failures under one supervisor: failing fast
   bad_response,      ///< a server's answer could not be understood (malformed, fields missing)
   budget_exhausted,  ///< the run's token budget is spent: no more model calls for it
+  bad_output,        ///< a model's answer broke its required shape (schema) after repairs
 };
 
 /// The name of `code`, e.g. "invalid_flow".

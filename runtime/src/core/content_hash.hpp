@@ -12,6 +12,17 @@
 
 namespace actorflow::detail {
 
+/// 64-bit FNV-1a of `bytes`: a quick stable hash for choices that must repeat exactly (the
+/// local model's tool-call ids, which answers it breaks on purpose).
+[[nodiscard]] inline std::uint64_t fnv1a64(std::string_view bytes) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
 /// FNV-1a with 128-bit state (the FNV authors' parameters), written out on two 64-bit halves so
 /// that it needs no compiler extension and gives the same digest everywhere. Feed it bytes with
 /// `add` (in pieces or at once: the digest is the same), then read `hex`.

@@ -5,23 +5,6 @@
 
 namespace actorflow {
 
-ChatRequest ChatRequest::user(std::string content) {
-  ChatRequest request;
-  request.messages.push_back({"user", std::move(content)});
-  return request;
-}
-
-const std::string& ChatRequest::prompt() const {
-  static const std::string none;
-  if (messages.empty())
-    return none;
-  auto it = std::find_if(messages.rbegin(), messages.rend(),
-                         [](const ChatMessage& m) { return m.role == "user"; });
-  return it != messages.rend() ? it->content : messages.back().content;
-}
-
-bool RateLimitInfo::empty() const noexcept { return *this == RateLimitInfo{}; }
-
 ModelProvider::~ModelProvider() = default;
 
 // -- registry ---------------------------------------------------------------------------------
@@ -77,8 +60,15 @@ constexpr std::uint64_t tokens_per_message = 3;
 
 std::uint64_t estimate_prompt_tokens(const ChatRequest& request, const TokenEstimator& tokens) {
   std::uint64_t total = 0;
-  for (const auto& m : request.messages)
-    total += tokens.count(m.content) + tokens_per_message;
+  for (const auto& m : request.messages) {
+    total += tokens.count(m.text()) + tokens_per_message;
+    for (const auto& call : m.tool_calls)
+      total += tokens.count(call.name) + tokens.count(call.arguments);
+  }
+  // Servers put the tools' definitions into the prompt too.
+  for (const auto& tool : request.tools)
+    total += tokens.count(tool.name) + tokens.count(tool.description) +
+             tokens.count(to_json(tool.parameters));
   return total;
 }
 

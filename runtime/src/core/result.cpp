@@ -40,6 +40,8 @@ std::string_view to_string(Errc code) noexcept {
       return "bad_response";
     case Errc::budget_exhausted:
       return "budget_exhausted";
+    case Errc::bad_output:
+      return "bad_output";
   }
   // Codes travel between processes, so a newer peer may send a number this build does not know;
   // printing it must not be undefined behaviour.

@@ -5,6 +5,7 @@
 
 #include "core/base64.hpp"
 #include "core/msgpack_pack.hpp"
+#include "core/value_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -344,11 +345,9 @@ Result<Value> from_msgpack_at(std::span<const std::uint8_t> bytes, std::size_t& 
 
 // -- JSON ----------------------------------------------------------------------------------
 
-namespace {
-
 using Json = nlohmann::json;
 
-Json to_nlohmann(const Value& value) {
+Json detail::to_nlohmann(const Value& value) {
   switch (value.type()) {
     case ValueType::null:
       return nullptr;
@@ -381,6 +380,63 @@ Json to_nlohmann(const Value& value) {
   }
   return nullptr;
 }
+
+namespace {
+
+Result<Value> from_nlohmann_at(const Json& json, std::size_t depth) {
+  if (depth > max_depth)
+    return Error{Errc::bad_input,
+                 "JSON: nesting deeper than " + std::to_string(max_depth) + " levels"};
+  switch (json.type()) {
+    case Json::value_t::null:
+    case Json::value_t::discarded:
+      return Value();
+    case Json::value_t::boolean:
+      return Value(json.get<bool>());
+    case Json::value_t::number_integer:
+      return Value(json.get<std::int64_t>());
+    case Json::value_t::number_unsigned: {
+      auto u = json.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return Value(static_cast<double>(u));
+      return Value(static_cast<std::int64_t>(u));
+    }
+    case Json::value_t::number_float:
+      return Value(json.get<double>());
+    case Json::value_t::string:
+      return Value(json.get<std::string>());
+    case Json::value_t::binary:
+      return Error{Errc::bad_input, "JSON: unexpected binary value"};
+    case Json::value_t::array: {
+      Array out;
+      out.reserve(json.size());
+      for (const auto& item : json) {
+        auto v = from_nlohmann_at(item, depth + 1);
+        if (!v)
+          return v;
+        out.push_back(std::move(*v));
+      }
+      return Value(std::move(out));
+    }
+    case Json::value_t::object: {
+      Map out;
+      for (const auto& [key, member] : json.items()) {
+        auto v = from_nlohmann_at(member, depth + 1);
+        if (!v)
+          return v;
+        out.insert_or_assign(key, std::move(*v));
+      }
+      return Value(std::move(out));
+    }
+  }
+  return Value();
+}
+
+} // namespace
+
+Result<Value> detail::from_nlohmann(const Json& json) { return from_nlohmann_at(json, 1); }
+
+namespace {
 
 // Builds a Value straight from nlohmann's SAX events: no intermediate json tree, no exceptions,
 // and an explicit stack with the same depth limit as msgpack (Value's destructor and encoders
@@ -475,8 +531,8 @@ private:
 
 std::string to_json(const Value& value, int indent) {
   // JSON text must be UTF-8; replacing bad sequences beats throwing from a formatter.
-  return to_nlohmann(value).dump(indent < 0 ? -1 : indent, ' ', false,
-                                 Json::error_handler_t::replace);
+  return detail::to_nlohmann(value).dump(indent < 0 ? -1 : indent, ' ', false,
+                                         Json::error_handler_t::replace);
 }
 
 Result<Value> from_json(std::string_view text) {

@@ -53,6 +53,11 @@ struct Client::Impl {
     Response response;
     CURL* easy = nullptr;
     char error[CURL_ERROR_SIZE] = {};
+    curl_slist* own_headers = nullptr; ///< the client's, then the request's; freed with it
+    Transfer() = default;
+    Transfer(const Transfer&) = delete;
+    Transfer& operator=(const Transfer&) = delete;
+    ~Transfer() { curl_slist_free_all(own_headers); }
   };
 
   Impl(std::size_t max_connections, const std::vector<std::string>& fixed_headers) {
@@ -236,7 +241,15 @@ struct Client::Impl {
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.data());
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(t->request.body.size()));
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers); // shared: curl only reads it
+    if (t->request.headers.empty()) {
+      curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers); // shared: curl only reads it
+    } else {
+      for (const curl_slist* h = headers; h != nullptr; h = h->next)
+        t->own_headers = curl_slist_append(t->own_headers, h->data);
+      for (const auto& h : t->request.headers)
+        t->own_headers = curl_slist_append(t->own_headers, h.c_str());
+      curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->own_headers);
+    }
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L); // no SIGALRM for timeouts: we are a library
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,

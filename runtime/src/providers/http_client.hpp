@@ -23,6 +23,8 @@ struct Request {
   /// Streaming: a 2xx answer's body is passed here piece by piece, on the I/O thread, instead
   /// of being kept in Response::body.
   std::function<void(std::string_view)> on_body{};
+  /// Headers ("Name: value") for this request only, after the client's own.
+  std::vector<std::string> headers{};
 };
 
 /// How a transfer ended below HTTP.

@@ -5,6 +5,10 @@
 #include <actorflow/local_model.hpp>
 #include <actorflow/tokens.hpp>
 
+#include "core/content_hash.hpp"
+
+#include <algorithm>
+
 namespace actorflow {
 
 namespace {
@@ -32,13 +36,43 @@ std::string cut_to_tokens(const std::string& text, std::uint64_t limit,
   return text.substr(0, end);
 }
 
+/// The reply to a chat whose last messages are tool results: those results, by tool.
+std::string answer_from_tool_results(const std::vector<ChatMessage>& messages) {
+  std::string out;
+  for (auto it = messages.rbegin(); it != messages.rend() && it->role == "tool"; ++it) {
+    std::string line = (it->name.empty() ? std::string("tool") : it->name) + ": " + it->text();
+    out = out.empty() ? line : line + "; " + out;
+  }
+  return "[local model] " + out;
+}
+
+/// An instance of a schema broken on purpose: its first required member left out (else, its
+/// first member given the wrong type), so that it does not validate.
+std::string broken(const Value& schema, const std::string& instance_json) {
+  auto instance = from_json(instance_json);
+  if (!instance || !instance->is_map() || instance->as_map().empty())
+    return "{\"broken\": true"; // not even JSON
+  auto& members = instance->as_map();
+  const Value* required = schema.is_map() ? schema.find("required") : nullptr;
+  if (required && required->is_array() && !required->as_array().empty() &&
+      required->as_array().front().is_string())
+    members.erase(required->as_array().front().as_string());
+  else
+    members.begin()->second = Value::array({Value("not"), Value("this")});
+  return to_json(*instance);
+}
+
 class LocalProvider final : public ModelProvider {
 public:
+  explicit LocalProvider(LocalProviderOptions options) : options_(options) {}
+
   std::string_view kind() const noexcept override { return "local"; }
   std::string default_model() const override { return "local"; }
 
   void chat(ChatRequest request, ChatDone done) override {
     auto response = local_chat(request, default_token_estimator());
+    if (breaks(request))
+      response.text = broken(request.response_format->schema, response.text);
     if (request.on_token)
       request.on_token(response.text); // one piece: it is all there at once
     done(ModelOutcome<ChatResponse>(std::move(response)));
@@ -47,6 +81,22 @@ public:
   void embed(EmbedRequest request, EmbedDone done) override {
     done(ModelOutcome<Embeddings>(local_embed(request, default_token_estimator())));
   }
+
+private:
+  /// A first answer (no assistant turn yet: not a repair) to a json_schema request, one in
+  /// `bad_structured_one_in` by the prompt's hash: deterministic, whatever the call order.
+  [[nodiscard]] bool breaks(const ChatRequest& request) const {
+    auto n = options_.bad_structured_one_in;
+    if (n == 0 || !request.response_format ||
+        request.response_format->type != ResponseFormat::Type::json_schema)
+      return false;
+    for (const auto& m : request.messages)
+      if (m.role == "assistant")
+        return false;
+    return detail::fnv1a64(request.prompt()) % n == 0;
+  }
+
+  LocalProviderOptions options_;
 };
 
 } // namespace
@@ -54,8 +104,25 @@ public:
 ChatResponse local_chat(const ChatRequest& request, const TokenEstimator& tokens) {
   ChatResponse out;
   out.model = request.model.empty() ? "local" : request.model;
-  out.text = local_chat_reply(request.prompt());
   out.finish_reason = "stop";
+  out.tool_calls = local_tool_calls(request);
+  const auto& format = request.response_format;
+  if (!out.tool_calls.empty()) {
+    out.finish_reason = "tool_calls";
+  } else if (!request.messages.empty() && request.messages.back().role == "tool") {
+    out.text = answer_from_tool_results(request.messages);
+  } else if (format && format->type == ResponseFormat::Type::json_schema) {
+    // From the first user message: later ones of a structured chat are repair requests about
+    // the same task.
+    auto first = std::find_if(request.messages.begin(), request.messages.end(),
+                              [](const ChatMessage& m) { return m.role == "user"; });
+    auto task = first != request.messages.end() ? first->text() : request.prompt();
+    out.text = to_json(local_fill_schema(format->schema, task));
+  } else if (format && format->type == ResponseFormat::Type::json_object) {
+    out.text = to_json(Value::object({{"answer", local_chat_reply(request.prompt())}}));
+  } else {
+    out.text = local_chat_reply(request.prompt());
+  }
   for (const auto& stop : request.stop) {
     if (stop.empty())
       continue;
@@ -68,6 +135,8 @@ ChatResponse local_chat(const ChatRequest& request, const TokenEstimator& tokens
   }
   out.usage.prompt_tokens = estimate_prompt_tokens(request, tokens);
   out.usage.completion_tokens = tokens.count(out.text);
+  for (const auto& call : out.tool_calls)
+    out.usage.completion_tokens += tokens.count(call.name) + tokens.count(call.arguments);
   out.usage.total_tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
   return out;
 }
@@ -84,6 +153,8 @@ Embeddings local_embed(const EmbedRequest& request, const TokenEstimator& tokens
   return out;
 }
 
-ModelProviderPtr make_local_provider() { return std::make_shared<LocalProvider>(); }
+ModelProviderPtr make_local_provider(LocalProviderOptions options) {
+  return std::make_shared<LocalProvider>(options);
+}
 
 } // namespace actorflow

@@ -49,16 +49,25 @@ struct ChatCall {
 
 // -- streaming (server-sent events) ----------------------------------------------------------
 
-/// One SSE event "data: {chunk}\n\n" of a chat.completion.chunk with `delta` text (server side).
+/// What one chunk of a stream adds: text, and/or a piece of tool call number `tool_index`
+/// (its first piece carries the call's id and name; later pieces leave the id empty and add
+/// to the arguments).
+struct ChunkDelta {
+  std::string_view text{};
+  const ToolCall* tool_call = nullptr;
+  std::size_t tool_index = 0;
+};
+/// One SSE event "data: {chunk}\n\n" of a chat.completion.chunk (server side).
 [[nodiscard]] std::string encode_chat_chunk(std::string_view id, std::int64_t created_unix,
-                                            std::string_view model, std::string_view delta,
+                                            std::string_view model, const ChunkDelta& delta,
                                             std::optional<std::string_view> finish_reason,
                                             const std::optional<Usage>& usage);
 /// "data: [DONE]\n\n".
 [[nodiscard]] std::string_view sse_done();
 
 /// Client side: bytes of an SSE stream go in as they arrive; text pieces come out through
-/// `on_piece`; `finish()` gives the whole response once the stream ended.
+/// `on_piece`; tool-call pieces are assembled by their index; `finish()` gives the whole
+/// response once the stream ended.
 class ChatStreamDecoder {
 public:
   /// Feeds received bytes; calls `on_piece` for each non-empty delta. Returns an error (and
@@ -68,6 +77,8 @@ public:
   [[nodiscard]] Result<ChatResponse> finish();
 
 private:
+  Result<void> take_chunk(std::string_view data,
+                          const std::function<void(std::string_view)>& on_piece);
   std::string buffer_;
   ChatResponse response_;
   bool done_ = false;

@@ -42,7 +42,8 @@ TEST_CASE("a malformed chat request names the field that is wrong") {
   CHECK(missing.error().message == "messages: missing");
   auto bad_content = wire::decode_chat_request(R"({"messages":[{"role":"user","content":3}]})");
   REQUIRE_FALSE(bad_content.ok());
-  CHECK(bad_content.error().message == "messages[0].content: expected a string");
+  CHECK(bad_content.error().message ==
+        "messages[0].content: expected a string or an array of content parts");
   auto not_json = wire::decode_chat_request("{oops");
   REQUIRE_FALSE(not_json.ok());
   CHECK(not_json.error().message.find("not valid JSON") != std::string::npos);
@@ -86,9 +87,9 @@ TEST_CASE("a broken chat response is bad_response naming what is missing") {
 
 TEST_CASE("a streamed answer is reassembled from chunks split anywhere") {
   std::string stream;
-  stream += wire::encode_chat_chunk("c1", 0, "m", "Hello", std::nullopt, std::nullopt);
-  stream += wire::encode_chat_chunk("c1", 0, "m", " world", std::nullopt, std::nullopt);
-  stream += wire::encode_chat_chunk("c1", 0, "m", "", "stop", Usage{5, 2, 7});
+  stream += wire::encode_chat_chunk("c1", 0, "m", {.text = "Hello"}, std::nullopt, std::nullopt);
+  stream += wire::encode_chat_chunk("c1", 0, "m", {.text = " world"}, std::nullopt, std::nullopt);
+  stream += wire::encode_chat_chunk("c1", 0, "m", {}, "stop", Usage{5, 2, 7});
   stream += wire::sse_done();
   for (std::size_t cut : {std::size_t{1}, std::size_t{7}, stream.size() / 2}) {
     wire::ChatStreamDecoder decoder;
@@ -105,7 +106,7 @@ TEST_CASE("a streamed answer is reassembled from chunks split anywhere") {
   }
   wire::ChatStreamDecoder unfinished;
   REQUIRE(unfinished
-              .feed(wire::encode_chat_chunk("c", 0, "m", "x", std::nullopt, std::nullopt),
+              .feed(wire::encode_chat_chunk("c", 0, "m", {.text = "x"}, std::nullopt, std::nullopt),
                     [](std::string_view) {})
               .ok());
   auto r = unfinished.finish();

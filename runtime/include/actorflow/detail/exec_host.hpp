@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace actorflow {
 
@@ -44,6 +46,10 @@ public:
   virtual void sleep(std::chrono::nanoseconds delay, std::coroutine_handle<> resume) = 0;
   virtual void run_flow(const Flow& flow, State initial, std::coroutine_handle<> resume,
                         std::optional<Result<RunResult>>& out) = 0;
+  /// Runs every flow of `runs` at once, each as a child like run_flow; `out` gets their
+  /// results in the order given once the last has finished.
+  virtual void run_flows(std::vector<std::pair<Flow, State>> runs, std::coroutine_handle<> resume,
+                         std::optional<std::vector<Result<RunResult>>>& out) = 0;
   virtual void ask(const ActorRef& target, Value request, std::chrono::nanoseconds timeout,
                    std::coroutine_handle<> resume, std::optional<Result<Value>>& out) = 0;
   virtual void log(std::string_view message) = 0;
