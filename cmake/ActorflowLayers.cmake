@@ -1,4 +1,4 @@
-# Layers as targets: core <- providers, observe, store <- scheduler <- actors <- runtime glue <-
+# Layers as targets: core <- providers <- mcp; core <- observe, store <- scheduler <- actors <-
 # ingest, tools, examples. The build, not a convention, keeps the arrows pointing one way.
 #
 # A layer is two targets:

@@ -17,6 +17,7 @@
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>
 #include <actorflow/map.hpp>
+#include <actorflow/mcp.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/openai.hpp>
 #include <actorflow/progress.hpp>

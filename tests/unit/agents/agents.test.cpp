@@ -1,7 +1,6 @@
 // Agents on the runtime: structured outputs with repair, tool calls in their own actors
 // (validated arguments, errors back to the model, retries, fallbacks, the host's own thread),
-// parallel tool calls overlapping on the virtual clock, the agent node's stop reasons, and the
-// same loop written by hand as a flow with a cycle.
+// parallel tool calls overlapping on the virtual clock, and the agent node's stop reasons.
 #include <actorflow/actorflow.hpp>
 #include <actorflow/testing.hpp>
 
@@ -393,49 +392,5 @@ TEST_CASE(
   CHECK(always->calls_ == 2);
 }
 
-TEST_CASE("the same agent written by hand: decide -> act -> decide, a flow with a cycle") {
-  ToolBox tools(std::vector<Tool>{
-      make_tool("double", "doubles n", object_schema({{"n", "number"}}),
-                [](const Value& a) { return Value(a.at("n").as_double() * 2); })});
-  auto decide = lambda_node({.prep = [](const State& s) { return s.at("transcript"); },
-                             .exec = [tools](Value transcript, Context& ctx) -> Task<Value> {
-                               ChatRequest request;
-                               request.messages = must(messages_from_value(transcript));
-                               request.tools = tools.specs();
-                               auto reply = co_await ctx.llm().chat(std::move(request));
-                               co_return to_value(reply.value().message());
-                             },
-                             .post =
-                                 [](State& s, const Value&, const Value& message) {
-                                   auto transcript = s.at("transcript").as_array();
-                                   transcript.push_back(message);
-                                   s = s.with("transcript", Value(std::move(transcript)));
-                                   return std::string(message.find("tool_calls") ? "act" : "done");
-                                 }});
-  auto act = lambda_node({.prep = [](const State& s) { return s.at("transcript"); },
-                          .exec = [tools](Value transcript, Context& ctx) -> Task<Value> {
-                            auto messages = must(messages_from_value(transcript));
-                            co_return to_value(
-                                co_await run_tool_calls(ctx, tools, messages.back().tool_calls));
-                          },
-                          .post =
-                              [](State& s, const Value&, const Value& results) {
-                                auto transcript = s.at("transcript").as_array();
-                                for (const auto& r : results.as_array())
-                                  transcript.push_back(r);
-                                s = s.with("transcript", Value(std::move(transcript)));
-                                return std::string("decide");
-                              }});
-  auto flow = must(FlowBuilder("by-hand")
-                       .node("decide", decide)
-                       .node("act", act)
-                       .edge("decide", "act", "act")
-                       .edge("act", "decide", "decide")
-                       .build());
-  Runtime runtime{two_workers()};
-  auto start = to_value(std::vector<ChatMessage>{ChatMessage::user("Please double n = 21.")});
-  auto r = must(run_flow(runtime, flow, State{}.with("transcript", start)));
-  CHECK(r.path == std::vector<std::string>{"decide", "act", "decide"});
-  auto transcript = must(messages_from_value(r.state.at("transcript")));
-  CHECK(transcript.back().content == "[local model] double: 42.0");
-}
+// The same loop written by hand as a flow with a cycle (decide -> act -> decide) is
+// examples/agent_tools.cpp, run and checked as the CTest example:agent_tools.

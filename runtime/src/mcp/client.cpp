@@ -1,0 +1,354 @@
+// McpClient: JSON-RPC requests over a transport, answers matched to their calls by id, a
+// watchdog that fails calls whose answer is late, and the server's tools as agent tools.
+#include <actorflow/mcp.hpp>
+
+#include "core/value_json.hpp"
+#include "mcp/transport.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace actorflow {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+/// The protocol revision this client speaks; servers answer with theirs.
+constexpr const char* protocol_revision = "2025-06-18";
+
+} // namespace
+
+struct McpClient::Connection {
+  using Done = std::function<void(Result<json>)>;
+  struct Pending {
+    Clock::time_point deadline;
+    Done done;
+    std::string method;
+  };
+
+  McpServer server;
+  std::unique_ptr<mcp::Transport> transport; // set once started; reset first on destruction
+  std::string server_name;
+  std::string protocol_version;
+
+  std::mutex mutex;
+  std::condition_variable wake_watchdog;
+  std::map<std::uint64_t, Pending> pending; // guarded by mutex
+  std::uint64_t next_id = 1;                // guarded by mutex
+  std::optional<Error> broken;              // guarded by mutex: every later call fails so
+  bool stopping = false;                    // guarded by mutex
+  std::thread watchdog;
+
+  explicit Connection(McpServer s) : server(std::move(s)) {
+    watchdog = std::thread([this] { watch(); });
+  }
+
+  ~Connection() {
+    transport.reset(); // joins the transport's threads: no callback after this
+    {
+      std::lock_guard guard(mutex);
+      stopping = true;
+    }
+    wake_watchdog.notify_all();
+    watchdog.join();
+    fail_all(Error{Errc::cancelled, "the MCP connection was closed"});
+  }
+
+  mcp::Sink sink() {
+    return mcp::Sink{
+        .on_message = [this](std::string_view text) { receive(text); },
+        .on_request_failed = [this](std::uint64_t id, Error e) { finish(id, std::move(e)); },
+        .on_broken = [this](Error e) { break_with(std::move(e)); }};
+  }
+
+  /// Sends `method` with `params`; `done` gets the result or the error, once.
+  void request(const std::string& method, json params, Done done) {
+    std::uint64_t id = 0;
+    {
+      std::lock_guard guard(mutex);
+      if (broken) {
+        auto error = *broken;
+        done(std::move(error));
+        return;
+      }
+      id = next_id++;
+      pending.emplace(id, Pending{Clock::now() + server.timeout, std::move(done), method});
+    }
+    wake_watchdog.notify_all();
+    json message = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
+    if (!params.is_null())
+      message["params"] = std::move(params);
+    transport->send(message.dump(-1, ' ', false, json::error_handler_t::replace), id);
+  }
+
+  void notify(const std::string& method) {
+    json message = {{"jsonrpc", "2.0"}, {"method", method}};
+    transport->send(message.dump(), 0);
+  }
+
+  /// A blocking request, for the handshake and for host code.
+  Result<json> request_and_wait(const std::string& method, json params) {
+    auto promise = std::make_shared<std::promise<Result<json>>>();
+    auto future = promise->get_future();
+    request(method, std::move(params),
+            [promise](Result<json> r) { promise->set_value(std::move(r)); });
+    return future.get(); // bounded: the watchdog fails it at its deadline
+  }
+
+  void receive(std::string_view text) {
+    auto doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !(doc.is_object() || doc.is_array())) {
+      std::string shown(text.substr(0, 80));
+      break_with(Error{Errc::bad_response,
+                       "the MCP server sent something that is not JSON-RPC: " + shown});
+      return;
+    }
+    if (doc.is_array()) {
+      for (const auto& m : doc)
+        take(m);
+    } else {
+      take(doc);
+    }
+  }
+
+  void take(const json& m) {
+    if (!m.is_object())
+      return;
+    auto id = m.find("id");
+    bool is_answer = m.contains("result") || m.contains("error");
+    if (id == m.end() || !is_answer) {
+      // A request of the server (sampling, roots, elicitation): not offered by this client.
+      if (id != m.end() && m.contains("method"))
+        transport->send(
+            json{{"jsonrpc", "2.0"},
+                 {"id", *id},
+                 {"error", {{"code", -32601}, {"message", "not supported by actorflow"}}}}
+                .dump(),
+            0);
+      return; // notifications (progress, logging, list changes) need no answer
+    }
+    if (!id->is_number_unsigned())
+      return;
+    auto number = id->get<std::uint64_t>();
+    if (auto error = m.find("error"); error != m.end()) {
+      std::string message =
+          error->is_object() && error->contains("message") && (*error)["message"].is_string()
+              ? (*error)["message"].get<std::string>()
+              : error->dump();
+      auto code = error->is_object() && error->contains("code") ? (*error)["code"].dump() : "?";
+      finish(number, Error{Errc::bad_request, "MCP error " + code + ": " + message});
+      return;
+    }
+    finish(number, m["result"]);
+  }
+
+  void finish(std::uint64_t id, Result<json> result) {
+    Done done;
+    {
+      std::lock_guard guard(mutex);
+      auto it = pending.find(id);
+      if (it == pending.end())
+        return; // late: timed out already
+      done = std::move(it->second.done);
+      pending.erase(it);
+    }
+    done(std::move(result));
+  }
+
+  void break_with(Error error) {
+    {
+      std::lock_guard guard(mutex);
+      if (!broken || error.code == Errc::connection_failed)
+        broken = error;
+    }
+    fail_all(std::move(error));
+  }
+
+  void fail_all(const Error& error) {
+    std::map<std::uint64_t, Pending> failing;
+    {
+      std::lock_guard guard(mutex);
+      failing.swap(pending);
+    }
+    for (auto& [id, p] : failing)
+      p.done(error);
+  }
+
+  /// Fails each call at its deadline: a server that hangs never hangs its callers.
+  void watch() {
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      auto now = Clock::now();
+      std::vector<Pending> late;
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (it->second.deadline <= now) {
+          late.push_back(std::move(it->second));
+          it = pending.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (!late.empty()) {
+        lock.unlock();
+        for (auto& p : late)
+          p.done(Error{Errc::timeout, "the MCP server did not answer " + p.method + " within " +
+                                          std::to_string(server.timeout.count()) + " ms"});
+        lock.lock();
+        continue;
+      }
+      auto next = Clock::time_point::max();
+      for (const auto& [id, p] : pending)
+        next = std::min(next, p.deadline);
+      if (next == Clock::time_point::max())
+        wake_watchdog.wait(lock);
+      else
+        wake_watchdog.wait_until(lock, next);
+    }
+  }
+};
+
+namespace {
+
+// A free function, not a coroutine lambda (see runtime/src/core/tool.cpp).
+Task<Value> await_tool(Context& ctx,
+                       std::function<void(std::function<void(Result<Value>)>)> start) {
+  auto result = co_await ctx.external(std::move(start));
+  if (!result)
+    throw Failure(result.error());
+  co_return std::move(*result);
+}
+
+/// A tools/call result as the tool's value: structuredContent, else the text parts (joined by
+/// newlines; other parts named by type). isError: the text as an error for the model.
+Result<Value> tool_value(const json& result) {
+  if (!result.is_object())
+    return Error{Errc::bad_response, "MCP tools/call: the result is not an object"};
+  std::string text;
+  if (auto content = result.find("content"); content != result.end() && content->is_array())
+    for (const auto& part : *content) {
+      if (!text.empty())
+        text += '\n';
+      if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+          part["text"].is_string())
+        text += part["text"].get<std::string>();
+      else if (part.is_object())
+        text += "[" + part.value("type", std::string("part")) + "]";
+    }
+  if (result.value("isError", false))
+    return Error{Errc::bad_request, text.empty() ? "the tool reported an error" : text};
+  if (auto structured = result.find("structuredContent");
+      structured != result.end() && !structured->is_null())
+    return detail::from_nlohmann(*structured);
+  return Value(text);
+}
+
+} // namespace
+
+Result<McpClient> McpClient::connect(McpServer server) {
+  bool http = !server.url.empty();
+  if (http == !server.command.empty())
+    return Error{Errc::bad_input, "MCP server: give either a command (stdio) or a url (HTTP)"};
+  auto connection = std::make_shared<Connection>(std::move(server));
+  auto transport = http ? mcp::open_http(connection->server, connection->sink())
+                        : mcp::start_stdio(connection->server, connection->sink());
+  if (!transport)
+    return transport.error();
+  connection->transport = std::move(*transport);
+  json params = {{"protocolVersion", protocol_revision},
+                 {"capabilities", json::object()},
+                 {"clientInfo", {{"name", "actorflow"}, {"version", "0.2"}}}};
+  auto answer = connection->request_and_wait("initialize", std::move(params));
+  if (!answer)
+    return Error{answer.error().code, "MCP initialize: " + answer.error().message};
+  if (!answer->is_object())
+    return Error{Errc::bad_response, "MCP initialize: the result is not an object"};
+  connection->protocol_version = answer->value("protocolVersion", "");
+  if (auto info = answer->find("serverInfo"); info != answer->end() && info->is_object())
+    connection->server_name = info->value("name", "");
+  connection->notify("notifications/initialized");
+  return McpClient(std::move(connection));
+}
+
+Result<std::vector<Tool>> McpClient::tools() const {
+  std::vector<Tool> out;
+  std::optional<std::string> cursor;
+  do {
+    json params = json::object();
+    if (cursor)
+      params["cursor"] = *cursor;
+    auto page = connection_->request_and_wait("tools/list", std::move(params));
+    if (!page)
+      return Error{page.error().code, "MCP tools/list: " + page.error().message};
+    auto tools = page->find("tools");
+    if (!page->is_object() || tools == page->end() || !tools->is_array())
+      return Error{Errc::bad_response, "MCP tools/list: no tools array"};
+    for (const auto& t : *tools) {
+      if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
+        return Error{Errc::bad_response, "MCP tools/list: a tool without a name"};
+      auto name = t["name"].get<std::string>();
+      Tool tool;
+      tool.name = connection_->server.tool_prefix + name;
+      tool.description = t.value("description", "");
+      if (auto schema = t.find("inputSchema"); schema != t.end() && schema->is_object()) {
+        auto value = detail::from_nlohmann(*schema);
+        if (!value)
+          return Error{Errc::bad_response, "MCP tool '" + name + "': " + value.error().message};
+        tool.parameters = std::move(*value);
+      }
+      auto connection = connection_; // the tool keeps the connection alive
+      tool.handler = [connection, name](Value args, Context& ctx) -> Task<Value> {
+        std::function<void(std::function<void(Result<Value>)>)> start =
+            [connection, name, args = std::move(args)](std::function<void(Result<Value>)> done) {
+              McpClient(connection).call_tool(name, args, std::move(done));
+            };
+        return await_tool(ctx, std::move(start));
+      };
+      out.push_back(std::move(tool));
+    }
+    cursor.reset();
+    if (auto next = page->find("nextCursor"); next != page->end() && next->is_string())
+      cursor = next->get<std::string>();
+  } while (cursor);
+  return out;
+}
+
+void McpClient::call_tool(const std::string& name, Value arguments,
+                          std::function<void(Result<Value>)> done) const {
+  json params = {{"name", name}, {"arguments", detail::to_nlohmann(arguments)}};
+  if (!params["arguments"].is_object())
+    params["arguments"] = json::object();
+  connection_->request(
+      "tools/call", std::move(params), [done = std::move(done), name](Result<json> r) {
+        if (!r)
+          done(Error{r.error().code, "MCP tool '" + name + "': " + r.error().message});
+        else
+          done(tool_value(*r));
+      });
+}
+
+Result<Value> McpClient::call_tool(const std::string& name, Value arguments) const {
+  auto promise = std::make_shared<std::promise<Result<Value>>>();
+  auto future = promise->get_future();
+  call_tool(name, std::move(arguments),
+            [promise](Result<Value> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+const std::string& McpClient::server_name() const noexcept { return connection_->server_name; }
+
+const std::string& McpClient::protocol_version() const noexcept {
+  return connection_->protocol_version;
+}
+
+std::optional<int> McpClient::process_id() const noexcept {
+  return connection_->transport ? connection_->transport->process_id() : std::nullopt;
+}
+
+} // namespace actorflow

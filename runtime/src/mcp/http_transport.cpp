@@ -1,0 +1,140 @@
+// MCP over Streamable HTTP: every message is a POST to the endpoint, accepting JSON or a
+// stream of server-sent events; the answer to a request comes back in its POST's response.
+// The session id the server gives with its answer to initialize goes with every later
+// request, with the protocol version agreed on. Runs on the providers' libcurl client (one
+// I/O thread for every request in flight).
+#include "mcp/transport.hpp"
+#include "providers/http_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+
+namespace actorflow::mcp {
+
+namespace {
+
+class HttpTransport final : public Transport {
+public:
+  HttpTransport(const McpServer& server, Sink sink)
+      : url_(server.url), timeout_(server.timeout), sink_(std::move(sink)),
+        client_(0, server.headers) {}
+
+  void send(std::string message, std::uint64_t id) override {
+    http::Request request;
+    request.url = url_;
+    request.timeout = timeout_;
+    request.connect_timeout = timeout_;
+    request.headers = {"Content-Type: application/json",
+                       "Accept: application/json, text/event-stream"};
+    {
+      std::lock_guard guard(mutex_);
+      if (!session_.empty())
+        request.headers.push_back("Mcp-Session-Id: " + session_);
+      if (!version_.empty())
+        request.headers.push_back("MCP-Protocol-Version: " + version_);
+    }
+    // The answer to initialize names the protocol version the later requests must carry.
+    bool initialize = message.find("\"method\":\"initialize\"") != std::string::npos;
+    request.body = std::move(message);
+    client_.post(std::move(request), [this, id, initialize](http::Response r) {
+      receive(id, initialize, std::move(r));
+    });
+  }
+
+private:
+  void receive(std::uint64_t id, bool initialize, http::Response r) {
+    if (r.transport != http::Transport::ok) {
+      auto code = r.transport == http::Transport::timed_out   ? Errc::timeout
+                  : r.transport == http::Transport::cancelled ? Errc::cancelled
+                                                              : Errc::connection_failed;
+      fail(id, Error{code, "MCP server " + url_ + ": " + r.transport_error});
+      return;
+    }
+    if (r.status == 202 || (r.status == 200 && r.body.empty() && id == 0))
+      return; // a notification or a reply, accepted
+    if (r.status != 200) {
+      fail(id, Error{r.status == 404 ? Errc::connection_failed : Errc::bad_request,
+                     "MCP server " + url_ + " answered HTTP " + std::to_string(r.status) +
+                         (r.body.empty() ? "" : ": " + r.body.substr(0, 200))});
+      return;
+    }
+    if (auto session = wire::header(r.headers, "mcp-session-id")) {
+      std::lock_guard guard(mutex_);
+      session_ = std::string(*session);
+    }
+    auto type = wire::header(r.headers, "content-type").value_or("");
+    std::vector<std::string> messages;
+    if (type.starts_with("text/event-stream"))
+      messages = events_of(r.body);
+    else
+      messages.push_back(std::move(r.body));
+    if (initialize)
+      for (const auto& m : messages) {
+        auto doc = nlohmann::json::parse(m, nullptr, false);
+        if (doc.is_object() && doc.contains("result") && doc["result"].is_object()) {
+          std::lock_guard guard(mutex_);
+          version_ = doc["result"].value("protocolVersion", "");
+        }
+      }
+    for (const auto& m : messages)
+      sink_.on_message(m);
+  }
+
+  void fail(std::uint64_t id, Error error) {
+    if (id != 0)
+      sink_.on_request_failed(id, std::move(error));
+  }
+
+  /// The data of each server-sent event of `body` (events end at a blank line; several
+  /// "data:" lines of one event join with newlines).
+  static std::vector<std::string> events_of(std::string_view body) {
+    std::vector<std::string> out;
+    std::string data;
+    bool any = false;
+    while (!body.empty()) {
+      auto end = body.find('\n');
+      auto line = body.substr(0, end);
+      body = end == std::string_view::npos ? std::string_view{} : body.substr(end + 1);
+      if (!line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+      if (line.empty()) {
+        if (any)
+          out.push_back(std::move(data));
+        data.clear();
+        any = false;
+      } else if (line.starts_with("data:")) {
+        auto piece = line.substr(5);
+        if (!piece.empty() && piece.front() == ' ')
+          piece.remove_prefix(1);
+        if (any)
+          data += '\n';
+        data.append(piece);
+        any = true;
+      }
+    }
+    if (any)
+      out.push_back(std::move(data));
+    return out;
+  }
+
+  std::string url_;
+  std::chrono::milliseconds timeout_;
+  Sink sink_;
+  std::mutex mutex_;
+  std::string session_; // guarded by mutex_
+  std::string version_; // guarded by mutex_
+  http::Client client_; // last: its I/O thread stops first, before what it calls back into
+};
+
+} // namespace
+
+Result<std::unique_ptr<Transport>> open_http(const McpServer& server, Sink sink) {
+  if (!server.url.starts_with("http://") && !server.url.starts_with("https://"))
+    return Error{Errc::bad_input, "MCP server: the url must start with http:// or https://, "
+                                  "got '" +
+                                      server.url + "'"};
+  return std::unique_ptr<Transport>(std::make_unique<HttpTransport>(server, std::move(sink)));
+}
+
+} // namespace actorflow::mcp
