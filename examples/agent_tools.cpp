@@ -154,8 +154,9 @@ Flow hand_written(const ToolBox& tools) {
   auto act = lambda_node({.prep = [](const State& s) { return s.at("transcript"); },
                           .exec = [tools](Value transcript, Context& ctx) -> Task<Value> {
                             auto messages = messages_from_value(transcript).value();
-                            co_return to_value(
-                                co_await run_tool_calls(ctx, tools, messages.back().tool_calls));
+                            auto results =
+                                co_await run_tool_calls(ctx, tools, messages.back().tool_calls);
+                            co_return to_value(results);
                           },
                           .post =
                               [](State& s, const Value&, const Value& results) {

@@ -77,6 +77,15 @@ struct HttpBenchOptions {
   std::size_t workers = 2;
 };
 
+struct AgentBenchOptions {
+  std::size_t turns = 5;             ///< model turns, each calling every tool
+  std::size_t tools = 4;             ///< tools per turn, called at once
+  std::size_t latency_ms = 50;       ///< each tool call's wait
+  std::size_t model_latency_ms = 20; ///< the sim's latency per model call
+  std::size_t rounds = 500;          ///< rounds of no-op calls for per_tool_call_us
+  std::size_t workers = 2;
+};
+
 struct RateLimitBenchOptions {
   std::size_t items = 600;
   std::uint64_t rpm = 6000; ///< requests per minute, of the client and the sim (0: none)
@@ -103,6 +112,11 @@ int bench_cluster(const ClusterBenchOptions& options);
 /// A batch of chat calls through the openai provider against an `actorflow sim` started for
 /// the purpose: wall time against ceil(N/C) * L, and client CPU time per request.
 int bench_http(const HttpBenchOptions& options);
+
+/// One agent against an `actorflow sim`, every turn calling `tools` tools of `latency_ms` at
+/// once: wall time against turns * (model latency + tool latency) ("ratio"); and the cost of
+/// one tool call through run_tool_calls with no-op tools ("per_tool_call_us").
+int bench_agent(const AgentBenchOptions& options);
 
 /// A batch of chat calls through the openai provider under `RuntimeConfig::limits`, against an
 /// `actorflow sim` enforcing the same limits: wall time against the binding limit's ideal, the

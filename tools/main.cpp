@@ -194,6 +194,18 @@ int main(int argc, char** argv) {
                  "Window: calls in flight at most (and the client's connection limit)");
   option(http_cmd, "--latency-ms", http.latency_ms, "The sim's latency per call");
 
+  AgentBenchOptions agent;
+  auto* agent_cmd = command(bench_cmd, selected, "agent",
+                            "An agent whose every turn calls K tools at once, against an "
+                            "`actorflow sim` it starts: wall time vs T * (model + tool latency)",
+                            agent, bench_agent);
+  count(agent_cmd, "--turns", agent.turns, "Model turns");
+  count(agent_cmd, "--tools", agent.tools, "Tools called in each turn, at once");
+  option(agent_cmd, "--latency-ms", agent.latency_ms, "Each tool call's wait");
+  option(agent_cmd, "--model-latency-ms", agent.model_latency_ms, "The sim's latency per call");
+  count(agent_cmd, "--rounds", agent.rounds, "Rounds of no-op tool calls for per_tool_call_us");
+  count(agent_cmd, "--workers", agent.workers, "Scheduler threads");
+
   RateLimitBenchOptions ratelimit;
   auto* ratelimit_cmd = command(
       bench_cmd, selected, "ratelimit",

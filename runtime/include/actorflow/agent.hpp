@@ -33,6 +33,9 @@ struct AgentOptions {
   std::optional<std::uint32_t> max_tokens{}; ///< per turn
   std::optional<double> temperature{};
   std::optional<bool> parallel_tool_calls{};
+  /// Sent with every turn. "required" makes every turn call tools: the agent then ends only
+  /// at max_turns or the budget.
+  std::optional<ToolChoice> tool_choice{};
   /// How one failed model turn is retried inside the agent (not the whole conversation):
   /// by default 3 attempts with backoff, on the errors `is_retryable` names.
   RetryPolicy turn_retry{.max_attempts = 3, .initial_backoff = Millis(200)};
@@ -43,7 +46,10 @@ struct AgentOptions {
   std::string input_key = "prompt";
   std::string answer_key = "answer";
   std::string transcript_key = "transcript";
-  /// A map {stop, turns, tool_calls, tokens}: stop is "answer", "max_turns" or "budget".
+  /// A map {stop, turns, tool_calls, tokens, refusal}: stop is "answer", "max_turns",
+  /// "budget" or "refused" (the model declined; `refusal` holds its words, else null).
+  /// At max_turns the last turn's tool calls have run and their results are in the
+  /// transcript, with no answer after them.
   std::string report_key = "agent";
 };
 

@@ -127,7 +127,8 @@ inline constexpr std::size_t local_embedding_dimension = 256;
 [[nodiscard]] Value local_fill_schema(const Value& schema, std::string_view prompt);
 
 /// The tool calls the local model makes for `request`: none if it offers no tools, if
-/// tool_choice is "none", or if its last message is a tool result (then it answers instead).
+/// tool_choice is "none", or if its last message is a tool result (then it answers instead;
+/// with tool_choice "required" or a named tool it calls again).
 /// Otherwise one call of each offered tool whose name the prompt writes (the named function
 /// for a named tool_choice; the first tool when "required" and the prompt names none), only
 /// the first with parallel_tool_calls false. Arguments: `local_fill_schema(parameters,

@@ -39,6 +39,9 @@ struct OpenAiConfig {
   std::size_t max_connections = 256;
   /// Further headers for every request, e.g. {"OpenAI-Organization", "org-..."}.
   std::vector<std::pair<std::string, std::string>> headers{};
+  /// Whether the server takes a json_schema response_format (OpenAI does; many local servers
+  /// do not): when false, LlmClient::structured puts the schema into a system message.
+  bool json_schema = true;
 
   /// Reads OPENAI_BASE_URL (default above), OPENAI_API_KEY (required unless the base URL is on
   /// loopback: local servers often need none), OPENAI_MODEL and OPENAI_EMBEDDING_MODEL.
@@ -69,6 +72,7 @@ public:
   [[nodiscard]] std::string_view kind() const noexcept override { return "openai"; }
   [[nodiscard]] std::string default_model() const override;
   [[nodiscard]] std::string default_embedding_model() const override;
+  [[nodiscard]] bool supports_json_schema() const noexcept override;
   void chat(ChatRequest request, ChatDone done) override;
   void embed(EmbedRequest request, EmbedDone done) override;
 

@@ -91,8 +91,8 @@ public:
   struct Entry;
 
 private:
-  friend Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, const ToolBox& tools,
-                                                       const std::vector<ToolCall>& calls);
+  friend Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, ToolBox tools,
+                                                       std::vector<ToolCall> calls);
   std::shared_ptr<std::vector<std::shared_ptr<const Entry>>> entries_ =
       std::make_shared<std::vector<std::shared_ptr<const Entry>>>();
 };
@@ -100,7 +100,8 @@ private:
 /// Runs `calls` (one model turn's) all at once, each as a one-node sub-flow in its own actor
 /// under its tool's RetryPolicy, and yields one "tool" message per call, in the calls' order:
 /// the result as JSON text (a string result as is), or "Error: ..." naming what went wrong.
-[[nodiscard]] Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, const ToolBox& tools,
-                                                            const std::vector<ToolCall>& calls);
+/// Takes its arguments by value: the Task may outlive the caller's variables.
+[[nodiscard]] Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, ToolBox tools,
+                                                            std::vector<ToolCall> calls);
 
 } // namespace actorflow

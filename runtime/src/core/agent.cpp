@@ -28,6 +28,7 @@ public:
     std::uint64_t tool_calls = 0;
     std::string stop = "max_turns";
     Value answer;
+    Value refusal;
     auto llm = o.provider.empty() ? ctx.llm() : ctx.llm(o.provider);
     while (turns < o.max_turns) {
       if (o.token_budget != 0 && tokens >= o.token_budget) {
@@ -41,18 +42,25 @@ public:
       request.max_tokens = o.max_tokens;
       request.temperature = o.temperature;
       request.parallel_tool_calls = o.parallel_tool_calls;
+      request.tool_choice = o.tool_choice;
       request.on_token = o.on_token;
       auto reply = co_await turn(llm, std::move(request), ctx);
       ++turns;
       tokens += reply.usage.total_tokens;
       messages.push_back(reply.message());
+      if (reply.refusal) {
+        stop = "refused";
+        refusal = Value(*reply.refusal);
+        break;
+      }
       if (reply.tool_calls.empty()) {
         answer = Value(reply.text);
         stop = "answer";
         break;
       }
       tool_calls += reply.tool_calls.size();
-      for (auto& result : co_await run_tool_calls(ctx, o.tools, reply.tool_calls))
+      auto results = co_await run_tool_calls(ctx, o.tools, reply.tool_calls);
+      for (auto& result : results)
         messages.push_back(std::move(result));
     }
     co_return Value::object({{"answer", std::move(answer)},
@@ -60,7 +68,8 @@ public:
                              {"report", Value::object({{"stop", Value(stop)},
                                                        {"turns", Value(turns)},
                                                        {"tool_calls", Value(tool_calls)},
-                                                       {"tokens", Value(tokens)}})}});
+                                                       {"tokens", Value(tokens)},
+                                                       {"refusal", std::move(refusal)}})}});
   }
 
   std::string post(State& state, const Value&, const Value& result) override {

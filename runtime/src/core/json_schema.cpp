@@ -5,6 +5,8 @@
 // Schema errors must reach us as exceptions: valijson's default prints and aborts.
 #define VALIJSON_USE_EXCEPTIONS 1
 #include <exception>
+#include <optional>
+#include <regex>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -15,11 +17,75 @@ namespace actorflow {
 
 struct JsonSchema::Compiled {
   Value document;
+  bool has_patterns = false;
   nlohmann::json json; // the parsed schema keeps pointers into nothing, but keep it alongside
   valijson::Schema schema;
 };
 
 namespace {
+
+/// Longest string checked against a `pattern`: libstdc++'s regex recurses per character, so a
+/// long string from a model could overflow the stack.
+constexpr std::size_t max_pattern_input = 10'000;
+
+/// Every `pattern` and `patternProperties` key of `schema` must be a valid regular expression
+/// (valijson compiles them only when it first meets them, and then fails every validation).
+std::optional<Error> check_patterns(const Value& schema, const std::string& where, bool& found) {
+  if (schema.is_array()) {
+    for (std::size_t i = 0; i < schema.as_array().size(); ++i)
+      if (auto e =
+              check_patterns(schema.as_array()[i], where + "[" + std::to_string(i) + "]", found))
+        return e;
+    return std::nullopt;
+  }
+  if (!schema.is_map())
+    return std::nullopt;
+  auto check = [&](const std::string& pattern, const std::string& at) -> std::optional<Error> {
+    found = true;
+    try {
+      std::regex compiled(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Error{Errc::bad_input, "JSON Schema: " + at + ": '" + pattern +
+                                        "' is not a valid regular expression (" + e.what() + ")"};
+    }
+    return std::nullopt;
+  };
+  for (const auto& [key, member] : schema.as_map()) {
+    auto at = where + "." + key;
+    if (key == "pattern" && member.is_string()) {
+      if (auto e = check(member.as_string(), at))
+        return e;
+    } else if (key == "patternProperties" && member.is_map()) {
+      for (const auto& [pattern, sub] : member.as_map()) {
+        if (auto e = check(pattern, at))
+          return e;
+        if (auto e = check_patterns(sub, at + "." + pattern, found))
+          return e;
+      }
+    } else if (auto e = check_patterns(member, at, found)) {
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
+/// The path of a string (or key) of `v` too long to check against a pattern, if any.
+std::optional<std::string> overlong_string(const Value& v, const std::string& where) {
+  if (v.is_string())
+    return v.as_string().size() > max_pattern_input ? std::optional(where) : std::nullopt;
+  if (v.is_array())
+    for (std::size_t i = 0; i < v.as_array().size(); ++i)
+      if (auto at = overlong_string(v.as_array()[i], where + "[" + std::to_string(i) + "]"))
+        return at;
+  if (v.is_map())
+    for (const auto& [key, member] : v.as_map()) {
+      if (key.size() > max_pattern_input)
+        return where;
+      if (auto at = overlong_string(member, where + "." + key))
+        return at;
+    }
+  return std::nullopt;
+}
 
 /// valijson's context ["<root>", "[items]", "[0]", "[price]"] as "$.items[0].price".
 std::string path_of(const std::vector<std::string>& context) {
@@ -48,6 +114,8 @@ Result<JsonSchema> JsonSchema::compile(const Value& schema) {
   auto compiled = std::make_shared<Compiled>();
   compiled->document = schema;
   compiled->json = detail::to_nlohmann(schema);
+  if (auto bad = check_patterns(schema, "$", compiled->has_patterns))
+    return *bad;
   try {
     valijson::SchemaParser parser;
     valijson::adapters::NlohmannJsonAdapter adapter(compiled->json);
@@ -59,6 +127,10 @@ Result<JsonSchema> JsonSchema::compile(const Value& schema) {
 }
 
 std::vector<SchemaViolation> JsonSchema::validate(const Value& instance) const {
+  if (compiled_->has_patterns)
+    if (auto at = overlong_string(instance, "$"))
+      return {{*at, "longer than " + std::to_string(max_pattern_input) +
+                        " bytes: too long to check against the schema's patterns"}};
   auto json = detail::to_nlohmann(instance);
   valijson::adapters::NlohmannJsonAdapter target(json);
   valijson::Validator validator;
@@ -85,12 +157,13 @@ std::string describe(const std::vector<SchemaViolation>& violations, std::size_t
   std::size_t shown = 0;
   for (const auto& v : violations) {
     if (shown == max) {
-      out += "\n(" + std::to_string(violations.size() - max) + " more)";
+      // Appended piece by piece: GCC 12's -Wrestrict misfires on a + b + c at -O3.
+      out.append("\n(").append(std::to_string(violations.size() - max)).append(" more)");
       break;
     }
     if (shown++ > 0)
       out += '\n';
-    out += v.path + ": " + v.message;
+    out.append(v.path).append(": ").append(v.message);
   }
   return out;
 }

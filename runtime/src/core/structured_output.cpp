@@ -10,8 +10,11 @@ namespace actorflow {
 
 namespace {
 
-/// The JSON inside an answer: models often fence it (```json ... ```) or add a line before.
+/// The JSON inside an answer: the whole text when it parses; else what a fence (```json ...
+/// ```) holds, or what lies between the first { or [ and the last } or ]: models add those.
 std::string_view json_part(std::string_view text) {
+  if (from_json(text))
+    return text;
   auto fence = text.find("```");
   if (fence != std::string_view::npos) {
     auto body = text.find('\n', fence);
@@ -37,11 +40,12 @@ Task<Result<Value>> structured_call(LlmClient client, bool server_side_schema, C
   auto compiled = JsonSchema::compile(schema);
   if (!compiled)
     co_return compiled.error();
-  if (request.response_format)
-    ; // the caller chose the format: keep it
-  else if (server_side_schema)
+  // The schema goes to the server when it takes one; otherwise, or when the caller chose
+  // another response format, the model reads it in a system message.
+  bool caller_format = request.response_format.has_value();
+  if (!caller_format && server_side_schema)
     request.response_format = ResponseFormat::json_schema(options.name, schema, options.strict);
-  else
+  else if (!caller_format || request.response_format->type != ResponseFormat::Type::json_schema)
     request.messages.insert(request.messages.begin(),
                             ChatMessage::system(schema_instruction(schema)));
   for (std::uint32_t repair = 0;; ++repair) {

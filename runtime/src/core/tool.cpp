@@ -39,6 +39,7 @@ public:
   Value prep(const State& state) override { return state.at("arguments"); }
 
   Task<Value> exec(Value input, Context& ctx) override {
+    last_error_.reset(); // the node is reused across attempts: only this attempt's counts
     try {
       auto args = parse(input);
       co_return co_await entry_->tool.handler(std::move(args), ctx);
@@ -192,8 +193,8 @@ std::vector<ToolSpec> ToolBox::specs() const {
   return out;
 }
 
-Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, const ToolBox& tools,
-                                              const std::vector<ToolCall>& calls) {
+Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, ToolBox tools,
+                                              std::vector<ToolCall> calls) {
   std::vector<ChatMessage> out(calls.size());
   std::vector<std::pair<Flow, State>> runs;
   std::vector<std::size_t> run_of_call; // which call each run belongs to

@@ -23,6 +23,15 @@ using Clock = std::chrono::steady_clock;
 /// The protocol revision this client speaks; servers answer with theirs.
 constexpr const char* protocol_revision = "2025-06-18";
 
+/// Member `key` of `object` if it is a string, else "": a server's JSON is not trusted to
+/// have the types it should (nlohmann's value() would throw).
+std::string text_of(const json& object, const char* key) {
+  if (!object.is_object())
+    return {};
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 } // namespace
 
 struct McpClient::Connection {
@@ -51,7 +60,12 @@ struct McpClient::Connection {
   }
 
   ~Connection() {
-    transport.reset(); // joins the transport's threads: no callback after this
+    if (transport)
+      transport->close(); // joins the transport's threads: no callback after this
+    {
+      std::lock_guard guard(mutex);
+      transport.reset();
+    }
     {
       std::lock_guard guard(mutex);
       stopping = true;
@@ -71,15 +85,19 @@ struct McpClient::Connection {
   /// Sends `method` with `params`; `done` gets the result or the error, once.
   void request(const std::string& method, json params, Done done) {
     std::uint64_t id = 0;
+    std::optional<Error> refused;
     {
       std::lock_guard guard(mutex);
       if (broken) {
-        auto error = *broken;
-        done(std::move(error));
-        return;
+        refused = *broken;
+      } else {
+        id = next_id++;
+        pending.emplace(id, Pending{Clock::now() + server.timeout, std::move(done), method});
       }
-      id = next_id++;
-      pending.emplace(id, Pending{Clock::now() + server.timeout, std::move(done), method});
+    }
+    if (refused) { // outside the lock: `done` may call again
+      done(std::move(*refused));
+      return;
     }
     wake_watchdog.notify_all();
     json message = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
@@ -124,29 +142,38 @@ struct McpClient::Connection {
     auto id = m.find("id");
     bool is_answer = m.contains("result") || m.contains("error");
     if (id == m.end() || !is_answer) {
-      // A request of the server (sampling, roots, elicitation): not offered by this client.
-      if (id != m.end() && m.contains("method"))
-        transport->send(
-            json{{"jsonrpc", "2.0"},
-                 {"id", *id},
-                 {"error", {{"code", -32601}, {"message", "not supported by actorflow"}}}}
-                .dump(),
-            0);
+      // A request of the server: ping is answered; sampling, roots and elicitation are not
+      // offered by this client.
+      if (id != m.end() && m.contains("method")) {
+        json reply = {{"jsonrpc", "2.0"}, {"id", *id}};
+        if (text_of(m, "method") == "ping")
+          reply["result"] = json::object();
+        else
+          reply["error"] = {{"code", -32601}, {"message", "not supported by actorflow"}};
+        send_reply(reply.dump());
+      }
       return; // notifications (progress, logging, list changes) need no answer
     }
     if (!id->is_number_unsigned())
       return;
     auto number = id->get<std::uint64_t>();
     if (auto error = m.find("error"); error != m.end()) {
-      std::string message =
-          error->is_object() && error->contains("message") && (*error)["message"].is_string()
-              ? (*error)["message"].get<std::string>()
-              : error->dump();
+      std::string message = text_of(*error, "message");
+      if (message.empty())
+        message = error->dump();
       auto code = error->is_object() && error->contains("code") ? (*error)["code"].dump() : "?";
       finish(number, Error{Errc::bad_request, "MCP error " + code + ": " + message});
       return;
     }
     finish(number, m["result"]);
+  }
+
+  /// A reply to the server, from a transport thread: the transport may not be set yet (the
+  /// handshake) or be closing; then the reply is dropped.
+  void send_reply(std::string text) {
+    std::lock_guard guard(mutex);
+    if (transport && !stopping)
+      transport->send(std::move(text), 0);
   }
 
   void finish(std::uint64_t id, Result<json> result) {
@@ -235,13 +262,14 @@ Result<Value> tool_value(const json& result) {
     for (const auto& part : *content) {
       if (!text.empty())
         text += '\n';
-      if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
-          part["text"].is_string())
-        text += part["text"].get<std::string>();
-      else if (part.is_object())
-        text += "[" + part.value("type", std::string("part")) + "]";
+      auto type = text_of(part, "type");
+      if (type == "text")
+        text += text_of(part, "text");
+      else
+        text.append("[").append(type.empty() ? "part" : type).append("]");
     }
-  if (result.value("isError", false))
+  auto is_error = result.find("isError");
+  if (is_error != result.end() && is_error->is_boolean() && is_error->get<bool>())
     return Error{Errc::bad_request, text.empty() ? "the tool reported an error" : text};
   if (auto structured = result.find("structuredContent");
       structured != result.end() && !structured->is_null())
@@ -260,7 +288,10 @@ Result<McpClient> McpClient::connect(McpServer server) {
                         : mcp::start_stdio(connection->server, connection->sink());
   if (!transport)
     return transport.error();
-  connection->transport = std::move(*transport);
+  {
+    std::lock_guard guard(connection->mutex);
+    connection->transport = std::move(*transport);
+  }
   json params = {{"protocolVersion", protocol_revision},
                  {"capabilities", json::object()},
                  {"clientInfo", {{"name", "actorflow"}, {"version", "0.2"}}}};
@@ -269,9 +300,9 @@ Result<McpClient> McpClient::connect(McpServer server) {
     return Error{answer.error().code, "MCP initialize: " + answer.error().message};
   if (!answer->is_object())
     return Error{Errc::bad_response, "MCP initialize: the result is not an object"};
-  connection->protocol_version = answer->value("protocolVersion", "");
+  connection->protocol_version = text_of(*answer, "protocolVersion");
   if (auto info = answer->find("serverInfo"); info != answer->end() && info->is_object())
-    connection->server_name = info->value("name", "");
+    connection->server_name = text_of(*info, "name");
   connection->notify("notifications/initialized");
   return McpClient(std::move(connection));
 }
@@ -295,7 +326,7 @@ Result<std::vector<Tool>> McpClient::tools() const {
       auto name = t["name"].get<std::string>();
       Tool tool;
       tool.name = connection_->server.tool_prefix + name;
-      tool.description = t.value("description", "");
+      tool.description = text_of(t, "description");
       if (auto schema = t.find("inputSchema"); schema != t.end() && schema->is_object()) {
         auto value = detail::from_nlohmann(*schema);
         if (!value)

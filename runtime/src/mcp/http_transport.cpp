@@ -18,7 +18,17 @@ class HttpTransport final : public Transport {
 public:
   HttpTransport(const McpServer& server, Sink sink)
       : url_(server.url), timeout_(server.timeout), sink_(std::move(sink)),
-        client_(0, server.headers) {}
+        client_(std::make_unique<http::Client>(0, server.headers)) {}
+  ~HttpTransport() override { close(); }
+
+  void close() override {
+    std::unique_ptr<http::Client> client;
+    {
+      std::lock_guard guard(mutex_);
+      client = std::move(client_);
+    }
+    client.reset(); // stops its I/O thread: transfers end with `cancelled`
+  }
 
   void send(std::string message, std::uint64_t id) override {
     http::Request request;
@@ -37,9 +47,18 @@ public:
     // The answer to initialize names the protocol version the later requests must carry.
     bool initialize = message.find("\"method\":\"initialize\"") != std::string::npos;
     request.body = std::move(message);
-    client_.post(std::move(request), [this, id, initialize](http::Response r) {
-      receive(id, initialize, std::move(r));
-    });
+    {
+      // Posting under the lock keeps close() from stopping the client meanwhile; post calls
+      // back at once only on a stopping client, which close() has taken out of client_.
+      std::lock_guard guard(mutex_);
+      if (client_) {
+        client_->post(std::move(request), [this, id, initialize](http::Response r) {
+          receive(id, initialize, std::move(r));
+        });
+        return;
+      }
+    }
+    fail(id, Error{Errc::cancelled, "the MCP connection is closed"});
   }
 
 private:
@@ -74,7 +93,9 @@ private:
         auto doc = nlohmann::json::parse(m, nullptr, false);
         if (doc.is_object() && doc.contains("result") && doc["result"].is_object()) {
           std::lock_guard guard(mutex_);
-          version_ = doc["result"].value("protocolVersion", "");
+          auto version = doc["result"].find("protocolVersion");
+          if (version != doc["result"].end() && version->is_string())
+            version_ = version->get<std::string>();
         }
       }
     for (const auto& m : messages)
@@ -122,9 +143,9 @@ private:
   std::chrono::milliseconds timeout_;
   Sink sink_;
   std::mutex mutex_;
-  std::string session_; // guarded by mutex_
-  std::string version_; // guarded by mutex_
-  http::Client client_; // last: its I/O thread stops first, before what it calls back into
+  std::string session_;                  // guarded by mutex_
+  std::string version_;                  // guarded by mutex_
+  std::unique_ptr<http::Client> client_; // guarded by mutex_; reset by close()
 };
 
 } // namespace

@@ -37,17 +37,22 @@ public:
     reader_ = std::thread([this] { read_loop(); });
   }
 
-  ~StdioTransport() override {
-    // Closing its stdin asks the server to end (the spec's way); then SIGTERM, then SIGKILL.
-    {
-      std::lock_guard guard(write_mutex_);
-      ::shutdown(in_, SHUT_WR);
-    }
+  ~StdioTransport() override { close(); }
+
+  void close() override {
+    std::lock_guard guard(close_mutex_);
+    if (closed_)
+      return;
+    closed_ = true;
+    // Closing its stdin asks the server to end (the spec's way); then SIGTERM, then SIGKILL,
+    // to its whole process group (launchers such as npx or sh start the real server as a
+    // grandchild). Not under write_mutex_: a send blocked on a full pipe must not hold us.
+    ::shutdown(in_, SHUT_WR);
     if (!wait_exited(std::chrono::seconds(2))) {
-      ::kill(pid_, SIGTERM);
+      ::kill(-pid_, SIGTERM);
       if (!wait_exited(std::chrono::seconds(2))) {
-        ::kill(pid_, SIGKILL);
-        // A grandchild may still hold the server's stdout: end the reader from this side.
+        ::kill(-pid_, SIGKILL);
+        // Something may still hold the server's stdout: end the reader from this side.
         ::shutdown(out_, SHUT_RDWR);
       }
     }
@@ -161,6 +166,8 @@ private:
   std::string program_;
   std::string last_err_line_; // the reader thread's
   std::mutex write_mutex_;
+  std::mutex close_mutex_;
+  bool closed_ = false; // guarded by close_mutex_
   std::mutex exit_mutex_;
   std::condition_variable exit_cv_;
   bool exited_ = false;
@@ -191,13 +198,19 @@ Result<std::unique_ptr<Transport>> start_stdio(const McpServer& server, Sink sin
   posix_spawn_file_actions_adddup2(&actions, in[1], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+  // Its own process group, so that close() can end the server with whatever it started.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   std::vector<char*> argv;
   for (const auto& a : server.command)
     argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+  int rc = ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   ::close(in[1]);
   ::close(out[1]);
   ::close(err[1]);
@@ -206,6 +219,12 @@ Result<std::unique_ptr<Transport>> start_stdio(const McpServer& server, Sink sin
     return Error{Errc::bad_input,
                  "MCP server: cannot start '" + program + "': " + std::strerror(rc)};
   }
+  // A server that stops reading its stdin must not hold a sender (an actor's thread) for
+  // ever: a send gives up after the server's timeout, and the call then times out.
+  timeval limit{};
+  limit.tv_sec = static_cast<time_t>(server.timeout.count() / 1000);
+  limit.tv_usec = static_cast<suseconds_t>((server.timeout.count() % 1000) * 1000);
+  ::setsockopt(in[0], SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   return std::unique_ptr<Transport>(
       std::make_unique<StdioTransport>(std::move(sink), pid, in[0], out[0], err[0], program));
 }

@@ -30,6 +30,9 @@ public:
   virtual ~Transport() = default;
   /// Sends one message; `id` is the request's (0 for a notification or a reply).
   virtual void send(std::string message, std::uint64_t id) = 0;
+  /// Stops: joins the transport's threads (no Sink call after it returns) and ends a child
+  /// process. Idempotent; the destructor calls it too.
+  virtual void close() = 0;
   [[nodiscard]] virtual std::optional<int> process_id() const { return std::nullopt; }
 };
 

@@ -270,12 +270,16 @@ Value fill_array(const Value& schema, std::string_view name, Scan& scan, int dep
   Value item_schema = items ? *items : Value::object({{"type", "string"}});
   Array out;
   auto item_type = type_of(item_schema);
+  // One item per remaining number (or quoted phrase), counted first: an item schema that
+  // takes none of them (const, anyOf, a format) must not loop for ever.
+  auto repeat = [&](std::size_t left) {
+    for (std::size_t i = 0; i < left && i < 64; ++i)
+      out.push_back(fill(item_schema, {}, scan, depth + 1));
+  };
   if ((item_type == "number" || item_type == "integer") && !get(item_schema, "enum")) {
-    while (scan.next_number < scan.numbers.size())
-      out.push_back(fill(item_schema, {}, scan, depth + 1));
+    repeat(scan.numbers.size() - scan.next_number);
   } else if (item_type == "string" && !get(item_schema, "enum") && !scan.quoted.empty()) {
-    while (scan.next_quoted < scan.quoted.size())
-      out.push_back(fill(item_schema, {}, scan, depth + 1));
+    repeat(scan.quoted.size() - scan.next_quoted);
   } else {
     out.push_back(fill(item_schema, name, scan, depth + 1));
   }
@@ -335,8 +339,11 @@ Value local_fill_schema(const Value& schema, std::string_view prompt) {
 std::vector<ToolCall> local_tool_calls(const ChatRequest& request) {
   std::vector<ToolCall> out;
   auto choice = request.tool_choice.value_or(ToolChoice::automatic());
+  // After tool results the model answers, unless it must call a tool (required, or named).
+  bool must_call =
+      choice.mode == ToolChoice::Mode::required || choice.mode == ToolChoice::Mode::function;
   if (request.tools.empty() || choice.mode == ToolChoice::Mode::none || request.messages.empty() ||
-      request.messages.back().role == "tool")
+      (request.messages.back().role == "tool" && !must_call))
     return out;
   auto prompt = request.prompt();
   Scan scan(prompt);

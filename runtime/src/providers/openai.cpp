@@ -181,6 +181,7 @@ std::string OpenAiProvider::default_model() const { return impl_->config.model; 
 std::string OpenAiProvider::default_embedding_model() const {
   return impl_->config.embedding_model;
 }
+bool OpenAiProvider::supports_json_schema() const noexcept { return impl_->config.json_schema; }
 const OpenAiConfig& OpenAiProvider::config() const noexcept { return impl_->config; }
 HttpStats OpenAiProvider::stats() const { return impl_->client.stats(); }
 

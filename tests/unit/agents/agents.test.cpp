@@ -136,9 +136,10 @@ TEST_CASE("structured: a broken answer is repaired with the problems quoted") {
   config.models.add("local", make_local_provider({.bad_structured_one_in = 1}));
   Runtime runtime{std::move(config)};
   auto flow = one_node([](Value, Context& ctx) -> Task<Value> {
-    co_return (
-        co_await ctx.llm().structured(ChatRequest::user("x is 3 and y is 4"), point_schema()))
-        .value();
+    // Named first: GCC 12 mishandles temporaries inside a co_await expression.
+    auto request = ChatRequest::user("x is 3 and y is 4");
+    auto answer = co_await ctx.llm().structured(std::move(request), point_schema());
+    co_return answer.value();
   });
   auto result = must(run_flow(runtime, flow));
   CHECK(result.state.at("out") == parse(R"({"x":3,"y":4})"));
@@ -239,7 +240,8 @@ TEST_CASE("tool calls: a failing tool is retried under its policy, then falls ba
   ToolBox tools(std::vector<Tool>{flaky, broken, rescued});
   std::vector<ToolCall> calls{{"1", "flaky", "{}"}, {"2", "broken", "{}"}, {"3", "rescued", "{}"}};
   auto flow = one_node([&](Value, Context& ctx) -> Task<Value> {
-    co_return to_value(co_await run_tool_calls(ctx, tools, calls));
+    auto results = co_await run_tool_calls(ctx, tools, calls);
+    co_return to_value(results);
   });
   auto clock = std::make_shared<testing::VirtualClock>();
   auto config = two_workers();
@@ -286,7 +288,8 @@ TEST_CASE("tool calls: a tool bound to the host's own thread runs there") {
       })});
   std::vector<ToolCall> calls{ToolCall{"1", "where", "{}"}};
   auto flow = one_node([&](Value, Context& ctx) -> Task<Value> {
-    co_return to_value(co_await run_tool_calls(ctx, tools, calls));
+    auto results = co_await run_tool_calls(ctx, tools, calls);
+    co_return to_value(results);
   });
   {
     Runtime runtime{two_workers()};

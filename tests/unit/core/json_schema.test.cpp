@@ -78,3 +78,24 @@ TEST_CASE("a document that is no JSON Schema is bad_input, not a crash") {
   REQUIRE_FALSE(bad_ref.ok());
   CHECK(bad_ref.error().code == Errc::bad_input);
 }
+
+TEST_CASE("a pattern that is no regular expression is bad_input when compiled") {
+  auto bad = JsonSchema::compile(parse(R"({"properties": {"id": {"pattern": "(unclosed"}}})"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == Errc::bad_input);
+  CHECK(bad.error().message.find("$.properties.id.pattern") != std::string::npos);
+  auto keys = JsonSchema::compile(parse(R"({"patternProperties": {"[a-": {}}})"));
+  REQUIRE_FALSE(keys.ok());
+  CHECK(keys.error().code == Errc::bad_input);
+}
+
+TEST_CASE("a string too long to check against a pattern is a violation, not a stack overflow") {
+  auto schema = JsonSchema::compile(parse(R"({"properties": {"s": {"pattern": "^(a|b)*$"}}})"));
+  REQUIRE(schema.ok());
+  CHECK(schema->accepts(Value::object({{"s", "abab"}})));
+  CHECK_FALSE(schema->accepts(Value::object({{"s", "abc"}})));
+  auto violations = schema->validate(Value::object({{"s", std::string(100'000, 'a')}}));
+  REQUIRE(violations.size() == 1);
+  CHECK(violations[0].path == "$.s");
+  CHECK(violations[0].message.find("too long") != std::string::npos);
+}

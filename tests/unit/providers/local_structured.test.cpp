@@ -129,3 +129,12 @@ TEST_CASE("a json_schema response format gets the filled instance as JSON text")
   request.response_format = ResponseFormat::json_object();
   CHECK(from_json(local_chat(request, default_token_estimator()).text)->is_map());
 }
+
+TEST_CASE("arrays of items that take no numbers or phrases still end, and validate") {
+  for (const char* items : {R"({"type": "string", "format": "email"})", R"({"const": "x"})",
+                            R"({"anyOf": [{"type": "integer"}]})"}) {
+    auto schema = parse(std::string(R"({"type": "array", "items": )") + items + "}");
+    auto v = local_fill_schema(schema, R"(write to "a@b.org", "c@d.org" about 1 2 3)");
+    CHECK_MESSAGE(JsonSchema::compile(schema)->accepts(v), items);
+  }
+}
