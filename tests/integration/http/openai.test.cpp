@@ -1,6 +1,7 @@
 // The openai provider against a real `actorflow sim` process on loopback: parsed answers and
 // usage, every fault kind as its typed error, 429 with Retry-After, the key kept out of error
-// text, and streaming. (1,000 requests in flight: load.test.cpp.)
+// text, streaming, and tool calls and schema answers (spoiled on request). (1,000 requests in
+// flight: load.test.cpp.)
 #include <actorflow/local_model.hpp>
 #include <actorflow/openai.hpp>
 #include <actorflow/tokens.hpp>
@@ -219,4 +220,43 @@ TEST_CASE("the API key never appears in error text, even when the server echoes 
   config.api_key = "sk-right-key";
   OpenAiProvider right(config);
   CHECK(chat_and_wait(right, ChatRequest::user("hello")).result.ok());
+}
+
+TEST_CASE("tool calls and schema answers through the sim, streamed too, and spoiled on request") {
+  SimProcess sim;
+  auto request = ChatRequest::user(R"(Use the calculator with expression "6 * 7".)");
+  request.tools = {ToolSpec{"calculator", "evaluates",
+                            from_json(R"({"type":"object","properties":{
+                                "expression":{"type":"string"}},"required":["expression"]})")
+                                .value()}};
+  OpenAiProvider provider(config_for(sim));
+  auto plain = chat_and_wait(provider, request);
+  REQUIRE(plain.result.ok());
+  REQUIRE(plain.result->tool_calls.size() == 1);
+  CHECK(plain.result->tool_calls[0].arguments == R"({"expression":"6 * 7"})");
+  CHECK(plain.result->finish_reason == "tool_calls");
+
+  auto streamed_request = request;
+  std::string pieces;
+  streamed_request.on_token = [&](std::string_view p) { pieces += p; };
+  auto streamed = chat_and_wait(provider, streamed_request);
+  REQUIRE(streamed.result.ok());
+  CHECK(streamed.result->tool_calls == plain.result->tool_calls); // assembled from pieces
+
+  OpenAiProvider spoiled(with_fault(config_for(sim), "bad_tool_args"));
+  auto bad = chat_and_wait(spoiled, request);
+  REQUIRE(bad.result.ok()); // the envelope is fine; the arguments are not JSON
+  REQUIRE(bad.result->tool_calls.size() == 1);
+  CHECK_FALSE(from_json(bad.result->tool_calls[0].arguments).ok());
+
+  auto schema_request = ChatRequest::user("x is 4");
+  schema_request.response_format = ResponseFormat::json_schema(
+      "point", from_json(R"({"type":"object","properties":{"x":{"type":"integer"}}})").value());
+  auto instance = chat_and_wait(provider, schema_request);
+  REQUIRE(instance.result.ok());
+  CHECK(instance.result->text == R"({"x":4})");
+  OpenAiProvider garbled(with_fault(config_for(sim), "bad_json"));
+  auto cut = chat_and_wait(garbled, schema_request);
+  REQUIRE(cut.result.ok());
+  CHECK_FALSE(from_json(cut.result->text).ok());
 }
