@@ -18,7 +18,8 @@ int fail(const Error& error) { return bench_failed("agent", error); }
 ToolBox sleeping_tools(std::size_t k, std::chrono::milliseconds latency) {
   std::vector<Tool> tools;
   for (std::size_t i = 0; i < k; ++i) {
-    Tool t{"tool_" + std::to_string(i), "waits", Value::object({{"type", "object"}})};
+    Tool t{std::string("tool_").append(std::to_string(i)), "waits",
+           Value::object({{"type", "object"}})};
     t.handler = [latency, name = t.name](Value, Context& ctx) -> Task<Value> {
       if (latency.count() > 0)
         co_await ctx.sleep(latency);
@@ -33,7 +34,7 @@ ToolBox sleeping_tools(std::size_t k, std::chrono::milliseconds latency) {
 std::string naming(std::size_t k) {
   std::string prompt = "Call";
   for (std::size_t i = 0; i < k; ++i)
-    prompt += " tool_" + std::to_string(i) + (i + 1 < k ? "," : ".");
+    prompt.append(" tool_").append(std::to_string(i)).append(i + 1 < k ? "," : "."); // -Wrestrict
   return prompt;
 }
 
@@ -42,7 +43,8 @@ Result<double> tool_call_cost(std::size_t rounds, std::size_t k, std::size_t wor
   auto tools = sleeping_tools(k, std::chrono::milliseconds(0));
   std::vector<ToolCall> calls;
   for (std::size_t i = 0; i < k; ++i)
-    calls.push_back({"c" + std::to_string(i), "tool_" + std::to_string(i), "{}"});
+    calls.push_back({std::string("c").append(std::to_string(i)),
+                     std::string("tool_").append(std::to_string(i)), "{}"});
   auto node = lambda_node({.prep = {},
                            .exec = [tools, calls, rounds](Value, Context& ctx) -> Task<Value> {
                              std::int64_t answered = 0;

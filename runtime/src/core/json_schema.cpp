@@ -28,13 +28,20 @@ namespace {
 /// long string from a model could overflow the stack.
 constexpr std::size_t max_pattern_input = 10'000;
 
+// Paths built by appending: GCC 12's -Wrestrict misfires on string + chains at -O3.
+std::string item_path(const std::string& where, std::size_t i) {
+  return std::string(where).append("[").append(std::to_string(i)).append("]");
+}
+std::string member_path(const std::string& where, const std::string& key) {
+  return std::string(where).append(".").append(key);
+}
+
 /// Every `pattern` and `patternProperties` key of `schema` must be a valid regular expression
 /// (valijson compiles them only when it first meets them, and then fails every validation).
 std::optional<Error> check_patterns(const Value& schema, const std::string& where, bool& found) {
   if (schema.is_array()) {
     for (std::size_t i = 0; i < schema.as_array().size(); ++i)
-      if (auto e =
-              check_patterns(schema.as_array()[i], where + "[" + std::to_string(i) + "]", found))
+      if (auto e = check_patterns(schema.as_array()[i], item_path(where, i), found))
         return e;
     return std::nullopt;
   }
@@ -45,13 +52,18 @@ std::optional<Error> check_patterns(const Value& schema, const std::string& wher
     try {
       std::regex compiled(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      return Error{Errc::bad_input, "JSON Schema: " + at + ": '" + pattern +
-                                        "' is not a valid regular expression (" + e.what() + ")"};
+      return Error{Errc::bad_input, std::string("JSON Schema: ")
+                                        .append(at)
+                                        .append(": '")
+                                        .append(pattern)
+                                        .append("' is not a valid regular expression (")
+                                        .append(e.what())
+                                        .append(")")};
     }
     return std::nullopt;
   };
   for (const auto& [key, member] : schema.as_map()) {
-    auto at = where + "." + key;
+    auto at = member_path(where, key);
     if (key == "pattern" && member.is_string()) {
       if (auto e = check(member.as_string(), at))
         return e;
@@ -59,7 +71,7 @@ std::optional<Error> check_patterns(const Value& schema, const std::string& wher
       for (const auto& [pattern, sub] : member.as_map()) {
         if (auto e = check(pattern, at))
           return e;
-        if (auto e = check_patterns(sub, at + "." + pattern, found))
+        if (auto e = check_patterns(sub, member_path(at, pattern), found))
           return e;
       }
     } else if (auto e = check_patterns(member, at, found)) {
@@ -75,13 +87,13 @@ std::optional<std::string> overlong_string(const Value& v, const std::string& wh
     return v.as_string().size() > max_pattern_input ? std::optional(where) : std::nullopt;
   if (v.is_array())
     for (std::size_t i = 0; i < v.as_array().size(); ++i)
-      if (auto at = overlong_string(v.as_array()[i], where + "[" + std::to_string(i) + "]"))
+      if (auto at = overlong_string(v.as_array()[i], item_path(where, i)))
         return at;
   if (v.is_map())
     for (const auto& [key, member] : v.as_map()) {
       if (key.size() > max_pattern_input)
         return where;
-      if (auto at = overlong_string(member, where + "." + key))
+      if (auto at = overlong_string(member, member_path(where, key)))
         return at;
     }
   return std::nullopt;
@@ -129,8 +141,9 @@ Result<JsonSchema> JsonSchema::compile(const Value& schema) {
 std::vector<SchemaViolation> JsonSchema::validate(const Value& instance) const {
   if (compiled_->has_patterns)
     if (auto at = overlong_string(instance, "$"))
-      return {{*at, "longer than " + std::to_string(max_pattern_input) +
-                        " bytes: too long to check against the schema's patterns"}};
+      return {{*at, std::string("longer than ")
+                        .append(std::to_string(max_pattern_input))
+                        .append(" bytes: too long to check against the schema's patterns")}};
   auto json = detail::to_nlohmann(instance);
   valijson::adapters::NlohmannJsonAdapter target(json);
   valijson::Validator validator;

@@ -357,8 +357,8 @@ std::vector<ToolCall> local_tool_calls(const ChatRequest& request) {
   }
   if (chosen.empty() && choice.mode == ToolChoice::Mode::required)
     chosen.push_back(&request.tools.front());
-  if (request.parallel_tool_calls == false && chosen.size() > 1)
-    chosen.resize(1);
+  if (request.parallel_tool_calls == false && chosen.size() > 1) // erase: GCC 12 misreads resize
+    chosen.erase(chosen.begin() + 1, chosen.end());
   auto seed = detail::fnv1a64(prompt);
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     char hash[16];
