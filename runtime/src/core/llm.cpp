@@ -61,7 +61,9 @@ constexpr std::uint64_t tokens_per_message = 3;
 std::uint64_t estimate_prompt_tokens(const ChatRequest& request, const TokenEstimator& tokens) {
   std::uint64_t total = 0;
   for (const auto& m : request.messages) {
-    total += tokens.count(m.text()) + tokens_per_message;
+    // content as is when there are no parts: this runs for every model call, and text() copies.
+    total +=
+        (m.parts.empty() ? tokens.count(m.content) : tokens.count(m.text())) + tokens_per_message;
     for (const auto& call : m.tool_calls)
       total += tokens.count(call.name) + tokens.count(call.arguments);
   }
