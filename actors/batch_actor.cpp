@@ -391,6 +391,9 @@ private:
     free_.push_back(id);
     --in_flight_;
     auto verdict = tally_.record(outcome.ok());
+    if (const auto& hooks = *spec_->scope.hooks; hooks.streams(StreamMode::items))
+      hooks.events->emit(spec_->path, outcome.index,
+                         ItemFinished{outcome.result, outcome.attempts});
     if (!outcome.ok() && options_.policy.kind() == FailurePolicy::Kind::fail_fast)
       first_error_ = outcome.error();
     if (options_.as_completed) {

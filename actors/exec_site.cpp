@@ -1,5 +1,6 @@
 #include "actors/exec_site.hpp"
 
+#include <actorflow/checkpoint.hpp>
 #include <actorflow/flow.hpp>
 
 #include "actors/actor_slot.hpp"
@@ -36,8 +37,7 @@ void ExecSite::resume_soon(std::coroutine_handle<> h) {
 void ExecSite::run_flow(const Flow& flow, State initial, std::coroutine_handle<> h,
                         std::optional<Result<RunResult>>& out) {
   const auto& env = *spec_->scope.env;
-  auto child = env.spawn_flow(self_, spec_->scope.nested(spec_->name, span_parent_),
-                              detail::FlowAccess::graph(flow));
+  auto child = env.spawn_flow(self_, sub_flow_scope(), detail::FlowAccess::graph(flow));
   attempt_children_.push_back(child);
   auto where = "sub-flow '" + flow.name() + "'";
   self_->request(child, caf::infinite, run_atom::value, std::move(initial))
@@ -74,8 +74,7 @@ void ExecSite::run_flows(std::vector<std::pair<Flow, State>> runs, std::coroutin
   const auto& env = *spec_->scope.env;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     auto& [flow, initial] = runs[i];
-    auto child = env.spawn_flow(self_, spec_->scope.nested(spec_->name, span_parent_),
-                                detail::FlowAccess::graph(flow));
+    auto child = env.spawn_flow(self_, sub_flow_scope(), detail::FlowAccess::graph(flow));
     attempt_children_.push_back(child);
     auto arrive = [this, h, &out, gather, i, gen = generation_](Result<RunResult> result) {
       if (gen != generation_)
@@ -246,7 +245,71 @@ void ExecSite::request_grant(caf::actor controller, std::uint64_t id, std::uint6
           });
 }
 
+std::optional<std::size_t> ExecSite::event_item() const {
+  if (ctx_ && ctx_->item_index())
+    return ctx_->item_index();
+  return spec_->scope.item;
+}
+
+std::string ExecSite::attempt_place() const {
+  auto place = spec_->scope.place;
+  if (ctx_ && ctx_->item_index())
+    place += "[" + std::to_string(*ctx_->item_index()) + "]";
+  return place;
+}
+
+Scope ExecSite::sub_flow_scope() {
+  auto scope = spec_->scope.nested(spec_->name, span_parent_,
+                                   attempt_place() + "run" + std::to_string(sub_flows_++) + "/");
+  scope.item = event_item();
+  return scope;
+}
+
+void ExecSite::raise_interrupt(Value question, const InterruptOptions& options,
+                               std::function<void(Result<Value>)> done) {
+  const auto& board = spec_->scope.hooks->interrupts;
+  if (!board || remote_limits_) {
+    done(Error{Errc::bad_input, where("exec") + ": an item running on a cluster node cannot "
+                                                "raise an interrupt (run it in its own Runtime)"});
+    return;
+  }
+  Interrupt raised;
+  raised.id =
+      checkpoint_item_key(attempt_place(), "interrupt#" + std::to_string(interrupts_++), question);
+  raised.node = spec_->path;
+  raised.item = event_item();
+  raised.question = std::move(question);
+  auto id = raised.id;
+  if (auto now = board->raise(std::move(raised), done))
+    return done(std::move(*now));
+  if (options.timeout.count() <= 0)
+    return;
+  auto token = next_token_++;
+  timers_.emplace(token, [board, id = std::move(id), options] { board->expire(id, options); });
+  self_->delayed_send(self_, std::chrono::duration_cast<std::chrono::microseconds>(options.timeout),
+                      wake_atom::value, token);
+}
+
+void ExecSite::emit(RunEvent::Body body) {
+  if (const auto& events = spec_->scope.hooks->events)
+    events->emit(spec_->path, event_item(), std::move(body));
+}
+
+std::function<void(std::string_view)> ExecSite::token_sink() {
+  const auto& hooks = *spec_->scope.hooks;
+  if (!hooks.streams(StreamMode::tokens))
+    return {};
+  return [events = hooks.events, node = spec_->path, item = event_item()](std::string_view piece) {
+    events->token(node, item, piece);
+  };
+}
+
 void ExecSite::wake(std::uint64_t token) {
+  if (auto timer = timers_.find(token); timer != timers_.end()) {
+    auto fire = std::move(timer->second);
+    timers_.erase(timer);
+    return fire();
+  }
   auto it = sleepers_.find(token);
   if (it == sleepers_.end())
     return; // for an abandoned attempt
@@ -268,6 +331,8 @@ std::optional<Error> ExecSite::make_node() {
 void ExecSite::start_exec(const Value& input, std::optional<std::size_t> index,
                           std::uint32_t attempt) {
   attempt_ = attempt;
+  interrupts_ = 0;
+  sub_flows_ = 0;
   exec_input_ = &input;
   ctx_.emplace(*this, spec_->name, index);
   auto started =
@@ -314,6 +379,7 @@ void ExecSite::abandon_exec() {
   pending_grants_.clear();
   task_ = {};
   sleepers_.clear();
+  timers_.clear();
   for (auto& child : attempt_children_) {
     self_->unlink_from(child); // linked for cancellation; its death must not take us along
     self_->send_exit(child, caf::exit_reason::kill);
@@ -324,6 +390,7 @@ void ExecSite::abandon_exec() {
 void ExecSite::release_exec() {
   task_ = {};
   sleepers_.clear();
+  timers_.clear();
   ctx_.reset();
   exec_input_ = nullptr;
   node_.reset();

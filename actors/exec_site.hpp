@@ -63,6 +63,13 @@ public:
                std::optional<Result<detail::ModelLeasePtr>>& out) override;
   [[nodiscard]] const ModelRegistry& models() const override { return spec_->scope.env->models; }
   void add_used_tokens(std::uint64_t tokens) override { tokens_ += tokens; }
+  void raise_interrupt(Value question, const InterruptOptions& options,
+                       std::function<void(Result<Value>)> done) override;
+  [[nodiscard]] bool streams(StreamMode mode) const override {
+    return spec_->scope.hooks->streams(mode);
+  }
+  void emit(RunEvent::Body body) override;
+  [[nodiscard]] std::function<void(std::string_view)> token_sink() override;
 
   /// A timer of this actor fired, or an outside operation ended (wake_atom).
   void wake(std::uint64_t token);
@@ -122,6 +129,13 @@ private:
   /// Resumes `h` from this actor's mailbox: never synchronously (the awaiter has not suspended
   /// yet), and not through a timer (which a virtual clock would hold until time moves).
   void resume_soon(std::coroutine_handle<> h);
+  // The item this exec's events belong to: its own, or the one whose sub-flow it runs in.
+  [[nodiscard]] std::optional<std::size_t> event_item() const;
+  // Where the running attempt is, for the ids of what it starts: the node's place, and the
+  // item's index.
+  [[nodiscard]] std::string attempt_place() const;
+  // The scope of a sub-flow the running attempt starts (its `sub_flows_`th).
+  [[nodiscard]] Scope sub_flow_scope();
   // Asks `controller` for lease `id`; resumes `h` with the lease or the refusal.
   void request_grant(caf::actor controller, std::uint64_t id, std::uint64_t run, double weight,
                      LeaseReport report, OpenSpan wait, std::coroutine_handle<> h,
@@ -136,7 +150,12 @@ private:
   std::optional<Context> ctx_;
   std::uint64_t next_token_ = 0;
   std::unordered_map<std::uint64_t, std::coroutine_handle<>> sleepers_;
-  Task<Value> task_; // last: its frame refers to node_ and ctx_
+  // Timers of the running attempt that run a function rather than resume it (an interrupt's
+  // timeout), by token.
+  std::unordered_map<std::uint64_t, std::function<void()>> timers_;
+  std::uint32_t interrupts_ = 0; // raised by the running attempt (the next one's number)
+  std::uint32_t sub_flows_ = 0;  // started by the running attempt
+  Task<Value> task_;             // last: its frame refers to node_ and ctx_
 };
 
 } // namespace actorflow::actors

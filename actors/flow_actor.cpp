@@ -71,6 +71,53 @@ void fail(Self* self, Error error) {
 
 void on_step_done(Self* self, RunResult step);
 
+// -- node events (RunOptions::stream) ------------------------------------------------------------
+
+// What `after` changed of `before`: keys set or changed, with their values; removed, with null.
+// Values shared between the two States (what a node did not touch) compare by address.
+Map changes_between(const State& before, const State& after) {
+  Map changes;
+  for (const auto& key : after.keys()) {
+    const Value* now = after.find(key);
+    const Value* was = before.find(key);
+    if (was == nullptr || (was != now && !(*was == *now)))
+      changes.emplace(key, *now);
+  }
+  for (const auto& key : before.keys())
+    if (!after.contains(key))
+      changes.emplace(key, Value{});
+  return changes;
+}
+
+void report_node_finished(Self* self, const State& before, const State& after,
+                          const std::string& action) {
+  auto& st = self->state;
+  const auto& hooks = *st.scope.hooks;
+  const bool values = hooks.streams(StreamMode::values);
+  const bool updates = hooks.streams(StreamMode::updates);
+  if (!values && !updates)
+    return;
+  NodeFinished finished;
+  finished.action = action;
+  if (updates)
+    finished.changes = changes_between(before, after);
+  if (values)
+    finished.state = after;
+  hooks.events->emit(st.scope.path + st.graph->vertices[st.current].name, st.scope.item,
+                     std::move(finished));
+}
+
+void report_node_failed(Self* self, const Error& error) {
+  auto& st = self->state;
+  const auto& hooks = *st.scope.hooks;
+  if (!hooks.streams(StreamMode::values) && !hooks.streams(StreamMode::updates))
+    return;
+  NodeFinished finished;
+  finished.error = error;
+  hooks.events->emit(st.scope.path + st.graph->vertices[st.current].name, st.scope.item,
+                     std::move(finished));
+}
+
 // Runs the current vertex in a fresh linked child.
 void run_step(Self* self) {
   auto& st = self->state;
@@ -81,17 +128,22 @@ void run_step(Self* self) {
                                             " node runs (a cycle that never ends?); last node: '" +
                                             graph.vertices[st.current].name + "'"});
   const auto& vertex = graph.vertices[st.current];
+  auto place = st.scope.step_place(vertex.name, st.steps);
+  const auto& hooks = *st.scope.hooks;
+  if (hooks.streams(StreamMode::debug))
+    hooks.events->emit(st.scope.path + vertex.name, st.scope.item, NodeStarted{});
   caf::actor child;
   switch (vertex.kind) {
     case detail::Vertex::Kind::sub_flow:
-      child = spawn_child_flow(self, st.scope.nested(vertex.name, st.span.id), vertex.sub_flow);
+      child = spawn_child_flow(self, st.scope.nested(vertex.name, st.span.id, std::move(place)),
+                               vertex.sub_flow);
       break;
     case detail::Vertex::Kind::factory:
-      child = spawn_child_node(self, st.scope.within(st.span.id), vertex.name, vertex.factory,
-                               vertex.retry);
+      child = spawn_child_node(self, st.scope.within(st.span.id, std::move(place)), vertex.name,
+                               vertex.factory, vertex.retry);
       break;
     case detail::Vertex::Kind::registered:
-      child = spawn_child_node(self, st.scope.within(st.span.id), vertex.name,
+      child = spawn_child_node(self, st.scope.within(st.span.id, std::move(place)), vertex.name,
                                registered_factory(st.scope.env, vertex.type_name), vertex.retry,
                                vertex.type_name);
       break;
@@ -102,13 +154,17 @@ void run_step(Self* self) {
           [self](StepReply& reply) {
             self->state.child = caf::actor{};
             auto result = std::move(reply).take();
-            if (!result)
+            if (!result) {
+              report_node_failed(self, result.error());
               return fail(self, std::move(result).error());
+            }
             on_step_done(self, std::move(*result));
           },
           [self](caf::error& err) {
             auto& s = self->state;
-            fail(self, to_error(err, "node '" + s.graph->vertices[s.current].name + "'"));
+            auto error = to_error(err, "node '" + s.graph->vertices[s.current].name + "'");
+            report_node_failed(self, error);
+            fail(self, std::move(error));
           });
 }
 
@@ -131,6 +187,7 @@ Result<void> commit_step(Self* self, std::string next_node) {
 void on_step_done(Self* self, RunResult step) {
   auto& st = self->state;
   const auto& vertex = st.graph->vertices[st.current];
+  report_node_finished(self, st.acc.state, step.state, step.action);
   st.acc.state = std::move(step.state);
   if (vertex.kind == detail::Vertex::Kind::sub_flow) {
     for (auto& p : step.path)

@@ -6,6 +6,8 @@
 #include <actorflow/events.hpp>
 #include <actorflow/runtime.hpp>
 
+#include "core/event_hub.hpp"
+#include "core/interrupt_board.hpp"
 #include "core/run_meter.hpp"
 #include "observe/span_sink.hpp"
 #include "store/run_checkpoint.hpp"
@@ -30,15 +32,27 @@ class RunHooks {
 public:
   RunHooks(RunOptions run_options, std::uint64_t id, std::shared_ptr<detail::RunMeter> run_meter,
            std::shared_ptr<SpanSink> span_sink,
-           std::shared_ptr<detail::RunCheckpoint> run_checkpoint)
+           std::shared_ptr<detail::RunCheckpoint> run_checkpoint,
+           std::shared_ptr<detail::EventHub> event_hub = nullptr,
+           std::shared_ptr<detail::InterruptBoard> interrupt_board = nullptr)
       : options(std::move(run_options)), run_id(id), meter(std::move(run_meter)),
-        spans(std::move(span_sink)), checkpoint(std::move(run_checkpoint)) {}
+        spans(std::move(span_sink)), checkpoint(std::move(run_checkpoint)),
+        events(std::move(event_hub)), interrupts(std::move(interrupt_board)) {}
 
   const RunOptions options;
   const std::uint64_t run_id;
   const std::shared_ptr<detail::RunMeter> meter;           // never null
   const std::shared_ptr<SpanSink> spans;                   // null: nobody listens to spans
   const std::shared_ptr<detail::RunCheckpoint> checkpoint; // null: the run is not durable
+  // Null for the hooks of items run for another Runtime (a cluster node): their events and
+  // interrupts stay with that Runtime's run.
+  const std::shared_ptr<detail::EventHub> events;
+  const std::shared_ptr<detail::InterruptBoard> interrupts;
+
+  /// Whether the run streams events of `mode`.
+  [[nodiscard]] bool streams(StreamMode mode) const noexcept {
+    return events && events->wants(mode);
+  }
 
   /// Passes a step of supervision to options.on_attempt (called only from the run's actors,
   /// which stop with the run): attempt `attempt` of node `node` (of its item `item` in a

@@ -48,15 +48,27 @@ struct Scope {
   std::shared_ptr<const RunHooks> hooks;
   std::string path;       // prefix for children's names: "" at the root, "outer/" inside "outer"
   std::uint64_t span = 0; // the span that encloses what starts here (0: none, or not traced)
+  // Where this is, stable when the same code runs again to the same place (a retry, a resumed
+  // run): the path with the step of each enclosing flow and the order of each sub-flow, e.g.
+  // "outer@3/inner@1/". What interrupt ids are made of.
+  std::string place{};
+  // The batch item this runs for, also inside that item's sub-flows: events are labelled so.
+  std::optional<std::size_t> item{};
 
   /// The scope of the children of `name` (a nested flow, or a node's sub-flows), inside span
-  /// `parent_span`.
-  [[nodiscard]] Scope nested(std::string_view name, std::uint64_t parent_span) const {
-    return Scope{env, hooks, path + std::string(name) + "/", parent_span};
+  /// `parent_span`, at `child_place`.
+  [[nodiscard]] Scope nested(std::string_view name, std::uint64_t parent_span,
+                             std::string child_place) const {
+    return Scope{env, hooks, path + std::string(name) + "/", parent_span, std::move(child_place),
+                 item};
   }
-  /// The same place, inside span `parent_span`.
-  [[nodiscard]] Scope within(std::uint64_t parent_span) const {
-    return Scope{env, hooks, path, parent_span};
+  /// The same path, inside span `parent_span`, at `child_place`.
+  [[nodiscard]] Scope within(std::uint64_t parent_span, std::string child_place) const {
+    return Scope{env, hooks, path, parent_span, std::move(child_place), item};
+  }
+  /// `place` + "<name>@<step>/": a flow's child run as its `step`th step.
+  [[nodiscard]] std::string step_place(std::string_view name, std::size_t step) const {
+    return place + std::string(name) + "@" + std::to_string(step) + "/";
   }
   /// The run's span sink, or null when nobody listens.
   [[nodiscard]] SpanSink* spans() const noexcept { return hooks ? hooks->spans.get() : nullptr; }

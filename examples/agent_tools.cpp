@@ -8,7 +8,7 @@
 // On the embedded local model (no key, no network) the answers are deterministic: the local
 // model calls the tools the prompt names, with arguments taken from the prompt, and then
 // answers with their results. The example checks them: exit code 1 if a tool did not answer.
-// Run: build/release/examples/agent_tools [--dir FOLDER] [--question TEXT] [--no-mcp]
+// Run: build/release/examples/agent_tools [--dir FOLDER] [--question TEXT] [--no-mcp] [--graph]
 #include <actorflow/mcp.hpp>
 
 #include "example_support.hpp"
@@ -175,6 +175,14 @@ Flow hand_written(const ToolBox& tools) {
       .value();
 }
 
+// The agent node as a one-node flow.
+Flow agent_flow(const ToolBox& tools) {
+  AgentOptions options;
+  options.tools = tools;
+  options.system = "You are a helpful assistant. Use the tools when they help.";
+  return FlowBuilder("agent").node("agent", agent_node(options)).build().value();
+}
+
 void print_transcript(const Value& transcript) {
   auto messages = messages_from_value(transcript).value(); // named: the loop outlives it
   for (const auto& m : messages) {
@@ -197,12 +205,17 @@ int main(int argc, char** argv) {
   std::string question = "Use the calculator with expression \"12 * 7 + 3\" and search_files "
                          "for query \"ParallelBatchNode\".";
   bool no_mcp = false;
+  bool graph = false;
   app.add_option("--dir", dir, "The folder search_files looks in")->check(CLI::ExistingDirectory);
   app.add_option("--question", question, "What to ask the agent");
   app.add_flag("--no-mcp", no_mcp, "Leave the MCP filesystem server out even when it is there");
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
 
   ToolBox tools(std::vector<Tool>{calculator(), search_files(dir)});
+  // The MCP server's tools would change no box of either picture: drawn without starting it.
+  if (examples::graph_printed(graph, {agent_flow(tools), hand_written(tools)}))
+    return 0;
   // The MCP filesystem server, when Node.js is on PATH and tools/setup installed it: its
   // tools over the same folder, named fs_*.
   auto server_js = std::filesystem::path(__FILE__).parent_path().parent_path() /
@@ -230,10 +243,7 @@ int main(int argc, char** argv) {
   auto config = examples::runtime_config_or_exit("");
   bool on_local = config.models.default_name() == "local";
   Runtime runtime{std::move(config)};
-  AgentOptions options;
-  options.tools = tools;
-  options.system = "You are a helpful assistant. Use the tools when they help.";
-  auto agent = FlowBuilder("agent").node("agent", agent_node(options)).build().value();
+  auto agent = agent_flow(tools);
 
   std::cout << "question: " << question << "\n\n-- the agent node --\n";
   auto first = runtime.run(agent, State{}.with("prompt", question)).get();

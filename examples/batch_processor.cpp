@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   RetryPolicy retry{.max_attempts = 4}; // jitter: full
   std::int64_t backoff_ms = 200, max_backoff_ms = 5000, timeout_ms = 30000;
   Limits limits;
+  bool graph = false;
   app.add_option("input", input, "Prompts, one per line (none: synthetic prompts)")
       ->check(CLI::ExistingFile);
   app.add_option("--items", items, "Items to process (0: every line, or 200 synthetic ones)");
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens, "Most tokens per answer")->capture_default_str();
   app.add_option("--out", out, "Write the answers here, one per line in input order");
   watch.add_options(app);
+  examples::add_graph_flag(app, graph);
   auto* retries = app.add_option_group("retries");
   retries->add_option("--attempts", retry.max_attempts, "Attempts per item (1: no retry)")
       ->check(CLI::PositiveNumber)
@@ -154,6 +156,16 @@ int main(int argc, char** argv) {
   retry.initial_backoff = Millis{backoff_ms};
   retry.max_backoff = Millis{max_backoff_ms};
   retry.attempt_timeout = Millis{timeout_ms};
+  auto flow = FlowBuilder("batch")
+                  .node<Answer>("answer", window, max_tokens)
+                  .retry("answer", retry)
+                  .build();
+  if (!flow) {
+    std::cerr << flow.error().to_string() << "\n";
+    return 1;
+  }
+  if (examples::graph_printed(graph, *flow))
+    return 0;
 
   // Declared before the Runtime, so they outlive its threads that call the callbacks.
   std::mutex mutex;                           // guards the tally and stderr's progress line
@@ -171,12 +183,8 @@ int main(int argc, char** argv) {
   Runtime runtime{std::move(config)};
 
   auto prompts = read_prompts(input, items);
-  auto flow = FlowBuilder("batch")
-                  .node<Answer>("answer", window, max_tokens)
-                  .retry("answer", retry)
-                  .build();
-  if (!flow || prompts.empty()) {
-    std::cerr << (flow ? "no prompts in " + input : flow.error().to_string()) << "\n";
+  if (prompts.empty()) {
+    std::cerr << "no prompts in " + input << "\n";
     return 1;
   }
   RunOptions options{.on_attempt = [&](const AttemptEvent& e) {

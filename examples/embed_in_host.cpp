@@ -2,6 +2,10 @@
 // through completion callbacks, never blocking on a flow. Run: build/release/examples/embed_in_host
 #include <actorflow/actorflow.hpp>
 
+#include "example_support.hpp"
+
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -43,7 +47,12 @@ private:
   std::deque<std::function<void()>> jobs_;
 };
 
-int main() {
+int main(int argc, char** argv) {
+  CLI::App app{"A host with its own event loop runs 50 flows at once"};
+  bool graph = false;
+  examples::add_graph_flag(app, graph);
+  examples::parse_or_exit(app, argc, argv);
+
   // A two-step flow: "fetch" waits 20 ms without holding a thread (a stand-in for I/O), then
   // "square" computes.
   auto fetch = lambda_node({.prep = [](const State& s) { return s.at("x"); },
@@ -68,6 +77,8 @@ int main() {
                   .build();
   if (!flow)
     return 1;
+  if (examples::graph_printed(graph, *flow))
+    return 0;
 
   Runtime runtime{RuntimeConfig{.worker_threads = 2}};
   HostLoop loop;

@@ -1,7 +1,8 @@
 // What every example does the same way, so that each example's file shows only what it is
 // about: parsing the command line, configuring the runtime from the environment with an
-// optional trace file, checking at the end that the trace was written, and cutting an answer
-// to one line for a table. An example's own options, flow, nodes and output stay in its file.
+// optional trace file, checking at the end that the trace was written, cutting an answer to
+// one line for a table, and --graph (print the flow instead of running it). An example's own
+// options, flow, nodes and output stay in its file.
 //
 // The *_or_exit functions end the program (std::exit) on an error: call them before a Runtime
 // exists or anything else needs cleaning up, as the examples do. trace_written comes after the
@@ -16,11 +17,35 @@
 #include <cstddef>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <iostream>
 #include <string>
 #include <system_error>
 
 namespace examples {
+
+// --graph, as every example offers it: print the example's flow (actorflow/graph.hpp) instead
+// of running it.
+inline void add_graph_flag(CLI::App& app, bool& graph) {
+  app.add_flag("--graph", graph,
+               "Print the flow as a Mermaid flowchart and exit without running it (paste it into "
+               "a ```mermaid block, or https://mermaid.live)");
+}
+
+// With --graph (`graph` true): prints `flows` as Mermaid text and returns true, for main to
+// return 0 right after; prints nothing and returns false otherwise. One flow is printed as it
+// is; several are each preceded by a `%% name` comment line (paste them one at a time).
+inline bool graph_printed(bool graph, std::initializer_list<actorflow::Flow> flows) {
+  if (!graph)
+    return false;
+  for (const auto& flow : flows)
+    std::cout << (flows.size() > 1 ? "%% " + flow.name() + "\n" : "")
+              << actorflow::to_mermaid(flow);
+  return true;
+}
+inline bool graph_printed(bool graph, const actorflow::Flow& flow) {
+  return graph_printed(graph, {flow});
+}
 
 // Parses the command line into `app`'s options. After --help (printed), exits with code 0;
 // after a bad option (its error printed), with code 1 rather than CLI11's own code for it.

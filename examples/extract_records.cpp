@@ -6,7 +6,7 @@
 // (LocalProviderOptions::bad_structured_one_in), so that repairs happen where you can see them:
 // each broken answer goes back with the validation errors quoted, and the repaired one passes.
 // Exit code 1 unless every record validates and the repairs happened.
-// Run: build/release/examples/extract_records [--break-one-in N]
+// Run: build/release/examples/extract_records [--break-one-in N] [--graph]
 #include "example_support.hpp"
 
 #include <iomanip>
@@ -67,9 +67,15 @@ private:
 int main(int argc, char** argv) {
   CLI::App app{"Documents to typed records, with a JSON Schema and repairs"};
   std::uint32_t break_one_in = 3;
+  bool graph = false;
   app.add_option("--break-one-in", break_one_in,
                  "The local model breaks one first answer in N (0: none)");
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
+  auto schema = from_json(invoice_schema).value();
+  auto flow = FlowBuilder("extract").node<Extract>("extract", schema).build().value();
+  if (examples::graph_printed(graph, flow))
+    return 0;
 
   auto config = examples::runtime_config_or_exit("");
   bool on_local = config.models.default_name() == "local";
@@ -77,9 +83,7 @@ int main(int argc, char** argv) {
     config.models.add("local", make_local_provider({.bad_structured_one_in = break_one_in}));
   Runtime runtime{std::move(config)};
 
-  auto schema = from_json(invoice_schema).value();
   auto compiled = JsonSchema::compile(schema).value();
-  auto flow = FlowBuilder("extract").node<Extract>("extract", schema).build().value();
   Array docs(documents.begin(), documents.end());
   auto result = runtime.run(flow, State{}.with("documents", Value(docs))).get();
   if (!result) {

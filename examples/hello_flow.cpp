@@ -1,6 +1,10 @@
 // A three-node flow with a branch: classify a question, then answer it one of two ways.
-// Run: build/release/examples/hello_flow "what is an actor?"
+// Run: build/release/examples/hello_flow "what is an actor?" [--graph]
 #include <actorflow/actorflow.hpp>
+
+#include "example_support.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <string>
@@ -22,7 +26,12 @@ public:
 };
 
 int main(int argc, char** argv) {
-  std::string question = argc > 1 ? argv[1] : "what is an actor?";
+  CLI::App app{"A three-node flow with a branch: classify a question, then answer it"};
+  std::string question = "what is an actor?";
+  bool graph = false;
+  app.add_option("question", question, "What to classify and answer")->capture_default_str();
+  examples::add_graph_flag(app, graph);
+  examples::parse_or_exit(app, argc, argv);
 
   auto answer = step_node([](State& state) {
     auto text = state.at("question").as_string();
@@ -46,6 +55,8 @@ int main(int argc, char** argv) {
     std::cerr << flow.error().to_string() << "\n";
     return 1;
   }
+  if (examples::graph_printed(graph, *flow))
+    return 0;
 
   Runtime runtime;
   auto result = runtime.run(*flow, State{}.with("question", question)).get();

@@ -6,7 +6,7 @@
 //
 // The main thread runs the loop until the agent's run is done, then prints what happened.
 // Exit code 1 unless the loop-bound tool really ran on the main thread.
-// Run: build/release/examples/host_tools
+// Run: build/release/examples/host_tools [--prompt TEXT] [--graph]
 #include "example_support.hpp"
 
 #include <condition_variable>
@@ -67,7 +67,9 @@ struct Cart {
 int main(int argc, char** argv) {
   CLI::App app{"A host's own functions as the model's tools, one bound to its event loop"};
   std::string prompt = "Look up the price of sku \"A-17\", then add_to_cart the item \"A-17\".";
+  bool graph = false;
   app.add_option("--prompt", prompt, "What to ask the agent");
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
 
   EventLoop loop;
@@ -87,10 +89,12 @@ int main(int argc, char** argv) {
                                   " item(s)");
                    })});
 
-  Runtime runtime{examples::runtime_config_or_exit("")};
   AgentOptions options;
   options.tools = tools;
   auto flow = FlowBuilder("shop").node("agent", agent_node(options)).build().value();
+  if (examples::graph_printed(graph, flow))
+    return 0;
+  Runtime runtime{examples::runtime_config_or_exit("")};
   auto run = runtime.run(flow, State{}.with("prompt", prompt));
 
   loop.run_until([&] { return run.done(); }); // the host's loop serves the tool meanwhile

@@ -108,12 +108,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> wanted;
   std::uint32_t max_tokens = 200;
   examples::Watching watch;
+  bool graph = false;
   app.add_option("--prompt", prompt, "The prompt every model gets");
   app.add_option("--model", wanted,
                  "A contender, provider[/model], repeatable (default: every provider configured, "
                  "with its default model)");
   app.add_option("--max-tokens", max_tokens, "Most tokens per answer")->capture_default_str();
   watch.add_options(app);
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
 
   auto config = examples::runtime_config_or_exit(watch.trace);
@@ -146,22 +148,6 @@ int main(int argc, char** argv) {
     std::cerr << "--model: a comparison needs two contenders or more\n";
     return 1;
   }
-  std::vector<std::size_t> offline; // contenders served by a local provider
-  for (std::size_t i = 0; i < contenders.size(); ++i)
-    if (runtime.models().find(contenders[i].provider)->kind() == "local")
-      offline.push_back(i);
-  if (offline.size() > 1) {
-    std::cout << "note: ";
-    for (std::size_t i = 0; i < offline.size(); ++i)
-      std::cout << (i == 0                    ? ""
-                    : i + 1 == offline.size() ? " and "
-                                              : ", ")
-                << contenders[offline[i]].label;
-    std::cout << (offline.size() == 2 ? " are both" : " are all")
-              << " the offline local model, registered under " << offline.size()
-              << " names: no LLM, one set of deterministic rules, so their answers must match"
-              << (openai ? "" : "; set OPENAI_BASE_URL to compare a real model") << "\n";
-  }
 
   std::vector<Flow> actions;
   for (const auto& c : contenders) {
@@ -178,6 +164,25 @@ int main(int argc, char** argv) {
   if (!flow) {
     std::cerr << flow.error().to_string() << "\n";
     return 1;
+  }
+  if (examples::graph_printed(graph, *flow))
+    return 0;
+
+  std::vector<std::size_t> offline; // contenders served by a local provider
+  for (std::size_t i = 0; i < contenders.size(); ++i)
+    if (runtime.models().find(contenders[i].provider)->kind() == "local")
+      offline.push_back(i);
+  if (offline.size() > 1) {
+    std::cout << "note: ";
+    for (std::size_t i = 0; i < offline.size(); ++i)
+      std::cout << (i == 0                    ? ""
+                    : i + 1 == offline.size() ? " and "
+                                              : ", ")
+                << contenders[offline[i]].label;
+    std::cout << (offline.size() == 2 ? " are both" : " are all")
+              << " the offline local model, registered under " << offline.size()
+              << " names: no LLM, one set of deterministic rules, so their answers must match"
+              << (openai ? "" : "; set OPENAI_BASE_URL to compare a real model") << "\n";
   }
 
   std::cout << "prompt: " << examples::one_line(prompt, 110) << "\n\n";

@@ -137,13 +137,18 @@ int main(int argc, char** argv) {
   std::uint16_t port = 0;
   std::vector<std::string> nodes;
   std::size_t count = 3000;
+  bool graph = false;
   app.add_flag("--serve", as_node, "Be a cluster node for the `keywords` node type");
   app.add_option("--port", port, "With --serve: the port (0: a free one, printed)");
   app.add_option("--node", nodes, "A running node (multi_node --serve) to use, host:port");
   app.add_option("--items", count, "Texts in the batch")->check(CLI::PositiveNumber);
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
   if (as_node)
     return serve(port);
+  auto flow = FlowBuilder("keywords").registered_node("keywords", "keywords").build();
+  if (examples::graph_printed(graph, flow.value()))
+    return 0;
 
   std::vector<Child> children;
   if (nodes.empty()) {
@@ -184,7 +189,6 @@ int main(int argc, char** argv) {
           ::kill(children[0].pid, SIGKILL);
         }
       };
-    auto flow = FlowBuilder("keywords").registered_node("keywords", "keywords").build();
     auto result =
         runtime.run(flow.value(), State{}.with("texts", std::move(texts)), std::move(options))
             .get();

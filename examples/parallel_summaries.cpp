@@ -70,11 +70,25 @@ int main(int argc, char** argv) {
   CLI::App app{"Summarise every paragraph of a folder of text files with a parallel batch node"};
   std::string dir = "/usr/share/common-licenses";
   examples::Watching watch;
+  bool graph = false;
   app.add_option("folder", dir, "The text files")
       ->check(CLI::ExistingDirectory)
       ->capture_default_str();
   watch.add_options(app);
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
+
+  // A server's 429 (rate limited, with Retry-After) or 5xx is retried; the wait the server asks
+  // for wins over the backoff.
+  auto flow = FlowBuilder("summaries")
+                  .node<Summarise>("summarise")
+                  .retry("summarise", RetryPolicy{.max_attempts = 8})
+                  .build();
+  if (!flow)
+    return 1;
+  if (examples::graph_printed(graph, *flow))
+    return 0;
+
   // The reader's defaults: .txt, .md and files without an extension (GPL-3, Apache-2.0), in
   // subfolders too; files that are not UTF-8 text are skipped.
   auto read = read_directory(dir);
@@ -88,14 +102,6 @@ int main(int argc, char** argv) {
   for (const auto& document : read->documents)
     add_paragraphs(document.text, texts);
 
-  // A server's 429 (rate limited, with Retry-After) or 5xx is retried; the wait the server asks
-  // for wins over the backoff.
-  auto flow = FlowBuilder("summaries")
-                  .node<Summarise>("summarise")
-                  .retry("summarise", RetryPolicy{.max_attempts = 8})
-                  .build();
-  if (!flow)
-    return 1;
   auto config = examples::runtime_config_or_exit(watch.trace);
   // The resource controller paces the calls to "openai" so that the server has no cause for a
   // 429: 500 requests per minute, OpenAI's limit for most chat models on its first paid tier

@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
                                         "Explain to a child: {text}"};
   std::vector<std::uint32_t> max_tokens = {16, 64, 256};
   examples::Watching watch;
+  bool graph = false;
   app.add_option("--file", file, "The text to summarise")
       ->check(CLI::ExistingFile)
       ->capture_default_str();
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   watch.add_options(app);
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
   for (auto& t : templates)
     if (t.find(placeholder) == std::string::npos)
@@ -157,6 +159,8 @@ int main(int argc, char** argv) {
     std::cerr << flow.error().to_string() << "\n";
     return 1;
   }
+  if (examples::graph_printed(graph, *flow))
+    return 0;
 
   Runtime runtime{examples::runtime_config_or_exit(watch.trace)};
   const auto provider = runtime.models().default_name();

@@ -231,6 +231,7 @@ int demonstrate(const Options& options, const std::string& self) {
 int main(int argc, char** argv) {
   CLI::App app{"A durable batch killed with SIGKILL and resumed in another process"};
   Options options;
+  bool graph = false;
   app.add_option("--items", options.items, "Items in the batch")->capture_default_str();
   app.add_option("--kill-after", options.kill_after, "Kill the worker after this many items")
       ->capture_default_str();
@@ -240,7 +241,12 @@ int main(int argc, char** argv) {
   app.add_option("--run-id", options.run_id, "The durable run's id")->capture_default_str();
   app.add_flag("--worker", options.worker, "Run (or --resume) the batch and report progress");
   app.add_flag("--resume", options.resume, "With --worker: resume the run instead");
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
+  if (graph) {
+    auto flow = batch_flow(options.calls);
+    return flow && examples::graph_printed(graph, *flow) ? 0 : 1;
+  }
   if (options.worker)
     return options.db.empty() ? (std::cerr << "--worker needs --db\n", 1) : work(options);
 

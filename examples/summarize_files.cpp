@@ -98,12 +98,14 @@ int main(int argc, char** argv) {
   std::string dir = "/usr/share/common-licenses";
   std::size_t max_files = 0, concurrency = 8;
   examples::Watching watch;
+  bool graph = false;
   app.add_option("--dir", dir, "The folder")->check(CLI::ExistingDirectory)->capture_default_str();
   app.add_option("--max-files", max_files, "Files to summarise at most, by name (0: all)");
   app.add_option("--concurrency", concurrency, "Files in flight at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   watch.add_options(app);
+  examples::add_graph_flag(app, graph);
   examples::parse_or_exit(app, argc, argv);
 
   // Every entry but subfolders: a broken symlink or an unreadable file is listed on purpose,
@@ -144,6 +146,8 @@ int main(int argc, char** argv) {
     std::cerr << flow.error().to_string() << "\n";
     return 1;
   }
+  if (examples::graph_printed(graph, *flow))
+    return 0;
 
   Runtime runtime{examples::runtime_config_or_exit(watch.trace)};
   const bool local = runtime.models().default_name() == "local";

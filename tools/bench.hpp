@@ -86,6 +86,13 @@ struct AgentBenchOptions {
   std::size_t workers = 2;
 };
 
+struct EventsBenchOptions {
+  std::size_t items = 100'000;
+  std::size_t concurrency = 1024;
+  std::size_t rounds = 3; ///< runs of each side, alternating; the best of each is compared
+  std::size_t workers = 2;
+};
+
 struct RateLimitBenchOptions {
   std::size_t items = 600;
   std::uint64_t rpm = 6000; ///< requests per minute, of the client and the sim (0: none)
@@ -117,6 +124,10 @@ int bench_http(const HttpBenchOptions& options);
 /// once: wall time against turns * (model latency + tool latency) ("ratio"); and the cost of
 /// one tool call through run_tool_calls with no-op tools ("per_tool_call_us").
 int bench_agent(const AgentBenchOptions& options);
+
+/// The fan-out with every event streamed (StreamMode::debug) to a reader thread, against the
+/// same run without a reader, alternating in one process: per-item cost and their ratio.
+int bench_events(const EventsBenchOptions& options);
 
 /// A batch of chat calls through the openai provider under `RuntimeConfig::limits`, against an
 /// `actorflow sim` enforcing the same limits: wall time against the binding limit's ideal, the

@@ -112,6 +112,24 @@ int main(int argc, char** argv) {
       command(runs_cmd, selected, "show",
               "One run as JSON, with the State of its last committed step", runs, runs_show);
   show_cmd->add_option("run", runs.run_ids, "The run's id")->required()->expected(1);
+  auto* interrupts_cmd =
+      command(runs_cmd, selected, "interrupts",
+              "A run's interrupts, in the order they were raised: status, node, item, question, "
+              "answer",
+              runs, runs_interrupts);
+  interrupts_cmd->add_option("run", runs.run_ids, "The run's id")->required()->expected(1);
+  interrupts_cmd->add_flag("--json", runs.json, "Print JSON instead of a table");
+  auto* answer_cmd = command(runs_cmd, selected, "answer",
+                             "Answer a pending interrupt of a run; resuming the run then goes on "
+                             "with the answer",
+                             runs, runs_answer);
+  answer_cmd->add_option("run", runs.run_ids, "The run's id")
+      ->required()
+      ->expected(1)
+      ->allow_extra_args(false); // leaves the next positionals to `interrupt` and `answer`
+  answer_cmd->add_option("interrupt", runs.interrupt_id, "The interrupt's id")->required();
+  answer_cmd->add_option("answer", runs.answer, "The answer, as JSON (a string is \"quoted\")")
+      ->required();
   auto* delete_cmd = command(runs_cmd, selected, "delete",
                              "Delete runs by id, or those that ended long ago", runs, runs_delete);
   delete_cmd->add_option("runs", runs.run_ids, "Ids of the runs to delete");
@@ -205,6 +223,14 @@ int main(int argc, char** argv) {
   option(agent_cmd, "--model-latency-ms", agent.model_latency_ms, "The sim's latency per call");
   count(agent_cmd, "--rounds", agent.rounds, "Rounds of no-op tool calls for per_tool_call_us");
   count(agent_cmd, "--workers", agent.workers, "Scheduler threads");
+
+  EventsBenchOptions events;
+  auto* events_cmd = command(bench_cmd, selected, "events",
+                             "The fan-out with every event streamed to a reader, against the "
+                             "same run without one: per-item cost, and the ratio",
+                             events, bench_events);
+  window_options(events_cmd, events);
+  count(events_cmd, "--rounds", events.rounds, "Runs of each side (the best of each counts)");
 
   RateLimitBenchOptions ratelimit;
   auto* ratelimit_cmd = command(

@@ -34,9 +34,19 @@ Value to_value(const RunRecord& run) {
                         {"items_done", run.items_done},
                         {"items_failed", run.items_failed},
                         {"tokens", run.tokens},
+                        {"pending_interrupts", run.pending_interrupts},
                         {"error", run.error},
                         {"created", utc(run.created)},
                         {"updated", utc(run.updated)}});
+}
+
+Value to_value(const Interrupt& interrupt) {
+  return Value::object({{"id", interrupt.id},
+                        {"status", std::string(to_string(interrupt.status))},
+                        {"node", interrupt.node},
+                        {"item", interrupt.item ? Value(*interrupt.item) : Value()},
+                        {"question", interrupt.question},
+                        {"answer", interrupt.answer}});
 }
 
 int failed(const Error& error) {
@@ -67,11 +77,12 @@ int runs_list(const RunsOptions& options) {
     std::cout << to_json(Value(std::move(out)), 2) << "\n";
     return 0;
   }
-  std::printf("%-24s %-16s %-10s %6s %-20s %10s %8s %10s  %s\n", "run", "flow", "status", "steps",
-              "next node", "items", "failed", "tokens", "updated (UTC)");
+  std::printf("%-24s %-16s %-11s %7s %6s %-20s %10s %8s %10s  %s\n", "run", "flow", "status",
+              "pending", "steps", "next node", "items", "failed", "tokens", "updated (UTC)");
   for (const auto& run : *runs)
-    std::printf("%-24s %-16s %-10s %6llu %-20s %10llu %8llu %10llu  %s\n", run.run_id.c_str(),
+    std::printf("%-24s %-16s %-11s %7llu %6llu %-20s %10llu %8llu %10llu  %s\n", run.run_id.c_str(),
                 run.flow.c_str(), std::string(to_string(run.status)).c_str(),
+                static_cast<unsigned long long>(run.pending_interrupts),
                 static_cast<unsigned long long>(run.steps),
                 run.next_node.empty() ? "-" : run.next_node.c_str(),
                 static_cast<unsigned long long>(run.items_done),
@@ -91,6 +102,53 @@ int runs_show(const RunsOptions& options) {
   if (run->last_step)
     value.as_map()["state"] = run->last_step->state.to_value();
   std::cout << to_json(value, 2) << "\n";
+  return 0;
+}
+
+int runs_interrupts(const RunsOptions& options) {
+  auto store = open(options);
+  if (!store)
+    return 1;
+  const std::string& run_id = options.run_ids.at(0);
+  auto interrupts = (*store)->load_interrupts(run_id);
+  if (!interrupts)
+    return failed(interrupts.error());
+  if (options.json) {
+    Array out;
+    for (const auto& interrupt : *interrupts)
+      out.push_back(to_value(interrupt));
+    std::cout << to_json(Value(std::move(out)), 2) << "\n";
+    return 0;
+  }
+  if (interrupts->empty())
+    std::printf("run '%s' has no interrupts\n", run_id.c_str());
+  for (const auto& interrupt : *interrupts) {
+    std::printf("%s  %-9s  %s", interrupt.id.c_str(),
+                std::string(to_string(interrupt.status)).c_str(), interrupt.node.c_str());
+    if (interrupt.item)
+      std::printf("  item %zu", *interrupt.item);
+    std::printf("\n  question: %s\n", to_json(interrupt.question).c_str());
+    if (interrupt.status == InterruptStatus::answered ||
+        interrupt.status == InterruptStatus::defaulted)
+      std::printf("  answer:   %s\n", to_json(interrupt.answer).c_str());
+  }
+  return 0;
+}
+
+int runs_answer(const RunsOptions& options) {
+  // Checked before the store is opened: a typo must not cost a trip to the file.
+  auto answer = from_json(options.answer);
+  if (!answer)
+    return failed(Error{Errc::bad_input, "answer: not JSON (" + answer.error().message +
+                                             "); a string is quoted: '\"yes\"'"});
+  auto store = open(options);
+  if (!store)
+    return 1;
+  const std::string& run_id = options.run_ids.at(0);
+  if (auto answered = (*store)->answer_interrupt(run_id, options.interrupt_id, *answer); !answered)
+    return failed(answered.error());
+  std::printf("answered interrupt '%s' of run '%s'\n", options.interrupt_id.c_str(),
+              run_id.c_str());
   return 0;
 }
 

@@ -5,6 +5,8 @@
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
 
+#include "core/event_hub.hpp"
+#include "core/interrupt_board.hpp"
 #include "core/run_meter.hpp"
 
 #include <condition_variable>
@@ -35,6 +37,10 @@ struct RunState {
 
   const std::uint64_t id;
   const std::shared_ptr<RunMeter> meter; // shared with the run's actors
+  // Set once, before the run's actors start (none for a run that never started).
+  std::string name;                           // the durable run id, else `id` in decimal
+  std::shared_ptr<EventHub> events;           // shared with the run's actors
+  std::shared_ptr<InterruptBoard> interrupts; // shared with the run's actors
   mutable std::mutex mutex;
   std::condition_variable ended;
   std::optional<Result<RunResult>> outcome; // guarded by mutex; set once

@@ -96,12 +96,25 @@ struct RuntimeImpl {
     env = std::move(environment);
   }
 
-  void forget(std::uint64_t run_id) {
+  void forget(const RunState& run) {
     {
       std::lock_guard lock{mutex};
-      live.erase(run_id);
+      live.erase(run.id);
+      named.erase(run.name);
     }
-    env->controllers->run_ended(run_id); // its budgets go
+    env->controllers->run_ended(run.id); // its budgets go
+  }
+
+  /// The live run known as `name` (RunHandle::name), or null.
+  std::shared_ptr<RunState> live_run(const std::string& name) {
+    std::lock_guard lock{mutex};
+    auto it = named.find(name);
+    return it == named.end() ? nullptr : it->second.lock();
+  }
+
+  [[nodiscard]] bool stopping() {
+    std::lock_guard lock{mutex};
+    return stopped;
   }
 
   void shutdown() {
@@ -164,6 +177,7 @@ struct RuntimeImpl {
   bool stopped = false;                                            // guarded by mutex
   std::uint64_t next_run_id = 1;                                   // guarded by mutex
   std::unordered_map<std::uint64_t, std::weak_ptr<RunState>> live; // guarded by mutex
+  std::unordered_map<std::string, std::weak_ptr<RunState>> named;  // ... by RunState::name
   std::vector<std::shared_ptr<ActorSlot>> helpers;                 // guarded by mutex
   std::vector<caf::actor> node_hosts; // Runtime::serve's; guarded by mutex
   std::optional<Error> network_error; // why serve and add_node cannot work (none: they can)
@@ -214,6 +228,21 @@ std::uint64_t RunHandle::id() const { return state_ ? state_->id : 0; }
 
 RunUsage RunHandle::usage() const { return state_ ? state_->meter->snapshot() : RunUsage{}; }
 
+EventStream RunHandle::events() const { return EventStream(state_ ? state_->events : nullptr); }
+
+std::vector<Interrupt> RunHandle::interrupts() const {
+  return state_ && state_->interrupts ? state_->interrupts->pending() : std::vector<Interrupt>{};
+}
+
+Result<void> RunHandle::answer(std::string_view interrupt_id, Value answer) const {
+  if (!state_ || !state_->interrupts)
+    return Error{Errc::bad_input, "answer: the run has no interrupt '" + std::string(interrupt_id) +
+                                      "' (it never started)"};
+  return state_->interrupts->answer(interrupt_id, std::move(answer));
+}
+
+std::string RunHandle::name() const { return state_ ? state_->name : std::string(); }
+
 // -- Runtime ------------------------------------------------------------------------------------
 
 Runtime::Runtime(RuntimeConfig config)
@@ -227,11 +256,25 @@ namespace {
 
 // A handle whose run ended before any actor ran: it failed to start, or (resumed) it had
 // finished already.
+// Completes a run that never started: its stream still ends with RunFinished.
+void complete_unstarted(detail::RuntimeImpl& impl, detail::RunState& run,
+                        Result<RunResult> outcome) {
+  run.name = std::to_string(run.id);
+  run.events = std::make_shared<detail::EventHub>(StreamMode::none, nullptr, impl.now);
+  RunFinished finished;
+  if (outcome.ok())
+    finished.state = outcome->state;
+  else
+    finished.error = outcome.error();
+  run.events->finish(std::move(finished));
+  run.complete(std::move(outcome));
+}
+
 RunHandle ended_run(detail::RuntimeImpl& impl, Result<RunResult> outcome) {
   std::unique_lock lock{impl.mutex};
   auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
   lock.unlock();
-  run->complete(std::move(outcome));
+  complete_unstarted(impl, *run, std::move(outcome));
   return RunHandle(run);
 }
 
@@ -241,15 +284,17 @@ RunStatus status_of(const Result<RunResult>& outcome) {
   return outcome.error().code == Errc::cancelled ? RunStatus::cancelled : RunStatus::failed;
 }
 
-// A durable run's end: its last item outcomes committed, its status recorded. A write that
+// A durable run's end: its last item outcomes committed, its status recorded (`interrupted`
+// instead of `cancelled` when the Runtime shut down while it waited for answers). A write that
 // fails turns a success into the run's error.
-void end_durable_run(detail::RunCheckpoint& checkpoint, Result<RunResult>& outcome) {
+void end_durable_run(detail::RunCheckpoint& checkpoint, Result<RunResult>& outcome,
+                     bool interrupted = false) {
   auto flushed = checkpoint.items->flush();
   if (!flushed && outcome.ok())
     outcome = Error{flushed.error().code, "checkpoint: " + flushed.error().message};
-  auto ended =
-      checkpoint.store->end_run(checkpoint.run_id, status_of(outcome),
-                                outcome.ok() ? std::string() : outcome.error().to_string());
+  auto status = interrupted ? RunStatus::interrupted : status_of(outcome);
+  auto ended = checkpoint.store->end_run(
+      checkpoint.run_id, status, outcome.ok() ? std::string() : outcome.error().to_string());
   if (!ended && outcome.ok())
     outcome = Error{ended.error().code, "checkpoint: " + ended.error().message};
 }
@@ -312,6 +357,10 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
   if (!items)
     return ended_run(*impl_, items.error());
   checkpoint->committed = std::move(*items);
+  auto interrupts = store->load_interrupts(run_id);
+  if (!interrupts)
+    return ended_run(*impl_, interrupts.error());
+  checkpoint->interrupts = std::move(*interrupts);
   if (auto reopened = store->reopen_run(run_id); !reopened)
     return ended_run(*impl_, reopened.error());
   checkpoint->items = std::make_unique<detail::ItemWriter>(store, run_id);
@@ -329,7 +378,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
     Result<RunResult> outcome = std::move(error);
     if (checkpoint)
       end_durable_run(*checkpoint, outcome);
-    run->complete(std::move(outcome));
+    complete_unstarted(impl, *run, std::move(outcome));
     return RunHandle(run);
   };
   if (impl.stopped)
@@ -341,7 +390,16 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
       message += (message.empty() ? "" : "; ") + line;
     return refuse(Error{Errc::invalid_flow, std::move(message)});
   }
+  run->name = checkpoint ? checkpoint->run_id : std::to_string(run->id);
+  run->events =
+      std::make_shared<detail::EventHub>(options.stream, std::move(options.on_event), impl.now);
+  run->interrupts = std::make_shared<detail::InterruptBoard>(
+      run->name, checkpoint ? checkpoint->store : nullptr,
+      checkpoint ? checkpoint->run_id : std::string(), run->events);
+  if (checkpoint)
+    run->interrupts->restore(std::move(checkpoint->interrupts));
   impl.live.emplace(run->id, run);
+  impl.named[run->name] = run;
   auto* owner = &impl; // outlives every actor: shutdown waits for them
   // Spans only when someone listens: without a sink, no actor times anything.
   std::shared_ptr<detail::SpanSink> spans;
@@ -360,15 +418,26 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
       };
   }
   auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter,
-                                                        std::move(spans), std::move(checkpoint));
+                                                        std::move(spans), std::move(checkpoint),
+                                                        run->events, run->interrupts);
   auto on_done = [owner, run, hooks](Result<RunResult> outcome) {
     hooks->end_reports(); // before the host learns that the run has ended
+    // A durable run's interrupts outlive a Runtime that shuts down: they stay pending in the
+    // store, to be answered and resumed. Otherwise the run's end cancels them.
+    const bool keep = hooks->checkpoint && owner->stopping();
+    const bool waited = run->interrupts->close(keep) > 0;
     if (hooks->checkpoint)
-      end_durable_run(*hooks->checkpoint, outcome);
-    owner->forget(run->id);
+      end_durable_run(*hooks->checkpoint, outcome, keep && waited);
+    owner->forget(*run);
     if (outcome.ok())
       outcome->usage = run->meter->snapshot();
     owner->write_trace(); // before the handle completes: its waiter may open the file
+    RunFinished finished;
+    if (outcome.ok())
+      finished.state = outcome->state;
+    else
+      finished.error = outcome.error();
+    run->events->finish(std::move(finished)); // the stream's last event, before get() returns
     run->complete(std::move(outcome));
   };
   auto root = actors::spawn_root_flow(*impl.system, actors::Scope{impl.env, hooks, ""},
@@ -387,6 +456,32 @@ ActorRef Runtime::spawn_actor(ActorHandler handler) {
   slot->actor = actors::spawn_helper_actor(*impl_->system, std::move(handler));
   impl_->helpers.push_back(slot);
   return ActorRef(slot);
+}
+
+Result<void> Runtime::answer(const std::string& run_id, const std::string& interrupt_id,
+                             Value answer) {
+  if (auto run = impl_->live_run(run_id))
+    return run->interrupts->answer(interrupt_id, std::move(answer));
+  if (!impl_->checkpoints)
+    return Error{Errc::bad_input, "answer: no live run '" + run_id +
+                                      "' (and no checkpoint store to find a durable one in)"};
+  return impl_->checkpoints->answer_interrupt(run_id, interrupt_id, answer);
+}
+
+Result<std::vector<Interrupt>> Runtime::interrupts(const std::string& run_id) const {
+  if (auto run = impl_->live_run(run_id))
+    return run->interrupts->pending();
+  if (!impl_->checkpoints)
+    return Error{Errc::bad_input, "interrupts: no live run '" + run_id +
+                                      "' (and no checkpoint store to find a durable one in)"};
+  auto recorded = impl_->checkpoints->load_interrupts(run_id);
+  if (!recorded)
+    return recorded.error();
+  std::vector<Interrupt> pending;
+  for (auto& interrupt : *recorded)
+    if (interrupt.status == InterruptStatus::pending)
+      pending.push_back(std::move(interrupt));
+  return pending;
 }
 
 std::size_t Runtime::worker_threads() const noexcept { return impl_->workers; }

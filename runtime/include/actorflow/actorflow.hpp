@@ -12,6 +12,7 @@
 #include <actorflow/events.hpp>
 #include <actorflow/flow.hpp>
 #include <actorflow/fwd.hpp>
+#include <actorflow/graph.hpp>
 #include <actorflow/json_schema.hpp>
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>

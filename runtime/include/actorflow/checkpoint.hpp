@@ -32,6 +32,7 @@
 /// written by a newer actorflow is refused, not misread.
 
 #include <actorflow/batch.hpp>
+#include <actorflow/interrupt.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/state.hpp>
 
@@ -48,10 +49,13 @@
 namespace actorflow {
 
 /// The layout of the store's tables and values; stored in the file and checked on open.
-inline constexpr std::int64_t checkpoint_schema_version = 1;
+/// 2 added interrupts; a version-1 store is upgraded in place when it is opened.
+inline constexpr std::int64_t checkpoint_schema_version = 2;
 
-enum class RunStatus : std::uint8_t { running, succeeded, failed, cancelled };
-/// "running", "succeeded", "failed", "cancelled".
+/// `interrupted`: the Runtime that ran it shut down while some of its interrupts were pending;
+/// answer them (`Runtime::answer`) and resume it.
+enum class RunStatus : std::uint8_t { running, succeeded, failed, cancelled, interrupted };
+/// "running", "succeeded", "failed", "cancelled", "interrupted".
 [[nodiscard]] std::string_view to_string(RunStatus status) noexcept;
 
 /// A run as the store knows it (`actorflow runs list|show`).
@@ -64,8 +68,9 @@ struct RunRecord {
   std::string next_node{};      ///< where a resume starts ("" once the flow has ended)
   std::uint64_t items_done = 0; ///< item outcomes committed (every batch of the run)
   std::uint64_t items_failed = 0;
-  std::uint64_t tokens = 0; ///< tokens of the committed items
-  std::string error{};      ///< why it failed or was cancelled
+  std::uint64_t tokens = 0;             ///< tokens of the committed items
+  std::uint64_t pending_interrupts = 0; ///< interrupts waiting for an answer
+  std::string error{};                  ///< why it failed or was cancelled
   std::chrono::system_clock::time_point created{};
   std::chrono::system_clock::time_point updated{};
 };
@@ -123,13 +128,24 @@ public:
   /// Errors: bad_input naming the run and the key when a stored outcome does not decode.
   [[nodiscard]] virtual Result<std::unordered_map<std::string, ItemOutcome>>
   load_items(std::string_view run_id) = 0;
+  /// Records an interrupt of the run as it is now (by `interrupt.id`: a new one is added, a
+  /// known one gets the new status and answer).
+  [[nodiscard]] virtual Result<void> save_interrupt(std::string_view run_id,
+                                                    const Interrupt& interrupt) = 0;
+  /// Answers a pending interrupt, atomically (two processes answering at once: one wins).
+  /// Errors (bad_input): the run has no interrupt `id`; it is not pending (naming its status,
+  /// e.g. "already answered").
+  [[nodiscard]] virtual Result<void> answer_interrupt(std::string_view run_id, std::string_view id,
+                                                      const Value& answer) = 0;
+  /// Every interrupt of the run, in the order they were first saved.
+  [[nodiscard]] virtual Result<std::vector<Interrupt>> load_interrupts(std::string_view run_id) = 0;
   /// Records how the run ended; `status` must not be `running` (bad_input).
   [[nodiscard]] virtual Result<void> end_run(std::string_view run_id, RunStatus status,
                                              std::string_view error) = 0;
 
   /// Every run, newest (by `created`) first.
   [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs() = 0;
-  /// Deletes the runs (and their steps and items); returns how many there were.
+  /// Deletes the runs (and their steps, items and interrupts); returns how many there were.
   [[nodiscard]] virtual Result<std::size_t>
   delete_runs(const std::vector<std::string>& run_ids) = 0;
   /// Deletes the runs that ended (not `running`; the time of their `end_run`) before

@@ -3,6 +3,7 @@
 
 #include <actorflow/actor_ref.hpp>
 #include <actorflow/detail/awaiters.hpp>
+#include <actorflow/interrupt.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_result.hpp>
@@ -27,6 +28,13 @@ namespace testing {
 /// See actorflow/testing.hpp.
 detail::SleepAwaiter crash_this_actor(Context& ctx);
 } // namespace testing
+
+namespace detail {
+/// The runtime's own parts (tool calls, model calls) reach the exec's host through this.
+struct ContextAccess {
+  static ExecHost& host(Context& ctx) noexcept;
+};
+} // namespace detail
 
 /// Given to `Node::exec`. Valid for the duration of that exec; not thread-safe (it belongs to
 /// the node's actor, and exec always runs inside that actor).
@@ -90,6 +98,21 @@ public:
     return detail::HostAwaiter<Result<Value>, decltype(start)>(std::move(start));
   }
 
+  /// `co_await ctx.interrupt(question)`: asks the person behind the host and yields the answer
+  /// (see actorflow/interrupt.hpp). The node waits without holding a thread; the rest of the
+  /// run goes on. Errors: timeout (`options.timeout` passed without a default answer),
+  /// cancelled, bad_input (an item running on a cluster node cannot ask), and a durable run's
+  /// store failing to record it.
+  ///
+  /// With GCC 12, name the options before the co_await (`InterruptOptions wait{...};`), or use
+  /// the overload below: GCC 12 destroys a braced temporary of a co_await expression twice.
+  [[nodiscard]] Task<Result<Value>> interrupt(Value question, InterruptOptions options);
+  // Overloads, not default arguments, for the same GCC 12 bug.
+  [[nodiscard]] Task<Result<Value>> interrupt(Value question);
+  /// Waits at most `timeout`, then yields `default_answer`.
+  [[nodiscard]] Task<Result<Value>> interrupt(Value question, std::chrono::milliseconds timeout,
+                                              Value default_answer);
+
   /// The Runtime's default model provider (see ModelRegistry).
   [[nodiscard]] LlmClient llm() const { return llm(host_->models().default_name()); }
   /// The provider called `name`.
@@ -102,6 +125,7 @@ public:
 
 private:
   friend detail::SleepAwaiter testing::crash_this_actor(Context& ctx);
+  friend struct detail::ContextAccess;
 
   detail::ExecHost* host_;
   const std::string* node_name_;

@@ -11,6 +11,7 @@
 
 #include <actorflow/llm.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -155,10 +156,16 @@ struct LocalProviderOptions {
   /// hash, so the same ones on every run; repairs are never broken): the instance loses its
   /// first required member. 0: never. For showing and testing repairs offline.
   std::uint32_t bad_structured_one_in = 0;
+  /// A streamed chat (one with `ChatRequest::on_token`) sends its answer a word at a time, one
+  /// word per interval, from the provider's own pacing thread (one for the provider, however
+  /// many calls stream), and completes after the last: a model's pace, for demos of token
+  /// streaming. Zero: the whole answer as one piece, at once, on the calling thread.
+  std::chrono::microseconds stream_interval{0};
 };
 
-/// The embedded provider: offline, deterministic, answers at once (on the calling thread).
-/// It is no LLM; the functions above say exactly what it does. Model name "local".
+/// The embedded provider: offline, deterministic, answers at once (on the calling thread;
+/// see `stream_interval` for the exception). It is no LLM; the functions above say exactly
+/// what it does. Model name "local".
 [[nodiscard]] ModelProviderPtr make_local_provider(LocalProviderOptions options = {});
 
 } // namespace actorflow

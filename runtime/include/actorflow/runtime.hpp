@@ -6,10 +6,12 @@
 #include <actorflow/cluster.hpp>
 #include <actorflow/events.hpp>
 #include <actorflow/flow.hpp>
+#include <actorflow/interrupt.hpp>
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/result.hpp>
+#include <actorflow/run_events.hpp>
 #include <actorflow/run_result.hpp>
 #include <actorflow/state.hpp>
 #include <actorflow/trace.hpp>
@@ -120,6 +122,14 @@ struct RunOptions {
   /// be new there), so that `Runtime::resume` can continue it after a crash. Empty: not
   /// recorded. Without a store configured, a run id is an error of the run.
   std::string run_id{};
+  /// Which events the run streams besides its interrupts and its end (see
+  /// actorflow/run_events.hpp): to `on_event` if set, else to the handle's `events()`.
+  StreamMode stream = StreamMode::none;
+  /// Every event of the run as it happens, on the thread that produced it (a scheduler
+  /// thread, a provider's I/O thread), possibly several at once: keep it quick and
+  /// thread-safe. It may answer interrupts (`RunHandle::answer`). Set, nothing is queued for
+  /// `RunHandle::events`.
+  std::function<void(const RunEvent&)> on_event{};
 };
 
 /// A run in progress or finished. Copies refer to the same run; every member is safe to call
@@ -145,6 +155,18 @@ public:
   [[nodiscard]] std::uint64_t id() const;
   /// The run's model calls so far (live while it runs).
   [[nodiscard]] RunUsage usage() const;
+  /// The run's events as they happen (see actorflow/run_events.hpp): interrupts and the final
+  /// RunFinished always, the rest as `RunOptions::stream` says. Copies share one queue.
+  [[nodiscard]] EventStream events() const;
+  /// The run's interrupts that wait for an answer now, in the order raised.
+  [[nodiscard]] std::vector<Interrupt> interrupts() const;
+  /// Answers interrupt `interrupt_id`: the node that raised it goes on with `answer`.
+  /// Errors (bad_input): no such interrupt in this run; one that is not pending (answered
+  /// already, expired, cancelled with its run). A durable run records the answer first.
+  [[nodiscard]] Result<void> answer(std::string_view interrupt_id, Value answer) const;
+  /// What `Runtime::answer` and `Runtime::interrupts` know this run by: its
+  /// `RunOptions::run_id` when it is durable, else its `id()` in decimal.
+  [[nodiscard]] std::string name() const;
 
 private:
   std::shared_ptr<detail::RunState> state_;
@@ -178,6 +200,16 @@ public:
   /// named by the checkpoint that the flow no longer has.
   [[nodiscard]] RunHandle resume(const Flow& flow, const std::string& run_id,
                                  RunOptions options = {});
+
+  /// Answers interrupt `interrupt_id` of run `run_id` (a durable run's id, or a run's
+  /// `RunHandle::name`). A run live in this Runtime goes on at once; a durable run that is not
+  /// (its process exited while it waited) has the answer recorded in the store, for
+  /// `resume` to deliver. Errors (bad_input): no such run, no such interrupt, one that is not
+  /// pending.
+  [[nodiscard]] Result<void> answer(const std::string& run_id, const std::string& interrupt_id,
+                                    Value answer);
+  /// The pending interrupts of run `run_id`: a live run's, else those recorded in the store.
+  [[nodiscard]] Result<std::vector<Interrupt>> interrupts(const std::string& run_id) const;
 
   /// Starts an actor that answers `ask`s with `handler`, one at a time. It lives until the
   /// Runtime shuts down.

@@ -71,6 +71,12 @@ object_schema(std::initializer_list<std::pair<std::string, std::string>> members
 [[nodiscard]] Tool make_tool_on(Executor post, std::string name, std::string description,
                                 Value parameters, std::function<Value(const Value& args)> fn);
 
+/// `tool`, asking the person behind the host before every call (`ctx.interrupt`, see
+/// actorflow/interrupt.hpp) with {"tool", "arguments", "question"}. The call runs when the
+/// answer is true, a string beginning with "y", or {"approve": true}; any other answer goes
+/// back to the model as the call's error, quoting it. For tools that change something.
+[[nodiscard]] Tool with_approval(Tool tool);
+
 /// The tools a node offers, by name. Immutable once built and shared between the node's
 /// executions (copies share it). Schemas are compiled when a tool is added: a schema that is
 /// no JSON Schema, a repeated name or a tool without a handler throws `Failure` (bad_input).

@@ -33,6 +33,8 @@ std::string_view to_string(RunStatus status) noexcept {
       return "failed";
     case RunStatus::cancelled:
       return "cancelled";
+    case RunStatus::interrupted:
+      return "interrupted";
   }
   return "unknown";
 }

@@ -45,24 +45,57 @@ Task<Result<Value>> Context::on(std::function<void(std::function<void()>)> post,
   co_return std::move(**slot);
 }
 
-Task<Result<Value>>
-Context::external(std::function<void(std::function<void(Result<Value>)> done)> start) {
+namespace {
+
+using Slot = std::shared_ptr<std::optional<Result<Value>>>;
+using Start = std::function<void(std::function<void(Result<Value>)> done)>;
+
+/// What ExternalAwaiter starts for `start`: its `done` fills `slot` and wakes the actor.
+std::function<void(std::function<void()>)> bind_external(Slot slot, Start start) {
+  return [slot = std::move(slot), start = std::move(start)](std::function<void()> wake) {
+    try {
+      start([slot, wake](Result<Value> result) {
+        slot->emplace(std::move(result));
+        wake();
+      });
+    } catch (const std::exception& e) {
+      slot->emplace(Error{Errc::node_threw, std::string("external: ") + e.what()});
+      wake();
+    }
+  };
+}
+
+} // namespace
+
+Task<Result<Value>> Context::external(Start start) {
   auto slot = std::make_shared<std::optional<Result<Value>>>();
   // Named before the co_await (see `on`).
-  std::function<void(std::function<void()>)> begin =
-      [slot, start = std::move(start)](std::function<void()> wake) {
-        try {
-          start([slot, wake](Result<Value> result) {
-            slot->emplace(std::move(result));
-            wake();
-          });
-        } catch (const std::exception& e) {
-          slot->emplace(Error{Errc::node_threw, std::string("external: ") + e.what()});
-          wake();
-        }
-      };
+  auto begin = bind_external(slot, std::move(start));
   co_await detail::ExternalAwaiter(*host_, std::move(begin));
   co_return std::move(**slot);
 }
+
+Task<Result<Value>> Context::interrupt(Value question, InterruptOptions options) {
+  auto slot = std::make_shared<std::optional<Result<Value>>>();
+  // Named before the co_await (see `on`).
+  Start start = [host = host_, question = std::move(question),
+                 options = std::move(options)](std::function<void(Result<Value>)> done) mutable {
+    host->raise_interrupt(std::move(question), options, std::move(done));
+  };
+  auto begin = bind_external(slot, std::move(start));
+  co_await detail::ExternalAwaiter(*host_, std::move(begin));
+  co_return std::move(**slot);
+}
+
+Task<Result<Value>> Context::interrupt(Value question) {
+  return interrupt(std::move(question), InterruptOptions{});
+}
+
+Task<Result<Value>> Context::interrupt(Value question, std::chrono::milliseconds timeout,
+                                       Value default_answer) {
+  return interrupt(std::move(question), InterruptOptions{timeout, std::move(default_answer)});
+}
+
+detail::ExecHost& detail::ContextAccess::host(Context& ctx) noexcept { return *ctx.host_; }
 
 } // namespace actorflow

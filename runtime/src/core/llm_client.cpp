@@ -95,6 +95,17 @@ Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
     return failed<ChatResponse>(no_such_provider(*host_, name_));
   auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider_->default_model());
+  // A run that streams tokens streams every chat call of its nodes, labelled with the node.
+  if (auto sink = host_->token_sink()) {
+    if (request.on_token)
+      request.on_token = [sink = std::move(sink),
+                          own = std::move(request.on_token)](std::string_view piece) {
+        own(piece);
+        sink(piece);
+      };
+    else
+      request.on_token = std::move(sink);
+  }
   Call<ChatResponse> call = [provider = provider_,
                              request = std::move(request)](ModelProvider::ChatDone done) mutable {
     provider->chat(std::move(request), std::move(done));

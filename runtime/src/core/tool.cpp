@@ -138,6 +138,48 @@ Tool make_tool_on(Executor post, std::string name, std::string description, Valu
   return tool;
 }
 
+namespace {
+
+bool approves(const Value& answer) {
+  if (answer.is_bool())
+    return answer.as_bool();
+  if (answer.is_string()) {
+    const auto& text = answer.as_string();
+    return !text.empty() && (text.front() == 'y' || text.front() == 'Y');
+  }
+  if (answer.is_map())
+    if (const Value* approve = answer.find("approve"); approve && approve->is_bool())
+      return approve->as_bool();
+  return false;
+}
+
+// A free coroutine (not a lambda with captures: GCC 12 mis-copies their closures).
+Task<Value> ask_then_call(ToolHandler inner, std::string name, Value args, Context& ctx) {
+  std::string text = "Allow ";
+  text.append(name).append("(").append(to_json(args)).append(")?");
+  auto question =
+      Value::object({{"tool", name}, {"arguments", args}, {"question", std::move(text)}});
+  auto answer = co_await ctx.interrupt(std::move(question));
+  if (!answer)
+    throw Failure(answer.error());
+  if (!approves(*answer)) {
+    std::string why = "the user did not allow this call (answer: ";
+    why.append(to_json(*answer)).append(")");
+    throw Failure(Error{Errc::bad_input, std::move(why)});
+  }
+  co_return co_await inner(std::move(args), ctx);
+}
+
+} // namespace
+
+Tool with_approval(Tool tool) {
+  tool.handler = [inner = std::move(tool.handler), name = tool.name](Value args,
+                                                                     Context& ctx) -> Task<Value> {
+    return ask_then_call(inner, name, std::move(args), ctx);
+  };
+  return tool;
+}
+
 ToolBox::ToolBox(std::vector<Tool> tools) { add(std::move(tools)); }
 
 ToolBox& ToolBox::add(Tool tool) {
@@ -196,6 +238,11 @@ std::vector<ToolSpec> ToolBox::specs() const {
 Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, ToolBox tools,
                                               std::vector<ToolCall> calls) {
   std::vector<ChatMessage> out(calls.size());
+  auto& host = detail::ContextAccess::host(ctx);
+  const bool report = host.streams(StreamMode::tools);
+  if (report)
+    for (const auto& call : calls)
+      host.emit(ToolCalled{call.id, call.name, call.arguments});
   std::vector<std::pair<Flow, State>> runs;
   std::vector<std::size_t> run_of_call; // which call each run belongs to
   auto entries = tools.entries_;        // kept alive across the suspension
@@ -228,6 +275,12 @@ Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, ToolBox tools,
       text = result_text(outcome.at("result"));
     out[i] = ChatMessage::tool_result(call.id, call.name, std::move(text));
   }
+  if (report)
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      auto content = out[i].text();
+      const bool failed = content.starts_with("Error: ");
+      host.emit(ToolReturned{calls[i].id, calls[i].name, std::move(content), failed});
+    }
   co_return out;
 }
 

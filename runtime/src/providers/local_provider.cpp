@@ -6,8 +6,11 @@
 #include <actorflow/tokens.hpp>
 
 #include "core/content_hash.hpp"
+#include "providers/pacer.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 
 namespace actorflow {
 
@@ -65,6 +68,7 @@ std::string broken(const Value& schema, const std::string& instance_json) {
 class LocalProvider final : public ModelProvider {
 public:
   explicit LocalProvider(LocalProviderOptions options) : options_(options) {}
+  ~LocalProvider() override { pacer_.reset(); } // completes what still streams
 
   std::string_view kind() const noexcept override { return "local"; }
   std::string default_model() const override { return "local"; }
@@ -73,6 +77,8 @@ public:
     auto response = local_chat(request, default_token_estimator());
     if (breaks(request))
       response.text = broken(request.response_format->schema, response.text);
+    if (request.on_token && options_.stream_interval.count() > 0)
+      return stream(std::move(request.on_token), std::move(response), std::move(done));
     if (request.on_token)
       request.on_token(response.text); // one piece: it is all there at once
     done(ModelOutcome<ChatResponse>(std::move(response)));
@@ -96,7 +102,33 @@ private:
     return detail::fnv1a64(request.prompt()) % n == 0;
   }
 
+  // The answer a word (with the space before it) at a time, at the configured pace.
+  void stream(std::function<void(std::string_view)> on_token, ChatResponse response,
+              ChatDone done) {
+    std::vector<std::string> pieces;
+    const auto& text = response.text;
+    for (std::size_t start = 0; start < text.size();) {
+      auto end = text.find(' ', text.find_first_not_of(' ', start));
+      end = end == std::string::npos ? text.size() : end;
+      pieces.push_back(text.substr(start, end - start));
+      start = end;
+    }
+    auto finish = [response = std::make_shared<ChatResponse>(std::move(response)),
+                   done = std::move(done)]() mutable {
+      done(ModelOutcome<ChatResponse>(std::move(*response)));
+    };
+    pacer().stream(std::move(pieces), std::move(on_token), std::move(finish));
+  }
+
+  detail::Pacer& pacer() {
+    std::call_once(pacer_started_,
+                   [this] { pacer_ = std::make_unique<detail::Pacer>(options_.stream_interval); });
+    return *pacer_;
+  }
+
   LocalProviderOptions options_;
+  std::once_flag pacer_started_;
+  std::unique_ptr<detail::Pacer> pacer_; // started by the first streamed call
 };
 
 } // namespace

@@ -36,7 +36,16 @@ constexpr const char* schema =
     "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS items ("
     "  run_id TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, tokens INTEGER NOT NULL,"
-    "  outcome BLOB NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;";
+    "  outcome BLOB NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;"
+    // Added in version 2; the rest is version 1's.
+    "CREATE TABLE IF NOT EXISTS interrupts ("
+    "  run_id TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, node TEXT NOT NULL,"
+    "  item INTEGER, question BLOB NOT NULL, status TEXT NOT NULL, answer BLOB NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (run_id, id)) WITHOUT ROWID;";
+
+// The oldest schema version this build upgrades in place (its tables are a subset of ours).
+constexpr std::int64_t oldest_upgradable_version = 1;
 
 // A statement run once while opening, before the Connection (and its statement list) exists.
 class OneOff {
@@ -64,7 +73,7 @@ Error refused(const std::string& path, std::string_view why) {
 
 } // namespace
 
-Result<bool> identify_checkpoint_store(sqlite3* db, const std::string& path) {
+Result<StoreFile> identify_checkpoint_store(sqlite3* db, const std::string& path) {
   auto failed = [&](int rc) {
     std::string message = path;
     message += ": reading its tables: ";
@@ -81,7 +90,7 @@ Result<bool> identify_checkpoint_store(sqlite3* db, const std::string& path) {
   if (rc != SQLITE_DONE)
     return failed(rc);
   if (tables.empty())
-    return false;
+    return StoreFile::empty;
   if (std::find(tables.begin(), tables.end(), "actorflow_meta") == tables.end()) {
     std::string why = "it holds another program's tables (";
     for (std::size_t i = 0; i < tables.size() && i < 5; ++i) {
@@ -116,7 +125,9 @@ Result<bool> identify_checkpoint_store(sqlite3* db, const std::string& path) {
     return refused(path, "its actorflow_meta table has no integer schema_version");
   const std::int64_t found = sqlite3_column_int64(version.get(), 0);
   if (found == checkpoint_schema_version)
-    return true;
+    return StoreFile::current;
+  if (found >= oldest_upgradable_version && found < checkpoint_schema_version)
+    return StoreFile::older;
   std::string message = path;
   message += ": checkpoint schema version ";
   message += std::to_string(found);
@@ -125,7 +136,9 @@ Result<bool> identify_checkpoint_store(sqlite3* db, const std::string& path) {
     message += std::to_string(checkpoint_schema_version);
     message += "): open it with a newer actorflow";
   } else {
-    message += " is not one this actorflow reads (it reads version ";
+    message += " is not one this actorflow reads (it reads versions ";
+    message += std::to_string(oldest_upgradable_version);
+    message += " to ";
     message += std::to_string(checkpoint_schema_version);
     message += ')';
   }
@@ -137,18 +150,24 @@ Result<void> create_checkpoint_tables(Connection& conn, const std::string& path)
   Transaction tx(conn);
   if (Result<void> begun = tx.begin("create tables"); !begun)
     return begun.error();
+  // Identified again under the write lock: another process may have created or upgraded the
+  // file since it was looked at, or written something that is not ours.
+  Result<StoreFile> found = identify_checkpoint_store(conn.handle(), path);
+  if (!found)
+    return found.error();
+  if (*found == StoreFile::current)
+    return {};
+  // Every table is CREATE ... IF NOT EXISTS: on an older store this adds the missing ones.
   if (Result<void> created = conn.exec(schema, "create tables"); !created)
     return created.error();
   std::string marks = "INSERT OR IGNORE INTO actorflow_meta (key, value) VALUES "
                       "('application', '";
   marks += application_marker;
-  marks += "'), ('schema_version', ";
+  marks += "'); INSERT OR REPLACE INTO actorflow_meta (key, value) VALUES ('schema_version', ";
   marks += std::to_string(checkpoint_schema_version);
   marks += ')';
   if (Result<void> marked = conn.exec(marks.c_str(), "create tables"); !marked)
     return marked.error();
-  if (Result<bool> ours = identify_checkpoint_store(conn.handle(), path); !ours)
-    return ours.error();
   return tx.commit("create tables");
 }
 

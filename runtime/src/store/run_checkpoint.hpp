@@ -24,6 +24,8 @@ struct RunCheckpoint {
   /// Resumed: the root flow's vertex to start at, and the steps it had run.
   std::optional<std::size_t> start_vertex;
   std::uint64_t steps_done = 0;
+  /// Resumed: the interrupts the run had recorded (given to its InterruptBoard at the start).
+  std::vector<Interrupt> interrupts;
   std::unique_ptr<ItemWriter> items;
 };
 

@@ -32,12 +32,14 @@ using namespace detail::sqlite;
 
 namespace {
 
-// The columns of a RunRecord, in the order `read_record` reads them.
+// The columns of a RunRecord, in the order `read_record` reads them. The pending interrupts
+// are counted on the primary key's prefix (run_id), so a listing reads only the run's own rows.
 #define ACTORFLOW_RUN_COLUMNS                                                                      \
   "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "                  \
   "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "                 \
-  "runs.updated_ms"
-constexpr int run_column_count = 12;
+  "runs.updated_ms, (SELECT count(*) FROM interrupts WHERE interrupts.run_id = runs.id "           \
+  "AND interrupts.status = 'pending')"
+constexpr int run_column_count = 13;
 
 std::int64_t to_ms(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
@@ -54,8 +56,17 @@ std::uint64_t count_of(sqlite3_stmt* stmt, int column) {
 }
 
 std::optional<RunStatus> run_status_named(std::string_view name) {
-  for (RunStatus status :
-       {RunStatus::running, RunStatus::succeeded, RunStatus::failed, RunStatus::cancelled})
+  for (RunStatus status : {RunStatus::running, RunStatus::succeeded, RunStatus::failed,
+                           RunStatus::cancelled, RunStatus::interrupted})
+    if (to_string(status) == name)
+      return status;
+  return std::nullopt;
+}
+
+std::optional<InterruptStatus> interrupt_status_named(std::string_view name) {
+  for (InterruptStatus status :
+       {InterruptStatus::pending, InterruptStatus::answered, InterruptStatus::defaulted,
+        InterruptStatus::expired, InterruptStatus::cancelled})
     if (to_string(status) == name)
       return status;
   return std::nullopt;
@@ -100,12 +111,33 @@ public:
          // is no row.
          {&select_items_, "SELECT items.key, items.outcome FROM runs "
                           "LEFT JOIN items ON items.run_id = runs.id WHERE runs.id = ?1"},
+         // Inserting from `runs` adds nothing for an unknown run: no row changed means no run.
+         // A new interrupt takes the run's next seq; a known one keeps its seq and question.
+         {&upsert_interrupt_,
+          "INSERT INTO interrupts (run_id, id, seq, node, item, question, status, answer, "
+          "created_ms, updated_ms) SELECT ?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM "
+          "interrupts WHERE run_id = ?1), ?3, ?4, ?5, ?6, ?7, ?8, ?8 FROM runs WHERE id = ?1 "
+          "ON CONFLICT (run_id, id) DO UPDATE SET status = excluded.status, "
+          "answer = excluded.answer, updated_ms = excluded.updated_ms"},
+         {&answer_interrupt_, "UPDATE interrupts SET status = 'answered', answer = ?3, "
+                              "updated_ms = ?4 WHERE run_id = ?1 AND id = ?2 "
+                              "AND status = 'pending'"},
+         // No row: no run; a NULL status: no such interrupt.
+         {&interrupt_status_, "SELECT interrupts.status FROM runs LEFT JOIN interrupts "
+                              "ON interrupts.run_id = runs.id AND interrupts.id = ?2 "
+                              "WHERE runs.id = ?1"},
+         {&select_interrupts_,
+          "SELECT interrupts.id, interrupts.node, interrupts.item, interrupts.question, "
+          "interrupts.status, interrupts.answer FROM runs "
+          "LEFT JOIN interrupts ON interrupts.run_id = runs.id WHERE runs.id = ?1 "
+          "ORDER BY interrupts.seq"},
          {&end_run_, "UPDATE runs SET status = ?2, error = ?3, ended_ms = ?4, updated_ms = ?4 "
                      "WHERE id = ?1"},
          {&list_runs_,
           "SELECT " ACTORFLOW_RUN_COLUMNS " FROM runs ORDER BY created_ms DESC, rowid DESC"},
          {&ended_before_, "SELECT id FROM runs WHERE status <> 'running' AND ended_ms < ?1"},
          {&delete_items_, "DELETE FROM items WHERE run_id = ?1"},
+         {&delete_interrupts_, "DELETE FROM interrupts WHERE run_id = ?1"},
          {&delete_initial_, "DELETE FROM initial_states WHERE run_id = ?1"},
          {&delete_state_, "DELETE FROM last_states WHERE run_id = ?1"},
          {&delete_run_, "DELETE FROM runs WHERE id = ?1"}});
@@ -348,6 +380,148 @@ public:
     return items;
   }
 
+  Result<void> save_interrupt(std::string_view run_id, const Interrupt& interrupt) override {
+    if (interrupt.id.empty())
+      return Error{Errc::bad_input, conn_->path() + ": save_interrupt: the interrupt id is empty"};
+    const std::vector<std::uint8_t> question = to_msgpack(interrupt.question);
+    const std::vector<std::uint8_t> answer = to_msgpack(interrupt.answer);
+    std::lock_guard lock(conn_->mutex());
+    Reset reset(upsert_interrupt_);
+    int rc = bind_text(upsert_interrupt_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = bind_text(upsert_interrupt_, 2, interrupt.id);
+    if (rc == SQLITE_OK)
+      rc = bind_text(upsert_interrupt_, 3, interrupt.node);
+    if (rc == SQLITE_OK)
+      rc = interrupt.item ? sqlite3_bind_int64(upsert_interrupt_, 4,
+                                               static_cast<sqlite3_int64>(*interrupt.item))
+                          : sqlite3_bind_null(upsert_interrupt_, 4);
+    if (rc == SQLITE_OK)
+      rc = bind_blob(upsert_interrupt_, 5, question);
+    if (rc == SQLITE_OK)
+      rc = bind_text(upsert_interrupt_, 6, to_string(interrupt.status));
+    if (rc == SQLITE_OK)
+      rc = bind_blob(upsert_interrupt_, 7, answer);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_bind_int64(upsert_interrupt_, 8, now_ms());
+    if (rc != SQLITE_OK)
+      return conn_->error("save_interrupt", rc);
+    return run_on_run(upsert_interrupt_, run_id, "save_interrupt");
+  }
+
+  Result<void> answer_interrupt(std::string_view run_id, std::string_view id,
+                                const Value& answer) override {
+    const std::vector<std::uint8_t> bytes = to_msgpack(answer);
+    std::lock_guard lock(conn_->mutex());
+    // The UPDATE alone decides who wins; the transaction keeps the reason for a loss (read
+    // next) consistent with it.
+    Transaction tx(*conn_);
+    if (Result<void> begun = tx.begin("answer_interrupt"); !begun)
+      return begun.error();
+    {
+      Reset reset(answer_interrupt_);
+      int rc = bind_text(answer_interrupt_, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = bind_text(answer_interrupt_, 2, id);
+      if (rc == SQLITE_OK)
+        rc = bind_blob(answer_interrupt_, 3, bytes);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(answer_interrupt_, 4, now_ms());
+      if (rc != SQLITE_OK)
+        return conn_->error("answer_interrupt", rc);
+      if (Result<void> ran = conn_->run(answer_interrupt_, "answer_interrupt"); !ran)
+        return ran;
+    }
+    if (conn_->changes() > 0)
+      return tx.commit("answer_interrupt");
+
+    Reset reset(interrupt_status_);
+    int rc = bind_text(interrupt_status_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = bind_text(interrupt_status_, 2, id);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(interrupt_status_);
+    if (rc == SQLITE_DONE)
+      return no_run(run_id);
+    if (rc != SQLITE_ROW)
+      return conn_->error("answer_interrupt", rc);
+    std::string message;
+    if (sqlite3_column_type(interrupt_status_, 0) == SQLITE_NULL) {
+      message = "no interrupt '";
+      message += id;
+      message += "' in run '";
+      message += run_id;
+      message += '\'';
+      return Error{Errc::bad_input, std::move(message)};
+    }
+    const std::string_view status = column_text(interrupt_status_, 0);
+    message = "interrupt '";
+    message += id;
+    message += "' of run '";
+    message += run_id;
+    message += "' is not pending: it ";
+    if (status == to_string(InterruptStatus::answered))
+      message += "was already ";
+    else if (status != to_string(InterruptStatus::expired))
+      message += "was ";
+    message += status;
+    return Error{Errc::bad_input, std::move(message)};
+  }
+
+  Result<std::vector<Interrupt>> load_interrupts(std::string_view run_id) override {
+    struct Row {
+      Interrupt interrupt;
+      std::string status;
+      std::vector<std::uint8_t> question, answer;
+    };
+    std::vector<Row> rows;
+    {
+      std::lock_guard lock(conn_->mutex());
+      Reset reset(select_interrupts_);
+      int rc = bind_text(select_interrupts_, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(select_interrupts_);
+      if (rc == SQLITE_DONE)
+        return no_run(run_id);
+      for (; rc == SQLITE_ROW; rc = sqlite3_step(select_interrupts_)) {
+        if (sqlite3_column_type(select_interrupts_, 0) == SQLITE_NULL)
+          continue; // the run, without interrupts
+        Row& row = rows.emplace_back();
+        row.interrupt.id = column_text(select_interrupts_, 0);
+        row.interrupt.node = column_text(select_interrupts_, 1);
+        if (sqlite3_column_type(select_interrupts_, 2) != SQLITE_NULL)
+          row.interrupt.item = static_cast<std::size_t>(count_of(select_interrupts_, 2));
+        const std::span<const std::uint8_t> question = column_blob(select_interrupts_, 3);
+        row.question.assign(question.begin(), question.end());
+        row.status = column_text(select_interrupts_, 4);
+        const std::span<const std::uint8_t> answer = column_blob(select_interrupts_, 5);
+        row.answer.assign(answer.begin(), answer.end());
+      }
+      if (rc != SQLITE_DONE)
+        return conn_->error("load_interrupts", rc);
+    }
+    std::vector<Interrupt> interrupts;
+    interrupts.reserve(rows.size());
+    for (Row& row : rows) {
+      const std::string of = " of interrupt '" + row.interrupt.id + "'";
+      const std::optional<InterruptStatus> status = interrupt_status_named(row.status);
+      if (!status)
+        return undecodable(run_id, "the status" + of,
+                           Error{Errc::bad_input, "unknown status '" + row.status + "'"});
+      row.interrupt.status = *status;
+      Result<Value> question = from_msgpack(row.question);
+      if (!question)
+        return undecodable(run_id, "the question" + of, question.error());
+      row.interrupt.question = std::move(*question);
+      Result<Value> answer = from_msgpack(row.answer);
+      if (!answer)
+        return undecodable(run_id, "the answer" + of, answer.error());
+      row.interrupt.answer = std::move(*answer);
+      interrupts.push_back(std::move(row.interrupt));
+    }
+    return interrupts;
+  }
+
   Result<void> end_run(std::string_view run_id, RunStatus status, std::string_view error) override {
     if (status == RunStatus::running)
       return Error{Errc::bad_input, conn_->path() + ": end_run: 'running' is no end"};
@@ -497,6 +671,7 @@ private:
     record.error = column_text(stmt, 9);
     record.created = from_ms(sqlite3_column_int64(stmt, 10));
     record.updated = from_ms(sqlite3_column_int64(stmt, 11));
+    record.pending_interrupts = count_of(stmt, 12);
     return record;
   }
 
@@ -504,7 +679,8 @@ private:
   Result<std::size_t> delete_each(const std::vector<std::string>& run_ids, std::string_view what) {
     std::size_t deleted = 0;
     for (const std::string& run_id : run_ids) {
-      for (sqlite3_stmt* stmt : {delete_items_, delete_initial_, delete_state_, delete_run_}) {
+      for (sqlite3_stmt* stmt :
+           {delete_items_, delete_interrupts_, delete_initial_, delete_state_, delete_run_}) {
         Reset reset(stmt);
         if (int rc = bind_text(stmt, 1, run_id); rc != SQLITE_OK)
           return conn_->error(what, rc);
@@ -529,10 +705,15 @@ private:
   sqlite3_stmt* update_item_ = nullptr;
   sqlite3_stmt* add_counts_ = nullptr;
   sqlite3_stmt* select_items_ = nullptr;
+  sqlite3_stmt* upsert_interrupt_ = nullptr;
+  sqlite3_stmt* answer_interrupt_ = nullptr;
+  sqlite3_stmt* interrupt_status_ = nullptr;
+  sqlite3_stmt* select_interrupts_ = nullptr;
   sqlite3_stmt* end_run_ = nullptr;
   sqlite3_stmt* list_runs_ = nullptr;
   sqlite3_stmt* ended_before_ = nullptr;
   sqlite3_stmt* delete_items_ = nullptr;
+  sqlite3_stmt* delete_interrupts_ = nullptr;
   sqlite3_stmt* delete_initial_ = nullptr;
   sqlite3_stmt* delete_state_ = nullptr;
   sqlite3_stmt* delete_run_ = nullptr;
@@ -545,13 +726,13 @@ private:
 Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
   OpenOptions options;
   options.on_corruption = OnCorruption::fail;
-  // Whether the file already holds a store, as the check on opening found.
-  bool exists = false;
-  options.inspect = [&path, &exists](sqlite3* db) -> Result<void> {
+  // What the file holds, as the check on opening found.
+  detail::StoreFile found = detail::StoreFile::empty;
+  options.inspect = [&path, &found](sqlite3* db) -> Result<void> {
     auto ours = detail::identify_checkpoint_store(db, path);
     if (!ours)
       return ours.error();
-    exists = *ours;
+    found = *ours;
     return {};
   };
   Result<std::unique_ptr<Connection>> opened = Connection::open(path, options);
@@ -559,9 +740,9 @@ Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
     return opened.error();
   Connection& conn = **opened;
 
-  // A store that exists is opened without the write lock: `actorflow runs list` must not wait
-  // behind a run that is writing.
-  if (!exists) {
+  // A current store is opened without the write lock: `actorflow runs list` must not wait
+  // behind a run that is writing. A new or older one takes it once, to create or upgrade.
+  if (found != detail::StoreFile::current) {
     if (Result<void> created = detail::create_checkpoint_tables(conn, path); !created)
       return created.error();
   }

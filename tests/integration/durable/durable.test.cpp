@@ -224,6 +224,16 @@ public:
   Result<std::unordered_map<std::string, ItemOutcome>> load_items(std::string_view id) override {
     return inner_->load_items(id);
   }
+  Result<void> save_interrupt(std::string_view id, const Interrupt& interrupt) override {
+    return inner_->save_interrupt(id, interrupt);
+  }
+  Result<void> answer_interrupt(std::string_view id, std::string_view interrupt,
+                                const Value& answer) override {
+    return inner_->answer_interrupt(id, interrupt, answer);
+  }
+  Result<std::vector<Interrupt>> load_interrupts(std::string_view id) override {
+    return inner_->load_interrupts(id);
+  }
   Result<void> end_run(std::string_view id, RunStatus status, std::string_view error) override {
     return inner_->end_run(id, status, error);
   }

@@ -3,8 +3,10 @@
 /// awaiters call it; the runtime's actors implement it. Not for users.
 
 #include <actorflow/actor_ref.hpp>
+#include <actorflow/interrupt.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/result.hpp>
+#include <actorflow/run_events.hpp>
 #include <actorflow/run_result.hpp>
 #include <actorflow/state.hpp>
 #include <actorflow/value.hpp>
@@ -70,6 +72,17 @@ public:
   [[nodiscard]] virtual const ModelRegistry& models() const = 0;
   /// A model call of this exec used `tokens` (counted into the item's outcome).
   virtual void add_used_tokens(std::uint64_t tokens) = 0;
+  /// Raises an interrupt with `question` (see actorflow/interrupt.hpp); `done` gets the answer
+  /// or the error once, from any thread (a `done` after the attempt was abandoned is dropped).
+  virtual void raise_interrupt(Value question, const InterruptOptions& options,
+                               std::function<void(Result<Value>)> done) = 0;
+  /// Whether the run streams events of `mode` (tokens, tools).
+  [[nodiscard]] virtual bool streams(StreamMode mode) const = 0;
+  /// Queues an event labelled with this exec's node path and item.
+  virtual void emit(RunEvent::Body body) = 0;
+  /// Where this exec's model text goes as it arrives (thread-safe, usable after the exec is
+  /// gone); empty when the run does not stream tokens.
+  [[nodiscard]] virtual std::function<void(std::string_view)> token_sink() = 0;
 
 protected:
   ~ExecHost() = default;

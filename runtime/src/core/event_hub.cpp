@@ -1,0 +1,176 @@
+#include "core/event_hub.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace actorflow::detail {
+
+namespace {
+
+std::string source_key(std::string_view node, std::optional<std::size_t> item) {
+  std::string key(node);
+  key += '\x1f';
+  if (item)
+    key += std::to_string(*item);
+  return key;
+}
+
+} // namespace
+
+EventHub::EventHub(StreamMode modes, Callback callback, Clock now)
+    : modes_(modes), callback_(std::move(callback)), now_(std::move(now)), origin_(now_()) {}
+
+std::chrono::nanoseconds EventHub::since_start() const { return now_() - origin_; }
+
+void EventHub::emit(std::string node, std::optional<std::size_t> item, RunEvent::Body body) {
+  RunEvent event{0, std::move(node), item, since_start(), std::move(body)};
+  if (callback_) {
+    {
+      std::lock_guard lock{mutex_};
+      if (finished_)
+        return;
+      event.seq = next_seq_++;
+      ++stats_.queued;
+    }
+    callback_(event);
+    return;
+  }
+  std::unique_lock lock{mutex_};
+  if (finished_)
+    return;
+  if (!last_token_.empty()) // a later token of this source must not merge across this event
+    last_token_.erase(source_key(event.node, event.item));
+  auto waiter = push(std::move(event));
+  wake(lock, std::move(waiter));
+}
+
+void EventHub::token(std::string_view node, std::optional<std::size_t> item,
+                     std::string_view text) {
+  if (callback_)
+    return emit(std::string(node), item, TokenPiece{std::string(text)});
+  auto key = source_key(node, item);
+  std::unique_lock lock{mutex_};
+  if (finished_)
+    return;
+  if (auto it = last_token_.find(key); it != last_token_.end() && !queue_.empty()) {
+    const auto front = queue_.front().seq;
+    if (it->second >= front && it->second - front < queue_.size()) {
+      auto& queued = queue_[it->second - front];
+      std::get<TokenPiece>(queued.body).text += text;
+      ++stats_.merged;
+      return;
+    }
+  }
+  RunEvent event{0, std::string(node), item, since_start(), TokenPiece{std::string(text)}};
+  auto waiter = push(std::move(event));
+  last_token_[std::move(key)] = queue_.back().seq;
+  wake(lock, std::move(waiter));
+}
+
+void EventHub::finish(RunFinished finished) {
+  RunEvent event{0, {}, std::nullopt, since_start(), std::move(finished)};
+  if (callback_) {
+    {
+      std::lock_guard lock{mutex_};
+      if (finished_)
+        return;
+      finished_ = true;
+      event.seq = next_seq_++;
+      ++stats_.queued;
+    }
+    callback_(event);
+    return;
+  }
+  std::unique_lock lock{mutex_};
+  if (finished_)
+    return;
+  auto waiter = push(std::move(event));
+  finished_ = true;
+  wake(lock, std::move(waiter));
+}
+
+std::optional<EventHub::Waiter> EventHub::push(RunEvent event) {
+  event.seq = next_seq_++;
+  queue_.push_back(std::move(event));
+  ++stats_.queued;
+  stats_.max_buffered = std::max<std::uint64_t>(stats_.max_buffered, queue_.size() + local_.size());
+  return std::exchange(async_waiter_, std::nullopt);
+}
+
+void EventHub::wake(std::unique_lock<std::mutex>& lock, std::optional<Waiter> waiter) {
+  const bool notify = blocked_readers_ > 0;
+  lock.unlock();
+  if (notify)
+    readable_.notify_all();
+  if (waiter)
+    waiter->post([h = waiter->handle] { h.resume(); });
+}
+
+std::optional<RunEvent> EventHub::take() {
+  if (local_.empty()) {
+    if (queue_.empty()) { // finished and everything read
+      finish_read_ = true;
+      return std::nullopt;
+    }
+    local_.swap(queue_);
+    last_token_.clear(); // what a reader holds is no longer merged into
+  }
+  auto event = std::move(local_.front());
+  local_.pop_front();
+  if (std::holds_alternative<RunFinished>(event.body))
+    finish_read_ = true;
+  return event;
+}
+
+std::optional<RunEvent> EventHub::next(std::optional<std::chrono::milliseconds> timeout) {
+  if (callback_)
+    return std::nullopt;
+  std::unique_lock lock{mutex_};
+  if (finish_read_)
+    return std::nullopt;
+  if (!readable()) {
+    ++blocked_readers_;
+    if (timeout)
+      readable_.wait_for(lock, *timeout, [&] { return readable(); });
+    else
+      readable_.wait(lock, [&] { return readable(); });
+    --blocked_readers_;
+    if (!readable())
+      return std::nullopt;
+  }
+  return take();
+}
+
+std::optional<RunEvent> EventHub::try_next() {
+  if (callback_)
+    return std::nullopt;
+  std::lock_guard lock{mutex_};
+  if (finish_read_ || !readable())
+    return std::nullopt;
+  return take();
+}
+
+bool EventHub::ended() const {
+  if (callback_)
+    return true;
+  std::lock_guard lock{mutex_};
+  return finish_read_;
+}
+
+EventStreamStats EventHub::stats() const {
+  std::lock_guard lock{mutex_};
+  auto stats = stats_;
+  stats.buffered = queue_.size() + local_.size();
+  return stats;
+}
+
+bool EventHub::wait_async(std::coroutine_handle<> h,
+                          std::function<void(std::function<void()>)> post) {
+  std::lock_guard lock{mutex_};
+  if (callback_ || finish_read_ || readable())
+    return false;
+  async_waiter_ = Waiter{h, std::move(post)};
+  return true;
+}
+
+} // namespace actorflow::detail

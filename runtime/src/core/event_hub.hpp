@@ -1,0 +1,99 @@
+#pragma once
+// Where a run's events go: the host's callback, or a queue that the run's EventStreams read.
+// Written from any runtime thread (actors, provider I/O threads), read from host threads.
+// See actorflow/run_events.hpp for what a reader is promised.
+
+#include <actorflow/run_events.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace actorflow::detail {
+
+class EventHub {
+public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  using Callback = std::function<void(const RunEvent&)>;
+
+  /// `modes`: what the run streams besides interrupts and its end. With `callback`, every
+  /// event goes to it (on the producing thread) and nothing is queued. `now`: the runtime's
+  /// clock (events are stamped from its value at construction).
+  EventHub(StreamMode modes, Callback callback, Clock now);
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
+
+  [[nodiscard]] bool wants(StreamMode mode) const noexcept { return has(modes_, mode); }
+  [[nodiscard]] StreamMode modes() const noexcept { return modes_; }
+
+  /// Queues (or calls back with) one event of node `node`, item `item`. Ignored once the
+  /// run has finished.
+  void emit(std::string node, std::optional<std::size_t> item, RunEvent::Body body);
+  /// A piece of model text: appended to its source's latest queued event when that is an
+  /// unread token event, else queued as a new one.
+  void token(std::string_view node, std::optional<std::size_t> item, std::string_view text);
+  /// The run's last event; nothing is queued after it.
+  void finish(RunFinished finished);
+
+  // -- the reading side (EventStream) ----------------------------------------------------
+
+  /// `timeout` none: waits as long as needed.
+  [[nodiscard]] std::optional<RunEvent> next(std::optional<std::chrono::milliseconds> timeout);
+  [[nodiscard]] std::optional<RunEvent> try_next();
+  [[nodiscard]] bool ended() const;
+  [[nodiscard]] EventStreamStats stats() const;
+  /// Registers a coroutine to resume (through `post`) when an event is queued or the stream
+  /// ends; false when one is readable already (then it does not wait).
+  [[nodiscard]] bool wait_async(std::coroutine_handle<> h,
+                                std::function<void(std::function<void()>)> post);
+
+private:
+  struct Waiter {
+    std::coroutine_handle<> handle;
+    std::function<void(std::function<void()>)> post;
+  };
+
+  // Queues `event` (the lock held); returns a coroutine waiter to wake after unlocking.
+  std::optional<Waiter> push(RunEvent event);
+  void wake(std::unique_lock<std::mutex>& lock, std::optional<Waiter> waiter);
+  // Whether a reader can take something now (the lock held).
+  [[nodiscard]] bool readable() const {
+    return !local_.empty() || !queue_.empty() || done_reading();
+  }
+  [[nodiscard]] bool done_reading() const { return finished_ && queue_.empty() && local_.empty(); }
+  // Takes the next event for a reader (readable() true, the lock held).
+  std::optional<RunEvent> take();
+  [[nodiscard]] std::chrono::nanoseconds since_start() const;
+
+  const StreamMode modes_;
+  const Callback callback_;
+  const Clock now_;
+  const std::chrono::steady_clock::time_point origin_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable readable_;
+  std::size_t blocked_readers_ = 0; // waiting on readable_: a push notifies only then
+  std::optional<Waiter> async_waiter_;
+  std::uint64_t next_seq_ = 1;
+  bool finished_ = false;
+  bool finish_read_ = false;
+  // Unread events: queue_ holds what producers may still merge into; a reader moves all of it
+  // to local_ at once and then reads local_ without disturbing the producers.
+  std::deque<RunEvent> queue_;
+  std::deque<RunEvent> local_;
+  // Per token source ("node\x1fitem"): the seq of its latest queued event, when that is a
+  // token event still in queue_. Entries for other events are erased; all go when queue_
+  // is taken by a reader.
+  std::unordered_map<std::string, std::uint64_t> last_token_;
+  EventStreamStats stats_;
+};
+
+} // namespace actorflow::detail
