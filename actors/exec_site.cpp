@@ -254,7 +254,7 @@ std::optional<std::size_t> ExecSite::event_item() const {
 std::string ExecSite::attempt_place() const {
   auto place = spec_->scope.place;
   if (ctx_ && ctx_->item_index())
-    place += "[" + std::to_string(*ctx_->item_index()) + "]";
+    place.append("[").append(std::to_string(*ctx_->item_index())).append("]");
   return place;
 }
 
@@ -274,8 +274,8 @@ void ExecSite::raise_interrupt(Value question, const InterruptOptions& options,
     return;
   }
   Interrupt raised;
-  raised.id =
-      checkpoint_item_key(attempt_place(), "interrupt#" + std::to_string(interrupts_++), question);
+  raised.id = checkpoint_item_key(
+      attempt_place(), std::string("interrupt#").append(std::to_string(interrupts_++)), question);
   raised.node = spec_->path;
   raised.item = event_item();
   raised.question = std::move(question);

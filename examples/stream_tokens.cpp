@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   Runtime runtime{std::move(config)};
   Array documents;
   for (std::size_t i = 0; i < count; ++i)
-    documents.emplace_back("notes on " + std::string(topics[i % std::size(topics)]) + " (part " +
+    documents.emplace_back(std::string("notes on ") + topics[i % std::size(topics)] + " (part " +
                            std::to_string(i / std::size(topics) + 1) + ")");
   auto run = runtime.run(flow, State{}.with("documents", Value(std::move(documents))),
                          {.stream = StreamMode::tokens | StreamMode::items});

@@ -100,7 +100,9 @@ struct RuntimeImpl {
     {
       std::lock_guard lock{mutex};
       live.erase(run.id);
-      named.erase(run.name);
+      // Only its own entry: a durable id may look like another run's number.
+      if (auto it = named.find(run.name); it != named.end() && it->second.lock().get() == &run)
+        named.erase(it);
     }
     env->controllers->run_ended(run.id); // its budgets go
   }
@@ -257,10 +259,11 @@ namespace {
 // A handle whose run ended before any actor ran: it failed to start, or (resumed) it had
 // finished already.
 // Completes a run that never started: its stream still ends with RunFinished.
-void complete_unstarted(detail::RuntimeImpl& impl, detail::RunState& run,
-                        Result<RunResult> outcome) {
-  run.name = std::to_string(run.id);
-  run.events = std::make_shared<detail::EventHub>(StreamMode::none, nullptr, impl.now);
+void complete_unstarted(detail::RuntimeImpl& impl, detail::RunState& run, Result<RunResult> outcome,
+                        std::function<void(const RunEvent&)> on_event = nullptr) {
+  if (run.name.empty())
+    run.name = std::to_string(run.id);
+  run.events = std::make_shared<detail::EventHub>(StreamMode::none, std::move(on_event), impl.now);
   RunFinished finished;
   if (outcome.ok())
     finished.state = outcome->state;
@@ -270,11 +273,13 @@ void complete_unstarted(detail::RuntimeImpl& impl, detail::RunState& run,
   run.complete(std::move(outcome));
 }
 
-RunHandle ended_run(detail::RuntimeImpl& impl, Result<RunResult> outcome) {
+RunHandle ended_run(detail::RuntimeImpl& impl, Result<RunResult> outcome, const RunOptions& options,
+                    std::string name = {}) {
   std::unique_lock lock{impl.mutex};
   auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
   lock.unlock();
-  complete_unstarted(impl, *run, std::move(outcome));
+  run->name = std::move(name);
+  complete_unstarted(impl, *run, std::move(outcome), options.on_event);
   return RunHandle(run);
 }
 
@@ -306,11 +311,13 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
   if (!options.run_id.empty()) {
     auto& store = impl_->checkpoints;
     if (!store)
-      return ended_run(*impl_, Error{Errc::bad_input, "run '" + options.run_id +
-                                                          "': a run id needs a checkpoint store "
-                                                          "(RuntimeConfig::checkpoints)"});
+      return ended_run(*impl_,
+                       Error{Errc::bad_input, "run '" + options.run_id +
+                                                  "': a run id needs a checkpoint store "
+                                                  "(RuntimeConfig::checkpoints)"},
+                       options);
     if (auto begun = store->begin_run(options.run_id, flow.name(), initial); !begun)
-      return ended_run(*impl_, begun.error());
+      return ended_run(*impl_, begun.error(), options);
     checkpoint = std::make_shared<detail::RunCheckpoint>();
     checkpoint->store = store;
     checkpoint->run_id = options.run_id;
@@ -323,13 +330,14 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
   options.run_id.clear();
   auto& store = impl_->checkpoints;
   auto fail = [&](std::string why) {
-    return ended_run(*impl_, Error{Errc::bad_input, "resume '" + run_id + "': " + why});
+    return ended_run(*impl_, Error{Errc::bad_input, "resume '" + run_id + "': " + why}, options,
+                     run_id);
   };
   if (!store)
     return fail("no checkpoint store (RuntimeConfig::checkpoints)");
   auto loaded = store->load_run(run_id);
   if (!loaded)
-    return ended_run(*impl_, loaded.error());
+    return ended_run(*impl_, loaded.error(), options, run_id);
   if (loaded->record.flow != flow.name())
     return fail("it is a run of flow '" + loaded->record.flow + "', not of '" + flow.name() + "'");
   auto checkpoint = std::make_shared<detail::RunCheckpoint>();
@@ -342,9 +350,10 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
     if (step->next_node.empty()) { // it had finished: nothing runs again
       if (loaded->record.status != RunStatus::succeeded)
         if (auto ended = store->end_run(run_id, RunStatus::succeeded, ""); !ended)
-          return ended_run(*impl_, ended.error());
+          return ended_run(*impl_, ended.error(), options, run_id);
       return ended_run(*impl_,
-                       RunResult{std::move(state), {}, {}, {"resume: the run had finished"}});
+                       RunResult{std::move(state), {}, {}, {"resume: the run had finished"}},
+                       options, run_id);
     }
     const auto& vertices = detail::FlowAccess::graph(flow)->vertices;
     auto at = std::find_if(vertices.begin(), vertices.end(),
@@ -355,14 +364,14 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
   }
   auto items = store->load_items(run_id);
   if (!items)
-    return ended_run(*impl_, items.error());
+    return ended_run(*impl_, items.error(), options, run_id);
   checkpoint->committed = std::move(*items);
   auto interrupts = store->load_interrupts(run_id);
   if (!interrupts)
-    return ended_run(*impl_, interrupts.error());
+    return ended_run(*impl_, interrupts.error(), options, run_id);
   checkpoint->interrupts = std::move(*interrupts);
   if (auto reopened = store->reopen_run(run_id); !reopened)
-    return ended_run(*impl_, reopened.error());
+    return ended_run(*impl_, reopened.error(), options, run_id);
   checkpoint->items = std::make_unique<detail::ItemWriter>(store, run_id);
   return start(flow, std::move(state), std::move(options), std::move(checkpoint));
 }
@@ -378,7 +387,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
     Result<RunResult> outcome = std::move(error);
     if (checkpoint)
       end_durable_run(*checkpoint, outcome);
-    complete_unstarted(impl, *run, std::move(outcome));
+    complete_unstarted(impl, *run, std::move(outcome), options.on_event);
     return RunHandle(run);
   };
   if (impl.stopped)
@@ -427,7 +436,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
     const bool keep = hooks->checkpoint && owner->stopping();
     const bool waited = run->interrupts->close(keep) > 0;
     if (hooks->checkpoint)
-      end_durable_run(*hooks->checkpoint, outcome, keep && waited);
+      end_durable_run(*hooks->checkpoint, outcome, keep && waited && !outcome.ok());
     owner->forget(*run);
     if (outcome.ok())
       outcome->usage = run->meter->snapshot();

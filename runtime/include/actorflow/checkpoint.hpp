@@ -129,7 +129,8 @@ public:
   [[nodiscard]] virtual Result<std::unordered_map<std::string, ItemOutcome>>
   load_items(std::string_view run_id) = 0;
   /// Records an interrupt of the run as it is now (by `interrupt.id`: a new one is added, a
-  /// known one gets the new status and answer).
+  /// known one gets the new status and answer, unless it was answered or defaulted: an answer,
+  /// perhaps given by another process, is never overwritten).
   [[nodiscard]] virtual Result<void> save_interrupt(std::string_view run_id,
                                                     const Interrupt& interrupt) = 0;
   /// Answers a pending interrupt, atomically (two processes answering at once: one wins).

@@ -2,7 +2,7 @@
 /// Interrupts: a node stops to ask a person something and goes on with the answer.
 ///
 /// ```cpp
-/// auto answer = co_await ctx.interrupt(Value::object({{"approve", "delete 3 files?"}}));
+/// auto answer = co_await ctx.interrupt(Value("Delete 3 files?"));
 /// // host side, from the run's events or its handle:
 /// for (auto& pending : run.interrupts())
 ///   run.answer(pending.id, Value("yes"));

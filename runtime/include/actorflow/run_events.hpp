@@ -31,8 +31,15 @@
 /// item) still has an unread token event as its latest queued event is appended to it rather
 /// than queued anew, so tokens cost one queued event per source between two other events of
 /// that source, however many pieces arrive; other events are never dropped or merged. The
-/// queue is therefore bounded by the run's other events (a few per node and item), not by its
-/// model output or the reader's speed. `EventStream::stats` counts what was queued and merged.
+/// number of queued events is therefore bounded by the run's other events (a few per node and
+/// item), not by its model output or the reader's speed; the bytes of unread merged text are
+/// the model's output itself, kept until read. `EventStream::stats` counts what was queued
+/// and merged.
+///
+/// Not streamed: what batch items run on cluster nodes do inside (their ItemFinished is); and a
+/// turn's ToolReturned events come together once every call of that turn has ended.
+/// With `on_event`, the callback is never called again once RunFinished has been delivered
+/// (calls under way on other threads end first); an exception it throws is its own bug.
 
 #include <actorflow/interrupt.hpp>
 #include <actorflow/result.hpp>
@@ -112,6 +119,9 @@ struct ToolReturned {
 /// An interrupt was raised, or settled (answered, defaulted, expired, cancelled).
 struct InterruptEvent {
   Interrupt interrupt{};
+  /// The run's name (`RunHandle::name`): a callback can answer with
+  /// `Runtime::answer(run, interrupt.id, ...)` before `Runtime::run` has returned the handle.
+  std::string run{};
 };
 /// The run ended; always the last event of its stream.
 struct RunFinished {
@@ -142,9 +152,9 @@ struct EventStreamStats {
   std::uint64_t buffered = 0;     ///< queued and unread now
 };
 
-/// The pull side of a run's events (`RunHandle::events`). Copies read the same queue: each
-/// event goes to one reader. Safe to use from any thread; keep reading until `next` yields
-/// none (after `RunFinished`), or drop the stream.
+/// The pull side of a run's events (`RunHandle::events`). Copies read the same queue: read it
+/// from one reader at a time (one thread, or one coroutine), which may move between threads.
+/// Keep reading until `next` yields none (after `RunFinished`), or drop the stream.
 class EventStream {
 public:
   EventStream() = default; ///< no events: next() yields none at once

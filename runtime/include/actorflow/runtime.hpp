@@ -204,8 +204,9 @@ public:
   /// Answers interrupt `interrupt_id` of run `run_id` (a durable run's id, or a run's
   /// `RunHandle::name`). A run live in this Runtime goes on at once; a durable run that is not
   /// (its process exited while it waited) has the answer recorded in the store, for
-  /// `resume` to deliver. Errors (bad_input): no such run, no such interrupt, one that is not
-  /// pending.
+  /// `resume` to deliver. A run live in another process must be answered there: that process
+  /// does not watch the store. Errors (bad_input): no such run, no such interrupt, one that is
+  /// not pending.
   [[nodiscard]] Result<void> answer(const std::string& run_id, const std::string& interrupt_id,
                                     Value answer);
   /// The pending interrupts of run `run_id`: a live run's, else those recorded in the store.

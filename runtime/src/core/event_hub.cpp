@@ -24,17 +24,8 @@ std::chrono::nanoseconds EventHub::since_start() const { return now_() - origin_
 
 void EventHub::emit(std::string node, std::optional<std::size_t> item, RunEvent::Body body) {
   RunEvent event{0, std::move(node), item, since_start(), std::move(body)};
-  if (callback_) {
-    {
-      std::lock_guard lock{mutex_};
-      if (finished_)
-        return;
-      event.seq = next_seq_++;
-      ++stats_.queued;
-    }
-    callback_(event);
-    return;
-  }
+  if (callback_)
+    return call_back(std::move(event));
   std::unique_lock lock{mutex_};
   if (finished_)
     return;
@@ -47,7 +38,8 @@ void EventHub::emit(std::string node, std::optional<std::size_t> item, RunEvent:
 void EventHub::token(std::string_view node, std::optional<std::size_t> item,
                      std::string_view text) {
   if (callback_)
-    return emit(std::string(node), item, TokenPiece{std::string(text)});
+    return call_back(
+        RunEvent{0, std::string(node), item, since_start(), TokenPiece{std::string(text)}});
   auto key = source_key(node, item);
   std::unique_lock lock{mutex_};
   if (finished_)
@@ -71,10 +63,13 @@ void EventHub::finish(RunFinished finished) {
   RunEvent event{0, {}, std::nullopt, since_start(), std::move(finished)};
   if (callback_) {
     {
-      std::lock_guard lock{mutex_};
+      std::unique_lock lock{mutex_};
       if (finished_)
         return;
       finished_ = true;
+      // Callbacks under way on other threads (a late token, an answer's report) end first:
+      // RunFinished is the last call, and after it the host may tear down what they use.
+      callbacks_done_.wait(lock, [&] { return callbacks_in_flight_ == 0; });
       event.seq = next_seq_++;
       ++stats_.queued;
     }
@@ -89,6 +84,26 @@ void EventHub::finish(RunFinished finished) {
   wake(lock, std::move(waiter));
 }
 
+void EventHub::call_back(RunEvent event) {
+  {
+    std::lock_guard lock{mutex_};
+    if (finished_)
+      return;
+    event.seq = next_seq_++;
+    ++stats_.queued;
+    ++callbacks_in_flight_;
+  }
+  struct Done { // also when the callback throws
+    EventHub* hub;
+    ~Done() {
+      std::lock_guard lock{hub->mutex_};
+      if (--hub->callbacks_in_flight_ == 0 && hub->finished_)
+        hub->callbacks_done_.notify_all();
+    }
+  } done{this};
+  callback_(event);
+}
+
 std::optional<EventHub::Waiter> EventHub::push(RunEvent event) {
   event.seq = next_seq_++;
   queue_.push_back(std::move(event));
@@ -98,7 +113,10 @@ std::optional<EventHub::Waiter> EventHub::push(RunEvent event) {
 }
 
 void EventHub::wake(std::unique_lock<std::mutex>& lock, std::optional<Waiter> waiter) {
-  const bool notify = blocked_readers_ > 0;
+  // A blocked reader is woken by the first event after it emptied the queue, then once a
+  // batch has gathered (or the run ended): one wake-up per batch of events, not per event.
+  const auto queued = queue_.size();
+  const bool notify = blocked_readers_ > 0 && (queued == 1 || queued == wake_batch || finished_);
   lock.unlock();
   if (notify)
     readable_.notify_all();
@@ -128,16 +146,25 @@ std::optional<RunEvent> EventHub::next(std::optional<std::chrono::milliseconds> 
   std::unique_lock lock{mutex_};
   if (finish_read_)
     return std::nullopt;
-  if (!readable()) {
-    ++blocked_readers_;
-    if (timeout)
-      readable_.wait_for(lock, *timeout, [&] { return readable(); });
-    else
+  if (readable())
+    return take();
+  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::hours(1));
+  ++blocked_readers_;
+  while (!readable()) {
+    if (timeout) {
+      if (!readable_.wait_until(lock, deadline, [&] { return readable(); }))
+        break;
+    } else {
       readable_.wait(lock, [&] { return readable(); });
-    --blocked_readers_;
-    if (!readable())
-      return std::nullopt;
+    }
+    if (local_.empty() && !finished_ && queue_.size() < wake_batch)
+      // Woken by a first event: let a batch gather for a moment, so that a reader faster
+      // than the run is not woken (a system call on the producer's side) for every event.
+      readable_.wait_for(lock, linger, [&] { return finished_ || queue_.size() >= wake_batch; });
   }
+  --blocked_readers_;
+  if (!readable())
+    return std::nullopt; // timed out
   return take();
 }
 

@@ -61,6 +61,8 @@ private:
     std::function<void(std::function<void()>)> post;
   };
 
+  // Hands `event` to the callback, counted as in flight meanwhile.
+  void call_back(RunEvent event);
   // Queues `event` (the lock held); returns a coroutine waiter to wake after unlocking.
   std::optional<Waiter> push(RunEvent event);
   void wake(std::unique_lock<std::mutex>& lock, std::optional<Waiter> waiter);
@@ -73,6 +75,11 @@ private:
   std::optional<RunEvent> take();
   [[nodiscard]] std::chrono::nanoseconds since_start() const;
 
+  // A blocked reader is woken by the first event, then by the `wake_batch`th; after the first
+  // it waits up to `linger` for the batch (a delay no person sees).
+  static constexpr std::size_t wake_batch = 256;
+  static constexpr std::chrono::microseconds linger{500};
+
   const StreamMode modes_;
   const Callback callback_;
   const Clock now_;
@@ -81,6 +88,8 @@ private:
   mutable std::mutex mutex_;
   std::condition_variable readable_;
   std::size_t blocked_readers_ = 0; // waiting on readable_: a push notifies only then
+  std::size_t callbacks_in_flight_ = 0;
+  std::condition_variable callbacks_done_; // finish() waits for callbacks_in_flight_ == 0
   std::optional<Waiter> async_waiter_;
   std::uint64_t next_seq_ = 1;
   bool finished_ = false;

@@ -38,7 +38,9 @@ std::string batch_note(const Vertex& vertex) {
   try {
     auto node = vertex.factory();
     if (const auto* batch = dynamic_cast<const ParallelBatchNode*>(node.get()))
-      return "[batch, window " + std::to_string(batch->batch_options().max_concurrency) + "]";
+      return std::string("[batch, window ")
+          .append(std::to_string(batch->batch_options().max_concurrency))
+          .append("]"); // append: GCC 12 warns (-Wrestrict) on "literal" + std::string&&
   } catch (...) {
     // A factory that cannot make a node outside a run still deserves its box: drawn plain.
   }
@@ -52,7 +54,7 @@ std::vector<Shape> lay_out(const FlowGraph& graph, std::size_t& next_id) {
   for (const auto& vertex : graph.vertices) {
     Shape shape;
     shape.vertex = &vertex;
-    shape.id = "n" + std::to_string(next_id++);
+    shape.id = std::string("n").append(std::to_string(next_id++));
     switch (vertex.kind) {
       case Vertex::Kind::factory:
         shape.note = batch_note(vertex);

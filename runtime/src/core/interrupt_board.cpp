@@ -52,11 +52,25 @@ void InterruptBoard::report(Interrupt interrupt) {
     return;
   auto node = interrupt.node;
   auto item = interrupt.item;
-  events_->emit(std::move(node), item, InterruptEvent{std::move(interrupt)});
+  events_->emit(std::move(node), item, InterruptEvent{std::move(interrupt), run_name_});
+}
+
+std::optional<Value> InterruptBoard::stored_answer(const std::string& id) const {
+  auto recorded = store_->load_interrupts(run_id_);
+  if (!recorded)
+    return std::nullopt;
+  for (auto& interrupt : *recorded)
+    if (interrupt.id == id && (interrupt.status == InterruptStatus::answered ||
+                               interrupt.status == InterruptStatus::defaulted))
+      return std::move(interrupt.answer);
+  return std::nullopt;
 }
 
 std::optional<Result<Value>> InterruptBoard::raise(Interrupt raised, Deliver deliver) {
   std::unique_lock lock{mutex_};
+  if (closed_)
+    return Result<Value>(
+        Error{Errc::cancelled, "interrupt at node '" + raised.node + "': its run has ended"});
   auto it = entries_.find(raised.id);
   if (it != entries_.end()) {
     auto& entry = it->second;
@@ -81,6 +95,15 @@ std::optional<Result<Value>> InterruptBoard::raise(Interrupt raised, Deliver del
     if (entry.raised)
       return std::nullopt; // raised again (a retry): it waits for the same answer
     entry.raised = true;
+    // Recorded by an earlier run: it may have been answered in the store since this run
+    // loaded it (another process, or Runtime::answer while the resume started).
+    if (store_)
+      if (auto answer = stored_answer(known.id)) {
+        known.status = InterruptStatus::answered;
+        known.answer = *answer;
+        entry.deliver = nullptr;
+        return Result<Value>(std::move(*answer));
+      }
   } else {
     raised.status = InterruptStatus::pending;
     auto id = raised.id;
@@ -153,14 +176,16 @@ void InterruptBoard::expire(std::string_view id, const InterruptOptions& options
 
 std::size_t InterruptBoard::close(bool keep_recorded) {
   std::vector<Interrupt> cancelled;
+  std::size_t kept = 0;
   {
     std::lock_guard lock{mutex_};
+    closed_ = true;
     for (auto& [id, entry] : entries_) {
       if (entry.interrupt.status != InterruptStatus::pending)
         continue;
-      entry.deliver = nullptr; // its actor has stopped
-      if (keep_recorded) {
-        cancelled.push_back(entry.interrupt);
+      entry.deliver = nullptr;              // its actor has stopped
+      if (keep_recorded || !entry.raised) { // a restored one this run never reached stays
+        ++kept;
         continue;
       }
       entry.interrupt.status = InterruptStatus::cancelled;
@@ -168,10 +193,10 @@ std::size_t InterruptBoard::close(bool keep_recorded) {
       cancelled.push_back(entry.interrupt);
     }
   }
-  const auto count = cancelled.size();
-  if (!keep_recorded)
-    for (auto& interrupt : cancelled)
-      report(std::move(interrupt));
+  const auto count = cancelled.size() + kept;
+  // Reported outside the lock: a host callback may call back into the board.
+  for (auto& interrupt : cancelled)
+    report(std::move(interrupt));
   return count;
 }
 

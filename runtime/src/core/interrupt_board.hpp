@@ -42,9 +42,10 @@ public:
   [[nodiscard]] Result<void> answer(std::string_view id, Value answer);
   /// Its timeout passed: it takes `default_answer`, or fails with timeout.
   void expire(std::string_view id, const InterruptOptions& options);
-  /// The run ended without them: every pending interrupt is cancelled (recorded as such
-  /// unless `keep_recorded`: a Runtime shutting down leaves them pending in the store, to be
-  /// answered and resumed later). Returns how many were pending.
+  /// The run ended without them: every pending interrupt it raised is cancelled (recorded as
+  /// such unless `keep_recorded`: a Runtime shutting down leaves them pending in the store, to
+  /// be answered and resumed later), and nothing more is raised. Returns how many were
+  /// pending.
   std::size_t close(bool keep_recorded);
 
   /// The interrupts waiting now, in the order raised.
@@ -58,6 +59,8 @@ private:
     std::uint64_t order = 0;
   };
 
+  // The answer the store holds for interrupt `id` of a durable run, if any.
+  [[nodiscard]] std::optional<Value> stored_answer(const std::string& id) const;
   // Records `interrupt` in the store of a durable run.
   [[nodiscard]] Result<void> record(const Interrupt& interrupt);
   void report(Interrupt interrupt);
@@ -70,6 +73,7 @@ private:
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   std::uint64_t next_order_ = 0;
+  bool closed_ = false; // the run has ended: nothing more is raised
 };
 
 } // namespace actorflow::detail

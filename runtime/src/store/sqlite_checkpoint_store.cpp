@@ -118,7 +118,10 @@ public:
           "created_ms, updated_ms) SELECT ?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM "
           "interrupts WHERE run_id = ?1), ?3, ?4, ?5, ?6, ?7, ?8, ?8 FROM runs WHERE id = ?1 "
           "ON CONFLICT (run_id, id) DO UPDATE SET status = excluded.status, "
-          "answer = excluded.answer, updated_ms = excluded.updated_ms"},
+          "answer = excluded.answer, updated_ms = excluded.updated_ms "
+          // An answer stays: given in the store by another process, it must not be lost to
+          // a replay that raises its interrupt again, or to a timeout or cancel elsewhere.
+          "WHERE interrupts.status NOT IN ('answered', 'defaulted')"},
          {&answer_interrupt_, "UPDATE interrupts SET status = 'answered', answer = ?3, "
                               "updated_ms = ?4 WHERE run_id = ?1 AND id = ?2 "
                               "AND status = 'pending'"},
@@ -406,7 +409,17 @@ public:
       rc = sqlite3_bind_int64(upsert_interrupt_, 8, now_ms());
     if (rc != SQLITE_OK)
       return conn_->error("save_interrupt", rc);
-    return run_on_run(upsert_interrupt_, run_id, "save_interrupt");
+    if (Result<void> ran = conn_->run(upsert_interrupt_, "save_interrupt"); !ran)
+      return ran;
+    if (conn_->changes() != 0)
+      return {};
+    // Nothing changed: no such run, or an answer that stays (see the statement).
+    auto known = run_known(run_id, "save_interrupt");
+    if (!known)
+      return known.error();
+    if (!*known)
+      return no_run(run_id);
+    return {};
   }
 
   Result<void> answer_interrupt(std::string_view run_id, std::string_view id,

@@ -263,6 +263,22 @@ TEST_CASE("a failed item commit fails the run, naming the checkpoint, and is rec
   CHECK(must(inner->load_run("d")).record.status == RunStatus::failed);
 }
 
+namespace {
+
+// Runs a child process to its end, each line of its stdout to `on_line`; it must exit with 0.
+template <class OnLine>
+void run_child(std::vector<std::string> args, OnLine on_line) {
+  auto child = must(Subprocess::start(std::move(args)));
+  while (auto line = child.read_line(120s))
+    on_line(*line);
+  int status = 0;
+  REQUIRE(child.wait_exit(30s, &status));
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+} // namespace
+
 #ifdef RESUMABLE_BATCH
 namespace {
 
@@ -287,14 +303,8 @@ std::map<std::int64_t, int> count_calls(const std::filesystem::path& calls) {
 
 // Runs a worker to its end; its last line (the final State as JSON).
 std::string run_worker(std::vector<std::string> args) {
-  auto worker = must(Subprocess::start(std::move(args)));
   std::string last;
-  while (auto line = worker.read_line(120s))
-    last = *line;
-  int status = 0;
-  REQUIRE(worker.wait_exit(30s, &status));
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  run_child(std::move(args), [&](const std::string& line) { last = line; });
   return last;
 }
 
@@ -363,5 +373,50 @@ TEST_CASE("kill -9 mid-batch, resume in a new process: every item once, committe
   const auto whole =
       run_worker(with({"--calls", (dir.path() / "calls-whole.log").string(), "--run-id", "whole"}));
   CHECK(resumed == whole);
+}
+#endif
+
+#ifdef RESUME_AFTER_APPROVAL
+namespace {
+
+// The lines "<key>: <value>" a run of the example printed, by key.
+std::map<std::string, std::string> example_run(std::vector<std::string> args) {
+  std::map<std::string, std::string> lines;
+  run_child(std::move(args), [&](const std::string& line) {
+    if (auto colon = line.find(": "); colon != std::string::npos)
+      lines[line.substr(0, colon)] = line.substr(colon + 2);
+  });
+  return lines;
+}
+
+} // namespace
+
+TEST_CASE("interrupts across processes: the first exits while two items wait, a second answers "
+          "in the store and resumes; each answer delivered once, committed items not run") {
+  TempDir dir;
+  const auto db = (dir.path() / "runs.db").string();
+  auto first = example_run({RESUME_AFTER_APPROVAL, "--db", db});
+  CHECK(first["items settled"] == "4");
+  CHECK(first["pending"] == "2");
+  auto store = must(open_checkpoint_store(db));
+  auto record = must(store->load_run("publish-1")).record;
+  CHECK(record.status == RunStatus::interrupted);
+  CHECK(record.pending_interrupts == 2);
+  CHECK(record.items_done == 4);
+
+  auto second = example_run({RESUME_AFTER_APPROVAL, "--db", db, "--answer", "yes"});
+  CHECK(second["answered"] == "2");
+  CHECK(second["items run again"] == "2 of 6"); // the four committed ones did not run
+  CHECK(second["asked again"] == "0");          // each interrupt got its recorded answer
+  record = must(store->load_run("publish-1")).record;
+  CHECK(record.status == RunStatus::succeeded);
+  CHECK(record.pending_interrupts == 0);
+  for (const auto& interrupt : must(store->load_interrupts("publish-1"))) {
+    CHECK(interrupt.status == InterruptStatus::answered);
+    CHECK(interrupt.answer == Value("yes"));
+  }
+  // A third process finds nothing left to answer, and the run finished.
+  auto third = example_run({RESUME_AFTER_APPROVAL, "--db", db, "--answer", "no"});
+  CHECK(third["answered"] == "0");
 }
 #endif

@@ -70,8 +70,9 @@ public:
   Summaries() : ParallelBatchNode(BatchOptions{.max_concurrency = 8}) {}
   Value prep(const State& state) override { return state.at("items"); }
   Task<Value> exec(Value item, Context& ctx) override {
-    auto result = co_await ctx.run(ask_flow(),
-                                   State{}.with("prompt", "item" + std::to_string(item.as_int())));
+    const Flow ask = ask_flow();
+    auto prompt = State{}.with("prompt", "item" + std::to_string(item.as_int()));
+    auto result = co_await ctx.run(ask, std::move(prompt));
     co_return result ? result->state.at("text") : Value("failed");
   }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
@@ -258,7 +259,9 @@ struct Loop {
 };
 
 Reader read_all(EventStream events, Loop& loop, std::vector<std::string>& kinds, bool& done) {
-  while (auto event = co_await events.next_async([&loop](auto job) { loop.post(job); }))
+  // Named before the co_await: GCC 12 destroys a closure temporary of a co_await twice.
+  const std::function<void(std::function<void()>)> post = [&loop](auto job) { loop.post(job); };
+  while (auto event = co_await events.next_async(post))
     kinds.emplace_back(kind_name(*event));
   done = true;
 }

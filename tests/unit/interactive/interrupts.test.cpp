@@ -169,8 +169,10 @@ TEST_CASE("3 of 20 batch items ask: the others finish meanwhile, answers in reve
   CHECK(execs->load() == 20);
 }
 
-TEST_CASE("parallel branches ask the same question: distinct interrupts, answered together") {
-  Runtime runtime{two_workers()};
+namespace {
+
+// Two parallel branches (sub-flows of one node's exec) that ask the same question.
+Flow fan_flow() {
   auto branch = must(FlowBuilder("branch").node("ask", asking(Value("go?"))).build());
   auto fan =
       lambda_node({.prep = nullptr,
@@ -187,8 +189,14 @@ TEST_CASE("parallel branches ask the same question: distinct interrupts, answere
                          state = state.with("answers", answers);
                          return std::string(default_action);
                        }});
-  auto flow = must(FlowBuilder("fan").node("fan", fan).build());
-  auto run = runtime.run(flow);
+  return must(FlowBuilder("fan").node("fan", fan).build());
+}
+
+} // namespace
+
+TEST_CASE("parallel branches ask the same question: distinct interrupts, answered together") {
+  Runtime runtime{two_workers()};
+  auto run = runtime.run(fan_flow());
   auto events = run.events();
   auto pending = await_pending(events, 2);
   CHECK(pending[0].id != pending[1].id);
@@ -353,4 +361,66 @@ TEST_CASE("durable: the Runtime exits while items wait; another answers in the s
   auto unknown = runtime.answer("review-2", "abc", Value(1));
   REQUIRE_FALSE(unknown.ok());
   CHECK(contains(unknown.error().message, "review-2"));
+}
+
+TEST_CASE("durable: interrupts of parallel branches do not fire again on resume, and each "
+          "answer reaches the branch it belongs to") {
+  // The branches' ids, and which answer lands where, from a run that is answered in place.
+  std::map<std::string, std::string> answer_of; // id -> answer
+  Value expected;
+  {
+    Runtime runtime{two_workers()};
+    auto run = runtime.run(fan_flow());
+    auto events = run.events();
+    auto pending = await_pending(events, 2);
+    answer_of[pending[0].id] = "A";
+    answer_of[pending[1].id] = "B";
+    for (const auto& [id, answer] : answer_of)
+      must(run.answer(id, Value(answer)));
+    expected = must(run.get()).state.at("answers");
+  }
+  TempDir dir;
+  const auto db = (dir.path() / "runs.db").string();
+  {
+    auto config = two_workers();
+    config.checkpoints = must(open_checkpoint_store(db));
+    Runtime runtime{std::move(config)};
+    auto run = runtime.run(fan_flow(), {}, {.run_id = "fan"});
+    auto events = run.events();
+    auto pending = await_pending(events, 2);
+    for (const auto& p : pending) // the same interrupts as in the run above
+      CHECK(answer_of.count(p.id) == 1);
+  } // exits while both wait
+  auto config = two_workers();
+  config.checkpoints = must(open_checkpoint_store(db));
+  Runtime runtime{std::move(config)};
+  for (auto it = answer_of.rbegin(); it != answer_of.rend(); ++it) // the other order
+    must(runtime.answer("fan", it->first, Value(it->second)));
+  Collected<RunEvent> seen;
+  auto resumed = runtime.resume(fan_flow(), "fan", {.on_event = seen.hook()});
+  CHECK(must(resumed.get()).state.at("answers") == expected);
+  for (const auto& event : seen.events())
+    CHECK_FALSE(std::holds_alternative<InterruptEvent>(event.body));
+}
+
+TEST_CASE("an on_event callback answers an interrupt as it is raised, from inside the callback") {
+  Runtime runtime{two_workers()};
+  auto flow = must(FlowBuilder("ask").node("confirm", asking(Value("auto?"))).build());
+  std::atomic<int> answered{0};
+  std::atomic<bool> finished_last{false};
+  std::atomic<bool> after_finish{false};
+  auto run = runtime.run(flow, {}, {.on_event = [&](const RunEvent& event) {
+                           after_finish = after_finish || finished_last;
+                           if (auto* e = std::get_if<InterruptEvent>(&event.body);
+                               e && e->interrupt.status == InterruptStatus::pending) {
+                             // Before run() has returned the handle: the run's name says where.
+                             CHECK(runtime.answer(e->run, e->interrupt.id, Value("done")).ok());
+                             ++answered;
+                           }
+                           finished_last = std::holds_alternative<RunFinished>(event.body);
+                         }});
+  CHECK(must(run.get()).state.at("answer") == Value("done"));
+  CHECK(answered == 1);
+  CHECK(finished_last);
+  CHECK_FALSE(after_finish);
 }

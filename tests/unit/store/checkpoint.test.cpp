@@ -562,14 +562,25 @@ TEST_CASE("interrupts round-trip, with an item and without, in the order first s
   CHECK(record_of(*store, "r").pending_interrupts == 2);
 
   SUBCASE("every status is stored and read back") {
-    for (InterruptStatus status :
-         {InterruptStatus::pending, InterruptStatus::answered, InterruptStatus::defaulted,
-          InterruptStatus::expired, InterruptStatus::cancelled}) {
+    for (InterruptStatus status : {InterruptStatus::expired, InterruptStatus::cancelled,
+                                   InterruptStatus::pending, InterruptStatus::defaulted}) {
       Interrupt interrupt = asked("q-a", "confirm", std::nullopt, "delete 3 files?");
       interrupt.status = status;
       must(store->save_interrupt("r", interrupt));
       CHECK(must(store->load_interrupts("r"))[1].status == status);
     }
+    // An answer stays: once answered or defaulted, a later save (a replay raising it again,
+    // a cancel elsewhere) changes nothing.
+    for (InterruptStatus status :
+         {InterruptStatus::pending, InterruptStatus::cancelled, InterruptStatus::answered}) {
+      Interrupt interrupt = asked("q-a", "confirm", std::nullopt, "delete 3 files?");
+      interrupt.status = status;
+      must(store->save_interrupt("r", interrupt));
+      CHECK(must(store->load_interrupts("r"))[1].status == InterruptStatus::defaulted);
+    }
+    auto gone = store->save_interrupt("nope", asked("q-a", "confirm", std::nullopt, "?"));
+    REQUIRE_FALSE(gone.ok());
+    CHECK(contains(gone.error().message, "no run 'nope'"));
   }
   SUBCASE("an interrupted run is read back as interrupted") {
     must(store->end_run("r", RunStatus::interrupted, ""));
