@@ -21,6 +21,7 @@
 using namespace actorflow;
 using namespace actorflow::testing_support;
 using namespace std::chrono_literals;
+using actorflow::tools::Subprocess;
 
 namespace {
 
@@ -281,8 +282,6 @@ void run_child(std::vector<std::string> args, OnLine on_line) {
 
 #ifdef RESUMABLE_BATCH
 namespace {
-
-using tools::Subprocess;
 
 // Reads the worker's lines until `stop(line)` says so; false if its output ended first.
 template <class Stop>
