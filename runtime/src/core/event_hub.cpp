@@ -108,7 +108,8 @@ std::optional<EventHub::Waiter> EventHub::push(RunEvent event) {
   event.seq = next_seq_++;
   queue_.push_back(std::move(event));
   ++stats_.queued;
-  stats_.max_buffered = std::max<std::uint64_t>(stats_.max_buffered, queue_.size() + local_.size());
+  stats_.max_buffered = std::max<std::uint64_t>(
+      stats_.max_buffered, queue_.size() + local_unread_.load(std::memory_order_relaxed));
   return std::exchange(async_waiter_, std::nullopt);
 }
 
@@ -124,77 +125,99 @@ void EventHub::wake(std::unique_lock<std::mutex>& lock, std::optional<Waiter> wa
     waiter->post([h = waiter->handle] { h.resume(); });
 }
 
-std::optional<RunEvent> EventHub::take() {
-  if (local_.empty()) {
-    if (queue_.empty()) { // finished and everything read
-      finish_read_ = true;
-      return std::nullopt;
-    }
-    local_.swap(queue_);
-    last_token_.clear(); // what a reader holds is no longer merged into
-  }
-  auto event = std::move(local_.front());
-  local_.pop_front();
+std::optional<RunEvent> EventHub::take_local() {
+  auto event = std::move(local_[local_next_++]);
+  local_unread_.store(local_.size() - local_next_, std::memory_order_relaxed);
   if (std::holds_alternative<RunFinished>(event.body))
-    finish_read_ = true;
+    finish_read_.store(true, std::memory_order_release);
   return event;
+}
+
+bool EventHub::refill() {
+  if (queue_.empty())
+    return false;
+  local_.clear();
+  local_next_ = 0;
+  local_.swap(queue_);
+  last_token_.clear(); // what a reader holds is no longer merged into
+  local_unread_.store(local_.size(), std::memory_order_relaxed);
+  return true;
 }
 
 std::optional<RunEvent> EventHub::next(std::optional<std::chrono::milliseconds> timeout) {
   if (callback_)
     return std::nullopt;
-  std::unique_lock lock{mutex_};
-  if (finish_read_)
+  std::lock_guard reader{reader_mutex_};
+  if (finish_read_.load(std::memory_order_acquire))
     return std::nullopt;
-  if (readable())
-    return take();
-  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::hours(1));
-  ++blocked_readers_;
-  while (!readable()) {
-    if (timeout) {
-      if (!readable_.wait_until(lock, deadline, [&] { return readable(); }))
-        break;
-    } else {
-      readable_.wait(lock, [&] { return readable(); });
+  if (local_next_ < local_.size())
+    return take_local(); // what the last refill took: no lock the producers use
+  std::unique_lock lock{mutex_};
+  auto ready = [&] { return !queue_.empty() || finished_; };
+  if (!ready()) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + timeout.value_or(std::chrono::hours(1));
+    ++blocked_readers_;
+    while (!ready()) {
+      if (timeout) {
+        if (!readable_.wait_until(lock, deadline, ready))
+          break;
+      } else {
+        readable_.wait(lock, ready);
+      }
+      if (!finished_ && queue_.size() < wake_batch)
+        // Woken by a first event: let a batch gather for a moment, so that a reader faster
+        // than the run is not woken (a system call on the producer's side) for every event.
+        readable_.wait_for(lock, linger, [&] { return finished_ || queue_.size() >= wake_batch; });
     }
-    if (local_.empty() && !finished_ && queue_.size() < wake_batch)
-      // Woken by a first event: let a batch gather for a moment, so that a reader faster
-      // than the run is not woken (a system call on the producer's side) for every event.
-      readable_.wait_for(lock, linger, [&] { return finished_ || queue_.size() >= wake_batch; });
+    --blocked_readers_;
+    if (!ready())
+      return std::nullopt; // timed out
   }
-  --blocked_readers_;
-  if (!readable())
-    return std::nullopt; // timed out
-  return take();
+  if (!refill()) { // finished, and everything read
+    finish_read_.store(true, std::memory_order_release);
+    return std::nullopt;
+  }
+  lock.unlock();
+  return take_local();
 }
 
 std::optional<RunEvent> EventHub::try_next() {
   if (callback_)
     return std::nullopt;
-  std::lock_guard lock{mutex_};
-  if (finish_read_ || !readable())
+  std::lock_guard reader{reader_mutex_};
+  if (finish_read_.load(std::memory_order_acquire))
     return std::nullopt;
-  return take();
+  if (local_next_ < local_.size())
+    return take_local();
+  std::unique_lock lock{mutex_};
+  if (!refill()) {
+    if (finished_)
+      finish_read_.store(true, std::memory_order_release);
+    return std::nullopt;
+  }
+  lock.unlock();
+  return take_local();
 }
 
-bool EventHub::ended() const {
-  if (callback_)
-    return true;
-  std::lock_guard lock{mutex_};
-  return finish_read_;
-}
+bool EventHub::ended() const { return callback_ || finish_read_.load(std::memory_order_acquire); }
 
 EventStreamStats EventHub::stats() const {
   std::lock_guard lock{mutex_};
   auto stats = stats_;
-  stats.buffered = queue_.size() + local_.size();
+  stats.buffered = queue_.size() + local_unread_.load(std::memory_order_relaxed);
   return stats;
 }
 
 bool EventHub::wait_async(std::coroutine_handle<> h,
                           std::function<void(std::function<void()>)> post) {
+  if (callback_)
+    return false;
+  std::lock_guard reader{reader_mutex_};
+  if (finish_read_.load(std::memory_order_acquire) || local_next_ < local_.size())
+    return false;
   std::lock_guard lock{mutex_};
-  if (callback_ || finish_read_ || readable())
+  if (!queue_.empty() || finished_)
     return false;
   async_waiter_ = Waiter{h, std::move(post)};
   return true;

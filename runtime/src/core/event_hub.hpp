@@ -5,17 +5,18 @@
 
 #include <actorflow/run_events.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <coroutine>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace actorflow::detail {
 
@@ -66,13 +67,10 @@ private:
   // Queues `event` (the lock held); returns a coroutine waiter to wake after unlocking.
   std::optional<Waiter> push(RunEvent event);
   void wake(std::unique_lock<std::mutex>& lock, std::optional<Waiter> waiter);
-  // Whether a reader can take something now (the lock held).
-  [[nodiscard]] bool readable() const {
-    return !local_.empty() || !queue_.empty() || done_reading();
-  }
-  [[nodiscard]] bool done_reading() const { return finished_ && queue_.empty() && local_.empty(); }
-  // Takes the next event for a reader (readable() true, the lock held).
-  std::optional<RunEvent> take();
+  // The reader's side (reader_mutex_ held): the next event of local_ (one is there), and
+  // taking all of queue_ into local_ (mutex_ held too; false when queue_ is empty).
+  std::optional<RunEvent> take_local();
+  bool refill();
   [[nodiscard]] std::chrono::nanoseconds since_start() const;
 
   // A blocked reader is woken by the first event, then by the `wake_batch`th; after the first
@@ -93,11 +91,17 @@ private:
   std::optional<Waiter> async_waiter_;
   std::uint64_t next_seq_ = 1;
   bool finished_ = false;
-  bool finish_read_ = false;
-  // Unread events: queue_ holds what producers may still merge into; a reader moves all of it
-  // to local_ at once and then reads local_ without disturbing the producers.
-  std::deque<RunEvent> queue_;
-  std::deque<RunEvent> local_;
+  std::atomic<bool> finish_read_{false}; // RunFinished taken by the reader
+  // Unread events: queue_ (guarded by mutex_) holds what producers may still merge into; the
+  // reader takes all of it at once into local_ (the two vectors swap, so both keep their
+  // capacity: no allocation per event once grown) and reads local_ from local_next_ on under
+  // reader_mutex_ alone, out of the producers' way. One reader at a time (reader_mutex_ is
+  // held while it waits); lock order: reader_mutex_, then mutex_.
+  std::vector<RunEvent> queue_;
+  std::mutex reader_mutex_;
+  std::vector<RunEvent> local_;              // guarded by reader_mutex_
+  std::size_t local_next_ = 0;               // guarded by reader_mutex_
+  std::atomic<std::size_t> local_unread_{0}; // local_'s unread count, for stats
   // Per token source ("node\x1fitem"): the seq of its latest queued event, when that is a
   // token event still in queue_. Entries for other events are erased; all go when queue_
   // is taken by a reader.
