@@ -59,9 +59,14 @@ int main(int argc, char** argv) {
       "local", make_local_provider({.stream_interval = std::chrono::milliseconds(interval_ms)}));
   Runtime runtime{std::move(config)};
   Array documents;
-  for (std::size_t i = 0; i < count; ++i)
-    documents.emplace_back(std::string("notes on ") + topics[i % std::size(topics)] + " (part " +
-                           std::to_string(i / std::size(topics) + 1) + ")");
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string topic = topics[i % std::size(topics)];
+    std::string text = "Notes on " + topic + ", part " + std::to_string(i / std::size(topics) + 1);
+    text.append(". The team wrote down what ").append(topic).append(" changed in the runtime");
+    text.append(". Every change to ").append(topic).append(" was measured against a baseline");
+    text.append(". The open questions about ").append(topic).append(" go to the next review.");
+    documents.emplace_back(std::move(text));
+  }
   auto run = runtime.run(flow, State{}.with("documents", Value(std::move(documents))),
                          {.stream = StreamMode::tokens | StreamMode::items});
 
