@@ -238,6 +238,7 @@ std::vector<ToolSpec> ToolBox::specs() const {
 Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, ToolBox tools,
                                               std::vector<ToolCall> calls) {
   std::vector<ChatMessage> out(calls.size());
+  std::vector<char> failed(calls.size(), 1); // each call's, as its tool message says it
   auto& host = detail::ContextAccess::host(ctx);
   const bool report = host.streams(StreamMode::tools);
   if (report)
@@ -271,16 +272,15 @@ Task<std::vector<ChatMessage>> run_tool_calls(Context& ctx, ToolBox tools,
       text = "Error: " + result.error().to_string();
     else if (const Value& outcome = result->state.at("outcome"); outcome.find("error"))
       text = "Error: " + outcome.at("error").as_string();
-    else
+    else {
       text = result_text(outcome.at("result"));
+      failed[i] = 0;
+    }
     out[i] = ChatMessage::tool_result(call.id, call.name, std::move(text));
   }
   if (report)
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      auto content = out[i].text();
-      const bool failed = content.starts_with("Error: ");
-      host.emit(ToolReturned{calls[i].id, calls[i].name, std::move(content), failed});
-    }
+    for (std::size_t i = 0; i < calls.size(); ++i)
+      host.emit(ToolReturned{calls[i].id, calls[i].name, out[i].text(), failed[i] != 0});
   co_return out;
 }
 

@@ -208,27 +208,28 @@ TEST_CASE("tool calls and their results are streamed") {
       ToolBox({make_tool("add", "Adds a and b.", object_schema({{"a", "number"}, {"b", "number"}}),
                          [](const Value& args) {
                            return Value(args.at("a").as_double() + args.at("b").as_double());
-                         })});
+                         }),
+               make_tool("boom", "Always fails.", object_schema({}), [](const Value&) -> Value {
+                 throw Failure(Error{Errc::server_error, "boom failed"});
+               })});
   auto flow = must(FlowBuilder("agent").node("agent", agent_node(options)).build());
   Collected<RunEvent> seen;
   must(runtime
-           .run(flow, State{}.with("prompt", "use add with a=2 and b=3"),
+           .run(flow, State{}.with("prompt", "use add with a=2 and b=3, then boom"),
                 {.stream = StreamMode::tools, .on_event = seen.hook()})
            .get());
   std::vector<std::string> kinds;
   for (const auto& event : seen.events()) {
     kinds.emplace_back(kind_name(event));
-    if (auto* called = std::get_if<ToolCalled>(&event.body)) {
-      CHECK(called->tool == "add");
+    if (std::holds_alternative<ToolCalled>(event.body))
       CHECK(event.node == "agent");
-    }
     if (auto* returned = std::get_if<ToolReturned>(&event.body)) {
-      CHECK(returned->tool == "add");
-      CHECK_FALSE(returned->failed);
-      CHECK(contains(returned->content, "5"));
+      CHECK(returned->failed == (returned->tool == "boom"));
+      CHECK(contains(returned->content, returned->tool == "boom" ? "boom failed" : "5"));
     }
   }
-  CHECK(kinds == std::vector<std::string>{"tool_called", "tool_returned", "run_finished"});
+  CHECK(kinds == std::vector<std::string>{"tool_called", "tool_called", "tool_returned",
+                                          "tool_returned", "run_finished"});
 }
 
 namespace {
