@@ -182,23 +182,7 @@ std::optional<RunEvent> EventHub::next(std::optional<std::chrono::milliseconds> 
   return take_local();
 }
 
-std::optional<RunEvent> EventHub::try_next() {
-  if (callback_)
-    return std::nullopt;
-  std::lock_guard reader{reader_mutex_};
-  if (finish_read_.load(std::memory_order_acquire))
-    return std::nullopt;
-  if (local_next_ < local_.size())
-    return take_local();
-  std::unique_lock lock{mutex_};
-  if (!refill()) {
-    if (finished_)
-      finish_read_.store(true, std::memory_order_release);
-    return std::nullopt;
-  }
-  lock.unlock();
-  return take_local();
-}
+std::optional<RunEvent> EventHub::try_next() { return next(std::chrono::milliseconds(0)); }
 
 bool EventHub::ended() const { return callback_ || finish_read_.load(std::memory_order_acquire); }
 
