@@ -6,8 +6,10 @@
 #include <actorflow/checkpoint.hpp>
 
 #include "core/outcome_codec.hpp"
+#include "store/checkpoint_rows.hpp"
 #include "store/checkpoint_schema.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_interrupts.hpp"
 
 #include <sqlite3.h>
 
@@ -41,32 +43,9 @@ namespace {
   "AND interrupts.status = 'pending')"
 constexpr int run_column_count = 13;
 
-std::int64_t to_ms(std::chrono::system_clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
-
-std::int64_t now_ms() { return to_ms(std::chrono::system_clock::now()); }
-
-std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
-  return std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
-}
-
-std::uint64_t count_of(sqlite3_stmt* stmt, int column) {
-  return static_cast<std::uint64_t>(std::max<sqlite3_int64>(0, sqlite3_column_int64(stmt, column)));
-}
-
 std::optional<RunStatus> run_status_named(std::string_view name) {
   for (RunStatus status : {RunStatus::running, RunStatus::succeeded, RunStatus::failed,
                            RunStatus::cancelled, RunStatus::interrupted})
-    if (to_string(status) == name)
-      return status;
-  return std::nullopt;
-}
-
-std::optional<InterruptStatus> interrupt_status_named(std::string_view name) {
-  for (InterruptStatus status :
-       {InterruptStatus::pending, InterruptStatus::answered, InterruptStatus::defaulted,
-        InterruptStatus::expired, InterruptStatus::cancelled})
     if (to_string(status) == name)
       return status;
   return std::nullopt;
@@ -82,9 +61,11 @@ public:
 
   Result<void> prepare() {
     std::lock_guard lock(conn_->mutex());
+    if (Result<void> prepared = interrupts_.prepare(); !prepared)
+      return prepared;
     return prepare_all(
         *conn_,
-        {{&run_exists_, "SELECT 1 FROM runs WHERE id = ?1"},
+        {{&run_exists_, run_exists_sql},
          {&insert_run_, "INSERT INTO runs (id, flow, status, created_ms, updated_ms) "
                         "VALUES (?1, ?2, 'running', ?3, ?3)"},
          {&insert_initial_,
@@ -111,29 +92,6 @@ public:
          // is no row.
          {&select_items_, "SELECT items.key, items.outcome FROM runs "
                           "LEFT JOIN items ON items.run_id = runs.id WHERE runs.id = ?1"},
-         // Inserting from `runs` adds nothing for an unknown run: no row changed means no run.
-         // A new interrupt takes the run's next seq; a known one keeps its seq and question.
-         {&upsert_interrupt_,
-          "INSERT INTO interrupts (run_id, id, seq, node, item, question, status, answer, "
-          "created_ms, updated_ms) SELECT ?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM "
-          "interrupts WHERE run_id = ?1), ?3, ?4, ?5, ?6, ?7, ?8, ?8 FROM runs WHERE id = ?1 "
-          "ON CONFLICT (run_id, id) DO UPDATE SET status = excluded.status, "
-          "answer = excluded.answer, updated_ms = excluded.updated_ms "
-          // An answer stays: given in the store by another process, it must not be lost to
-          // a replay that raises its interrupt again, or to a timeout or cancel elsewhere.
-          "WHERE interrupts.status NOT IN ('answered', 'defaulted')"},
-         {&answer_interrupt_, "UPDATE interrupts SET status = 'answered', answer = ?3, "
-                              "updated_ms = ?4 WHERE run_id = ?1 AND id = ?2 "
-                              "AND status = 'pending'"},
-         // No row: no run; a NULL status: no such interrupt.
-         {&interrupt_status_, "SELECT interrupts.status FROM runs LEFT JOIN interrupts "
-                              "ON interrupts.run_id = runs.id AND interrupts.id = ?2 "
-                              "WHERE runs.id = ?1"},
-         {&select_interrupts_,
-          "SELECT interrupts.id, interrupts.node, interrupts.item, interrupts.question, "
-          "interrupts.status, interrupts.answer FROM runs "
-          "LEFT JOIN interrupts ON interrupts.run_id = runs.id WHERE runs.id = ?1 "
-          "ORDER BY interrupts.seq"},
          {&end_run_, "UPDATE runs SET status = ?2, error = ?3, ended_ms = ?4, updated_ms = ?4 "
                      "WHERE id = ?1"},
          {&list_runs_,
@@ -276,7 +234,7 @@ public:
     Transaction tx(*conn_);
     if (Result<void> begun = tx.begin("commit_items"); !begun)
       return begun.error();
-    Result<bool> known = run_known(run_id, "commit_items");
+    Result<bool> known = run_known(*conn_, run_exists_, run_id, "commit_items");
     if (!known)
       return known.error();
     if (!*known)
@@ -384,155 +342,16 @@ public:
   }
 
   Result<void> save_interrupt(std::string_view run_id, const Interrupt& interrupt) override {
-    if (interrupt.id.empty())
-      return Error{Errc::bad_input, conn_->path() + ": save_interrupt: the interrupt id is empty"};
-    const std::vector<std::uint8_t> question = to_msgpack(interrupt.question);
-    const std::vector<std::uint8_t> answer = to_msgpack(interrupt.answer);
-    std::lock_guard lock(conn_->mutex());
-    Reset reset(upsert_interrupt_);
-    int rc = bind_text(upsert_interrupt_, 1, run_id);
-    if (rc == SQLITE_OK)
-      rc = bind_text(upsert_interrupt_, 2, interrupt.id);
-    if (rc == SQLITE_OK)
-      rc = bind_text(upsert_interrupt_, 3, interrupt.node);
-    if (rc == SQLITE_OK)
-      rc = interrupt.item ? sqlite3_bind_int64(upsert_interrupt_, 4,
-                                               static_cast<sqlite3_int64>(*interrupt.item))
-                          : sqlite3_bind_null(upsert_interrupt_, 4);
-    if (rc == SQLITE_OK)
-      rc = bind_blob(upsert_interrupt_, 5, question);
-    if (rc == SQLITE_OK)
-      rc = bind_text(upsert_interrupt_, 6, to_string(interrupt.status));
-    if (rc == SQLITE_OK)
-      rc = bind_blob(upsert_interrupt_, 7, answer);
-    if (rc == SQLITE_OK)
-      rc = sqlite3_bind_int64(upsert_interrupt_, 8, now_ms());
-    if (rc != SQLITE_OK)
-      return conn_->error("save_interrupt", rc);
-    if (Result<void> ran = conn_->run(upsert_interrupt_, "save_interrupt"); !ran)
-      return ran;
-    if (conn_->changes() != 0)
-      return {};
-    // Nothing changed: no such run, or an answer that stays (see the statement).
-    auto known = run_known(run_id, "save_interrupt");
-    if (!known)
-      return known.error();
-    if (!*known)
-      return no_run(run_id);
-    return {};
+    return interrupts_.save(run_id, interrupt);
   }
 
   Result<void> answer_interrupt(std::string_view run_id, std::string_view id,
                                 const Value& answer) override {
-    const std::vector<std::uint8_t> bytes = to_msgpack(answer);
-    std::lock_guard lock(conn_->mutex());
-    // The UPDATE alone decides who wins; the transaction keeps the reason for a loss (read
-    // next) consistent with it.
-    Transaction tx(*conn_);
-    if (Result<void> begun = tx.begin("answer_interrupt"); !begun)
-      return begun.error();
-    {
-      Reset reset(answer_interrupt_);
-      int rc = bind_text(answer_interrupt_, 1, run_id);
-      if (rc == SQLITE_OK)
-        rc = bind_text(answer_interrupt_, 2, id);
-      if (rc == SQLITE_OK)
-        rc = bind_blob(answer_interrupt_, 3, bytes);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(answer_interrupt_, 4, now_ms());
-      if (rc != SQLITE_OK)
-        return conn_->error("answer_interrupt", rc);
-      if (Result<void> ran = conn_->run(answer_interrupt_, "answer_interrupt"); !ran)
-        return ran;
-    }
-    if (conn_->changes() > 0)
-      return tx.commit("answer_interrupt");
-
-    Reset reset(interrupt_status_);
-    int rc = bind_text(interrupt_status_, 1, run_id);
-    if (rc == SQLITE_OK)
-      rc = bind_text(interrupt_status_, 2, id);
-    if (rc == SQLITE_OK)
-      rc = sqlite3_step(interrupt_status_);
-    if (rc == SQLITE_DONE)
-      return no_run(run_id);
-    if (rc != SQLITE_ROW)
-      return conn_->error("answer_interrupt", rc);
-    std::string message;
-    if (sqlite3_column_type(interrupt_status_, 0) == SQLITE_NULL) {
-      message = "no interrupt '";
-      message += id;
-      message += "' in run '";
-      message += run_id;
-      message += '\'';
-      return Error{Errc::bad_input, std::move(message)};
-    }
-    const std::string_view status = column_text(interrupt_status_, 0);
-    message = "interrupt '";
-    message += id;
-    message += "' of run '";
-    message += run_id;
-    message += "' is not pending: it ";
-    if (status == to_string(InterruptStatus::answered))
-      message += "was already ";
-    else if (status != to_string(InterruptStatus::expired))
-      message += "was ";
-    message += status;
-    return Error{Errc::bad_input, std::move(message)};
+    return interrupts_.answer(run_id, id, answer);
   }
 
   Result<std::vector<Interrupt>> load_interrupts(std::string_view run_id) override {
-    struct Row {
-      Interrupt interrupt;
-      std::string status;
-      std::vector<std::uint8_t> question, answer;
-    };
-    std::vector<Row> rows;
-    {
-      std::lock_guard lock(conn_->mutex());
-      Reset reset(select_interrupts_);
-      int rc = bind_text(select_interrupts_, 1, run_id);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_step(select_interrupts_);
-      if (rc == SQLITE_DONE)
-        return no_run(run_id);
-      for (; rc == SQLITE_ROW; rc = sqlite3_step(select_interrupts_)) {
-        if (sqlite3_column_type(select_interrupts_, 0) == SQLITE_NULL)
-          continue; // the run, without interrupts
-        Row& row = rows.emplace_back();
-        row.interrupt.id = column_text(select_interrupts_, 0);
-        row.interrupt.node = column_text(select_interrupts_, 1);
-        if (sqlite3_column_type(select_interrupts_, 2) != SQLITE_NULL)
-          row.interrupt.item = static_cast<std::size_t>(count_of(select_interrupts_, 2));
-        const std::span<const std::uint8_t> question = column_blob(select_interrupts_, 3);
-        row.question.assign(question.begin(), question.end());
-        row.status = column_text(select_interrupts_, 4);
-        const std::span<const std::uint8_t> answer = column_blob(select_interrupts_, 5);
-        row.answer.assign(answer.begin(), answer.end());
-      }
-      if (rc != SQLITE_DONE)
-        return conn_->error("load_interrupts", rc);
-    }
-    std::vector<Interrupt> interrupts;
-    interrupts.reserve(rows.size());
-    for (Row& row : rows) {
-      const std::string of = " of interrupt '" + row.interrupt.id + "'";
-      const std::optional<InterruptStatus> status = interrupt_status_named(row.status);
-      if (!status)
-        return undecodable(run_id, "the status" + of,
-                           Error{Errc::bad_input, "unknown status '" + row.status + "'"});
-      row.interrupt.status = *status;
-      Result<Value> question = from_msgpack(row.question);
-      if (!question)
-        return undecodable(run_id, "the question" + of, question.error());
-      row.interrupt.question = std::move(*question);
-      Result<Value> answer = from_msgpack(row.answer);
-      if (!answer)
-        return undecodable(run_id, "the answer" + of, answer.error());
-      row.interrupt.answer = std::move(*answer);
-      interrupts.push_back(std::move(row.interrupt));
-    }
-    return interrupts;
+    return interrupts_.load(run_id);
   }
 
   Result<void> end_run(std::string_view run_id, RunStatus status, std::string_view error) override {
@@ -609,23 +428,12 @@ private:
   // -- helpers; each expects the mutex held ---------------------------------------------------
 
   [[nodiscard]] Error no_run(std::string_view run_id) const {
-    std::string message = "no run '";
-    message += run_id;
-    message += "' in ";
-    message += conn_->path();
-    return Error{Errc::bad_input, std::move(message)};
+    return detail::sqlite::no_run(*conn_, run_id);
   }
 
   [[nodiscard]] Error undecodable(std::string_view run_id, std::string_view what,
                                   const Error& error) const {
-    std::string message = conn_->path();
-    message += ": run '";
-    message += run_id;
-    message += "': ";
-    message += what;
-    message += " does not decode: ";
-    message += error.message;
-    return Error{Errc::bad_input, std::move(message)};
+    return detail::sqlite::undecodable(*conn_, run_id, what, error);
   }
 
   // Runs an UPDATE of the run `run_id` (bound by the caller); no row changed means no run.
@@ -635,16 +443,6 @@ private:
     if (conn_->changes() == 0)
       return no_run(run_id);
     return {};
-  }
-
-  Result<bool> run_known(std::string_view run_id, std::string_view what) {
-    Reset reset(run_exists_);
-    int rc = bind_text(run_exists_, 1, run_id);
-    if (rc == SQLITE_OK)
-      rc = sqlite3_step(run_exists_);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-      return conn_->error(what, rc);
-    return rc == SQLITE_ROW;
   }
 
   Result<void> put_state(sqlite3_stmt* stmt, std::string_view run_id,
@@ -706,6 +504,7 @@ private:
   }
 
   std::unique_ptr<Connection> conn_;
+  SqliteInterrupts interrupts_{*conn_};
   sqlite3_stmt* run_exists_ = nullptr;
   sqlite3_stmt* insert_run_ = nullptr;
   sqlite3_stmt* insert_initial_ = nullptr;
@@ -718,10 +517,6 @@ private:
   sqlite3_stmt* update_item_ = nullptr;
   sqlite3_stmt* add_counts_ = nullptr;
   sqlite3_stmt* select_items_ = nullptr;
-  sqlite3_stmt* upsert_interrupt_ = nullptr;
-  sqlite3_stmt* answer_interrupt_ = nullptr;
-  sqlite3_stmt* interrupt_status_ = nullptr;
-  sqlite3_stmt* select_interrupts_ = nullptr;
   sqlite3_stmt* end_run_ = nullptr;
   sqlite3_stmt* list_runs_ = nullptr;
   sqlite3_stmt* ended_before_ = nullptr;
