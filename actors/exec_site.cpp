@@ -145,7 +145,7 @@ void ExecSite::await_external(std::function<void(std::function<void()> wake)> st
 }
 
 void ExecSite::acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
-                       std::coroutine_handle<> h,
+                       bool batched, std::coroutine_handle<> h,
                        std::optional<Result<detail::ModelLeasePtr>>& out) {
   LeaseReport report{remote_limits_ ? remote_limits_->hooks : spec_->scope.hooks,
                      std::string(provider),
@@ -154,6 +154,8 @@ void ExecSite::acquire(std::string_view provider, std::string_view model, std::u
                      ctx_ ? ctx_->item_index() : std::nullopt,
                      tokens,
                      {},
+                     spec_->scope.env->prices.find(provider, model),
+                     batched,
                      {},
                      0,
                      0};

@@ -59,7 +59,7 @@ public:
   // grant: this Runtime's, or for an item of another Runtime's run (a cluster node runs it)
   // that Runtime's, found through its limit gateway, so that limits hold across the cluster.
   void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
-               std::coroutine_handle<> h,
+               bool batched, std::coroutine_handle<> h,
                std::optional<Result<detail::ModelLeasePtr>>& out) override;
   [[nodiscard]] const ModelRegistry& models() const override { return spec_->scope.env->models; }
   void add_used_tokens(std::uint64_t tokens) override { tokens_ += tokens; }

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include <atomic>
+#include <cmath>
 
 namespace actorflow::actors {
 
@@ -41,6 +42,7 @@ ModelCallEvent event_of(const LeaseReport& report, const std::optional<Error>& e
   event.waited = report.waited;
   event.estimated_tokens = report.estimated_tokens;
   event.error = error;
+  event.batched = report.batched;
   return event;
 }
 
@@ -52,7 +54,7 @@ public:
 
   ~Lease() override {
     if (!ended_.exchange(true))
-      settle(CallEnd{id_, std::nullopt, {}, false, std::nullopt}, Usage{},
+      settle(CallEnd{id_, std::nullopt, {}, false, std::nullopt, std::nullopt}, Usage{},
              Error{Errc::internal, "the model call ended without reporting how"});
   }
 
@@ -60,11 +62,15 @@ public:
            const std::optional<Error>& error) override {
     if (ended_.exchange(true))
       return;
-    CallEnd call{id_, std::nullopt, rate_limits, false, std::nullopt};
-    if (!error)
+    CallEnd call{id_, std::nullopt, rate_limits, false, std::nullopt, std::nullopt};
+    if (!error) {
       call.actual_tokens = usage.total_tokens; // normalised by the caller
-    else if (!may_have_used_tokens(error->code))
+      if (report_.price)
+        call.actual_cost = report_.price->cost(usage, report_.batched);
+    } else if (!may_have_used_tokens(error->code)) {
       call.actual_tokens = 0;
+      call.actual_cost = 0.0;
+    }
     if (error && error->code == Errc::rate_limited) {
       call.rate_limited = true;
       if (error->retry_after)
@@ -80,7 +86,8 @@ private:
       caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value, id_,
                      call_end_fields(call));
     const auto& hooks = *report_.hooks;
-    hooks.meter->call_ended(usage, error);
+    hooks.meter->call_ended(report_.provider, report_.model, usage, error,
+                            call.actual_cost.value_or(0), report_.price.has_value());
     // On the provider's thread: the sink's clock and hooks are safe to use from any thread.
     if (report_.span && hooks.spans)
       hooks.spans->report(SpanEvent::Kind::model_call, report_.provider + "/" + report_.model,
@@ -91,6 +98,7 @@ private:
     auto event = event_of(report_, error);
     event.took = std::chrono::duration_cast<nanoseconds>(Clock::now() - started_);
     event.usage = usage;
+    event.cost = call.actual_cost.value_or(0);
     hooks.report_model_call(event);
   }
 
@@ -134,7 +142,8 @@ std::vector<char> call_end_fields(const CallEnd& end) {
                or_none(r.reset_requests),
                or_none(r.limit_tokens),
                or_none(r.remaining_tokens),
-               or_none(r.reset_tokens)};
+               or_none(r.reset_tokens),
+               end.actual_cost ? Value(*end.actual_cost) : Value(none)};
   return to_wire(Value(std::move(fields)));
 }
 
@@ -142,11 +151,15 @@ CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& bytes) {
   CallEnd end;
   end.lease = lease;
   auto decoded = from_msgpack(wire_view(bytes));
-  if (!decoded || !decoded->is_array() || decoded->as_array().size() != 9)
+  if (!decoded || !decoded->is_array() || decoded->as_array().size() < 9)
     return end; // from a peer of another make: the estimate stands
+  const auto& array = decoded->as_array();
   std::vector<std::int64_t> fields;
-  for (const auto& field : decoded->as_array())
-    fields.push_back(field.is_int() ? field.as_int() : none);
+  for (std::size_t i = 0; i < 9; ++i)
+    fields.push_back(array[i].is_int() ? array[i].as_int() : none);
+  if (array.size() > 9 && array[9].is_double() && std::isfinite(array[9].as_double()) &&
+      array[9].as_double() >= 0)
+    end.actual_cost = array[9].as_double();
   end.actual_tokens = count_or_none(fields[0]);
   end.rate_limited = fields[1] == 1;
   if (fields[2] >= 0)

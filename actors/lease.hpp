@@ -5,6 +5,7 @@
 
 #include <actorflow/detail/exec_host.hpp>
 #include <actorflow/llm.hpp>
+#include <actorflow/prices.hpp>
 #include <actorflow/result.hpp>
 
 #include "actors/run_hooks.hpp"
@@ -30,6 +31,8 @@ struct CallEnd {
   /// The provider answered 429, with this Retry-After (none: not said).
   bool rate_limited = false;
   std::optional<std::chrono::nanoseconds> retry_after;
+  /// What the call cost (US dollars); none: unknown (the worst case set aside stands).
+  std::optional<double> actual_cost;
 };
 
 /// What a lease reports to the run when its call ends.
@@ -41,6 +44,9 @@ struct LeaseReport {
   std::optional<std::size_t> item;
   std::uint64_t estimated_tokens = 0;
   std::chrono::nanoseconds waited{0};
+  // The key's price (none: unpriced), and whether the call goes through a batch API.
+  std::optional<Price> price;
+  bool batched = false;
   // When the run is traced: the call's span (started at the grant), the span it lies in (the
   // attempt that made the call) and that attempt's number.
   OpenSpan span;
@@ -52,8 +58,8 @@ struct LeaseReport {
 detail::ModelLeasePtr make_lease(const caf::actor& controller, std::uint64_t id,
                                  LeaseReport report);
 
-/// A CallEnd as a msgpack array of integers, -1 for none (release_atom's fields):
-/// [actual tokens, rate limited, retry-after ns, limit/remaining/reset of requests, of tokens].
+/// A CallEnd as a msgpack array, -1 for none (release_atom's fields): [actual tokens, rate
+/// limited, retry-after ns, limit/remaining/reset of requests, of tokens, actual cost].
 std::vector<char> call_end_fields(const CallEnd& end);
 /// The inverse; malformed fields give a CallEnd that reports nothing but the lease.
 CallEnd call_end_from(std::uint64_t lease, const std::vector<char>& fields);

@@ -211,16 +211,18 @@ void settle(ControllerActor* self, const CallEnd& end) {
   } else {
     st.backoff = nanoseconds{0};
   }
-  auto counted = st.scheduler->release(end.lease, end.actual_tokens);
+  auto counted = st.scheduler->release(end.lease, end.actual_tokens, end.actual_cost);
   st.box->update([&](LimitStats& s) {
     s.tokens_used += counted;
+    s.cost += end.actual_cost.value_or(0);
     s.rate_limited += end.rate_limited ? 1 : 0;
   });
   pump(self);
 }
 
-caf::behavior limit_controller(ControllerActor* self, Limits limits, StatsBoxPtr box) {
-  self->state.scheduler.emplace(limits);
+caf::behavior limit_controller(ControllerActor* self, Limits limits, double worst_per_token,
+                               StatsBoxPtr box) {
+  self->state.scheduler.emplace(limits, worst_per_token);
   self->state.box = std::move(box);
   self->set_down_handler([self](caf::down_msg& down) {
     // A caller died: withdraw what it waits for, return what it holds (at its estimate; its
@@ -297,10 +299,11 @@ struct LimitControllers::Impl {
     caf::actor actor;
     StatsBoxPtr box;
   };
-  Impl(caf::actor_system& sys, std::map<std::string, Limits> limits)
-      : system(sys), config(std::move(limits)) {}
+  Impl(caf::actor_system& sys, std::map<std::string, Limits> limits, PriceTable price_table)
+      : system(sys), config(std::move(limits)), prices(std::move(price_table)) {}
   caf::actor_system& system;
   std::map<std::string, Limits> config;
+  PriceTable prices;
   std::atomic<std::uint64_t> next_id{1};
   mutable std::mutex mutex;
   bool stopped = false; // guarded by mutex
@@ -309,8 +312,9 @@ struct LimitControllers::Impl {
       entries; // guarded by mutex
 };
 
-LimitControllers::LimitControllers(caf::actor_system& system, std::map<std::string, Limits> config)
-    : impl_(std::make_unique<Impl>(system, std::move(config))) {}
+LimitControllers::LimitControllers(caf::actor_system& system, std::map<std::string, Limits> config,
+                                   PriceTable prices)
+    : impl_(std::make_unique<Impl>(system, std::move(config), std::move(prices))) {}
 
 LimitControllers::~LimitControllers() = default;
 
@@ -325,7 +329,9 @@ caf::actor LimitControllers::controller(std::string_view provider, std::string_v
   if (it == models->second.end()) {
     auto limits = limits_for(impl_->config, provider, model);
     auto box = std::make_shared<StatsBox>(std::string(provider), std::string(model), limits);
-    auto actor = impl_->system.spawn(limit_controller, limits, box);
+    const auto price = impl_->prices.find(provider, model);
+    auto actor =
+        impl_->system.spawn(limit_controller, limits, price ? price->worst_per_token() : 0.0, box);
     it = models->second.emplace(std::string(model), Impl::Entry{std::move(actor), std::move(box)})
              .first;
   }

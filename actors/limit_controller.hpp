@@ -4,6 +4,7 @@
 // their leases. See actorflow/limits.hpp for what a controller guarantees.
 
 #include <actorflow/limits.hpp>
+#include <actorflow/prices.hpp>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -20,7 +21,9 @@ namespace actorflow::actors {
 /// The controllers of one Runtime. Thread-safe.
 class LimitControllers {
 public:
-  LimitControllers(caf::actor_system& system, std::map<std::string, Limits> config);
+  /// `prices` price each key's reservations for `Limits::money_per_run`.
+  LimitControllers(caf::actor_system& system, std::map<std::string, Limits> config,
+                   PriceTable prices);
   ~LimitControllers();
   LimitControllers(const LimitControllers&) = delete;
   LimitControllers& operator=(const LimitControllers&) = delete;

@@ -4,6 +4,7 @@
 
 #include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
+#include <actorflow/prices.hpp>
 
 #include "actors/run_hooks.hpp"
 
@@ -34,6 +35,7 @@ using SpawnFlow = caf::actor (*)(caf::local_actor* parent, Scope scope,
 struct Environment {
   NodeRegistry nodes;
   ModelRegistry models;
+  PriceTable prices; // what model calls cost, by provider name and model
   std::function<void(std::string_view)> log;
   std::shared_ptr<LimitControllers> controllers; // set once the actor system is up
   std::shared_ptr<Cluster> cluster;              // set when the Runtime has the network

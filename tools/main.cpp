@@ -267,7 +267,13 @@ int main(int argc, char** argv) {
       "its cost minus the tokens it actually used (usage.total_tokens; a debt if it used more; "
       "a refund never fills the bucket past capacity). --no-settle keeps the reservation, as "
       "OpenAI counts max_tokens up front. Failed calls (faults) keep their charge. A call "
-      "costing more than --tpm is refused with 400 request_too_large.");
+      "costing more than --tpm is refused with 400 request_too_large.\n\n"
+      "Batch API (/v1/files, /v1/batches, in memory): a job of N lines answers line i at "
+      "created + --batch-delay-ms * (i+1)/N, as the online endpoint would but outside the rate "
+      "limits, then completes. A line fails with 500 at --batch-line-fault-rate (drawn from "
+      "--seed in input order), or with 400 when its body holds SIM_FAIL_LINE. A job unfinished "
+      "after --batch-expire-ms expires; one whose reserved tokens would put the unfinished jobs "
+      "over --batch-enqueued-tokens fails at creation.");
   option(sim_cmd, "--port", sim.port, "TCP port (0: a free one); printed as JSON on start");
   option(sim_cmd, "--bind", sim.bind, "Address to listen on");
   option(sim_cmd, "--threads", sim.threads,
@@ -293,6 +299,16 @@ int main(int argc, char** argv) {
          "bad_json); a request header x-sim-fault: KIND forces one, x-sim-latency-ms: N sets "
          "its latency");
   option(sim_cmd, "--slow-ms", sim.slow_ms, "How long the slow fault stalls before answering");
+  option(sim_cmd, "--batch-delay-ms", sim.batch_delay_ms,
+         "How long a batch job takes: its lines are answered evenly over this long");
+  option(sim_cmd, "--batch-line-fault-rate", sim.batch_line_fault_rate,
+         "Chance in [0, 1] that a batch line fails with 500");
+  option(sim_cmd, "--batch-expire-ms", sim.batch_expire_ms,
+         "A batch job unfinished this long after creation expires (0: never)");
+  option(sim_cmd, "--batch-expire-jobs", sim.batch_expire_jobs,
+         "Only the first N batch jobs expire (0: every one), so resubmissions complete");
+  option(sim_cmd, "--batch-enqueued-tokens", sim.batch_enqueued_tokens,
+         "Reserved tokens of unfinished batch jobs at most (0: no limit)");
 
   NodeOptions node;
   auto* node_cmd = command(&app, selected, "node",

@@ -44,6 +44,7 @@ struct RuntimeImpl {
     auto environment = std::make_shared<actors::Environment>();
     environment->nodes = std::move(config.nodes);
     environment->models = std::move(config.models);
+    environment->prices = config.prices;
     if (!environment->models.contains("local"))
       environment->models.add("local", make_local_provider());
     environment->spawn_flow = &actors::spawn_child_flow;
@@ -86,8 +87,8 @@ struct RuntimeImpl {
                                              "RuntimeConfig::cluster (network, nodes or tls)"};
     }
     system = std::make_unique<caf::actor_system>(cfg);
-    environment->controllers =
-        std::make_shared<actors::LimitControllers>(*system, std::move(config.limits));
+    environment->controllers = std::make_shared<actors::LimitControllers>(
+        *system, std::move(config.limits), std::move(config.prices));
     if (!network_error) {
       auto gateway = actors::spawn_limit_gateway(*system, environment->controllers);
       environment->cluster = std::make_shared<actors::Cluster>(

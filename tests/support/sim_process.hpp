@@ -1,10 +1,13 @@
 #pragma once
 // `actorflow sim` as a child process of a test (see tools/subprocess.hpp for the process part).
 
+#include <actorflow/openai.hpp>
+
 #include "subprocess.hpp" // tools/
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,5 +38,15 @@ private:
   explicit SimProcess(tools::SimChild child) : port(child.port), child_(std::move(child)) {}
   tools::SimChild child_;
 };
+
+/// An openai provider's config for `sim`: model "local" (chat and embeddings), 10 s timeout.
+[[nodiscard]] inline OpenAiConfig sim_config(const SimProcess& sim) {
+  OpenAiConfig config;
+  config.base_url = sim.base_url();
+  config.model = "local";
+  config.embedding_model = "local";
+  config.timeout = std::chrono::seconds(10);
+  return config;
+}
 
 } // namespace actorflow::test

@@ -66,6 +66,41 @@ struct Counters {
   }
 };
 
+// The Batch API's part of /stats (its "batch" object). `requests` counts every HTTP request to
+// /v1/files* and /v1/batches*, answered or not; the line counts grow as lines come due, which
+// /stats itself brings up to date (batch_api.hpp: jobs advance when they are looked at).
+struct BatchCounters {
+  using Count = std::atomic<std::uint64_t>;
+  Count requests{0}, files_uploaded{0}, file_reads{0};
+  Count batches_created{0}, batch_retrieves{0}, batches_cancelled{0}, batch_lists{0};
+  // lines: the requests of every batch that started (a failed batch starts none); each ends as
+  // exactly one of ok, failed (answered 4xx or 5xx), expired or cancelled.
+  Count lines{0}, lines_ok{0}, lines_failed{0}, lines_expired{0}, lines_cancelled{0};
+
+  [[nodiscard]] json to_json() const {
+    return {{"requests", requests.load()},
+            {"files_uploaded", files_uploaded.load()},
+            {"file_reads", file_reads.load()},
+            {"batches_created", batches_created.load()},
+            {"batch_retrieves", batch_retrieves.load()},
+            {"batches_cancelled", batches_cancelled.load()},
+            {"batch_lists", batch_lists.load()},
+            {"lines", lines.load()},
+            {"lines_ok", lines_ok.load()},
+            {"lines_failed", lines_failed.load()},
+            {"lines_expired", lines_expired.load()},
+            {"lines_cancelled", lines_cancelled.load()}};
+  }
+
+  // Every count; the files and jobs themselves stay.
+  void reset() {
+    for (Count* count : {&requests, &files_uploaded, &file_reads, &batches_created,
+                         &batch_retrieves, &batches_cancelled, &batch_lists, &lines, &lines_ok,
+                         &lines_failed, &lines_expired, &lines_cancelled})
+      count->store(0);
+  }
+};
+
 // Counts one model call for /stats while its handler runs.
 class CallScope {
 public:

@@ -1,13 +1,15 @@
 // `actorflow sim` (see sim.hpp). A model call goes through, in order: authorization, decoding
 // of the body and of the x-sim-* headers, the size check, the rate limits (a 429 answers at
 // once), the fault draw, the latency wait, and then the answer (which settles the token bucket
-// with its actual usage) or the fault.
+// with its actual usage) or the fault. The Batch API (batch_api.hpp) answers its lines with the
+// same answer makers, and shares the authorization and the token counters.
 #include <actorflow/llm.hpp>
 #include <actorflow/local_model.hpp>
 #include <actorflow/tokens.hpp>
 
 #include "providers/openai_wire.hpp"
 #include "sim/answers.hpp"
+#include "sim/batch_api.hpp"
 #include "sim/counters.hpp"
 #include "sim/faults.hpp"
 #include "sim/limiter.hpp"
@@ -54,6 +56,7 @@ struct SimState {
   std::optional<Limiter> limiter;
   Counters counters;
   std::atomic<std::uint64_t> next_id{1};
+  std::optional<BatchApi> batch; // made by start(), from the checked options
 
   std::mutex random_mutex;
   std::mt19937_64 random; // guarded by random_mutex
@@ -70,6 +73,9 @@ struct SimState {
   std::atomic<bool> listener_ended{false};
 
   void route();
+  // What the online endpoints answer; the Batch API answers its lines with them too.
+  Answer chat(const wire::ChatCall& call, std::optional<Fault> fault);
+  static Answer embed(const EmbedRequest& call);
   // A model call: counted, authorized, decoded with `decode`, its x-sim-* directives read, its
   // cost admitted by the limits; then `answer` makes the answer that `deliver` sends.
   template <class Call, class MakeAnswer>
@@ -98,17 +104,19 @@ void SimState::route() {
   server.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
     serve(req, res, counters.chat, wire::decode_chat_request,
           [this](const wire::ChatCall& call, std::optional<Fault> fault) {
-            auto id = "chatcmpl-" + std::to_string(next_id++);
-            auto response = local_chat(call.request, default_token_estimator());
-            spoil_content(response, fault);
-            return chat_answer(call, response, std::move(id));
+            return chat(call, fault);
           });
   });
   server.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
     serve(req, res, counters.embeddings, wire::decode_embed_request,
-          [](const EmbedRequest& call, std::optional<Fault>) {
-            return embed_answer(local_embed(call, default_token_estimator()));
-          });
+          [](const EmbedRequest& call, std::optional<Fault>) { return embed(call); });
+  });
+  batch->route(server);
+  // Counted before routing: /stats counts every request a batch client makes, whether an
+  // endpoint answers it or not.
+  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+    batch->count_request(req.path);
+    return httplib::Server::HandlerResponse::Unhandled;
   });
   server.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res))
@@ -120,12 +128,19 @@ void SimState::route() {
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok", "text/plain");
   });
-  server.Get("/stats", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(counters.to_json().dump(), json_type);
+  auto stats = [this] {
+    auto batch_stats = batch->stats(Clock::now()); // first: lines that came due add tokens
+    auto out = counters.to_json();
+    out["batch"] = std::move(batch_stats);
+    return out;
+  };
+  server.Get("/stats", [stats](const httplib::Request&, httplib::Response& res) {
+    res.set_content(stats().dump(), json_type);
   });
-  server.Post("/stats/reset", [this](const httplib::Request&, httplib::Response& res) {
+  server.Post("/stats/reset", [this, stats](const httplib::Request&, httplib::Response& res) {
     counters.reset();
-    res.set_content(counters.to_json().dump(), json_type);
+    batch->reset_stats();
+    res.set_content(stats().dump(), json_type);
   });
   // httplib calls this for every status >= 400; only answers without a body need one.
   auto fill_in_error = [](const httplib::Request& req, httplib::Response& res) {
@@ -140,6 +155,17 @@ void SimState::route() {
     return httplib::Server::HandlerResponse::Handled;
   };
   server.set_error_handler(httplib::Server::HandlerWithResponse(fill_in_error));
+}
+
+Answer SimState::chat(const wire::ChatCall& call, std::optional<Fault> fault) {
+  auto id = "chatcmpl-" + std::to_string(next_id++);
+  auto response = local_chat(call.request, default_token_estimator());
+  spoil_content(response, fault);
+  return chat_answer(call, response, std::move(id));
+}
+
+Answer SimState::embed(const EmbedRequest& call) {
+  return embed_answer(local_embed(call, default_token_estimator()));
 }
 
 template <class Call, class MakeAnswer>
@@ -370,13 +396,39 @@ Result<std::uint16_t> SimServer::start() {
     return Error{Errc::bad_input, "--burst-s: expected a positive number of seconds"};
   if (options.threads == 0)
     return Error{Errc::bad_input, "--threads: expected at least 1"};
+  if (!(options.batch_line_fault_rate >= 0 && options.batch_line_fault_rate <= 1))
+    return Error{Errc::bad_input, "--batch-line-fault-rate: expected a probability in [0, 1]"};
+  // A year at most keeps a job's schedule (steady-clock nanoseconds) far from overflow.
+  constexpr std::uint64_t year_ms = 365ULL * 24 * 3600 * 1000;
+  if (options.batch_delay_ms > year_ms)
+    return Error{Errc::bad_input, "--batch-delay-ms: " + std::to_string(options.batch_delay_ms) +
+                                      " is over a year (" + std::to_string(year_ms) + ")"};
+  if (options.batch_expire_ms > year_ms)
+    return Error{Errc::bad_input, "--batch-expire-ms: " + std::to_string(options.batch_expire_ms) +
+                                      " is over a year (" + std::to_string(year_ms) + ")"};
   if (options.requests_per_minute > 0 || options.tokens_per_minute > 0)
     s.limiter.emplace(options, Clock::now());
+  s.batch.emplace(
+      BatchOptions{.delay = milliseconds(static_cast<milliseconds::rep>(options.batch_delay_ms)),
+                   .line_fault_rate = options.batch_line_fault_rate,
+                   .expire = milliseconds(static_cast<milliseconds::rep>(options.batch_expire_ms)),
+                   .expire_jobs = options.batch_expire_jobs,
+                   .enqueued_tokens = options.batch_enqueued_tokens,
+                   .seed = options.seed},
+      OnlineEndpoints{
+          .chat = [&s](const wire::ChatCall& call) { return s.chat(call, std::nullopt); },
+          .embed = [](const EmbedRequest& call) { return SimState::embed(call); },
+          .authorize = [&s](const httplib::Request& req,
+                            httplib::Response& res) { return s.authorized(req, res); }},
+      s.counters);
 
   s.route();
   s.server.new_task_queue = [threads = options.threads] {
     return new httplib::ThreadPool(threads);
   };
+  // Room for a batch input file of OpenAI's 200 MB and its multipart envelope; httplib
+  // answers a bigger body 413 without reading it into memory.
+  s.server.set_payload_max_length(std::size_t{201} * 1024 * 1024);
   // A connection is never closed for the number of requests it served (httplib: 5).
   s.server.set_keep_alive_max_count(1'000'000'000);
   s.server.set_keep_alive_timeout(30);

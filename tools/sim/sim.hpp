@@ -17,6 +17,13 @@
 // usage do. Without it (--no-settle) a call keeps its reservation, as OpenAI counts max_tokens
 // up front. Calls that fail (faults) keep their charge either way. A call over the whole --tpm
 // is refused with 400.
+//
+// The Batch API (/v1/files, /v1/batches; batch_api.hpp has the details): a job of n lines
+// answers line i (0-based) at created + batch_delay_ms*(i+1)/n, each as the online endpoint
+// would but outside the rate limits (their tokens count in /stats all the same), and then
+// completes; batch_line_fault_rate fails lines with 500, a line whose body holds SIM_FAIL_LINE
+// fails with 400, batch_expire_ms expires jobs, and batch_enqueued_tokens fails a job whose
+// reserved tokens would put the unfinished jobs over it. Files and jobs stay in memory.
 
 #include <actorflow/result.hpp>
 
@@ -50,6 +57,20 @@ struct SimOptions {
   double fault_rate = 0.0;                                ///< chance that an admitted call fails
   std::string faults = "500,drop,malformed,missing,slow"; ///< the kinds drawn from
   std::uint64_t slow_ms = 30'000; ///< how long the `slow` fault stalls before answering
+
+  /// A batch job's lines are answered evenly over this long (at most a year); 0: at once.
+  std::uint64_t batch_delay_ms = 1000;
+  /// Chance in [0, 1] that a batch line fails with 500, drawn per line in input order from
+  /// `seed`: the same input file fails the same lines.
+  double batch_line_fault_rate = 0.0;
+  /// A batch job not finished this long after its creation expires (at most a year); 0: never.
+  std::uint64_t batch_expire_ms = 0;
+  /// Only the first this many batch jobs expire (0: every one): what a client resubmits then
+  /// completes.
+  std::uint64_t batch_expire_jobs = 0;
+  /// The reserved tokens (prompt estimate + max_tokens) of the unfinished batch jobs at most:
+  /// a job that would pass it fails at creation (token_limit_exceeded); 0: no limit.
+  std::uint64_t batch_enqueued_tokens = 0;
 };
 
 /// The server. Handlers run on httplib's pool threads; every member is safe to call from any

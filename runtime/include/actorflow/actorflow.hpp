@@ -21,6 +21,8 @@
 #include <actorflow/mcp.hpp>
 #include <actorflow/node.hpp>
 #include <actorflow/openai.hpp>
+#include <actorflow/openai_batch.hpp>
+#include <actorflow/prices.hpp>
 #include <actorflow/progress.hpp>
 #include <actorflow/report.hpp>
 #include <actorflow/result.hpp>

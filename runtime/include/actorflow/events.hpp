@@ -70,6 +70,10 @@ struct ModelCallEvent {
   Usage usage{};
   /// Why it failed; none when it succeeded.
   std::optional<Error> error{};
+  /// What it cost in US dollars, by `RuntimeConfig::prices` (0 without a price).
+  double cost = 0;
+  /// Made through a provider's batch API (priced with the batch discount).
+  bool batched = false;
 };
 
 /// One timed piece of a run, reported when it ends.

@@ -29,6 +29,16 @@ struct Limits {
   /// The token budget of one run, shared by everything under it (nested flows, batch items).
   /// When it is spent, the run's further calls fail with `budget_exhausted`.
   std::uint64_t tokens_per_run = 0;
+  /// The money budget of one run on this key, in US dollars, priced by
+  /// `RuntimeConfig::prices` (a key without a price never spends any). Before each call the
+  /// worst case of its reservation is set aside (every reserved token at the key's highest
+  /// price), and settled with what the call actually cost once it ends. A call that would
+  /// take the run past the budget fails with `budget_exhausted`, naming it.
+  double money_per_run = 0;
+  /// Tokens of calls granted and not yet ended, at most: a batch API's enqueued-token limit
+  /// (OpenAI counts the tokens of unfinished batch jobs per model). Calls wait for earlier ones
+  /// to end; a call larger than the limit fails at once with bad_request.
+  std::uint64_t enqueued_tokens = 0;
   /// Correct the token accounting with each call's actual usage once it ends (a refund when
   /// it used less than reserved, a debt when more), as servers that settle on actual usage
   /// do. False: a call costs its reservation, as servers that count `max_tokens` up front
@@ -54,6 +64,8 @@ struct LimitStats {
   std::uint64_t tokens_last_minute = 0;
   /// Tokens of every call so far (actual where known, else the estimate).
   std::uint64_t tokens_used = 0;
+  /// What every call so far cost, in US dollars (0 when the key has no price).
+  double cost = 0;
   /// Time from asking to being granted, over the most recent grants (up to 4096).
   std::chrono::nanoseconds wait_p50{0}, wait_p90{0}, wait_p99{0}, wait_max{0};
 };

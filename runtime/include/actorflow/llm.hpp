@@ -73,6 +73,8 @@ public:
   [[nodiscard]] virtual std::string default_embedding_model() const { return default_model(); }
   /// Whether the server takes a json_schema response_format (structured outputs).
   [[nodiscard]] virtual bool supports_json_schema() const noexcept { return true; }
+  /// Whether calls go through the provider's batch API, priced with `Price::batch_discount`.
+  [[nodiscard]] virtual bool batched() const noexcept { return false; }
   virtual void chat(ChatRequest request, ChatDone done) = 0;
   virtual void embed(EmbedRequest request, EmbedDone done) = 0;
 

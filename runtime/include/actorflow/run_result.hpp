@@ -4,10 +4,23 @@
 #include <actorflow/state.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace actorflow {
+
+/// The model calls of one (provider, model) key within a run.
+struct ModelUsage {
+  std::uint64_t calls = 0;
+  std::uint64_t failed_calls = 0;
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t cached_tokens = 0; ///< of prompt_tokens, cached by the server
+  std::uint64_t completion_tokens = 0;
+  double cost = 0;     ///< US dollars, by `RuntimeConfig::prices`
+  bool priced = false; ///< whether the price table had an entry for the key
+  friend bool operator==(const ModelUsage&, const ModelUsage&) = default;
+};
 
 /// The model calls of a run (all its nodes, nested flows and batch items), as far as they have
 /// ended: calls still in flight when the run ended are not counted.
@@ -20,6 +33,11 @@ struct RunUsage {
   /// Calls that never went out: their run's token budget was spent (`budget_exhausted`) or
   /// they were larger than a limit.
   std::uint64_t refused = 0;
+  /// What the calls cost, in US dollars, by `RuntimeConfig::prices` (calls of keys without a
+  /// price count 0; see `by_model`).
+  double cost = 0;
+  /// The same per "provider/model" key.
+  std::map<std::string, ModelUsage> by_model{};
   [[nodiscard]] std::uint64_t total_tokens() const noexcept {
     return prompt_tokens + completion_tokens;
   }

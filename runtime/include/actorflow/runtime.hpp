@@ -10,6 +10,7 @@
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
+#include <actorflow/prices.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_events.hpp>
 #include <actorflow/run_result.hpp>
@@ -64,6 +65,10 @@ struct RuntimeConfig {
   /// controller with these limits (unlimited when no entry matches), which also pauses the key when
   /// the provider answers 429. See actorflow/limits.hpp.
   std::map<std::string, Limits> limits{};
+  /// What model calls cost (see actorflow/prices.hpp): counted into each run's usage and
+  /// report, and what `Limits::money_per_run` budgets are spent in. Keys are the providers'
+  /// names in `models`.
+  PriceTable prices{};
   /// Where `Context::log` lines go (called from runtime threads, possibly at once).
   /// Default: standard error.
   std::function<void(std::string_view line)> log{};

@@ -28,7 +28,8 @@ std::chrono::steady_clock::time_point next_slot(std::chrono::steady_clock::time_
 
 } // namespace
 
-LimitScheduler::LimitScheduler(Limits limits) : limits_(limits) {}
+LimitScheduler::LimitScheduler(Limits limits, double worst_per_token)
+    : limits_(limits), worst_per_token_(worst_per_token) {}
 
 Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_t tokens,
                                      double weight) {
@@ -40,6 +41,15 @@ Result<void> LimitScheduler::request(LeaseId id, std::uint64_t run, std::uint64_
     return Error{Errc::budget_exhausted, "a call of " + std::to_string(tokens) +
                                              " tokens exceeds the run's budget of " +
                                              std::to_string(limits_.tokens_per_run) + " tokens"};
+  if (limits_.enqueued_tokens != 0 && tokens > limits_.enqueued_tokens)
+    return Error{Errc::bad_request,
+                 "a call of " + std::to_string(tokens) + " tokens can never fit the limit of " +
+                     std::to_string(limits_.enqueued_tokens) + " enqueued tokens"};
+  if (limits_.money_per_run > 0 && worst_cost(tokens) > limits_.money_per_run)
+    return Error{Errc::budget_exhausted,
+                 "a call of " + std::to_string(tokens) + " tokens may cost up to " +
+                     format_money(worst_cost(tokens)) + ", over the run's money budget of " +
+                     format_money(limits_.money_per_run)};
   bool weighted = weight > 0;
   auto& lane = lanes_[LaneKey{weighted, weighted ? run : 0}];
   lane.weight = weighted ? weight : 1.0;
@@ -64,6 +74,8 @@ std::optional<LimitScheduler::TimePoint> LimitScheduler::ready_at(const Waiter& 
                                                                   TimePoint now) const {
   if (limits_.max_concurrent != 0 && leases_.size() >= limits_.max_concurrent)
     return std::nullopt; // a release will poll again
+  if (limits_.enqueued_tokens != 0 && in_flight_tokens_ + w.tokens > limits_.enqueued_tokens)
+    return std::nullopt;
   auto at = std::max(now, paused_until_);
   if (auto r = limits_.requests_per_minute; r != 0) {
     at = std::max(at, next_request_slot_);
@@ -92,10 +104,20 @@ bool LimitScheduler::run_in_flight(std::uint64_t run) const {
 
 bool LimitScheduler::over_budget(const Waiter& w) const {
   auto budget = limits_.tokens_per_run;
-  return budget != 0 && run_tokens(w.run) + w.tokens > budget;
+  if (budget != 0 && run_tokens(w.run) + w.tokens > budget)
+    return true;
+  return limits_.money_per_run > 0 &&
+         run_cost(w.run) + worst_cost(w.tokens) > limits_.money_per_run;
 }
 
 Error LimitScheduler::budget_error(const Waiter& w) const {
+  auto budget = limits_.tokens_per_run;
+  if (budget == 0 || run_tokens(w.run) + w.tokens <= budget)
+    return Error{Errc::budget_exhausted, "the run's money budget of " +
+                                             format_money(limits_.money_per_run) + " is spent (" +
+                                             format_money(run_cost(w.run)) +
+                                             " spent or set aside; this call may cost up to " +
+                                             format_money(worst_cost(w.tokens)) + ")"};
   return Error{Errc::budget_exhausted,
                "the run's budget of " + std::to_string(limits_.tokens_per_run) +
                    " tokens is spent (" + std::to_string(run_tokens(w.run)) +
@@ -141,7 +163,11 @@ LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
     if (limits_.tokens_per_minute != 0)
       next_token_slot_ =
           next_slot(next_token_slot_, now, share_of_minute(head.tokens, limits_.tokens_per_minute));
-    leases_.emplace(head.id, Lease{head.run, head.tokens, now});
+    const double cost = worst_cost(head.tokens);
+    leases_.emplace(head.id, Lease{head.run, head.tokens, now, cost});
+    in_flight_tokens_ += head.tokens;
+    if (cost > 0)
+      run_cost_[head.run] += cost;
     window_.push_back({now, head.id, head.tokens});
     window_tokens_ += head.tokens;
     run_spent_[head.run] += head.tokens;
@@ -154,10 +180,15 @@ LimitScheduler::Grants LimitScheduler::poll(TimePoint now) {
   return out;
 }
 
-std::uint64_t LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tokens) {
+std::uint64_t LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> actual_tokens,
+                                      std::optional<double> actual_cost) {
   auto it = leases_.find(id);
   if (it == leases_.end())
     return 0;
+  // Without the actual cost the worst case stands, as the estimate does for tokens.
+  if (actual_cost && it->second.cost > 0)
+    if (auto spent = run_cost_.find(it->second.run); spent != run_cost_.end())
+      spent->second = std::max(0.0, spent->second - it->second.cost + *actual_cost);
   auto reserved = it->second.tokens;
   auto actual = actual_tokens.value_or(reserved);
   if (actual != reserved) {
@@ -180,6 +211,7 @@ std::uint64_t LimitScheduler::release(LeaseId id, std::optional<std::uint64_t> a
         next_token_slot_ -= share_of_minute(reserved - actual, t);
     }
   }
+  in_flight_tokens_ -= it->second.tokens;
   leases_.erase(it);
   return actual;
 }
@@ -220,7 +252,15 @@ LimitScheduler::WindowUsage LimitScheduler::window_usage(TimePoint now) {
   return {window_.size(), window_tokens_};
 }
 
-void LimitScheduler::forget_run(std::uint64_t run) { run_spent_.erase(run); }
+void LimitScheduler::forget_run(std::uint64_t run) {
+  run_spent_.erase(run);
+  run_cost_.erase(run);
+}
+
+double LimitScheduler::run_cost(std::uint64_t run) const {
+  auto it = run_cost_.find(run);
+  return it == run_cost_.end() ? 0 : it->second;
+}
 
 std::uint64_t LimitScheduler::run_tokens(std::uint64_t run) const {
   auto it = run_spent_.find(run);

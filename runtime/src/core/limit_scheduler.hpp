@@ -6,6 +6,7 @@
 
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
+#include <actorflow/prices.hpp>
 #include <actorflow/result.hpp>
 
 #include <chrono>
@@ -36,13 +37,18 @@ namespace actorflow::detail {
 ///   chosen next is never overtaken either.
 /// - A request that could never fit (more tokens than tokens_per_minute, or than the run's
 ///   budget) fails at once instead of waiting forever.
+/// - Money: with `money_per_run` and a price per token, a request sets aside its worst case
+///   (tokens x `worst_per_token`) against its run's budget, settled with the call's actual
+///   cost on release, as tokens are.
 class LimitScheduler {
 public:
   using Clock = std::chrono::steady_clock;
   using TimePoint = Clock::time_point;
   using LeaseId = std::uint64_t;
 
-  explicit LimitScheduler(Limits limits);
+  /// `worst_per_token`: the most a token can cost on this key (US dollars; 0: unpriced),
+  /// what money budgets set aside per reserved token.
+  explicit LimitScheduler(Limits limits, double worst_per_token = 0);
 
   /// Queues a request for `tokens` on behalf of run `run`. It fails at once if it can never be
   /// granted (bad_request: over tokens_per_minute; budget_exhausted: over tokens_per_run);
@@ -64,7 +70,8 @@ public:
   /// in both directions) or its holder went away (`actual_tokens` = the estimate).
   /// Returns the tokens the lease finally counts (`actual_tokens`, else its reservation); 0
   /// for an id that holds no lease (released already).
-  std::uint64_t release(LeaseId id, std::optional<std::uint64_t> actual_tokens);
+  std::uint64_t release(LeaseId id, std::optional<std::uint64_t> actual_tokens,
+                        std::optional<double> actual_cost = std::nullopt);
   /// Withdraws a request that still waits (its holder went away).
   void cancel(LeaseId id);
 
@@ -79,6 +86,8 @@ public:
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
   /// Tokens run `run` has used (actual where known, else reserved).
   [[nodiscard]] std::uint64_t run_tokens(std::uint64_t run) const;
+  /// Money run `run` has spent or set aside (actual cost where known, else the worst case).
+  [[nodiscard]] double run_cost(std::uint64_t run) const;
   /// Grants, and their tokens (actual where known), in the 60 s before `now`; forgets older
   /// ones.
   struct WindowUsage {
@@ -109,6 +118,7 @@ private:
     std::uint64_t run;
     std::uint64_t tokens;
     TimePoint granted;
+    double cost; ///< set aside: the worst case of `tokens`
   };
   /// Earliest time the head may be granted, or none if it waits on a release.
   std::optional<TimePoint> ready_at(const Waiter& w, TimePoint now) const;
@@ -118,12 +128,17 @@ private:
   [[nodiscard]] bool over_budget(const Waiter& w) const;
   [[nodiscard]] bool run_in_flight(std::uint64_t run) const;
   Error budget_error(const Waiter& w) const;
+  [[nodiscard]] double worst_cost(std::uint64_t tokens) const noexcept {
+    return static_cast<double>(tokens) * worst_per_token_;
+  }
 
   Limits limits_;
+  double worst_per_token_;
   std::map<LaneKey, Lane> lanes_;
   std::size_t waiting_ = 0;
   double virtual_time_ = 0; ///< the tag of the last grant
   std::map<LeaseId, Lease> leases_;
+  std::uint64_t in_flight_tokens_ = 0; ///< reserved by the leases
   /// Grants of the last 60 s, oldest first, with their tokens (corrected on release).
   struct Granted {
     TimePoint at;
@@ -136,6 +151,7 @@ private:
   TimePoint next_token_slot_{};
   TimePoint paused_until_{};
   std::map<std::uint64_t, std::uint64_t> run_spent_;
+  std::map<std::uint64_t, double> run_cost_;
 };
 
 } // namespace actorflow::detail

@@ -61,12 +61,12 @@ std::function<void(std::function<void()>)> bind_call(Slot<T> slot, detail::Model
 // then the call itself.
 template <class T>
 Task<Result<T>> gated_call(detail::ExecHost* host, std::string provider, std::string model,
-                           std::uint64_t estimated_tokens, Call<T> call) {
+                           std::uint64_t estimated_tokens, bool batched, Call<T> call) {
   auto lease = co_await detail::HostAwaiter<
       Result<detail::ModelLeasePtr>,
       std::function<void(std::coroutine_handle<>, std::optional<Result<detail::ModelLeasePtr>>&)>>(
       [&](std::coroutine_handle<> h, std::optional<Result<detail::ModelLeasePtr>>& out) {
-        host->acquire(provider, model, estimated_tokens, h, out);
+        host->acquire(provider, model, estimated_tokens, batched, h, out);
       });
   if (!lease)
     co_return lease.error();
@@ -110,7 +110,8 @@ Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
                              request = std::move(request)](ModelProvider::ChatDone done) mutable {
     provider->chat(std::move(request), std::move(done));
   };
-  return gated_call<ChatResponse>(host_, name_, std::move(model), tokens, std::move(call));
+  return gated_call<ChatResponse>(host_, name_, std::move(model), tokens, provider_->batched(),
+                                  std::move(call));
 }
 
 Task<Result<ChatResponse>> LlmClient::chat(std::string prompt) const {
@@ -126,7 +127,8 @@ Task<Result<Embeddings>> LlmClient::embed(EmbedRequest request) const {
                            request = std::move(request)](ModelProvider::EmbedDone done) mutable {
     provider->embed(std::move(request), std::move(done));
   };
-  return gated_call<Embeddings>(host_, name_, std::move(model), tokens, std::move(call));
+  return gated_call<Embeddings>(host_, name_, std::move(model), tokens, provider_->batched(),
+                                std::move(call));
 }
 
 Task<Result<Embeddings>> LlmClient::embed(std::vector<std::string> texts) const {

@@ -1,3 +1,4 @@
+#include <actorflow/prices.hpp>
 #include <actorflow/report.hpp>
 
 #include <algorithm>
@@ -97,6 +98,15 @@ std::string RunReport::to_text() const {
   line("tokens", std::to_string(usage.total_tokens()) + " (prompt " +
                      std::to_string(usage.prompt_tokens) + ", completion " +
                      std::to_string(usage.completion_tokens) + ")");
+  if (!usage.by_model.empty()) {
+    std::string costs = format_money(usage.cost);
+    std::string sep = " (";
+    for (const auto& [key, of] : usage.by_model) {
+      costs += sep + key + " " + (of.priced ? format_money(of.cost) : std::string("unpriced"));
+      sep = ", ";
+    }
+    line("cost", costs + ")");
+  }
   line("grant waits", std::to_string(grant_waits.count) + " calls, " +
                           std::to_string(waited_calls) + " waited 1 ms or more, total " +
                           human(grant_waits.total) + ", p50 " + human(grant_waits.p50) + ", p99 " +
@@ -142,6 +152,15 @@ Value RunReport::to_value() const {
   auto waits = latency_value(grant_waits);
   waits.as_map()["waited"] = static_cast<std::int64_t>(waited_calls);
   auto count = [](std::uint64_t n) { return static_cast<std::int64_t>(n); };
+  Map by_model;
+  for (const auto& [key, of] : usage.by_model)
+    by_model.emplace(key, Value::object({{"calls", count(of.calls)},
+                                         {"failed", count(of.failed_calls)},
+                                         {"prompt_tokens", count(of.prompt_tokens)},
+                                         {"cached_tokens", count(of.cached_tokens)},
+                                         {"completion_tokens", count(of.completion_tokens)},
+                                         {"cost", of.cost},
+                                         {"priced", of.priced}}));
   return Value::object(
       {{"flow", flow},
        {"ok", !error.has_value()},
@@ -161,7 +180,9 @@ Value RunReport::to_value() const {
                                       {"refused", count(usage.refused)},
                                       {"prompt_tokens", count(usage.prompt_tokens)},
                                       {"completion_tokens", count(usage.completion_tokens)},
-                                      {"total_tokens", count(usage.total_tokens())}})},
+                                      {"total_tokens", count(usage.total_tokens())},
+                                      {"cost", usage.cost},
+                                      {"by_model", std::move(by_model)}})},
        {"grant_waits", std::move(waits)},
        {"nodes", std::move(node_values)}});
 }
@@ -180,6 +201,8 @@ struct ReportCollector::Data {
     nanoseconds waited;
     Usage usage;
     std::optional<Errc> error;
+    std::string key; // "provider/model"
+    double cost;
   };
 
   std::mutex mutex;
@@ -234,7 +257,8 @@ void ReportCollector::add(const ModelCallEvent& event) {
   std::lock_guard lock{data_->mutex};
   data_->calls.push_back(
       Data::Call{event.waited, event.usage,
-                 event.error ? std::optional<Errc>(event.error->code) : std::nullopt});
+                 event.error ? std::optional<Errc>(event.error->code) : std::nullopt,
+                 event.provider + "/" + event.model, event.cost});
 }
 
 RunReport ReportCollector::report(const Result<RunResult>& result) const {
@@ -311,6 +335,15 @@ RunReport ReportCollector::report(const Result<RunResult>& result) const {
     ++summed.calls;
     summed.prompt_tokens += c.usage.prompt_tokens;
     summed.completion_tokens += c.usage.completion_tokens;
+    summed.cost += c.cost;
+    ModelUsage& of = summed.by_model[c.key];
+    ++of.calls;
+    of.failed_calls += c.error ? 1 : 0;
+    of.prompt_tokens += c.usage.prompt_tokens;
+    of.cached_tokens += c.usage.cached_tokens;
+    of.completion_tokens += c.usage.completion_tokens;
+    of.cost += c.cost;
+    of.priced = of.priced || c.cost > 0; // (a free call of a priced key reads "unpriced")
     if (c.error) {
       ++summed.failed_calls;
       if (*c.error == Errc::rate_limited)

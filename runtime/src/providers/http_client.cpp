@@ -90,18 +90,23 @@ struct Client::Impl {
   }
 
   ~Impl() {
-    {
-      std::lock_guard guard(mutex);
-      stopping = true;
-    }
-    wake();
-    io.join();
+    stop();
     for (CURL* easy : spare_handles)
       curl_easy_cleanup(easy);
     curl_multi_cleanup(multi);
     curl_slist_free_all(headers);
     close(wake_fd);
     close(epoll_fd);
+  }
+
+  void stop() {
+    {
+      std::lock_guard guard(mutex);
+      stopping = true;
+    }
+    wake();
+    if (io.joinable())
+      io.join();
   }
 
   void post(Request request, std::function<void(Response)> done) {
@@ -237,10 +242,14 @@ struct Client::Impl {
     }
     t->easy = easy;
     curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(t->request.body.size()));
+    if (t->request.get) {
+      curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    } else {
+      curl_easy_setopt(easy, CURLOPT_POST, 1L);
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(t->request.body.size()));
+    }
     if (t->request.headers.empty()) {
       curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers); // shared: curl only reads it
     } else {
@@ -356,6 +365,8 @@ struct Client::Impl {
 Client::Client(std::size_t max_connections, const std::vector<std::string>& headers)
     : impl_(std::make_unique<Impl>(max_connections, headers)) {}
 Client::~Client() = default;
+
+void Client::stop() { impl_->stop(); }
 
 void Client::post(Request request, std::function<void(Response)> done) {
   impl_->post(std::move(request), std::move(done));

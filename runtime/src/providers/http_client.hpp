@@ -18,6 +18,7 @@ namespace actorflow::http {
 struct Request {
   std::string url;
   std::string body; ///< sent as a POST body
+  bool get = false; ///< a GET instead (no body)
   std::chrono::milliseconds timeout{0};
   std::chrono::milliseconds connect_timeout{0};
   /// Streaming: a 2xx answer's body is passed here piece by piece, on the I/O thread, instead
@@ -49,9 +50,13 @@ public:
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  /// Starts a POST; `done` runs once on the I/O thread (or on this one, with `cancelled`, if
-  /// the client is stopping).
+  /// Starts a POST (or a GET: Request::get); `done` runs once on the I/O thread (or on this one,
+  /// with `cancelled`, if the client is stopping).
   void post(Request request, std::function<void(Response)> done);
+
+  /// Stops the I/O thread now (idempotent; the destructor does it too): transfers not
+  /// finished complete with Transport::cancelled, later posts at once.
+  void stop();
 
   [[nodiscard]] HttpStats stats() const;
 

@@ -2,13 +2,14 @@
 
 #include "core/text.hpp"
 #include "providers/http_client.hpp"
+#include "providers/openai_http.hpp"
 #include "providers/openai_wire.hpp"
 
 #include <cstdlib>
 
 namespace actorflow {
 
-namespace {
+namespace openai_http {
 
 /// `text` with every occurrence of `secret` replaced: some servers echo the key they were sent
 /// ("Incorrect API key provided: sk-..."), and error text ends up in logs and traces.
@@ -98,7 +99,9 @@ ModelOutcome<T> settle(http::Response& r, const std::string& where, const std::s
   return ModelOutcome<T>(std::move(value), limits);
 }
 
-} // namespace
+} // namespace openai_http
+
+using namespace openai_http;
 
 Result<OpenAiConfig> OpenAiConfig::from_env() {
   OpenAiConfig config;
@@ -121,7 +124,7 @@ Result<OpenAiConfig> OpenAiConfig::from_env() {
   return config;
 }
 
-namespace {
+namespace openai_http {
 
 OpenAiConfig without_trailing_slash(OpenAiConfig config) {
   while (config.base_url.ends_with('/'))
@@ -129,9 +132,10 @@ OpenAiConfig without_trailing_slash(OpenAiConfig config) {
   return config;
 }
 
-/// The headers of every request: built once per provider.
-std::vector<std::string> request_headers(const OpenAiConfig& config) {
-  std::vector<std::string> headers{"Content-Type: application/json"};
+std::vector<std::string> request_headers(const OpenAiConfig& config, bool json_body) {
+  std::vector<std::string> headers;
+  if (json_body)
+    headers.emplace_back("Content-Type: application/json");
   if (!config.api_key.empty())
     headers.push_back("Authorization: Bearer " + config.api_key);
   for (const auto& [name, value] : config.headers)
@@ -139,14 +143,14 @@ std::vector<std::string> request_headers(const OpenAiConfig& config) {
   return headers;
 }
 
-} // namespace
+} // namespace openai_http
 
 struct OpenAiProvider::Impl {
   explicit Impl(OpenAiConfig c)
       : config(without_trailing_slash(std::move(c))), problem(check(config)),
         chat_url(config.base_url + "/chat/completions"), embed_url(config.base_url + "/embeddings"),
         chat_where("POST " + chat_url), embed_where("POST " + embed_url),
-        client(config.max_connections, request_headers(config)) {}
+        client(config.max_connections, request_headers(config, true)) {}
 
   http::Request request(const std::string& url, std::string body) const {
     http::Request r;
@@ -159,7 +163,7 @@ struct OpenAiProvider::Impl {
 
   template <class T, class Decode>
   ModelOutcome<T> settle(http::Response& r, const std::string& where, Decode&& decode) const {
-    return actorflow::settle<T>(r, where, config.api_key, std::forward<Decode>(decode));
+    return openai_http::settle<T>(r, where, config.api_key, std::forward<Decode>(decode));
   }
 
   OpenAiConfig config;

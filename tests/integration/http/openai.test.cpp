@@ -24,15 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-OpenAiConfig config_for(const SimProcess& sim) {
-  OpenAiConfig config;
-  config.base_url = sim.base_url();
-  config.model = "local";
-  config.embedding_model = "local";
-  config.timeout = 10s;
-  return config;
-}
-
 /// Starts a call with `start(done)` and waits (bounded) for its outcome.
 template <class T, class Start>
 ModelOutcome<T> wait_for_outcome(Start start) {
@@ -67,7 +58,7 @@ const std::string summary_text =
 
 TEST_CASE("chat through the sim: the answer is the local model's, with usage") {
   SimProcess sim;
-  OpenAiProvider provider(config_for(sim));
+  OpenAiProvider provider(sim_config(sim));
   auto request = ChatRequest::user("Summarize: " + summary_text);
   auto outcome = chat_and_wait(provider, request);
   REQUIRE_MESSAGE(outcome.result.ok(), outcome.result.error().to_string());
@@ -81,7 +72,7 @@ TEST_CASE("chat through the sim: the answer is the local model's, with usage") {
 
 TEST_CASE("embed through the sim: one vector per text, in order, with usage") {
   SimProcess sim;
-  OpenAiProvider provider(config_for(sim));
+  OpenAiProvider provider(sim_config(sim));
   EmbedRequest request;
   request.texts = {"the cat sat on the mat", "a dog barked", "the cat sat on a mat"};
   auto outcome = embed_and_wait(provider, request);
@@ -97,7 +88,7 @@ TEST_CASE("embed through the sim: one vector per text, in order, with usage") {
 
 TEST_CASE("a streamed chat hands pieces to on_token and ends with the whole text") {
   SimProcess sim;
-  OpenAiProvider provider(config_for(sim));
+  OpenAiProvider provider(sim_config(sim));
   auto request = ChatRequest::user("Summarize: " + summary_text);
   std::mutex mutex;
   std::vector<std::string> pieces;
@@ -121,7 +112,7 @@ TEST_CASE("every fault kind arrives as its typed error") {
   SimProcess sim({"--slow-ms", "5000"});
   auto check_fault = [&](std::string fault, Errc expected, std::string_view words) {
     CAPTURE(fault);
-    auto config = with_fault(config_for(sim), fault);
+    auto config = with_fault(sim_config(sim), fault);
     config.timeout = 500ms; // for "slow"
     OpenAiProvider provider(config);
     auto outcome = chat_and_wait(provider, ChatRequest::user("hello"));
@@ -189,7 +180,7 @@ TEST_CASE("no server on the port is connection_failed, and a bad base URL is bad
 TEST_CASE("a 429 carries Retry-After and the rate-limit headers through") {
   // One request, then one per 10 s: the second is refused however slow this machine is.
   SimProcess sim({"--rpm", "6", "--burst-s", "1"});
-  OpenAiProvider provider(config_for(sim));
+  OpenAiProvider provider(sim_config(sim));
   auto first = chat_and_wait(provider, ChatRequest::user("one"));
   REQUIRE_MESSAGE(first.result.ok(), first.result.error().to_string());
   CHECK(first.result->rate_limits.limit_requests == 6u);
@@ -208,7 +199,7 @@ TEST_CASE("a 429 carries Retry-After and the rate-limit headers through") {
 
 TEST_CASE("the API key never appears in error text, even when the server echoes it") {
   SimProcess sim({"--api-key", "sk-right-key"});
-  auto config = config_for(sim);
+  auto config = sim_config(sim);
   config.api_key = "sk-WRONG-secret-123";
   OpenAiProvider provider(config);
   auto outcome = chat_and_wait(provider, ChatRequest::user("hello"));
@@ -229,7 +220,7 @@ TEST_CASE("tool calls and schema answers through the sim, streamed too, and spoi
                             from_json(R"({"type":"object","properties":{
                                 "expression":{"type":"string"}},"required":["expression"]})")
                                 .value()}};
-  OpenAiProvider provider(config_for(sim));
+  OpenAiProvider provider(sim_config(sim));
   auto plain = chat_and_wait(provider, request);
   REQUIRE(plain.result.ok());
   REQUIRE(plain.result->tool_calls.size() == 1);
@@ -243,7 +234,7 @@ TEST_CASE("tool calls and schema answers through the sim, streamed too, and spoi
   REQUIRE(streamed.result.ok());
   CHECK(streamed.result->tool_calls == plain.result->tool_calls); // assembled from pieces
 
-  OpenAiProvider spoiled(with_fault(config_for(sim), "bad_tool_args"));
+  OpenAiProvider spoiled(with_fault(sim_config(sim), "bad_tool_args"));
   auto bad = chat_and_wait(spoiled, request);
   REQUIRE(bad.result.ok()); // the envelope is fine; the arguments are not JSON
   REQUIRE(bad.result->tool_calls.size() == 1);
@@ -255,7 +246,7 @@ TEST_CASE("tool calls and schema answers through the sim, streamed too, and spoi
   auto instance = chat_and_wait(provider, schema_request);
   REQUIRE(instance.result.ok());
   CHECK(instance.result->text == R"({"x":4})");
-  OpenAiProvider garbled(with_fault(config_for(sim), "bad_json"));
+  OpenAiProvider garbled(with_fault(sim_config(sim), "bad_json"));
   auto cut = chat_and_wait(garbled, schema_request);
   REQUIRE(cut.result.ok());
   CHECK_FALSE(from_json(cut.result->text).ok());

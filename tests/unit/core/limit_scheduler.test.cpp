@@ -149,6 +149,38 @@ TEST_CASE("a call that can never fit fails at once, naming the limit") {
   CHECK(s.waiting() == 0);
 }
 
+TEST_CASE("a run's money budget: the worst case set aside, settled with the actual cost") {
+  // $10 per million tokens at worst: a call of 1000 tokens sets aside $0.01.
+  LimitScheduler s(Limits{.money_per_run = 0.025}, 10e-6);
+  auto too_dear = s.request(9, 7, 3000);
+  REQUIRE_FALSE(too_dear.ok());
+  CHECK(too_dear.error().code == Errc::budget_exhausted);
+  CHECK(too_dear.error().message ==
+        "a call of 3000 tokens may cost up to $0.03000, over the run's money budget of $0.02500");
+  for (LimitScheduler::LeaseId id : {1, 2, 3})
+    REQUIRE(s.request(id, 7, 1000).ok());
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{1, 2}); // $0.02 set aside
+  CHECK(s.run_cost(7) == doctest::Approx(0.02));
+  s.release(1, 1000, 0.002); // it cost less than its worst case
+  CHECK(s.run_cost(7) == doctest::Approx(0.012));
+  CHECK(s.poll(t0).granted == std::vector<LimitScheduler::LeaseId>{3});
+  s.release(2, 1000, std::nullopt); // unknown: the worst case stands
+  s.release(3, 1000, 0.009);
+  CHECK(s.run_cost(7) == doctest::Approx(0.021));
+  REQUIRE(s.request(4, 7, 1000).ok());
+  auto g = s.poll(t0);
+  REQUIRE(g.refused.size() == 1);
+  CHECK(g.refused[0].second.code == Errc::budget_exhausted);
+  CHECK(g.refused[0].second.message == "the run's money budget of $0.02500 is spent ($0.02100 "
+                                       "spent or set aside; this call may cost up to $0.01000)");
+  s.forget_run(7);
+  CHECK(s.run_cost(7) == 0);
+  // A key without a price spends nothing: the budget never stops it.
+  LimitScheduler unpriced(Limits{.money_per_run = 0.001});
+  REQUIRE(unpriced.request(1, 7, 1'000'000).ok());
+  CHECK(unpriced.poll(t0).granted.size() == 1);
+}
+
 TEST_CASE("a 429 pauses the key for exactly Retry-After") {
   LimitScheduler s(Limits{});
   s.pause_until(t0 + 2500ms);

@@ -298,6 +298,60 @@ TEST_CASE("a run's token budget is shared by its items, when spent the rest fail
   CHECK(again->state.at("succeeded").as_int() == 1);
 }
 
+TEST_CASE("a run's money budget: calls priced, counted per model, and stopped when spent") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto instant = std::make_shared<InstantProvider>(clock, 0.5); // uses half of max_tokens
+  auto state = prompts(6);
+  const auto prompt = estimate_prompt_tokens(
+      ChatRequest::user(state.at("prompts").as_array()[0].as_string()), default_token_estimator());
+  Price price;
+  price.input = 1.0;
+  price.output = 4.0;
+  const double actual = (static_cast<double>(prompt) * 1.0 + 50 * 4.0) * 1e-6;
+  const double worst = static_cast<double>(prompt + 100) * 4.0 * 1e-6;
+  // One call at a time: after k calls, the next needs k * actual + worst within the budget.
+  Limits budget{.max_concurrent = 1, .money_per_run = 3 * actual + worst + actual / 2};
+  RuntimeConfig config = limited(clock, "instant", instant, budget);
+  config.prices.set("instant", "instant-1", price);
+  Runtime runtime{std::move(config)};
+
+  std::mutex mutex;
+  double event_cost = 0;
+  RunOptions options;
+  options.on_model_call = [&](const ModelCallEvent& call) {
+    std::lock_guard lock(mutex);
+    event_cost += call.cost;
+  };
+  auto result = drive(runtime.run(chat_each(100, 1), state, std::move(options)), *clock);
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(result->state.at("succeeded").as_int() == 4);
+  CHECK(errors_of(*result, "budget_exhausted") == 2);
+  CHECK(contains(result->state.at("last_error").as_string(), "the run's money budget of $"));
+  CHECK(result->usage.cost == doctest::Approx(4 * actual));
+  REQUIRE(result->usage.by_model.count("instant/instant-1") == 1);
+  const ModelUsage& of = result->usage.by_model.at("instant/instant-1");
+  CHECK(of.calls == 4);
+  CHECK(of.priced);
+  CHECK(of.cost == doctest::Approx(4 * actual));
+  CHECK(of.completion_tokens == 200);
+  CHECK(event_cost == doctest::Approx(4 * actual));
+  CHECK(key_stats(runtime).cost == doctest::Approx(4 * actual));
+}
+
+TEST_CASE("calls of a key without a price cost nothing, and say so") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto instant = std::make_shared<InstantProvider>(clock, 1.0);
+  Runtime runtime{limited(clock, "instant", instant, Limits{.money_per_run = 1e-9})};
+  ReportCollector collector;
+  auto result = drive(runtime.run(chat_each(10), prompts(3), collector.options()), *clock);
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(result->state.at("succeeded").as_int() == 3);
+  CHECK(result->usage.cost == 0);
+  CHECK_FALSE(result->usage.by_model.at("instant/instant-1").priced);
+  CHECK(contains(collector.report(result).to_text(),
+                 "cost         $0.00 (instant/instant-1 unpriced)"));
+}
+
 TEST_CASE("a call larger than the tokens-per-minute limit fails at once, naming the limit") {
   auto clock = std::make_shared<testing::VirtualClock>();
   auto instant = std::make_shared<InstantProvider>(clock, 1.0);

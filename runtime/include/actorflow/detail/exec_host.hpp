@@ -64,9 +64,10 @@ public:
                               std::coroutine_handle<> resume) = 0;
   /// Asks the resource controller of (provider, model) for a grant of `tokens` (estimated);
   /// `out` gets the lease, or why there is none (budget_exhausted, bad_request: larger than a
-  /// limit; cancelled: the runtime is shutting down).
+  /// limit; cancelled: the runtime is shutting down). `batched`: the call goes through a
+  /// batch API (priced with its discount).
   virtual void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
-                       std::coroutine_handle<> resume,
+                       bool batched, std::coroutine_handle<> resume,
                        std::optional<Result<ModelLeasePtr>>& out) = 0;
   /// The model providers of the Runtime.
   [[nodiscard]] virtual const ModelRegistry& models() const = 0;
