@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <system_error>
 
@@ -102,6 +103,25 @@ inline std::string one_line(std::string text, std::size_t max_chars) {
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U)
     --cut;
   return text.substr(0, cut).append("...");
+}
+
+// The paragraphs of `text` (blank-line separated, lines joined by a space) of 200+ characters:
+// shorter ones are headings and notices, not worth a model call.
+inline void add_paragraphs(const std::string& text, actorflow::Array& out) {
+  std::istringstream in{text};
+  std::string line, paragraph;
+  auto flush = [&] {
+    if (paragraph.size() >= 200)
+      out.emplace_back(paragraph);
+    paragraph.clear();
+  };
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      flush();
+    else
+      paragraph += (paragraph.empty() ? "" : " ") + line;
+  }
+  flush();
 }
 
 // --trace FILE and --report, as every example with options offers them: declare one, add its

@@ -22,25 +22,6 @@ using namespace actorflow;
 
 namespace {
 
-// The paragraphs of `text` (blank-line separated, lines joined by a space) of 200+ characters:
-// shorter ones are headings and notices, not worth a model call.
-void add_paragraphs(const std::string& text, Array& out) {
-  std::istringstream in{text};
-  std::string line, paragraph;
-  auto flush = [&] {
-    if (paragraph.size() >= 200)
-      out.emplace_back(paragraph);
-    paragraph.clear();
-  };
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      flush();
-    else
-      paragraph += (paragraph.empty() ? "" : " ") + line;
-  }
-  flush();
-}
-
 class Summarise : public ParallelBatchNode {
 public:
   Summarise() : ParallelBatchNode(BatchOptions{.max_concurrency = 32}) {}
@@ -100,7 +81,7 @@ int main(int argc, char** argv) {
     std::cerr << "skipped " << skipped.path << ": " << skipped.reason << "\n";
   Array texts;
   for (const auto& document : read->documents)
-    add_paragraphs(document.text, texts);
+    examples::add_paragraphs(document.text, texts);
 
   auto config = examples::runtime_config_or_exit(watch.trace);
   // The resource controller paces the calls to "openai" so that the server has no cause for a

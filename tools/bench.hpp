@@ -77,6 +77,14 @@ struct HttpBenchOptions {
   std::size_t workers = 2;
 };
 
+struct BatchApiBenchOptions {
+  std::size_t items = 10'000;
+  std::size_t concurrency = 256;    ///< the online run's window (and connections)
+  std::size_t batch_delay_ms = 200; ///< the sim's processing time per job
+  std::size_t max_requests = 5000;  ///< calls per job
+  std::size_t workers = 2;
+};
+
 struct AgentBenchOptions {
   std::size_t turns = 5;             ///< model turns, each calling every tool
   std::size_t tools = 4;             ///< tools per turn, called at once
@@ -119,6 +127,7 @@ int bench_cluster(const ClusterBenchOptions& options);
 /// A batch of chat calls through the openai provider against an `actorflow sim` started for
 /// the purpose: wall time against ceil(N/C) * L, and client CPU time per request.
 int bench_http(const HttpBenchOptions& options);
+int bench_batch_api(const BatchApiBenchOptions& options);
 
 /// One agent against an `actorflow sim`, every turn calling `tools` tools of `latency_ms` at
 /// once: wall time against turns * (model latency + tool latency) ("ratio"); and the cost of

@@ -8,6 +8,8 @@
 
 #include "subprocess.hpp"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +23,16 @@
 namespace actorflow::tools {
 
 using BenchClock = std::chrono::steady_clock;
+
+/// User plus system CPU time of this process so far, in microseconds.
+inline double process_cpu_us() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto us = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
 
 inline double seconds_since(BenchClock::time_point t0) {
   return std::chrono::duration<double>(BenchClock::now() - t0).count();

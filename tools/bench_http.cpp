@@ -8,21 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sys/resource.h>
-
 namespace actorflow::tools {
 
 namespace {
-
-/// User plus system CPU time of this process so far, in microseconds.
-double cpu_us() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto us = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
-  };
-  return us(usage.ru_utime) + us(usage.ru_stime);
-}
 
 int fail(const Error& error) { return bench_failed("http", error); }
 
@@ -43,9 +31,9 @@ int bench_http(const HttpBenchOptions& options) {
       FlowBuilder("bench-http").node("chat", factory_of<ChatBatch>(batch, options.items)).build();
   if (!flow)
     return fail(flow.error());
-  auto cpu0 = cpu_us();
+  auto cpu0 = process_cpu_us();
   auto [result, wall_s] = timed_run(runtime, *flow);
-  auto cpu_per_request = (cpu_us() - cpu0) / static_cast<double>(options.items);
+  auto cpu_per_request = (process_cpu_us() - cpu0) / static_cast<double>(options.items);
   if (!result)
     return fail(result.error());
 

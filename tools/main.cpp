@@ -212,6 +212,18 @@ int main(int argc, char** argv) {
                  "Window: calls in flight at most (and the client's connection limit)");
   option(http_cmd, "--latency-ms", http.latency_ms, "The sim's latency per call");
 
+  BatchApiBenchOptions batch_api;
+  auto* batch_api_cmd = command(
+      bench_cmd, selected, "batch-api",
+      "The same chat calls online and through the openai_batch provider, against an "
+      "`actorflow sim` it starts: cost_ratio (batch over online), sim_requests, peak_rss_kb",
+      batch_api, bench_batch_api);
+  window_options(batch_api_cmd, batch_api, "Items (one chat call each)",
+                 "The online run's window (calls in flight)");
+  option(batch_api_cmd, "--batch-delay-ms", batch_api.batch_delay_ms,
+         "The sim's processing time per batch job");
+  count(batch_api_cmd, "--max-requests", batch_api.max_requests, "Calls per batch job at most");
+
   AgentBenchOptions agent;
   auto* agent_cmd = command(bench_cmd, selected, "agent",
                             "An agent whose every turn calls K tools at once, against an "
