@@ -398,6 +398,24 @@ void ExecSite::release_exec() {
   node_.reset();
 }
 
+std::chrono::steady_clock::time_point ExecSite::now() const { return self_->clock().now(); }
+
+void ExecSite::report_fallback(const RouteTarget& from, const RouteTarget& to, const Error& why) {
+  const RunHooks& hooks = remote_limits_ ? *remote_limits_->hooks : *spec_->scope.hooks;
+  hooks.meter->fell_back();
+  if (!hooks.options.on_attempt)
+    return;
+  AttemptEvent event;
+  event.kind = AttemptEvent::Kind::model_fallback;
+  event.node = spec_->path;
+  event.item = ctx_ ? ctx_->item_index() : std::nullopt;
+  event.attempt = attempt_;
+  event.error = why;
+  event.from = from.provider + "/" + from.model;
+  event.to = to.provider + "/" + to.model;
+  hooks.options.on_attempt(event);
+}
+
 void ExecSite::report_attempt(AttemptEvent::Kind kind, const Error& error) const {
   spec_->scope.hooks->report_attempt(kind, spec_->path, ctx_ ? ctx_->item_index() : std::nullopt,
                                      attempt_, error);

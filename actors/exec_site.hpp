@@ -55,6 +55,8 @@ public:
   void crash_self() override;
   void await_external(std::function<void(std::function<void()> wake)> start,
                       std::coroutine_handle<> h) override;
+  [[nodiscard]] std::chrono::steady_clock::time_point now() const override;
+  void report_fallback(const RouteTarget& from, const RouteTarget& to, const Error& why) override;
   // Every model call first asks the resource controller of its (provider, model) key for a
   // grant: this Runtime's, or for an item of another Runtime's run (a cluster node runs it)
   // that Runtime's, found through its limit gateway, so that limits hold across the cluster.

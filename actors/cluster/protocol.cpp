@@ -118,9 +118,9 @@ std::vector<char> encode_calls(const RunUsage& u, const std::vector<ModelCallEve
   events.reserve(calls.size());
   for (const auto& call : calls)
     events.push_back(encode_call(call));
-  return to_wire(
-      Value(Array{u.calls, u.failed_calls, u.rate_limited, u.prompt_tokens, u.completion_tokens,
-                  u.refused, Value(std::move(events)), u.cost, encode_model_usage(u.by_model)}));
+  return to_wire(Value(Array{u.calls, u.failed_calls, u.rate_limited, u.prompt_tokens,
+                             u.completion_tokens, u.refused, Value(std::move(events)), u.cost,
+                             encode_model_usage(u.by_model), u.fallbacks}));
 }
 
 LaunchCalls decode_calls(const std::vector<char>& bytes) {
@@ -131,11 +131,13 @@ LaunchCalls decode_calls(const std::vector<char>& bytes) {
   std::array<std::uint64_t, 6> n{};
   for (std::size_t i = 0; i < n.size(); ++i)
     n[i] = count_of(&fields[i]);
-  LaunchCalls out{RunUsage{n[0], n[1], n[2], n[3], n[4], n[5], 0, {}}, {}};
+  LaunchCalls out{RunUsage{n[0], n[1], n[2], n[3], n[4], n[5], 0, 0, {}}, {}};
   if (fields.size() > 8) {
     out.usage.cost = money_of(&fields[7]);
     out.usage.by_model = decode_model_usage(fields[8]);
   }
+  if (fields.size() > 9)
+    out.usage.fallbacks = count_of(&fields[9]);
   if (fields.size() > 6 && fields[6].is_array())
     for (const auto& event : fields[6].as_array())
       if (auto call = decode_call(event))

@@ -33,6 +33,7 @@ struct AttemptEvent {
     fallback_used,    ///< exec_fallback supplied the value after the last failure
     circuit_opened,   ///< too many failures: the supervisor fails fast from now on
     circuit_rejected, ///< work failed fast because the circuit was open
+    model_fallback,   ///< a model call moved on along its route (`from`, `to`; `error`: why)
   };
   Kind kind = Kind::failed;
   std::string node;                ///< the node's path, "outer/inner"
@@ -40,6 +41,8 @@ struct AttemptEvent {
   std::uint32_t attempt = 0;       ///< 1-based number of the attempt concerned
   Error error;
   std::chrono::milliseconds delay{0}; ///< for retry_scheduled
+  /// For model_fallback: the "provider/model" keys the call moved from and to.
+  std::string from{}, to{};
 };
 
 /// "failed", "retry_scheduled", ... (all the kinds, as named).

@@ -8,6 +8,7 @@
 /// every provider is thread-safe. The embedded `local` provider is in actorflow/local_model.hpp.
 
 #include <actorflow/chat.hpp>
+#include <actorflow/model_route.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/task.hpp>
 
@@ -27,6 +28,7 @@ class TokenEstimator;
 
 namespace detail {
 class ExecHost;
+class RouteBoard;
 } // namespace detail
 
 struct EmbedRequest {
@@ -106,7 +108,18 @@ public:
   [[nodiscard]] std::vector<std::string> names() const;
   [[nodiscard]] bool contains(std::string_view name) const { return find(name) != nullptr; }
 
+  /// Chat calls asking for `model` follow `route`: the primary target, then fallbacks (see
+  /// actorflow/model_route.hpp). Replaces an earlier route for `model`. Not for embeddings:
+  /// another model's vectors would not be comparable with the first one's.
+  ModelRegistry& route(std::string model, ModelRoute route);
+  /// The routes and their targets' health: shared by every copy of this registry, so by every
+  /// run of a Runtime. Null until a route is added.
+  [[nodiscard]] const std::shared_ptr<detail::RouteBoard>& routes() const noexcept {
+    return routes_;
+  }
+
 private:
+  std::shared_ptr<detail::RouteBoard> routes_;
   std::map<std::string, ModelProviderPtr, std::less<>> providers_;
   std::string first_added_;
   std::string default_;

@@ -33,6 +33,8 @@ struct RunUsage {
   /// Calls that never went out: their run's token budget was spent (`budget_exhausted`) or
   /// they were larger than a limit.
   std::uint64_t refused = 0;
+  /// Calls that moved on to a route's next model (see actorflow/model_route.hpp).
+  std::uint64_t fallbacks = 0;
   /// What the calls cost, in US dollars, by `RuntimeConfig::prices` (calls of keys without a
   /// price count 0; see `by_model`).
   double cost = 0;

@@ -18,6 +18,8 @@ std::string_view to_string(AttemptEvent::Kind kind) noexcept {
       return "circuit_opened";
     case AttemptEvent::Kind::circuit_rejected:
       return "circuit_rejected";
+    case AttemptEvent::Kind::model_fallback:
+      return "model_fallback";
   }
   return "unknown";
 }

@@ -1,6 +1,8 @@
 #include <actorflow/llm.hpp>
 #include <actorflow/tokens.hpp>
 
+#include "core/route_board.hpp"
+
 #include <algorithm>
 
 namespace actorflow {
@@ -13,6 +15,13 @@ ModelRegistry& ModelRegistry::add(std::string name, ModelProviderPtr provider) {
   if (first_added_.empty())
     first_added_ = name;
   providers_[std::move(name)] = std::move(provider);
+  return *this;
+}
+
+ModelRegistry& ModelRegistry::route(std::string model, ModelRoute route) {
+  if (!routes_)
+    routes_ = std::make_shared<detail::RouteBoard>();
+  routes_->set(std::move(model), std::move(route));
   return *this;
 }
 

@@ -1,5 +1,11 @@
 #include <actorflow/context.hpp>
 
+#include "core/route_board.hpp"
+
+#include <algorithm>
+#include <initializer_list>
+#include <string_view>
+
 namespace actorflow {
 
 namespace {
@@ -88,15 +94,13 @@ std::string model_of(const std::string& requested, std::string fallback) {
   return requested.empty() ? std::move(fallback) : requested;
 }
 
-} // namespace
-
-Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
-  if (!provider_)
-    return failed<ChatResponse>(no_such_provider(*host_, name_));
+/// One chat call to `provider` (registered as `name`), gated by its key's controller.
+Task<Result<ChatResponse>> chat_on(detail::ExecHost* host, const std::string& name,
+                                   const ModelProviderPtr& provider, ChatRequest request) {
   auto tokens = reserved_tokens(request);
-  auto model = model_of(request.model, provider_->default_model());
+  auto model = model_of(request.model, provider->default_model());
   // A run that streams tokens streams every chat call of its nodes, labelled with the node.
-  if (auto sink = host_->token_sink()) {
+  if (auto sink = host->token_sink()) {
     if (request.on_token)
       request.on_token = [sink = std::move(sink),
                           own = std::move(request.on_token)](std::string_view piece) {
@@ -106,12 +110,112 @@ Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
     else
       request.on_token = std::move(sink);
   }
-  Call<ChatResponse> call = [provider = provider_,
+  Call<ChatResponse> call = [provider,
                              request = std::move(request)](ModelProvider::ChatDone done) mutable {
     provider->chat(std::move(request), std::move(done));
   };
-  return gated_call<ChatResponse>(host_, name_, std::move(model), tokens, provider_->batched(),
+  return gated_call<ChatResponse>(host, name, std::move(model), tokens, provider->batched(),
                                   std::move(call));
+}
+
+/// What a route does after a failed call on a target.
+enum class OnFailure : std::uint8_t { give_up, retry, wait, move_on };
+
+bool contains_any(const std::string& text, std::initializer_list<std::string_view> words) {
+  return std::any_of(words.begin(), words.end(),
+                     [&](std::string_view w) { return text.find(w) != std::string::npos; });
+}
+
+/// Errors another model may cure but this one will not: its context is too short, or its
+/// content policy refused (OpenAI's and Azure's codes and words).
+bool incurable_here(const Error& error) {
+  return error.code == Errc::bad_request &&
+         contains_any(error.message,
+                      {"context_length_exceeded", "maximum context length", "context window",
+                       "content_policy", "content_filter", "content management policy"});
+}
+
+OnFailure on_failure(const Error& error, const ModelRoute& route, std::uint32_t retried,
+                     bool waited) {
+  switch (error.code) {
+    case Errc::server_error:
+    case Errc::timeout:
+    case Errc::connection_failed:
+    case Errc::bad_response:
+      return retried < route.retries ? OnFailure::retry : OnFailure::move_on;
+    case Errc::rate_limited:
+      return !waited && error.retry_after && *error.retry_after <= route.max_retry_wait
+                 ? OnFailure::wait
+                 : OnFailure::move_on;
+    default:
+      return incurable_here(error) ? OnFailure::move_on : OnFailure::give_up;
+  }
+}
+
+/// A chat call along `route`: each target in turn (see actorflow/model_route.hpp). Plain
+/// class-type parameters only (GCC 12; see gated_call).
+Task<Result<ChatResponse>> routed_chat(detail::ExecHost* host,
+                                       std::shared_ptr<detail::RouteBoard> board, ModelRoute route,
+                                       ChatRequest request) {
+  std::vector<RouteTarget> order = board->order(route, host->now());
+  // Each target with its model resolved, so that events name real keys.
+  for (RouteTarget& target : order)
+    if (auto provider = host->models().find(target.provider); provider && target.model.empty())
+      target.model = provider->default_model();
+  Error last{Errc::bad_input, "model route: it has no targets"};
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const RouteTarget target = order[i];
+    Result<ModelProviderPtr> provider = host->models().get(target.provider);
+    if (!provider)
+      co_return provider.error();
+    std::uint32_t retried = 0;
+    bool waited = false;
+    std::chrono::nanoseconds backoff = route.retry_backoff;
+    for (;;) {
+      ChatRequest attempt = request;
+      attempt.model = target.model;
+      // Named before co_await (GCC 12 mis-destroys temporaries inside a co_await expression).
+      Task<Result<ChatResponse>> call =
+          chat_on(host, target.provider, *provider, std::move(attempt));
+      Result<ChatResponse> answer = co_await call;
+      if (answer) {
+        board->succeeded(target);
+        co_return answer;
+      }
+      last = answer.error();
+      const OnFailure next = on_failure(last, route, retried, waited);
+      if (next == OnFailure::give_up)
+        co_return last;
+      if (next == OnFailure::move_on)
+        break;
+      std::chrono::nanoseconds pause = backoff;
+      if (next == OnFailure::wait) {
+        waited = true;
+        pause = *last.retry_after;
+      } else {
+        ++retried;
+        backoff *= 2;
+      }
+      detail::SleepAwaiter sleep(*host, pause);
+      co_await sleep;
+    }
+    board->failed(target, route, host->now());
+    if (i + 1 < order.size())
+      host->report_fallback(target, order[i + 1], last);
+  }
+  co_return last;
+}
+
+} // namespace
+
+Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
+  if (!provider_)
+    return failed<ChatResponse>(no_such_provider(*host_, name_));
+  if (const auto& board = host_->models().routes()) {
+    if (auto route = board->find(model_of(request.model, provider_->default_model())))
+      return routed_chat(host_, board, std::move(*route), std::move(request));
+  }
+  return chat_on(host_, name_, provider_, std::move(request));
 }
 
 Task<Result<ChatResponse>> LlmClient::chat(std::string prompt) const {

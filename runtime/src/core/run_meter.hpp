@@ -42,6 +42,7 @@ public:
     of.priced = of.priced || priced;
   }
   void call_refused() noexcept { refused_.fetch_add(1, std::memory_order_relaxed); }
+  void fell_back() noexcept { fallbacks_.fetch_add(1, std::memory_order_relaxed); }
   /// Adds calls counted elsewhere (an item's calls on a cluster node).
   void add(const RunUsage& u) {
     calls_.fetch_add(u.calls, std::memory_order_relaxed);
@@ -50,6 +51,7 @@ public:
     prompt_.fetch_add(u.prompt_tokens, std::memory_order_relaxed);
     completion_.fetch_add(u.completion_tokens, std::memory_order_relaxed);
     refused_.fetch_add(u.refused, std::memory_order_relaxed);
+    fallbacks_.fetch_add(u.fallbacks, std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     cost_ += u.cost;
     for (const auto& [key, theirs] : u.by_model) {
@@ -72,6 +74,7 @@ public:
     u.prompt_tokens = prompt_.load(std::memory_order_relaxed);
     u.completion_tokens = completion_.load(std::memory_order_relaxed);
     u.refused = refused_.load(std::memory_order_relaxed);
+    u.fallbacks = fallbacks_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     u.cost = cost_;
     u.by_model = by_model_;
@@ -80,7 +83,7 @@ public:
 
 private:
   std::atomic<std::uint64_t> calls_{0}, failed_{0}, rate_limited_{0}, prompt_{0}, completion_{0},
-      refused_{0};
+      refused_{0}, fallbacks_{0};
   mutable std::mutex mutex_;
   double cost_ = 0;                            // guarded by mutex_
   std::map<std::string, ModelUsage> by_model_; // guarded by mutex_

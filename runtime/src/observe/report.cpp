@@ -94,7 +94,8 @@ std::string RunReport::to_text() const {
   line("throughput", rate);
   line("model calls", std::to_string(usage.calls) + " (" + std::to_string(usage.failed_calls) +
                           " failed, " + std::to_string(usage.rate_limited) + " rate-limited, " +
-                          std::to_string(usage.refused) + " refused)");
+                          std::to_string(usage.refused) + " refused, " +
+                          std::to_string(usage.fallbacks) + " fell back)");
   line("tokens", std::to_string(usage.total_tokens()) + " (prompt " +
                      std::to_string(usage.prompt_tokens) + ", completion " +
                      std::to_string(usage.completion_tokens) + ")");
@@ -178,6 +179,7 @@ Value RunReport::to_value() const {
                                       {"failed", count(usage.failed_calls)},
                                       {"rate_limited", count(usage.rate_limited)},
                                       {"refused", count(usage.refused)},
+                                      {"fallbacks", count(usage.fallbacks)},
                                       {"prompt_tokens", count(usage.prompt_tokens)},
                                       {"completion_tokens", count(usage.completion_tokens)},
                                       {"total_tokens", count(usage.total_tokens())},
@@ -210,6 +212,7 @@ struct ReportCollector::Data {
   std::optional<Span> root;          // guarded by mutex
   std::uint64_t retries = 0;         // guarded by mutex
   std::uint64_t failed_attempts = 0; // guarded by mutex
+  std::uint64_t fallbacks = 0;       // guarded by mutex
   std::vector<Call> calls;           // guarded by mutex
 };
 
@@ -251,6 +254,8 @@ void ReportCollector::add(const AttemptEvent& event) {
     ++data_->retries;
   else if (event.kind == AttemptEvent::Kind::failed)
     ++data_->failed_attempts; // a timed_out attempt also reports `failed`: counted once
+  else if (event.kind == AttemptEvent::Kind::model_fallback)
+    ++data_->fallbacks;
 }
 
 void ReportCollector::add(const ModelCallEvent& event) {
@@ -266,6 +271,7 @@ RunReport ReportCollector::report(const Result<RunResult>& result) const {
   std::optional<Data::Span> root;
   std::vector<Data::Call> calls;
   RunReport r;
+  std::uint64_t fallbacks = 0;
   {
     std::lock_guard lock{data_->mutex};
     spans = data_->spans;
@@ -273,6 +279,7 @@ RunReport ReportCollector::report(const Result<RunResult>& result) const {
     calls = data_->calls;
     r.retries = data_->retries;
     r.failed_attempts = data_->failed_attempts;
+    fallbacks = data_->fallbacks;
   }
   if (root) {
     r.flow = root->name;
@@ -351,6 +358,7 @@ RunReport ReportCollector::report(const Result<RunResult>& result) const {
     }
   }
   r.grant_waits = LatencySummary::of(std::move(waits));
+  summed.fallbacks = fallbacks;
   if (result.ok()) {
     r.usage = result->usage;
     r.retries = result->retries;

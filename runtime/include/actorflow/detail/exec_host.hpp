@@ -69,6 +69,11 @@ public:
   virtual void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
                        bool batched, std::coroutine_handle<> resume,
                        std::optional<Result<ModelLeasePtr>>& out) = 0;
+  /// The runtime's clock (virtual under testing::VirtualClock).
+  [[nodiscard]] virtual std::chrono::steady_clock::time_point now() const = 0;
+  /// A model call of this exec moved on along its route, from one target to the next.
+  virtual void report_fallback(const RouteTarget& from, const RouteTarget& to,
+                               const Error& why) = 0;
   /// The model providers of the Runtime.
   [[nodiscard]] virtual const ModelRegistry& models() const = 0;
   /// A model call of this exec used `tokens` (counted into the item's outcome).
