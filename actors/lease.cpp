@@ -58,10 +58,12 @@ public:
              Error{Errc::internal, "the model call ended without reporting how"});
   }
 
-  void end(const Usage& usage, const RateLimitInfo& rate_limits,
-           const std::optional<Error>& error) override {
+  void end(const Usage& usage, const RateLimitInfo& rate_limits, const std::optional<Error>& error,
+           std::optional<bool> batched) override {
     if (ended_.exchange(true))
       return;
+    if (batched)
+      report_.batched = *batched; // ended once: nothing else reads it meanwhile
     CallEnd call{id_, std::nullopt, rate_limits, false, std::nullopt, std::nullopt};
     if (!error) {
       call.actual_tokens = usage.total_tokens; // normalised by the caller

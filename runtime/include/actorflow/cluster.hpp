@@ -100,6 +100,6 @@ private:
 };
 
 /// The version of the protocol between a Runtime and its nodes; both must speak the same.
-inline constexpr std::uint32_t cluster_protocol_version = 1;
+inline constexpr std::uint32_t cluster_protocol_version = 2; // 2: calls carry their cost
 
 } // namespace actorflow

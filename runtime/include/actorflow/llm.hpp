@@ -52,6 +52,9 @@ struct ModelOutcome {
       : result(std::move(r)), rate_limits(limits) {}
   Result<T> result;
   RateLimitInfo rate_limits;
+  /// Whether the call went through a batch API after all (priced with its discount); none: as
+  /// the provider's `batched()` says. A batch provider that sends a call online says false.
+  std::optional<bool> batched{};
 };
 
 /// A source of chat answers and embeddings. Implementations must be thread-safe: one provider

@@ -96,8 +96,9 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-/// `std::make_shared<OpenAiBatchProvider>(config, options)`.
-[[nodiscard]] ModelProviderPtr make_openai_batch_provider(OpenAiConfig config,
-                                                          OpenAiBatchOptions options = {});
+/// `std::make_shared<OpenAiBatchProvider>(config, options)`: a ModelProviderPtr for the
+/// registry that still reaches `stats()`.
+[[nodiscard]] std::shared_ptr<OpenAiBatchProvider>
+make_openai_batch_provider(OpenAiConfig config, OpenAiBatchOptions options = {});
 
 } // namespace actorflow

@@ -37,27 +37,27 @@ void normalise(Usage& usage) {
 template <class T>
 std::function<void(std::function<void()>)> bind_call(Slot<T> slot, detail::ModelLeasePtr lease,
                                                      Call<T> call) {
-  return
-      [slot, lease = std::move(lease), call = std::move(call)](std::function<void()> wake) mutable {
-        auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
-          if (outcome.result.ok()) {
-            normalise(usage_of(*outcome.result));
-            lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt);
-          } else
-            lease->end(Usage{}, outcome.rate_limits, outcome.result.error());
-          slot->emplace(std::move(outcome));
-          wake();
-        };
-        try {
-          call(std::move(ended));
-        } catch (const std::exception& e) {
-          // A provider must report failures through `done`; one that throws still ends the call.
-          Error error{Errc::internal, std::string("model provider threw: ") + e.what()};
-          lease->end(Usage{}, RateLimitInfo{}, error);
-          slot->emplace(std::move(error));
-          wake();
-        }
-      };
+  return [slot, lease = std::move(lease),
+          call = std::move(call)](std::function<void()> wake) mutable {
+    auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
+      if (outcome.result.ok()) {
+        normalise(usage_of(*outcome.result));
+        lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt, outcome.batched);
+      } else
+        lease->end(Usage{}, outcome.rate_limits, outcome.result.error(), outcome.batched);
+      slot->emplace(std::move(outcome));
+      wake();
+    };
+    try {
+      call(std::move(ended));
+    } catch (const std::exception& e) {
+      // A provider must report failures through `done`; one that throws still ends the call.
+      Error error{Errc::internal, std::string("model provider threw: ") + e.what()};
+      lease->end(Usage{}, RateLimitInfo{}, error, std::nullopt);
+      slot->emplace(std::move(error));
+      wake();
+    }
+  };
 }
 
 // The coroutine takes only plain class types: GCC 12 mis-copies closure-typed coroutine
@@ -157,12 +157,12 @@ OnFailure on_failure(const Error& error, const ModelRoute& route, std::uint32_t 
 Task<Result<ChatResponse>> routed_chat(detail::ExecHost* host,
                                        std::shared_ptr<detail::RouteBoard> board, ModelRoute route,
                                        ChatRequest request) {
-  std::vector<RouteTarget> order = board->order(route, host->now());
-  // Each target with its model resolved, so that events name real keys.
-  for (RouteTarget& target : order)
+  // Each target with its model resolved first: health is kept, and events name, real keys.
+  for (RouteTarget& target : route.targets)
     if (auto provider = host->models().find(target.provider); provider && target.model.empty())
       target.model = provider->default_model();
-  Error last{Errc::bad_input, "model route: it has no targets"};
+  std::vector<RouteTarget> order = board->order(route, host->now());
+  Error last{Errc::bad_input, "model route for '" + request.model + "': it has no targets"};
   for (std::size_t i = 0; i < order.size(); ++i) {
     const RouteTarget target = order[i];
     Result<ModelProviderPtr> provider = host->models().get(target.provider);
@@ -212,8 +212,11 @@ Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
   if (!provider_)
     return failed<ChatResponse>(no_such_provider(*host_, name_));
   if (const auto& board = host_->models().routes()) {
-    if (auto route = board->find(model_of(request.model, provider_->default_model())))
+    const std::string model = model_of(request.model, provider_->default_model());
+    if (auto route = board->find(model)) {
+      request.model = model;
       return routed_chat(host_, board, std::move(*route), std::move(request));
+    }
   }
   return chat_on(host_, name_, provider_, std::move(request));
 }

@@ -72,7 +72,10 @@ double Price::cost(const Usage& usage, bool batched) const noexcept {
                           static_cast<double>(cached) * cached_input.value_or(input) +
                           static_cast<double>(usage.completion_tokens) * output) *
                          per_million;
-  return batched ? dollars * (1 - batch_discount) : dollars;
+  // A price set in code is not checked: a discount outside [0, 1] or a negative price must
+  // not make a call pay the run's budget back.
+  const double paid = batched ? dollars * (1 - std::clamp(batch_discount, 0.0, 1.0)) : dollars;
+  return std::isfinite(paid) && paid > 0 ? paid : 0;
 }
 
 PriceTable& PriceTable::set(std::string provider, std::string model, Price price) {

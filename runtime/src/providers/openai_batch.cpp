@@ -42,7 +42,8 @@ const char* url_of(Endpoint endpoint) {
 struct Waiting {
   std::string custom_id;
   Endpoint endpoint = Endpoint::chat;
-  std::string body; ///< the request's JSON, as the online endpoint takes it
+  std::string body;              ///< the request's JSON, as the online endpoint takes it
+  std::uint32_t resubmitted = 0; ///< times it went into a new job after one ended without it
   ChatRequest chat_request;
   EmbedRequest embed_request;
   ModelProvider::ChatDone chat_done;
@@ -68,7 +69,13 @@ struct Job {
   std::map<std::string, Waiting> calls; ///< by custom_id
   Clock::time_point next_poll;
   milliseconds interval;
+  std::uint32_t failed_polls = 0; ///< in a row
 };
+
+// A job whose polls fail this many times in a row fails its calls; a call left over by this
+// many jobs fails instead of going to another.
+constexpr std::uint32_t max_failed_polls = 20;
+constexpr std::uint32_t max_resubmits = 3;
 
 } // namespace
 
@@ -260,7 +267,18 @@ struct OpenAiBatchProvider::Impl {
     get.url = config.base_url + "/batches/" + job.id;
     get.get = true;
     auto answered = send(std::move(get));
-    auto later = [&] {
+    // Polls again later; `failed`: this poll failed (a job still at work is no failure).
+    auto later = [&](bool failed) {
+      job.failed_polls = failed ? job.failed_polls + 1 : 0;
+      if (job.failed_polls >= max_failed_polls) {
+        for (auto& [id, call] : job.calls)
+          call.fail(Error{Errc::bad_response, "openai_batch: job " + job.id + ": " +
+                                                  std::to_string(max_failed_polls) +
+                                                  " polls in a row failed: " + where});
+        calls_failed += job.calls.size();
+        job.calls.clear();
+        return true;
+      }
       job.interval = std::min(job.interval * 2, options.poll_max);
       job.next_poll = Clock::now() + jittered(job.interval);
       return false;
@@ -272,11 +290,13 @@ struct OpenAiBatchProvider::Impl {
         calls_failed += job.calls.size();
         return true;
       }
-      return later(); // a blip of the network or the server: ask again
+      return later(true); // a blip of the network or the server: ask again
     }
     auto status = wire::decode_batch_job(answered.body);
-    if (!status || !status->ended())
-      return later();
+    if (!status)
+      return later(true);
+    if (!status->ended())
+      return later(false);
     if (status->status == "failed") {
       ++jobs_failed;
       for (auto& [id, call] : job.calls)
@@ -296,7 +316,7 @@ struct OpenAiBatchProvider::Impl {
       const std::string read_where = "openai_batch: GET " + content.url;
       auto read = send(std::move(content));
       if (failure(read, read_where))
-        return later(); // read both files again next time
+        return later(true); // read both files again next time
       auto lines = wire::decode_batch_answers(read.body, problems);
       std::move(lines.begin(), lines.end(), std::back_inserter(answers));
     }
@@ -319,8 +339,17 @@ struct OpenAiBatchProvider::Impl {
     std::string why = "job " + job.id + " " + status->status;
     if (!problems.empty())
       why += " (its files had lines that do not decode: " + problems.front() + ")";
-    for (auto& [id, call] : job.calls)
-      leftover(std::move(call), status->status == "expired", why);
+    const bool cut_short = status->status == "expired" || status->status == "cancelled";
+    for (auto& [id, call] : job.calls) {
+      if (cut_short) {
+        leftover(std::move(call), status->status == "expired", why);
+        continue;
+      }
+      // A completed job that has no line for the call: sending it again could pay twice.
+      ++calls_failed;
+      call.fail(Error{Errc::bad_response,
+                      "openai_batch: " + why + " without an answer for " + call.custom_id});
+    }
     job.calls.clear();
     return true;
   }
@@ -359,17 +388,36 @@ struct OpenAiBatchProvider::Impl {
     call.embed_done(ModelOutcome<Embeddings>(std::move(*embeddings)));
   }
 
-  // A call its job did not answer (expired, cancelled, or a line that could not be read).
+  // A call its job did not answer: expired or cancelled.
   void leftover(Waiting call, bool expired, const std::string& why) {
     switch (options.leftovers) {
       case OpenAiBatchOptions::Leftovers::resubmit:
-        ++calls_resubmitted;
-        return add(std::move(call));
+        if (call.resubmitted < max_resubmits) {
+          ++call.resubmitted;
+          ++calls_resubmitted;
+          return add(std::move(call));
+        }
+        ++calls_failed;
+        return call.fail(Error{expired ? Errc::timeout : Errc::cancelled,
+                               "openai_batch: " + why + " before answering " + call.custom_id +
+                                   ", the " + std::to_string(max_resubmits + 1) +
+                                   "th job to hold it"});
       case OpenAiBatchOptions::Leftovers::online:
         ++calls_sent_online;
+        // Priced as what it is now: an online call.
         if (call.endpoint == Endpoint::chat)
-          return options.online->chat(std::move(call.chat_request), std::move(call.chat_done));
-        return options.online->embed(std::move(call.embed_request), std::move(call.embed_done));
+          return options.online->chat(
+              std::move(call.chat_request),
+              [done = std::move(call.chat_done)](ModelOutcome<ChatResponse> outcome) {
+                outcome.batched = false;
+                done(std::move(outcome));
+              });
+        return options.online->embed(
+            std::move(call.embed_request),
+            [done = std::move(call.embed_done)](ModelOutcome<Embeddings> outcome) {
+              outcome.batched = false;
+              done(std::move(outcome));
+            });
       case OpenAiBatchOptions::Leftovers::fail:
         ++calls_failed;
         return call.fail(Error{expired ? Errc::timeout : Errc::cancelled,
@@ -442,7 +490,8 @@ BatchProviderStats OpenAiBatchProvider::stats() const {
                             i.http_requests};
 }
 
-ModelProviderPtr make_openai_batch_provider(OpenAiConfig config, OpenAiBatchOptions options) {
+std::shared_ptr<OpenAiBatchProvider> make_openai_batch_provider(OpenAiConfig config,
+                                                                OpenAiBatchOptions options) {
   return std::make_shared<OpenAiBatchProvider>(std::move(config), std::move(options));
 }
 

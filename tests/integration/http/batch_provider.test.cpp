@@ -10,6 +10,8 @@
 #include <doctest/doctest.h>
 
 #include <future>
+#include <mutex>
+#include <vector>
 
 using namespace actorflow;
 using namespace actorflow::test;
@@ -86,7 +88,9 @@ RunResult run_through(ModelProviderPtr provider, const State& state, PriceTable 
 
 TEST_CASE("calls of a flow's nodes go out as one job, each answered as online") {
   SimProcess sim({"--threads", "8", "--batch-delay-ms", "30"});
-  auto provider = std::make_shared<OpenAiBatchProvider>(sim_config(sim), quick());
+  OpenAiBatchOptions gather = quick();
+  gather.max_wait = 500ms; // every call of the batch is in by then, however slow the machine
+  auto provider = make_openai_batch_provider(sim_config(sim), gather);
   const auto state = prompts(40);
   const RunResult result = run_through(provider, state);
   const auto& answers = result.state.at("answers").as_array();
@@ -133,44 +137,66 @@ TEST_CASE("an expired job: its answers are used, its leftovers go online") {
   options.leftovers = OpenAiBatchOptions::Leftovers::online;
   options.online = make_openai_provider(sim_config(sim));
   auto provider = std::make_shared<OpenAiBatchProvider>(sim_config(sim), options);
-  const RunResult result = run_through(provider, prompts(20));
+  Price price;
+  price.input = 0.15;
+  price.output = 0.6;
+  RuntimeConfig config;
+  config.models.add("batch", provider);
+  config.prices.set("*", "local", price);
+  Runtime runtime(std::move(config));
+  std::mutex mutex;
+  std::vector<ModelCallEvent> calls;
+  RunOptions watch;
+  watch.on_model_call = [&](const ModelCallEvent& call) {
+    std::lock_guard lock(mutex);
+    calls.push_back(call);
+  };
+  const RunResult result = must(runtime.run(ask_each(), prompts(20), std::move(watch)).get());
   for (const auto& error : result.state.at("errors").as_array()) {
     INFO(error.preview(300));
     CHECK(error.is_null());
+  }
+  // The calls sent online are priced as online calls, the rest with the batch discount.
+  REQUIRE(calls.size() == 20);
+  std::size_t online = 0;
+  for (const ModelCallEvent& call : calls) {
+    online += call.batched ? 0 : 1;
+    CHECK(call.cost == doctest::Approx(price.cost(call.usage, call.batched)));
   }
   const BatchProviderStats stats = provider->stats();
   CHECK(stats.jobs_expired == 1);
   CHECK(stats.calls_answered > 0);
   CHECK(stats.calls_sent_online > 0);
   CHECK(stats.calls_answered + stats.calls_sent_online == 20);
+  CHECK(online == stats.calls_sent_online);
   CHECK(sim.stats().at("chat") == stats.calls_sent_online);
   CHECK(sim.stats().at("batch").at("lines_expired") == stats.calls_sent_online);
 }
 
 TEST_CASE("an expired job's leftovers fail with timeout when told so") {
   SimProcess sim({"--threads", "8", "--batch-delay-ms", "2000", "--batch-expire-ms", "250"});
-  SUBCASE("fail") {
-    OpenAiBatchOptions options = quick();
-    options.leftovers = OpenAiBatchOptions::Leftovers::fail;
-    auto provider = std::make_shared<OpenAiBatchProvider>(sim_config(sim), options);
-    const RunResult result = run_through(provider, prompts(20));
-    std::size_t timed_out = 0;
-    for (const auto& error : result.state.at("errors").as_array())
-      timed_out += error.is_string() && contains(error.as_string(), "timeout") &&
-                           contains(error.as_string(), "expired")
-                       ? 1
-                       : 0;
-    CHECK(timed_out == provider->stats().calls_failed);
-    CHECK(timed_out > 0);
-    CHECK(timed_out < 20);
-  }
+  OpenAiBatchOptions options = quick();
+  options.leftovers = OpenAiBatchOptions::Leftovers::fail;
+  auto provider = std::make_shared<OpenAiBatchProvider>(sim_config(sim), options);
+  const RunResult result = run_through(provider, prompts(20));
+  std::size_t timed_out = 0;
+  for (const auto& error : result.state.at("errors").as_array())
+    timed_out += error.is_string() && contains(error.as_string(), "timeout") &&
+                         contains(error.as_string(), "expired")
+                     ? 1
+                     : 0;
+  CHECK(timed_out == provider->stats().calls_failed);
+  CHECK(timed_out > 0);
+  CHECK(timed_out < 20);
 }
 
 TEST_CASE("an expired job's leftovers go to a new job, which answers them") {
   // Only the first job expires (after 2 of its 8 lines); the second answers the other 6.
   SimProcess sim({"--threads", "8", "--batch-delay-ms", "400", "--batch-expire-ms", "120",
                   "--batch-expire-jobs", "1"});
-  auto provider = std::make_shared<OpenAiBatchProvider>(sim_config(sim), quick());
+  OpenAiBatchOptions gather = quick();
+  gather.max_wait = 500ms; // all 8 calls in the first job, however slow the machine
+  auto provider = make_openai_batch_provider(sim_config(sim), gather);
   const RunResult result = run_through(provider, prompts(8));
   for (const auto& error : result.state.at("errors").as_array())
     CHECK(error.is_null());

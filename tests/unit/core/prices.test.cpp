@@ -45,8 +45,11 @@ TEST_CASE("a call costs its uncached prompt, cached prompt and completion at the
   p.cached_input.reset(); // cached tokens then cost as input
   CHECK(p.cost(usage, false) == doctest::Approx(2.0 + 4.0));
   CHECK(p.worst_per_token() == doctest::Approx(8e-6));
-  // More cached tokens than prompt tokens (a confused server) never makes a cost negative.
-  CHECK(p.cost(Usage{10, 0, 10, 50}, false) >= 0);
+  // More cached tokens than prompt tokens (a confused server): all of the prompt is cached.
+  CHECK(p.cost(Usage{10, 0, 10, 50}, false) == doctest::Approx(10 * 2.0e-6));
+  // A discount beyond the whole price (set in code, unchecked) makes a call free, not a refund.
+  p.batch_discount = 3;
+  CHECK(p.cost(usage, true) == 0);
 }
 
 TEST_CASE("a price table from JSON, and errors naming the entry and field") {

@@ -173,14 +173,18 @@ TEST_CASE("a 429 within the wait budget is waited out; a longer one moves on") {
 }
 
 TEST_CASE("a target failing calls in a row cools down for every call, until its time is up") {
-  ModelRoute route{.retries = 0, .cooldown_after = 2, .cooldown = 60s};
+  // Targets without a model: their health is kept under the provider's default model.
+  ModelRoute route{.targets = {{"primary", ""}, {"backup", ""}},
+                   .retries = 0,
+                   .cooldown_after = 2,
+                   .cooldown = 60s};
   Fixture f({server_error(), server_error(), server_error()}, route);
   // Calls 1 and 2 fail over (the second cools "primary" down); call 3 goes straight to the
   // backup; call 4, 61 s later, tries the primary again (and fails over once more).
   const RunResult result = f.run({0, 0, 0, 61'000});
   CHECK(result.state.at("answers") ==
         Value(Array{"ok from backup", "ok from backup", "ok from backup", "ok from backup"}));
-  CHECK(f.primary->models().size() == 3);
+  CHECK(f.primary->models() == std::vector<std::string>(3, "primary-default"));
   CHECK(f.backup->models().size() == 4);
   CHECK(result.usage.fallbacks == 3);
 }

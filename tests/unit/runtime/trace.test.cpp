@@ -423,8 +423,15 @@ TEST_CASE("a cancelled run still closes its flow and node spans") {
   auto result = run.get();
   REQUIRE_FALSE(result.ok());
   const std::size_t heard_by_host = *host_spans;
-  // The node actor stops after the root (its link carries the exit): wait for its span.
-  REQUIRE(eventually([&] { return of_kind(writer->spans(), SpanEvent::Kind::node).size() == 1; }));
+  // The node actor stops after the root (its link carries the exit): wait for its span, and
+  // for the items' spans, which the batch ends as it stops (their attempts first): the batch
+  // and its node actor stop in either order, and an item may have reported a grant wait
+  // inside its attempt before either did.
+  REQUIRE(eventually([&] {
+    const auto spans = writer->spans();
+    return of_kind(spans, SpanEvent::Kind::node).size() == 1 &&
+           of_kind(spans, SpanEvent::Kind::item).size() == 4;
+  }));
   // Whether the node's span came before or after the end is a race; after it, only the
   // writer may get it.
   CHECK(*host_spans == heard_by_host);
