@@ -9,6 +9,7 @@
 #include "actors/messages.hpp"
 #include "core/flow_graph.hpp"
 #include "core/guard.hpp"
+#include "store/run_checkpoint.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
@@ -292,6 +293,16 @@ void ExecSite::raise_interrupt(Value question, const InterruptOptions& options,
                       wake_atom::value, token);
 }
 
+CallOrigin ExecSite::next_call_origin() {
+  const auto number = model_calls_++;
+  const auto& checkpoint = spec_->scope.hooks->checkpoint;
+  // Only a durable run's ids are unique in its store and come back on resume.
+  if (!checkpoint)
+    return {};
+  return CallOrigin{checkpoint->run_id, attempt_place() + "attempt" + std::to_string(attempt_) +
+                                            "/call" + std::to_string(number)};
+}
+
 void ExecSite::emit(RunEvent::Body body) {
   if (const auto& events = spec_->scope.hooks->events)
     events->emit(spec_->path, event_item(), std::move(body));
@@ -335,6 +346,7 @@ void ExecSite::start_exec(const Value& input, std::optional<std::size_t> index,
   attempt_ = attempt;
   interrupts_ = 0;
   sub_flows_ = 0;
+  model_calls_ = 0;
   exec_input_ = &input;
   ctx_.emplace(*this, spec_->name, index);
   auto started =

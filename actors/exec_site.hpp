@@ -63,6 +63,7 @@ public:
   void acquire(std::string_view provider, std::string_view model, std::uint64_t tokens,
                bool batched, std::coroutine_handle<> h,
                std::optional<Result<detail::ModelLeasePtr>>& out) override;
+  [[nodiscard]] CallOrigin next_call_origin() override;
   [[nodiscard]] const ModelRegistry& models() const override { return spec_->scope.env->models; }
   void add_used_tokens(std::uint64_t tokens) override { tokens_ += tokens; }
   void raise_interrupt(Value question, const InterruptOptions& options,
@@ -155,9 +156,10 @@ private:
   // Timers of the running attempt that run a function rather than resume it (an interrupt's
   // timeout), by token.
   std::unordered_map<std::uint64_t, std::function<void()>> timers_;
-  std::uint32_t interrupts_ = 0; // raised by the running attempt (the next one's number)
-  std::uint32_t sub_flows_ = 0;  // started by the running attempt
-  Task<Value> task_;             // last: its frame refers to node_ and ctx_
+  std::uint32_t interrupts_ = 0;  // raised by the running attempt (the next one's number)
+  std::uint32_t sub_flows_ = 0;   // started by the running attempt
+  std::uint32_t model_calls_ = 0; // made by the running attempt
+  Task<Value> task_;              // last: its frame refers to node_ and ctx_
 };
 
 } // namespace actorflow::actors

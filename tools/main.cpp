@@ -321,6 +321,10 @@ int main(int argc, char** argv) {
          "Only the first N batch jobs expire (0: every one), so resubmissions complete");
   option(sim_cmd, "--batch-enqueued-tokens", sim.batch_enqueued_tokens,
          "Reserved tokens of unfinished batch jobs at most (0: no limit)");
+  option(sim_cmd, "--batch-fail-uploads", sim.batch_fail_uploads,
+         "The first N batch file uploads answer 503 (for clients' retries)");
+  option(sim_cmd, "--batch-lose-creates", sim.batch_lose_creates,
+         "The first N batch creates make the job but answer 503, as a lost answer would");
 
   NodeOptions node;
   auto* node_cmd = command(&app, selected, "node",

@@ -44,6 +44,11 @@ void BatchStore::upload(const httplib::Request& req, httplib::Response& res) {
   }
   auto filename = part.filename.empty() ? std::string("file") : part.filename;
   std::lock_guard lock(mutex);
+  if (uploads_failed < options.fail_uploads) {
+    ++uploads_failed;
+    answer_error(res, 503, "The server is overloaded (--batch-fail-uploads).", "server_error");
+    return;
+  }
   auto id = add_file(std::move(filename), "batch", std::move(part.content), Wall::now());
   ++stats.files_uploaded;
   answer_json(res, file_object(*find_by_id(files, "file-", id)));
@@ -180,6 +185,11 @@ void BatchStore::create(const httplib::Request& req, httplib::Response& res) {
   }
   auto& stored = jobs.emplace(number, std::move(job)).first->second;
   advance(stored, now); // with no delay, the job is done at once
+  if (creates_lost < options.lose_creates) {
+    ++creates_lost;
+    answer_error(res, 503, "The server is overloaded (--batch-lose-creates).", "server_error");
+    return;
+  }
   answer_json(res, batch_object(stored));
 }
 

@@ -22,6 +22,10 @@
 // the lines answered by then are in the output and error files, the rest in the error file with
 // error code batch_expired or batch_cancelled, counted as failed.
 //
+// Faults of submission, for a client's retries: the first `fail_uploads` uploads answer 503
+// and store nothing; the first `lose_creates` creates make their job (counted) but answer 503,
+// as a create whose answer was lost would look to the client.
+//
 // No thread runs a job: its state is a function of time, brought up to date (lines answered,
 // files written, tokens counted) whenever it is looked at (retrieved, listed, cancelled, by
 // /stats, by a create that checks the enqueued tokens), so what a client sees is what a worker
@@ -50,6 +54,8 @@ struct BatchOptions {
   std::uint64_t expire_jobs = 0;     ///< only the first this many jobs expire (0: all): resubmits
   std::uint64_t enqueued_tokens = 0; ///< reserved tokens of unfinished jobs at most; 0: any
   std::uint64_t seed = 42;           ///< of the line fault draws
+  std::uint64_t fail_uploads = 0;    ///< the first this many uploads answer 503, storing nothing
+  std::uint64_t lose_creates = 0;    ///< the first this many creates make the job but answer 503
 };
 
 /// What the Batch API borrows from the online endpoints, so that a line is answered as the

@@ -188,7 +188,9 @@ struct BatchStore {
   std::map<std::uint64_t, Job> jobs;
   std::uint64_t next_file = 1;
   std::uint64_t next_job = 1;
-  std::uint64_t next_request = 1; // of batch_req_ and request ids
+  std::uint64_t next_request = 1;   // of batch_req_ and request ids
+  std::uint64_t uploads_failed = 0; // answered 503 so far (BatchOptions::fail_uploads)
+  std::uint64_t creates_lost = 0;   // created but answered 503 so far (lose_creates)
 
   // -- endpoints ---------------------------------------------------------------------------
   void upload(const httplib::Request& req, httplib::Response& res);

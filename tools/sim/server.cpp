@@ -414,7 +414,9 @@ Result<std::uint16_t> SimServer::start() {
                    .expire = milliseconds(static_cast<milliseconds::rep>(options.batch_expire_ms)),
                    .expire_jobs = options.batch_expire_jobs,
                    .enqueued_tokens = options.batch_enqueued_tokens,
-                   .seed = options.seed},
+                   .seed = options.seed,
+                   .fail_uploads = options.batch_fail_uploads,
+                   .lose_creates = options.batch_lose_creates},
       OnlineEndpoints{
           .chat = [&s](const wire::ChatCall& call) { return s.chat(call, std::nullopt); },
           .embed = [](const EmbedRequest& call) { return SimState::embed(call); },

@@ -71,6 +71,10 @@ struct SimOptions {
   /// The reserved tokens (prompt estimate + max_tokens) of the unfinished batch jobs at most:
   /// a job that would pass it fails at creation (token_limit_exceeded); 0: no limit.
   std::uint64_t batch_enqueued_tokens = 0;
+  /// The first this many batch uploads answer 503 and store nothing.
+  std::uint64_t batch_fail_uploads = 0;
+  /// The first this many batch creates make their job but answer 503 (a lost answer).
+  std::uint64_t batch_lose_creates = 0;
 };
 
 /// The server. Handlers run on httplib's pool threads; every member is safe to call from any

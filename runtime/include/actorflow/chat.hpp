@@ -106,6 +106,18 @@ struct ResponseFormat {
   friend bool operator==(const ResponseFormat&, const ResponseFormat&) = default;
 };
 
+/// Where in a durable run a model call was made, stable when the run is resumed and its code
+/// runs again to the same call: the run's id, and the place (node path with the step of each
+/// enclosing flow, batch item, attempt, and the call's number within the attempt). The runtime
+/// fills it for calls of node code in a run with a checkpoint store; it is empty elsewhere.
+/// A provider that keeps work across processes (the batch provider's journal) finds a call's
+/// earlier submission by it; others ignore it.
+struct CallOrigin {
+  std::string run_id{};
+  std::string place{};
+  [[nodiscard]] bool empty() const noexcept { return run_id.empty() || place.empty(); }
+};
+
 struct ChatRequest {
   std::vector<ChatMessage> messages{};
   /// Empty: the provider's default model.
@@ -133,6 +145,8 @@ struct ChatRequest {
   /// thread-safe). Tool calls arrive in pieces too; they are assembled into the response. The
   /// final ChatResponse holds the whole text.
   std::function<void(std::string_view piece)> on_token{};
+  /// Where the call was made (see CallOrigin); not sent to the server.
+  CallOrigin origin{};
 
   /// A request of one user message.
   [[nodiscard]] static ChatRequest user(std::string content);

@@ -49,8 +49,9 @@
 namespace actorflow {
 
 /// The layout of the store's tables and values; stored in the file and checked on open.
-/// 2 added interrupts; a version-1 store is upgraded in place when it is opened.
-inline constexpr std::int64_t checkpoint_schema_version = 2;
+/// 2 added interrupts, 3 the batch journal; an older store is upgraded in place when it is
+/// opened.
+inline constexpr std::int64_t checkpoint_schema_version = 3;
 
 /// `interrupted`: the Runtime that ran it shut down while some of its interrupts were pending;
 /// answer them (`Runtime::answer`) and resume it.
@@ -87,6 +88,20 @@ struct StepCheckpoint {
 struct ItemCheckpoint {
   std::string key{}; ///< see `checkpoint_item_key`
   ItemOutcome outcome{};
+};
+
+/// A job of a batch API as a batch provider journals it (actorflow/openai_batch.hpp), so that
+/// a resumed run finds its calls' job again instead of submitting them twice.
+struct BatchJobRecord {
+  std::string input_file_id{}; ///< the uploaded input; known before the job exists
+  std::string job_id{};        ///< "" until the server has created the job
+  std::string endpoint{};      ///< e.g. "/v1/chat/completions"
+  /// The calls in it: each call's custom_id and its run's id.
+  struct Call {
+    std::string custom_id{};
+    std::string run_id{};
+  };
+  std::vector<Call> calls{};
 };
 
 /// The key of an item of the batch node at `node_path`, version `node_version`, with `input`:
@@ -140,6 +155,18 @@ public:
                                                       const Value& answer) = 0;
   /// Every interrupt of the run, in the order they were first saved.
   [[nodiscard]] virtual Result<std::vector<Interrupt>> load_interrupts(std::string_view run_id) = 0;
+  /// The batch journal: records `job` under its input file id, with its job id (once known:
+  /// a later save with the job id fills it in) and its calls (each custom_id moves to this job
+  /// from any earlier one). Rows of a call live as long as its run: `delete_runs` removes them.
+  [[nodiscard]] virtual Result<void> save_batch_job(const BatchJobRecord& job) = 0;
+  /// The job that holds call `custom_id` (its `calls` left empty), or none.
+  [[nodiscard]] virtual Result<std::optional<BatchJobRecord>>
+  find_batch_call(std::string_view custom_id) = 0;
+  /// Forgets calls (answered with an error, or sent elsewhere): a call made again under one of
+  /// these ids is submitted anew. Unknown ids are no error.
+  [[nodiscard]] virtual Result<void>
+  forget_batch_calls(const std::vector<std::string>& custom_ids) = 0;
+
   /// Records how the run ended; `status` must not be `running` (bad_input).
   [[nodiscard]] virtual Result<void> end_run(std::string_view run_id, RunStatus status,
                                              std::string_view error) = 0;

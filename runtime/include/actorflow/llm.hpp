@@ -34,6 +34,8 @@ class RouteBoard;
 struct EmbedRequest {
   std::vector<std::string> texts{};
   std::string model{}; ///< empty: the provider's default embedding model
+  /// Where the call was made (see CallOrigin); not sent to the server.
+  CallOrigin origin{};
 };
 
 struct Embeddings {

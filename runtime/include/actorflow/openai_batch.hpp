@@ -17,10 +17,23 @@
 /// answer go to a new job, to the `online` provider, or fail, as `leftovers` says, and
 /// `BatchProviderStats` counts which.
 ///
+/// Durable jobs: give `journal` the Runtime's checkpoint store. Each job's input file, job id
+/// and calls (by `custom_id`, a hash of the call's `CallOrigin` and request, so the same call of
+/// a resumed run has the same id) are journaled before and after the job is created. A call of
+/// a durable run that was submitted before, by this process or by one that was killed, is
+/// answered from that job (polled again, or its output file read again), never submitted a
+/// second time; a create whose answer was lost is found among the server's jobs by its input
+/// file before it is sent again. Calls whose line failed are forgotten (a retry is submitted
+/// anew); the rest are kept until their run is deleted from the store.
+///
 /// Costs: `batched()` is true, so `RuntimeConfig::prices` price these calls with the price's
 /// batch discount. Limits: give the key a `Limits::enqueued_tokens` to keep the tokens of
-/// unfinished calls within the provider's enqueued-token limit.
+/// unfinished calls within the provider's enqueued-token limit. A job the server refuses for
+/// that limit (token_limit_exceeded) while other jobs of this provider are open is submitted
+/// again when one of them ends; with none open its calls fail (bad_request naming the limit),
+/// since nothing of ours would free tokens.
 
+#include <actorflow/checkpoint.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/openai.hpp>
 
@@ -44,6 +57,13 @@ struct OpenAiBatchOptions {
   std::chrono::milliseconds poll_initial = std::chrono::seconds(5);
   std::chrono::milliseconds poll_max = std::chrono::minutes(5);
   double poll_jitter = 0.2;
+  /// An upload or create that fails for what a retry may cure (no connection, a timeout, 429,
+  /// 5xx) is tried again up to this many times, after `submit_backoff`, doubled each time
+  /// (with the poll jitter). The provider's thread waits meanwhile, so polls wait too.
+  std::uint32_t submit_retries = 5;
+  std::chrono::milliseconds submit_backoff = std::chrono::seconds(1);
+  /// Durable jobs (see above): the checkpoint store of the runs whose calls come here.
+  CheckpointStorePtr journal{};
 
   /// What becomes of calls that an expired or cancelled job did not answer.
   enum class Leftovers : std::uint8_t {
@@ -67,7 +87,12 @@ struct BatchProviderStats {
   std::uint64_t calls_failed = 0;   ///< completed with their line's error
   std::uint64_t calls_resubmitted = 0;
   std::uint64_t calls_sent_online = 0;
-  std::uint64_t http_requests = 0; ///< uploads, creates, polls, downloads
+  std::uint64_t calls_requeued = 0; ///< held back by the enqueued-token limit, then resubmitted
+  std::uint64_t calls_resumed = 0;  ///< found in the journal: answered by an earlier job
+  std::uint64_t jobs_found = 0;     ///< created before, found by their input file
+  std::uint64_t submit_retries = 0; ///< uploads and creates tried again
+  std::uint64_t journal_errors = 0; ///< journal writes that failed (the call went on unjournaled)
+  std::uint64_t http_requests = 0;  ///< uploads, creates, polls, lists, downloads
 };
 
 class OpenAiBatchProvider final : public ModelProvider {

@@ -99,6 +99,8 @@ Task<Result<ChatResponse>> chat_on(detail::ExecHost* host, const std::string& na
                                    const ModelProviderPtr& provider, ChatRequest request) {
   auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider->default_model());
+  if (request.origin.empty())
+    request.origin = host->next_call_origin();
   // A run that streams tokens streams every chat call of its nodes, labelled with the node.
   if (auto sink = host->token_sink()) {
     if (request.on_token)
@@ -230,6 +232,8 @@ Task<Result<Embeddings>> LlmClient::embed(EmbedRequest request) const {
     return failed<Embeddings>(no_such_provider(*host_, name_));
   auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider_->default_embedding_model());
+  if (request.origin.empty())
+    request.origin = host_->next_call_origin();
   Call<Embeddings> call = [provider = provider_,
                            request = std::move(request)](ModelProvider::EmbedDone done) mutable {
     provider->embed(std::move(request), std::move(done));

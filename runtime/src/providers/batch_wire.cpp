@@ -109,23 +109,23 @@ std::vector<BatchAnswerLine> decode_batch_answers(std::string_view jsonl,
   return answers;
 }
 
-Result<BatchJobStatus> decode_batch_job(std::string_view body) {
-  auto doc = parse(body, Errc::bad_response);
-  if (!doc)
-    return doc.error();
+namespace {
+
+Result<BatchJobStatus> batch_job_of(const json& doc) {
   BatchJobStatus job;
-  job.id = string_or_empty(*doc, "id");
-  job.status = string_or_empty(*doc, "status");
+  job.id = string_or_empty(doc, "id");
+  job.status = string_or_empty(doc, "status");
   if (job.id.empty() || job.status.empty())
     return bad(Errc::bad_response, "batch", "expected an id and a status");
-  job.output_file_id = string_or_empty(*doc, "output_file_id");
-  job.error_file_id = string_or_empty(*doc, "error_file_id");
-  if (const json* counts = member(*doc, "request_counts"); counts != nullptr) {
+  job.input_file_id = string_or_empty(doc, "input_file_id");
+  job.output_file_id = string_or_empty(doc, "output_file_id");
+  job.error_file_id = string_or_empty(doc, "error_file_id");
+  if (const json* counts = member(doc, "request_counts"); counts != nullptr) {
     job.total = count_or_zero(*counts, "total");
     job.completed = count_or_zero(*counts, "completed");
     job.failed = count_or_zero(*counts, "failed");
   }
-  if (const json* errors = member(*doc, "errors"); errors != nullptr) {
+  if (const json* errors = member(doc, "errors"); errors != nullptr) {
     const json* data = member(*errors, "data");
     if (data != nullptr && data->is_array())
       for (const json& e : *data) {
@@ -138,6 +138,35 @@ Result<BatchJobStatus> decode_batch_job(std::string_view body) {
       }
   }
   return job;
+}
+
+} // namespace
+
+Result<BatchJobStatus> decode_batch_job(std::string_view body) {
+  auto doc = parse(body, Errc::bad_response);
+  if (!doc)
+    return doc.error();
+  return batch_job_of(*doc);
+}
+
+Result<BatchJobPage> decode_batch_list(std::string_view body) {
+  auto doc = parse(body, Errc::bad_response);
+  if (!doc)
+    return doc.error();
+  const json* data = member(*doc, "data");
+  if (data == nullptr || !data->is_array())
+    return bad(Errc::bad_response, "batch list", "expected a data array");
+  BatchJobPage page;
+  for (const json& item : *data) {
+    auto job = batch_job_of(item);
+    if (!job)
+      return job.error();
+    page.jobs.push_back(std::move(*job));
+  }
+  if (const json* more = member(*doc, "has_more"); more != nullptr && more->is_boolean())
+    page.has_more = more->get<bool>();
+  page.last_id = string_or_empty(*doc, "last_id");
+  return page;
 }
 
 Result<std::string> decode_file_id(std::string_view body) {

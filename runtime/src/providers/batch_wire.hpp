@@ -48,6 +48,7 @@ struct BatchAnswerLine {
 struct BatchJobStatus {
   std::string id;
   std::string status;         ///< validating, in_progress, finalizing, completed, failed, ...
+  std::string input_file_id;  ///< what it reads: how a job whose create went unanswered is found
   std::string output_file_id; ///< empty: none
   std::string error_file_id;  ///< empty: none
   std::uint64_t total = 0, completed = 0, failed = 0;
@@ -59,6 +60,14 @@ struct BatchJobStatus {
   }
 };
 [[nodiscard]] Result<BatchJobStatus> decode_batch_job(std::string_view body);
+
+/// A page of GET /batches: newest first; the next page is `?after=<last_id>`.
+struct BatchJobPage {
+  std::vector<BatchJobStatus> jobs;
+  bool has_more = false;
+  std::string last_id;
+};
+[[nodiscard]] Result<BatchJobPage> decode_batch_list(std::string_view body);
 
 /// The id of an uploaded file (a File object).
 [[nodiscard]] Result<std::string> decode_file_id(std::string_view body);

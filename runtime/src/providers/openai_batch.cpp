@@ -1,25 +1,31 @@
 // The openai_batch provider (see actorflow/openai_batch.hpp). One thread gathers calls into
-// jobs, submits them and polls them; every HTTP request goes through the provider's libcurl
-// client and is awaited by that thread, so jobs never hold a thread each. The calls' `done`
-// run on that thread.
+// jobs, submits them and polls them; every HTTP request goes through the provider's
+// BatchApiClient and is awaited by that thread, so jobs never hold a thread each. The calls'
+// `done` run on that thread.
+//
+// The journal (OpenAiBatchOptions::journal), when there is one: a call of a durable run has a
+// custom_id made from its CallOrigin and its request, the same in a resumed process. Before a
+// due call is submitted it is looked up; one found is attached to its job (polled, or its
+// files read, again). A new job is journaled twice: its input file with its calls once
+// uploaded, its job id once created; a process killed between the two finds the job by its
+// input file (BatchApiClient::create with may_exist).
 
 #include <actorflow/openai_batch.hpp>
 
+#include "providers/batch_client.hpp"
 #include "providers/batch_wire.hpp"
-#include "providers/http_client.hpp"
 #include "providers/openai_http.hpp"
 #include "providers/openai_wire.hpp"
-#include "providers/wire_json.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <random>
+#include <span>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -41,8 +47,10 @@ const char* url_of(Endpoint endpoint) {
 /// One call waiting for its answer: what to send, and whom to tell.
 struct Waiting {
   std::string custom_id;
+  std::string run_id; ///< its durable run's; empty: not journaled
   Endpoint endpoint = Endpoint::chat;
   std::string body;              ///< the request's JSON, as the online endpoint takes it
+  bool looked_up = false;        ///< looked for in the journal already
   std::uint32_t resubmitted = 0; ///< times it went into a new job after one ended without it
   ChatRequest chat_request;
   EmbedRequest embed_request;
@@ -77,12 +85,20 @@ struct Job {
 constexpr std::uint32_t max_failed_polls = 20;
 constexpr std::uint32_t max_resubmits = 3;
 
+/// A durable call's custom_id: the same for the same call of the same run in any process
+/// (see CallOrigin), different for another server, endpoint or request.
+std::string durable_custom_id(const std::string& base_url, Endpoint endpoint,
+                              const CallOrigin& origin, const std::string& body) {
+  return "af-" + checkpoint_item_key(origin.run_id + "\n" + origin.place,
+                                     base_url + url_of(endpoint), Value(body));
+}
+
 } // namespace
 
 struct OpenAiBatchProvider::Impl {
   Impl(OpenAiConfig c, OpenAiBatchOptions o)
       : config(without_trailing_slash(std::move(c))), problem(check(config)), options(std::move(o)),
-        client(config.max_connections, request_headers(config, false)) {
+        api(config, options, [this](milliseconds delay) { return pause(delay); }) {
     options.max_requests = std::max<std::size_t>(options.max_requests, 1);
     if (!problem && options.leftovers == OpenAiBatchOptions::Leftovers::online && !options.online)
       problem = Error{Errc::bad_input, "openai_batch provider: leftovers go online, but no "
@@ -96,7 +112,7 @@ struct OpenAiBatchProvider::Impl {
       stopping = true;
     }
     wake.notify_all();
-    client.stop(); // a request the worker awaits ends now, as cancelled
+    api.stop(); // a request the worker awaits ends now, as cancelled
     worker.join();
     const Error gone{Errc::cancelled, "openai_batch provider: stopped before the call's job ended"};
     for (auto& [key, group] : groups)
@@ -105,6 +121,8 @@ struct OpenAiBatchProvider::Impl {
     for (auto& job : jobs)
       for (auto& [id, call] : job.calls)
         call.fail(gone);
+    for (auto& call : held)
+      call.fail(gone);
   }
 
   void add(Waiting call) {
@@ -130,7 +148,21 @@ struct OpenAiBatchProvider::Impl {
     return call.endpoint == Endpoint::chat ? config.model : config.embedding_model;
   }
 
-  std::string next_custom_id() { return "call-" + std::to_string(next_call++); }
+  // Names the call: durably when it has an origin and there is a journal to keep it in.
+  void name(Waiting& call, const CallOrigin& origin) {
+    if (options.journal && !origin.empty()) {
+      call.custom_id = durable_custom_id(config.base_url, call.endpoint, origin, call.body);
+      call.run_id = origin.run_id;
+    } else {
+      call.custom_id = "call-" + std::to_string(next_call++);
+    }
+  }
+
+  // Waits `delay` on the worker; false when the provider stops first.
+  bool pause(milliseconds delay) {
+    std::unique_lock lock(mutex);
+    return !wake.wait_for(lock, delay, [this] { return stopping; });
+  }
 
   // -- the worker ----------------------------------------------------------------------------
 
@@ -164,141 +196,203 @@ struct OpenAiBatchProvider::Impl {
       }
       lock.unlock();
       for (auto& [key, calls] : due)
-        for (std::size_t at = 0; at < calls.size(); at += options.max_requests)
-          submit(key, std::vector<Waiting>(
-                          std::make_move_iterator(calls.begin() + static_cast<std::ptrdiff_t>(at)),
-                          std::make_move_iterator(calls.begin() +
-                                                  static_cast<std::ptrdiff_t>(std::min(
-                                                      calls.size(), at + options.max_requests)))));
+        dispatch(key, std::move(calls));
       for (auto it = jobs.begin(); it != jobs.end();) {
-        if (it->next_poll <= Clock::now() && poll(*it))
+        if (it->next_poll <= Clock::now() && poll(*it)) {
           it = jobs.erase(it);
-        else
+          release_held(); // an ended job frees enqueued tokens
+        } else {
           ++it;
+        }
       }
       lock.lock();
     }
   }
 
-  // One request, awaited.
-  http::Response send(http::Request request) {
-    request.timeout = config.timeout;
-    request.connect_timeout = config.connect_timeout;
-    std::promise<http::Response> answered;
-    auto answer = answered.get_future();
-    ++http_requests;
-    client.post(std::move(request),
-                [&answered](http::Response response) { answered.set_value(std::move(response)); });
-    return answer.get();
-  }
-
-  // The error of a request that did not answer 200, or none.
-  std::optional<Error> failure(const http::Response& r, const std::string& where) const {
-    if (r.transport != http::Transport::ok)
-      return transport_error(r, where);
-    if (r.status != 200)
-      return Error{http_error(r, where).code, scrub(http_error(r, where).message, config.api_key)};
-    return std::nullopt;
+  // Due calls: those the journal knows go back to their jobs, the rest into new ones.
+  void dispatch(const GroupKey& key, std::vector<Waiting> calls) {
+    std::vector<Waiting> fresh;
+    std::map<std::string, std::pair<BatchJobRecord, std::vector<Waiting>>> earlier; // by file
+    for (auto& call : calls) {
+      if (options.journal && !call.run_id.empty() && !call.looked_up) {
+        call.looked_up = true;
+        auto found = options.journal->find_batch_call(call.custom_id);
+        if (!found)
+          ++journal_errors;
+        else if (*found) {
+          auto& [record, waiting] = earlier[(*found)->input_file_id];
+          record = std::move(**found);
+          waiting.push_back(std::move(call));
+          continue;
+        }
+      }
+      fresh.push_back(std::move(call));
+    }
+    for (auto& [file, entry] : earlier)
+      resume(key, entry.first, std::move(entry.second));
+    for (std::size_t at = 0; at < fresh.size(); at += options.max_requests)
+      submit(key, std::vector<Waiting>(
+                      std::make_move_iterator(fresh.begin() + static_cast<std::ptrdiff_t>(at)),
+                      std::make_move_iterator(
+                          fresh.begin() + static_cast<std::ptrdiff_t>(
+                                              std::min(fresh.size(), at + options.max_requests)))));
   }
 
   void fail_all(std::vector<Waiting>& calls, const Error& error) {
+    forget(calls);
     for (auto& call : calls)
       call.fail(error);
     calls_failed += calls.size();
   }
 
-  milliseconds jittered(milliseconds interval) {
-    std::uniform_real_distribution<double> spread(1 - options.poll_jitter, 1 + options.poll_jitter);
-    return milliseconds(static_cast<milliseconds::rep>(static_cast<double>(interval.count()) *
-                                                       std::max(0.0, spread(rng))));
+  // -- the journal -----------------------------------------------------------------------------
+
+  void journal(const std::string& file_id, const std::string& job_id, const GroupKey& key,
+               const std::vector<Waiting>* calls) {
+    if (!options.journal)
+      return;
+    BatchJobRecord record{file_id, job_id, url_of(key.first), {}};
+    if (calls != nullptr)
+      for (const auto& call : *calls)
+        if (!call.run_id.empty())
+          record.calls.push_back({call.custom_id, call.run_id});
+    if (calls != nullptr && record.calls.empty())
+      return; // nothing durable in it
+    if (!options.journal->save_batch_job(record))
+      ++journal_errors;
   }
 
+  template <class Calls>
+  void forget(const Calls& calls) {
+    if (!options.journal)
+      return;
+    std::vector<std::string> ids;
+    for (const auto& entry : calls) {
+      const Waiting& call = waiting_of(entry);
+      if (!call.run_id.empty())
+        ids.push_back(call.custom_id);
+    }
+    if (!ids.empty() && !options.journal->forget_batch_calls(ids))
+      ++journal_errors;
+  }
+  static const Waiting& waiting_of(const Waiting& call) { return call; }
+  static const Waiting& waiting_of(const std::pair<const std::string, Waiting>& entry) {
+    return entry.second;
+  }
+
+  // -- jobs ------------------------------------------------------------------------------------
+
   void submit(const GroupKey& key, std::vector<Waiting> calls) {
+    // One id twice in a file fails the whole job: a second call under a durable id (the same
+    // run resumed twice at once) goes under an id of its own, unjournaled.
+    std::unordered_set<std::string> ids;
     std::vector<wire::BatchRequestLine> lines;
     lines.reserve(calls.size());
-    for (const auto& call : calls)
+    for (auto& call : calls) {
+      if (!ids.insert(call.custom_id).second) {
+        call.custom_id = "call-" + std::to_string(next_call++);
+        call.run_id.clear();
+      }
       lines.push_back({call.custom_id, url_of(call.endpoint), call.body});
-    const std::string jsonl = wire::encode_batch_input(lines);
-    std::string boundary = "actorflow-batch-" + std::to_string(rng());
-    while (jsonl.find(boundary) != std::string::npos)
-      boundary += std::to_string(rng() % 10);
-
-    http::Request upload;
-    upload.url = config.base_url + "/files";
-    upload.headers = {"Content-Type: multipart/form-data; boundary=" + boundary};
-    upload.body = wire::encode_batch_upload(jsonl, "actorflow-batch.jsonl", boundary);
-    auto uploaded = send(std::move(upload));
-    if (auto error = failure(uploaded, "openai_batch: POST " + config.base_url + "/files"))
-      return fail_all(calls, *error);
-    auto file_id = wire::decode_file_id(uploaded.body);
+    }
+    auto file_id = api.upload(wire::encode_batch_input(lines));
     if (!file_id)
       return fail_all(calls, file_id.error());
+    journal(*file_id, "", key, &calls);
+    create(key, *file_id, std::move(calls), false);
+  }
 
-    http::Request create;
-    create.url = config.base_url + "/batches";
-    create.headers = {"Content-Type: application/json"};
-    create.body = wire::to_wire(wire::json{{"input_file_id", *file_id},
-                                           {"endpoint", url_of(key.first)},
-                                           {"completion_window", options.completion_window}});
-    auto created = send(std::move(create));
-    if (auto error = failure(created, "openai_batch: POST " + config.base_url + "/batches"))
-      return fail_all(calls, *error);
-    auto job = wire::decode_batch_job(created.body);
-    if (!job)
-      return fail_all(calls, job.error());
-    ++jobs_submitted;
-    if (job->status == "failed") {
-      ++jobs_failed;
-      return fail_all(calls, Error{Errc::bad_request,
-                                   "openai_batch: job " + job->id + " failed: " + job->errors});
-    }
-    Job open{job->id, {}, Clock::now() + jittered(options.poll_initial), options.poll_initial};
+  // Creates (or finds, `may_exist`) the job of input file `file_id` and tracks it.
+  void create(const GroupKey& key, const std::string& file_id, std::vector<Waiting> calls,
+              bool may_exist) {
+    auto created = api.create(file_id, url_of(key.first), may_exist);
+    if (!created)
+      return fail_all(calls, created.error());
+    const auto& job = created->job;
+    journal(file_id, job.id, key, nullptr);
+    created->found ? ++jobs_found : ++jobs_submitted; // counted once journaled
+    if (job.status == "failed")
+      return refused(job, std::move(calls));
+    track(job.id, std::move(calls), Clock::now() + api.jittered(options.poll_initial));
+  }
+
+  // Calls the journal found in the job of `record`, made by an earlier process (or by this
+  // one: a retry of an item that already had its answer).
+  void resume(const GroupKey& key, const BatchJobRecord& record, std::vector<Waiting> calls) {
+    calls_resumed += calls.size();
+    if (!record.job_id.empty())
+      return track(record.job_id, std::move(calls), Clock::now());
+    create(key, record.input_file_id, std::move(calls), true); // its create went unanswered
+  }
+
+  // Adds `calls` to the job `id` polled by this thread (a new one, first polled at `first`).
+  void track(const std::string& id, std::vector<Waiting> calls, Clock::time_point first) {
+    auto job = std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) { return j.id == id; });
+    if (job == jobs.end())
+      job = jobs.insert(jobs.end(), Job{id, {}, first, options.poll_initial});
     for (auto& call : calls) {
-      auto id = call.custom_id;
-      open.calls.emplace(std::move(id), std::move(call));
+      auto custom_id = call.custom_id;
+      job->calls.emplace(std::move(custom_id), std::move(call));
     }
-    jobs.push_back(std::move(open));
+  }
+
+  // A job the server refused at creation. Over the enqueued-token limit while jobs of ours are
+  // open, its calls wait for one of those to end; otherwise they fail.
+  void refused(const wire::BatchJobStatus& job, std::vector<Waiting> calls) {
+    ++jobs_failed;
+    forget(calls); // nothing of them is at the server
+    if (job.errors.find("token_limit_exceeded") != std::string::npos && !jobs.empty()) {
+      calls_requeued += calls.size();
+      std::move(calls.begin(), calls.end(), std::back_inserter(held));
+      return;
+    }
+    fail_all(calls,
+             Error{Errc::bad_request, "openai_batch: job " + job.id + " failed: " + job.errors});
+  }
+
+  void release_held() {
+    auto calls = std::move(held);
+    held.clear();
+    for (auto& call : calls)
+      add(std::move(call));
   }
 
   // Polls `job` once; true when it has ended and every call of it was dealt with.
   bool poll(Job& job) {
-    const std::string where = "openai_batch: GET " + config.base_url + "/batches/" + job.id;
-    http::Request get;
-    get.url = config.base_url + "/batches/" + job.id;
-    get.get = true;
-    auto answered = send(std::move(get));
+    bool gone = false;
+    auto status = api.retrieve(job.id, gone);
     // Polls again later; `failed`: this poll failed (a job still at work is no failure).
-    auto later = [&](bool failed) {
+    auto later = [&](bool failed, const std::string& why) {
       job.failed_polls = failed ? job.failed_polls + 1 : 0;
       if (job.failed_polls >= max_failed_polls) {
+        // Kept in the journal: the job may yet answer them, for a resumed run.
         for (auto& [id, call] : job.calls)
           call.fail(Error{Errc::bad_response, "openai_batch: job " + job.id + ": " +
                                                   std::to_string(max_failed_polls) +
-                                                  " polls in a row failed: " + where});
+                                                  " polls in a row failed: " + why});
         calls_failed += job.calls.size();
         job.calls.clear();
         return true;
       }
       job.interval = std::min(job.interval * 2, options.poll_max);
-      job.next_poll = Clock::now() + jittered(job.interval);
+      job.next_poll = Clock::now() + api.jittered(job.interval);
       return false;
     };
-    if (auto error = failure(answered, where)) {
-      if (answered.status == 404) { // the job is gone: nothing will answer its calls
+    if (!status) {
+      if (gone) { // nothing will answer its calls
+        forget(job.calls);
         for (auto& [id, call] : job.calls)
-          call.fail(*error);
+          call.fail(status.error());
         calls_failed += job.calls.size();
         return true;
       }
-      return later(true); // a blip of the network or the server: ask again
+      return later(true, status.error().message); // a blip of the network or the server
     }
-    auto status = wire::decode_batch_job(answered.body);
-    if (!status)
-      return later(true);
     if (!status->ended())
-      return later(false);
+      return later(false, "");
     if (status->status == "failed") {
       ++jobs_failed;
+      forget(job.calls);
       for (auto& [id, call] : job.calls)
         call.fail(
             Error{Errc::bad_request, "openai_batch: job " + job.id + " failed: " + status->errors});
@@ -310,14 +404,10 @@ struct OpenAiBatchProvider::Impl {
     for (const std::string& file : {status->output_file_id, status->error_file_id}) {
       if (file.empty())
         continue;
-      http::Request content;
-      content.url = config.base_url + "/files/" + file + "/content";
-      content.get = true;
-      const std::string read_where = "openai_batch: GET " + content.url;
-      auto read = send(std::move(content));
-      if (failure(read, read_where))
-        return later(true); // read both files again next time
-      auto lines = wire::decode_batch_answers(read.body, problems);
+      auto read = api.read_file(file);
+      if (!read)
+        return later(true, read.error().message); // read both files again next time
+      auto lines = wire::decode_batch_answers(*read, problems);
       std::move(lines.begin(), lines.end(), std::back_inserter(answers));
     }
     if (status->status == "completed")
@@ -326,6 +416,7 @@ struct OpenAiBatchProvider::Impl {
       ++jobs_expired;
     else
       ++jobs_cancelled;
+    std::vector<Waiting> failed_lines;
     for (auto& answer : answers) {
       auto it = job.calls.find(answer.custom_id);
       if (it == job.calls.end())
@@ -333,13 +424,17 @@ struct OpenAiBatchProvider::Impl {
       if (answer.status == 0 &&
           (answer.error_code == "batch_expired" || answer.error_code == "batch_cancelled"))
         continue; // a leftover, dealt with below
-      complete(job, it->second, answer);
+      if (!complete(job, it->second, answer))
+        failed_lines.push_back(std::move(it->second));
       job.calls.erase(it);
     }
+    forget(failed_lines); // a retry of one of them is submitted anew
     std::string why = "job " + job.id + " " + status->status;
     if (!problems.empty())
       why += " (its files had lines that do not decode: " + problems.front() + ")";
     const bool cut_short = status->status == "expired" || status->status == "cancelled";
+    if (!cut_short || options.leftovers != OpenAiBatchOptions::Leftovers::resubmit)
+      forget(job.calls); // a resubmission journals them under their new job
     for (auto& [id, call] : job.calls) {
       if (cut_short) {
         leftover(std::move(call), status->status == "expired", why);
@@ -354,12 +449,14 @@ struct OpenAiBatchProvider::Impl {
     return true;
   }
 
-  void complete(const Job& job, Waiting& call, const wire::BatchAnswerLine& answer) {
+  // Completes `call` with its line; false when the line was an error.
+  bool complete(const Job& job, Waiting& call, const wire::BatchAnswerLine& answer) {
     const std::string where = "openai_batch: job " + job.id + ", " + call.custom_id;
     if (answer.status == 0) {
       ++calls_failed;
-      return call.fail(
+      call.fail(
           Error{Errc::bad_request, where + ": " + answer.error_code + ": " + answer.error_message});
+      return false;
     }
     if (answer.status != 200) {
       ++calls_failed;
@@ -368,24 +465,29 @@ struct OpenAiBatchProvider::Impl {
       r.body = answer.body;
       auto error = http_error(r, where);
       error.message = scrub(std::move(error.message), config.api_key);
-      return call.fail(std::move(error));
+      call.fail(std::move(error));
+      return false;
     }
     if (call.endpoint == Endpoint::chat) {
       auto response = wire::decode_chat_response(answer.body);
       if (!response) {
         ++calls_failed;
-        return call.fail(Error{response.error().code, where + ": " + response.error().message});
+        call.fail(Error{response.error().code, where + ": " + response.error().message});
+        return false;
       }
       ++calls_answered;
-      return call.chat_done(ModelOutcome<ChatResponse>(std::move(*response)));
+      call.chat_done(ModelOutcome<ChatResponse>(std::move(*response)));
+      return true;
     }
     auto embeddings = wire::decode_embed_response(answer.body, call.embed_request.texts.size());
     if (!embeddings) {
       ++calls_failed;
-      return call.fail(Error{embeddings.error().code, where + ": " + embeddings.error().message});
+      call.fail(Error{embeddings.error().code, where + ": " + embeddings.error().message});
+      return false;
     }
     ++calls_answered;
     call.embed_done(ModelOutcome<Embeddings>(std::move(*embeddings)));
+    return true;
   }
 
   // A call its job did not answer: expired or cancelled.
@@ -398,6 +500,7 @@ struct OpenAiBatchProvider::Impl {
           return add(std::move(call));
         }
         ++calls_failed;
+        forget(std::span<const Waiting>(&call, 1));
         return call.fail(Error{expired ? Errc::timeout : Errc::cancelled,
                                "openai_batch: " + why + " before answering " + call.custom_id +
                                    ", the " + std::to_string(max_resubmits + 1) +
@@ -431,7 +534,7 @@ struct OpenAiBatchProvider::Impl {
   std::atomic<std::uint64_t> next_call{1};
   std::atomic<std::uint64_t> jobs_submitted{0}, jobs_completed{0}, jobs_expired{0},
       jobs_cancelled{0}, jobs_failed{0}, calls_answered{0}, calls_failed{0}, calls_resubmitted{0},
-      calls_sent_online{0}, http_requests{0};
+      calls_sent_online{0}, calls_requeued{0}, calls_resumed{0}, jobs_found{0}, journal_errors{0};
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -439,9 +542,9 @@ struct OpenAiBatchProvider::Impl {
   std::map<GroupKey, Gathering> groups; // guarded by mutex
   // The worker's own (and the destructor's, once the worker has ended):
   std::vector<Job> jobs;
-  std::mt19937_64 rng{std::random_device{}()};
+  std::vector<Waiting> held; // refused for the enqueued-token limit: sent when a job ends
 
-  http::Client client;
+  batch::BatchApiClient api;
   std::thread worker;
 };
 
@@ -462,9 +565,9 @@ void OpenAiBatchProvider::chat(ChatRequest request, ChatDone done) {
     return done(ModelOutcome<ChatResponse>(*impl_->problem));
   request.on_token = nullptr; // a batch answers whole
   Waiting call;
-  call.custom_id = impl_->next_custom_id();
   call.endpoint = Endpoint::chat;
   call.body = wire::encode_chat_request(request, impl_->config.model, false);
+  impl_->name(call, request.origin);
   call.chat_request = std::move(request);
   call.chat_done = std::move(done);
   impl_->add(std::move(call));
@@ -474,9 +577,9 @@ void OpenAiBatchProvider::embed(EmbedRequest request, EmbedDone done) {
   if (impl_->problem)
     return done(ModelOutcome<Embeddings>(*impl_->problem));
   Waiting call;
-  call.custom_id = impl_->next_custom_id();
   call.endpoint = Endpoint::embeddings;
   call.body = wire::encode_embed_request(request, impl_->config.embedding_model);
+  impl_->name(call, request.origin);
   call.embed_request = std::move(request);
   call.embed_done = std::move(done);
   impl_->add(std::move(call));
@@ -484,10 +587,23 @@ void OpenAiBatchProvider::embed(EmbedRequest request, EmbedDone done) {
 
 BatchProviderStats OpenAiBatchProvider::stats() const {
   const Impl& i = *impl_;
-  return BatchProviderStats{i.jobs_submitted, i.jobs_completed,    i.jobs_expired,
-                            i.jobs_cancelled, i.jobs_failed,       i.calls_answered,
-                            i.calls_failed,   i.calls_resubmitted, i.calls_sent_online,
-                            i.http_requests};
+  BatchProviderStats s;
+  s.jobs_submitted = i.jobs_submitted;
+  s.jobs_completed = i.jobs_completed;
+  s.jobs_expired = i.jobs_expired;
+  s.jobs_cancelled = i.jobs_cancelled;
+  s.jobs_failed = i.jobs_failed;
+  s.calls_answered = i.calls_answered;
+  s.calls_failed = i.calls_failed;
+  s.calls_resubmitted = i.calls_resubmitted;
+  s.calls_sent_online = i.calls_sent_online;
+  s.calls_requeued = i.calls_requeued;
+  s.calls_resumed = i.calls_resumed;
+  s.jobs_found = i.jobs_found;
+  s.submit_retries = i.api.retries;
+  s.journal_errors = i.journal_errors;
+  s.http_requests = i.api.http_requests;
+  return s;
 }
 
 std::shared_ptr<OpenAiBatchProvider> make_openai_batch_provider(OpenAiConfig config,

@@ -2,7 +2,7 @@
 // The file of a checkpoint store: its tables, the marks that say a file is an actorflow store,
 // and the check that tells such a file from any other database.
 //
-// Tables (schema version 2):
+// Tables (schema version 3):
 //   actorflow_meta  key/value: 'application' = the marker below, 'schema_version'
 //   runs            one small row per run: id, flow, status, times (ms since the epoch), error,
 //                   the last step's position and the item counters
@@ -11,10 +11,13 @@
 //   items           (run_id, key) -> ok, tokens and the ItemOutcome (msgpack)
 //   interrupts      (run_id, id) -> seq (the order of first save within the run), node, item
 //                   (NULL: none), question and answer (msgpack), status, times
+//   batch_jobs      input_file_id -> job_id ('' until created), endpoint, created time
+//   batch_calls     custom_id -> run_id, input_file_id: the batch provider's journal
 // The States live apart from `runs` because `runs` is rewritten by every commit_items (its
 // counters): a large State in that row would be copied again with each batch of items.
-// Version 1 is version 2 without `interrupts`: opening one adds the table and marks it 2, so an
-// actorflow that knows no interrupts refuses the file instead of half-reading it.
+// Version 1 is version 2 without `interrupts`, version 2 is 3 without the batch tables: opening
+// one adds the missing tables and marks it 3, so an older actorflow refuses the file instead of
+// half-reading it.
 
 #include <actorflow/result.hpp>
 

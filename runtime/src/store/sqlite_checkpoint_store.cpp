@@ -9,6 +9,7 @@
 #include "store/checkpoint_rows.hpp"
 #include "store/checkpoint_schema.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_batch_journal.hpp"
 #include "store/sqlite_interrupts.hpp"
 
 #include <sqlite3.h>
@@ -62,6 +63,8 @@ public:
   Result<void> prepare() {
     std::lock_guard lock(conn_->mutex());
     if (Result<void> prepared = interrupts_.prepare(); !prepared)
+      return prepared;
+    if (Result<void> prepared = journal_.prepare(); !prepared)
       return prepared;
     return prepare_all(
         *conn_,
@@ -387,6 +390,14 @@ public:
     return runs;
   }
 
+  Result<void> save_batch_job(const BatchJobRecord& job) override { return journal_.save(job); }
+  Result<std::optional<BatchJobRecord>> find_batch_call(std::string_view custom_id) override {
+    return journal_.find(custom_id);
+  }
+  Result<void> forget_batch_calls(const std::vector<std::string>& custom_ids) override {
+    return journal_.forget(custom_ids);
+  }
+
   Result<std::size_t> delete_runs(const std::vector<std::string>& run_ids) override {
     std::lock_guard lock(conn_->mutex());
     Transaction tx(*conn_);
@@ -499,12 +510,17 @@ private:
           return ran.error();
       }
       deleted += conn_->changes() > 0 ? 1 : 0; // of delete_run_, the last
+      if (Result<void> gone = journal_.delete_run(run_id, what); !gone)
+        return gone.error();
     }
+    if (Result<void> swept = journal_.sweep(what); !swept)
+      return swept.error();
     return deleted;
   }
 
   std::unique_ptr<Connection> conn_;
   SqliteInterrupts interrupts_{*conn_};
+  SqliteBatchJournal journal_{*conn_};
   sqlite3_stmt* run_exists_ = nullptr;
   sqlite3_stmt* insert_run_ = nullptr;
   sqlite3_stmt* insert_initial_ = nullptr;

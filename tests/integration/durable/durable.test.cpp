@@ -3,6 +3,7 @@
 #include <actorflow/checkpoint.hpp>
 
 #include "subprocess.hpp" // tools/
+#include "support/forwarding_store.hpp"
 #include "support/test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -208,46 +209,12 @@ TEST_CASE("durable runs: clear errors for a missing store, a reused id, an unkno
 namespace {
 
 // A store whose item commits fail: the run must fail with that error, not lose it.
-class FailingItemsStore final : public CheckpointStore {
+class FailingItemsStore final : public ForwardingStore {
 public:
-  explicit FailingItemsStore(CheckpointStorePtr inner) : inner_(std::move(inner)) {}
-  Result<void> begin_run(std::string_view id, std::string_view flow, const State& s) override {
-    return inner_->begin_run(id, flow, s);
-  }
-  Result<Resumable> load_run(std::string_view id) override { return inner_->load_run(id); }
-  Result<void> reopen_run(std::string_view id) override { return inner_->reopen_run(id); }
-  Result<void> commit_step(std::string_view id, const StepCheckpoint& step) override {
-    return inner_->commit_step(id, step);
-  }
+  using ForwardingStore::ForwardingStore;
   Result<void> commit_items(std::string_view, const std::vector<ItemCheckpoint>&) override {
     return Error{Errc::unavailable, "disk full (simulated)"};
   }
-  Result<std::unordered_map<std::string, ItemOutcome>> load_items(std::string_view id) override {
-    return inner_->load_items(id);
-  }
-  Result<void> save_interrupt(std::string_view id, const Interrupt& interrupt) override {
-    return inner_->save_interrupt(id, interrupt);
-  }
-  Result<void> answer_interrupt(std::string_view id, std::string_view interrupt,
-                                const Value& answer) override {
-    return inner_->answer_interrupt(id, interrupt, answer);
-  }
-  Result<std::vector<Interrupt>> load_interrupts(std::string_view id) override {
-    return inner_->load_interrupts(id);
-  }
-  Result<void> end_run(std::string_view id, RunStatus status, std::string_view error) override {
-    return inner_->end_run(id, status, error);
-  }
-  Result<std::vector<RunRecord>> list_runs() override { return inner_->list_runs(); }
-  Result<std::size_t> delete_runs(const std::vector<std::string>& ids) override {
-    return inner_->delete_runs(ids);
-  }
-  Result<std::size_t> delete_ended_before(std::chrono::system_clock::time_point t) override {
-    return inner_->delete_ended_before(t);
-  }
-
-private:
-  CheckpointStorePtr inner_;
 };
 
 } // namespace

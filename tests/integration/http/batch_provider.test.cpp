@@ -4,10 +4,14 @@
 // limit. Every wait is on the run's end or a provider's answer, bounded by the test's timeouts.
 #include <actorflow/actorflow.hpp>
 
+#include "support/ask_each.hpp"
+#include "support/forwarding_store.hpp"
 #include "support/sim_process.hpp"
 #include "support/test_support.hpp"
 
 #include <doctest/doctest.h>
+
+#include <signal.h>
 
 #include <future>
 #include <mutex>
@@ -28,42 +32,10 @@ OpenAiBatchOptions quick(OpenAiBatchOptions options = {}) {
   return options;
 }
 
-// One chat call per item of "prompts", through the provider named "batch".
-class AskEach : public ParallelBatchNode {
-public:
-  AskEach() : ParallelBatchNode(BatchOptions{.max_concurrency = 1000}) {}
-  Value prep(const State& s) override { return s.at("prompts"); }
-  Task<Value> exec(Value prompt, Context& ctx) override {
-    auto request = ChatRequest::user(prompt.as_string());
-    request.max_tokens = 40;
-    auto reply = co_await ctx.llm("batch").chat(std::move(request));
-    co_return reply.value().text;
-  }
-  std::string post_batch(State& s, const Value&, BatchResult result) override {
-    Array answers;
-    Array errors;
-    for (const auto& item : result.items) {
-      answers.push_back(item.ok() ? item.value() : Value());
-      errors.push_back(item.ok() ? Value() : Value(item.error().to_string()));
-    }
-    s = s.with("answers", std::move(answers)).with("errors", std::move(errors));
-    return std::string(default_action);
-  }
-};
-
-Flow ask_each() {
-  return must(FlowBuilder("ask").node("ask", [] { return std::make_unique<AskEach>(); }).build());
-}
+Flow ask_each() { return must(ask_each_flow()); }
 
 State prompts(std::size_t n, std::size_t failing_every = 0) {
-  Array out;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string prompt = "Item " + std::to_string(i) + ": the sea was calm that morning.";
-    if (failing_every != 0 && i % failing_every == 0)
-      prompt += " SIM_FAIL_LINE";
-    out.emplace_back(std::move(prompt));
-  }
-  return State{}.with("prompts", std::move(out));
+  return ask_prompts(n, failing_every);
 }
 
 // What the online endpoint answers for the same prompt.
@@ -82,6 +54,14 @@ RunResult run_through(ModelProviderPtr provider, const State& state, PriceTable 
   config.prices = std::move(prices);
   Runtime runtime(std::move(config));
   return must(runtime.run(ask_each(), state).get());
+}
+
+// A durable Runtime: `provider` as "batch", runs recorded in `store`.
+RuntimeConfig durable(ModelProviderPtr provider, CheckpointStorePtr store) {
+  RuntimeConfig config;
+  config.models.add("batch", std::move(provider));
+  config.checkpoints = std::move(store);
+  return config;
 }
 
 } // namespace
@@ -262,3 +242,166 @@ TEST_CASE("the enqueued-token limit holds calls back until earlier ones end") {
     CHECK(contains(refused.state.at("errors").at(0).as_string(), "5 enqueued tokens"));
   }
 }
+
+TEST_CASE("a job refused for the enqueued-token limit waits for an open job to end") {
+  const auto state = prompts(3);
+  auto one = ChatRequest::user(state.at("prompts").at(0).as_string());
+  one.max_tokens = 40;
+  // Room for one call's job at a time: the second and third are refused while it runs.
+  SimProcess sim({"--threads", "8", "--batch-delay-ms", "100", "--batch-enqueued-tokens",
+                  std::to_string(reserved_tokens(one) * 3 / 2)});
+  OpenAiBatchOptions options = quick();
+  options.max_requests = 1;
+  auto provider = make_openai_batch_provider(sim_config(sim), options);
+  const RunResult result = run_through(provider, state);
+  for (const auto& error : result.state.at("errors").as_array())
+    CHECK(error.is_null());
+  const BatchProviderStats stats = provider->stats();
+  CHECK(stats.calls_requeued >= 2);
+  CHECK(stats.jobs_completed == 3);
+  CHECK(sim.stats().at("batch").at("lines_ok") == 3);
+}
+
+TEST_CASE("a failed upload is tried again; a create whose answer was lost is found, not made "
+          "twice") {
+  SimProcess sim({"--threads", "8", "--batch-delay-ms", "10", "--batch-fail-uploads", "1",
+                  "--batch-lose-creates", "1"});
+  OpenAiBatchOptions options = quick();
+  options.submit_backoff = 5ms;
+  auto provider = make_openai_batch_provider(sim_config(sim), options);
+  const RunResult result = run_through(provider, prompts(5));
+  for (const auto& error : result.state.at("errors").as_array())
+    CHECK(error.is_null());
+  const BatchProviderStats stats = provider->stats();
+  CHECK(stats.submit_retries == 2);
+  CHECK(stats.jobs_found == 1);
+  const auto seen = sim.stats().at("batch");
+  CHECK(seen.at("files_uploaded") == 1);
+  CHECK(seen.at("batches_created") == 1);
+  CHECK(seen.at("lines") == 5);
+}
+
+TEST_CASE("a durable run resumed by a new Runtime finds its calls' job: none submitted twice") {
+  TempDir dir;
+  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+  SimProcess sim({"--threads", "8", "--batch-delay-ms", "300"});
+  OpenAiBatchOptions options = quick();
+  options.max_wait = 300ms; // every call of the batch is in by then
+  options.journal = store;
+  const auto state = prompts(8);
+  {
+    auto first = make_openai_batch_provider(sim_config(sim), options);
+    Runtime runtime(durable(first, store));
+    auto run = runtime.run(ask_each(), state, RunOptions{.run_id = "r"});
+    REQUIRE(eventually([&] { return first->stats().jobs_submitted == 1; }));
+    run.cancel(); // the job goes on at the server; its calls are journaled
+    CHECK(!run.get());
+  }
+  auto second = make_openai_batch_provider(sim_config(sim), options);
+  Runtime runtime(durable(second, store));
+  const RunResult result = must(runtime.resume(ask_each(), "r").get());
+  for (const auto& error : result.state.at("errors").as_array())
+    CHECK(error.is_null());
+  CHECK(result.state.at("answers").at(3) ==
+        Value(online_answer(sim, state.at("prompts").at(3).as_string())));
+  const BatchProviderStats stats = second->stats();
+  CHECK(stats.calls_resumed == 8);
+  CHECK(stats.jobs_submitted == 0);
+  const auto seen = sim.stats().at("batch");
+  CHECK(seen.at("batches_created") == 1);
+  CHECK(seen.at("lines") == 8);
+
+  SUBCASE("deleting the run forgets its calls: the same run id made again submits anew") {
+    CHECK(must(store->delete_runs({"r"})) == 1);
+    auto third = make_openai_batch_provider(sim_config(sim), options);
+    Runtime again(durable(third, store));
+    const RunResult rerun = must(again.run(ask_each(), state, RunOptions{.run_id = "r"}).get());
+    CHECK(rerun.state.at("answers") == result.state.at("answers"));
+    CHECK(third->stats().calls_resumed == 0);
+    CHECK(sim.stats().at("batch").at("batches_created") == 2);
+  }
+}
+
+namespace {
+
+// FAKE: a journal that loses every save that carries a job id, as a process killed between a
+// job's create and its journaling would.
+class JournalWithoutJobIds final : public ForwardingStore {
+public:
+  using ForwardingStore::ForwardingStore;
+  Result<void> save_batch_job(const BatchJobRecord& job) override {
+    if (!job.job_id.empty())
+      return {};
+    return inner_->save_batch_job(job);
+  }
+};
+
+} // namespace
+
+TEST_CASE("a resumed call whose job's create went unjournaled finds the job by its input file") {
+  TempDir dir;
+  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+  SimProcess sim({"--threads", "8", "--batch-delay-ms", "300"});
+  OpenAiBatchOptions options = quick();
+  options.max_wait = 300ms;
+  const auto state = prompts(6);
+  {
+    OpenAiBatchOptions lossy = options;
+    lossy.journal = std::make_shared<JournalWithoutJobIds>(store);
+    auto first = make_openai_batch_provider(sim_config(sim), lossy);
+    Runtime runtime(durable(first, store));
+    auto run = runtime.run(ask_each(), state, RunOptions{.run_id = "u"});
+    REQUIRE(eventually([&] { return first->stats().jobs_submitted == 1; }));
+    run.cancel();
+    CHECK(!run.get());
+  }
+  options.journal = store;
+  auto second = make_openai_batch_provider(sim_config(sim), options);
+  Runtime runtime(durable(second, store));
+  const RunResult result = must(runtime.resume(ask_each(), "u").get());
+  for (const auto& error : result.state.at("errors").as_array())
+    CHECK(error.is_null());
+  const BatchProviderStats stats = second->stats();
+  CHECK(stats.calls_resumed == 6);
+  CHECK(stats.jobs_found == 1);
+  CHECK(stats.jobs_submitted == 0);
+  CHECK(sim.stats().at("batch").at("batches_created") == 1);
+  CHECK(sim.stats().at("batch").at("batch_lists") >= 1);
+}
+
+#ifdef BATCH_RESUME_WORKER
+TEST_CASE("kill -9 after a job is submitted: the next process polls the same job, no call is "
+          "submitted twice") {
+  TempDir dir;
+  const auto db = (dir.path() / "runs.db").string();
+  SimProcess sim({"--threads", "8", "--batch-delay-ms", "1500"});
+  const std::string items = "20";
+  auto worker =
+      must(tools::Subprocess::start({BATCH_RESUME_WORKER, sim.base_url(), db, "k", items, "run"}));
+  bool submitted = false;
+  while (auto line = worker.read_line(60s))
+    if ((submitted = *line == "submitted"))
+      break;
+  REQUIRE(submitted);
+  worker.signal(SIGKILL);
+  REQUIRE(worker.wait_exit(30s));
+  CHECK(sim.stats().at("batch").at("batches_created") == 1);
+
+  auto resumed = must(
+      tools::Subprocess::start({BATCH_RESUME_WORKER, sim.base_url(), db, "k", items, "resume"}));
+  std::string result;
+  while (auto line = resumed.read_line(60s))
+    if (line->rfind("result ", 0) == 0)
+      result = *line;
+  int status = 0;
+  REQUIRE(resumed.wait_exit(30s, &status));
+  CHECK(status == 0);
+  // Every call answered, all of them from the first process's job: none submitted again.
+  CHECK(result == "result 20 0 20 0 0");
+  const auto seen = sim.stats().at("batch");
+  CHECK(seen.at("batches_created") == 1);
+  CHECK(seen.at("files_uploaded") == 1);
+  CHECK(seen.at("lines") == 20);
+  CHECK(seen.at("lines_ok") == 20);
+}
+#endif

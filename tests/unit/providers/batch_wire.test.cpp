@@ -77,6 +77,21 @@ TEST_CASE("a batch object: status, files, counts, and a failed batch's errors") 
   CHECK(must(decode_file_id(R"({"id":"file-9","object":"file"})")) == "file-9");
 }
 
+TEST_CASE("a page of jobs: each job with its input file, and where the next page starts") {
+  const auto page = must(decode_batch_list(
+      R"({"object":"list","data":[{"id":"batch_2","status":"in_progress","input_file_id":"file-9"},)"
+      R"({"id":"batch_1","status":"completed","input_file_id":"file-4"}],)"
+      R"("first_id":"batch_2","last_id":"batch_1","has_more":true})"));
+  REQUIRE(page.jobs.size() == 2);
+  CHECK(page.jobs[0].input_file_id == "file-9");
+  CHECK(page.jobs[1].ended());
+  CHECK(page.has_more);
+  CHECK(page.last_id == "batch_1");
+  CHECK_FALSE(must(decode_batch_list(R"({"data":[],"has_more":false})")).has_more);
+  CHECK_FALSE(decode_batch_list(R"({"data":{}})").ok());
+  CHECK_FALSE(decode_batch_list(R"({"data":[{"id":"b"}]})").ok()); // a job without a status
+}
+
 TEST_CASE("the upload is multipart/form-data with the purpose and the file") {
   const std::string body = encode_batch_upload("{\"a\":1}\n", "in.jsonl", "BOUNDARY");
   CHECK(body.starts_with("--BOUNDARY\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n"

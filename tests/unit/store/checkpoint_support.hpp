@@ -6,6 +6,7 @@
 #include "store_support.hpp"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <cstddef>
@@ -45,6 +46,27 @@ inline void check_refused(const std::string& path, std::string_view says) {
   CHECK(store.error().code == Errc::bad_input);
   CHECK(contains(store.error().message, path + ": "));
   CHECK(contains(store.error().message, says));
+}
+
+// The first column of the first row `sql` gives, read behind the store's back; -1: no row.
+inline std::int64_t query_int(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  const std::int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+// The schema_version mark of the file.
+inline std::int64_t schema_version_of(const std::string& path) {
+  return query_int(path, "SELECT value FROM actorflow_meta WHERE key = 'schema_version'");
+}
+
+inline std::int64_t count_rows(const std::string& path, const std::string& table) {
+  return query_int(path, "SELECT count(*) FROM " + table);
 }
 
 } // namespace actorflow::testing_support

@@ -75,6 +75,9 @@ public:
   /// A model call of this exec moved on along its route, from one target to the next.
   virtual void report_fallback(const RouteTarget& from, const RouteTarget& to,
                                const Error& why) = 0;
+  /// The origin of this exec's next model call (and counts the call): empty unless the run is
+  /// durable (see CallOrigin).
+  [[nodiscard]] virtual CallOrigin next_call_origin() = 0;
   /// The model providers of the Runtime.
   [[nodiscard]] virtual const ModelRegistry& models() const = 0;
   /// A model call of this exec used `tokens` (counted into the item's outcome).

@@ -1,0 +1,114 @@
+// The batch journal of the SQLite checkpoint store: a job's input file before its job id, the
+// id filled in after, calls that move to a later job, calls forgotten, rows that go with their
+// run, and the upgrade of a version-2 store.
+
+#include <actorflow/checkpoint.hpp>
+
+#include "checkpoint_support.hpp"
+#include "store_support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace actorflow;
+using namespace actorflow::testing_support;
+
+namespace {
+
+BatchJobRecord job_of(std::string file, std::string job, std::vector<std::string> calls,
+                      const std::string& run_id = "r") {
+  BatchJobRecord record{std::move(file), std::move(job), "/v1/chat/completions", {}};
+  for (auto& id : calls)
+    record.calls.push_back({std::move(id), run_id});
+  return record;
+}
+
+// The (input file, job id) of the job holding `custom_id`, or none.
+std::optional<std::pair<std::string, std::string>> holder(CheckpointStore& store,
+                                                          const std::string& custom_id) {
+  auto found = must(store.find_batch_call(custom_id));
+  if (!found)
+    return std::nullopt;
+  CHECK(found->endpoint == "/v1/chat/completions");
+  CHECK(found->calls.empty());
+  return std::make_pair(found->input_file_id, found->job_id);
+}
+
+using Holder = std::optional<std::pair<std::string, std::string>>;
+
+} // namespace
+
+TEST_CASE("a job is journaled by its input file, then its job id; its calls find it") {
+  TempDb file{"runs.db"};
+  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+  CHECK(holder(*store, "a") == Holder());
+
+  must(store->save_batch_job(job_of("file-1", "", {"a", "b"})));
+  CHECK(holder(*store, "a") == Holder({"file-1", ""})); // uploaded, its create unanswered yet
+  must(store->save_batch_job(job_of("file-1", "batch_1", {})));
+  CHECK(holder(*store, "b") == Holder({"file-1", "batch_1"}));
+  must(store->save_batch_job(job_of("file-1", "", {}))); // a save without the id keeps it
+  CHECK(holder(*store, "a") == Holder({"file-1", "batch_1"}));
+
+  SUBCASE("a call resubmitted moves to its new job; the old one goes with its last call") {
+    must(store->save_batch_job(job_of("file-2", "batch_2", {"a", "b"})));
+    CHECK(holder(*store, "a") == Holder({"file-2", "batch_2"}));
+    CHECK(holder(*store, "b") == Holder({"file-2", "batch_2"}));
+    CHECK(count_rows(file.str(), "batch_jobs") == 1);
+  }
+  SUBCASE("forgotten calls are found no more; unknown ids are no error") {
+    must(store->forget_batch_calls({"a", "nobody"}));
+    CHECK(holder(*store, "a") == Holder());
+    CHECK(holder(*store, "b") == Holder({"file-1", "batch_1"}));
+    must(store->forget_batch_calls({"b"}));
+    CHECK(count_rows(file.str(), "batch_jobs") == 0);
+  }
+  SUBCASE("an empty input file id is refused") {
+    auto refused = store->save_batch_job(job_of("", "batch_9", {"c"}));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(contains(refused.error().message, "the input file id is empty"));
+    CHECK(holder(*store, "c") == Holder());
+  }
+}
+
+TEST_CASE("a run's journaled calls are deleted with the run, and no one else's") {
+  TempDb file{"runs.db"};
+  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+  must(store->begin_run("r", "f", State()));
+  must(store->begin_run("s", "f", State()));
+  must(store->save_batch_job(job_of("file-1", "batch_1", {"r1", "r2"}, "r")));
+  BatchJobRecord mixed = job_of("file-2", "batch_2", {"r3"}, "r");
+  mixed.calls.push_back({"s1", "s"});
+  must(store->save_batch_job(mixed));
+
+  CHECK(must(store->delete_runs({"r"})) == 1);
+  CHECK(holder(*store, "r1") == Holder());
+  CHECK(holder(*store, "r3") == Holder());
+  CHECK(holder(*store, "s1") == Holder({"file-2", "batch_2"}));
+  CHECK(count_rows(file.str(), "batch_jobs") == 1); // file-2 still holds s1
+
+  must(store->end_run("s", RunStatus::succeeded, ""));
+  CHECK(must(store->delete_ended_before(std::chrono::system_clock::now() +
+                                        std::chrono::hours(1))) == 1);
+  CHECK(holder(*store, "s1") == Holder());
+  CHECK(count_rows(file.str(), "batch_jobs") == 0);
+}
+
+TEST_CASE("a version-2 store, from before the batch journal, is upgraded in place on open") {
+  TempDb file{"runs.db"};
+  {
+    CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+    must(store->begin_run("r", "f", State().with("n", 1)));
+  }
+  run_sql(file.str(), "DROP TABLE batch_jobs; DROP TABLE batch_calls;"
+                      "UPDATE actorflow_meta SET value = 2 WHERE key = 'schema_version';");
+  REQUIRE(schema_version_of(file.str()) == 2);
+  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+  CHECK(schema_version_of(file.str()) == checkpoint_schema_version);
+  CHECK(must(store->load_run("r")).initial == State().with("n", 1));
+  must(store->save_batch_job(job_of("file-1", "batch_1", {"a"})));
+  CHECK(holder(*store, "a") == Holder({"file-1", "batch_1"}));
+}
