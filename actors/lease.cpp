@@ -89,7 +89,8 @@ private:
                      call_end_fields(call));
     const auto& hooks = *report_.hooks;
     hooks.meter->call_ended(report_.provider, report_.model, usage, error,
-                            call.actual_cost.value_or(0), report_.price.has_value());
+                            call.actual_cost.value_or(0), report_.price.has_value(),
+                            report_.batched);
     // On the provider's thread: the sink's clock and hooks are safe to use from any thread.
     if (report_.span && hooks.spans)
       hooks.spans->report(SpanEvent::Kind::model_call, report_.provider + "/" + report_.model,

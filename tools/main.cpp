@@ -216,7 +216,8 @@ int main(int argc, char** argv) {
   auto* batch_api_cmd = command(
       bench_cmd, selected, "batch-api",
       "The same chat calls online and through the openai_batch provider, against an "
-      "`actorflow sim` it starts: cost_ratio (batch over online), sim_requests, peak_rss_kb",
+      "`actorflow sim` it starts: cost_ratio (batch over online), sim_requests, peak_rss_kb; "
+      "then the batch as a durable run with a journal: durable_cpu_ratio",
       batch_api, bench_batch_api);
   window_options(batch_api_cmd, batch_api, "Items (one chat call each)",
                  "The online run's window (calls in flight)");

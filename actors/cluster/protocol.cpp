@@ -46,7 +46,7 @@ Value encode_model_usage(const std::map<std::string, ModelUsage>& by_model) {
   Map out;
   for (const auto& [key, u] : by_model)
     out.emplace(key, Array{u.calls, u.failed_calls, u.prompt_tokens, u.cached_tokens,
-                           u.completion_tokens, u.cost, u.priced});
+                           u.completion_tokens, u.cost, u.priced, u.batched_calls});
   return out;
 }
 
@@ -55,7 +55,7 @@ std::map<std::string, ModelUsage> decode_model_usage(const Value& value) {
   if (!value.is_map())
     return out;
   for (const auto& [key, fields] : value.as_map()) {
-    if (!fields.is_array() || fields.size() != 7)
+    if (!fields.is_array() || fields.size() != 8)
       continue;
     const Array& f = fields.as_array();
     out[key] = ModelUsage{count_of(&f[0]),
@@ -64,7 +64,8 @@ std::map<std::string, ModelUsage> decode_model_usage(const Value& value) {
                           count_of(&f[3]),
                           count_of(&f[4]),
                           money_of(&f[5]),
-                          f[6].is_bool() && f[6].as_bool()};
+                          f[6].is_bool() && f[6].as_bool(),
+                          count_of(&f[7])};
   }
   return out;
 }

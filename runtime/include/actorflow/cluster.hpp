@@ -100,6 +100,7 @@ private:
 };
 
 /// The version of the protocol between a Runtime and its nodes; both must speak the same.
-inline constexpr std::uint32_t cluster_protocol_version = 2; // 2: calls carry their cost
+// 2: calls carry their cost; 3: and how many of them were batched.
+inline constexpr std::uint32_t cluster_protocol_version = 3;
 
 } // namespace actorflow

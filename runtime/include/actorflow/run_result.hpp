@@ -19,6 +19,9 @@ struct ModelUsage {
   std::uint64_t completion_tokens = 0;
   double cost = 0;     ///< US dollars, by `RuntimeConfig::prices`
   bool priced = false; ///< whether the price table had an entry for the key
+  /// Of `calls`, those that went through a batch API; the rest went online (a batch provider's
+  /// calls its expired job left over and `Leftovers::online` sent on count as online).
+  std::uint64_t batched_calls = 0;
   friend bool operator==(const ModelUsage&, const ModelUsage&) = default;
 };
 

@@ -20,7 +20,7 @@ namespace actorflow::detail {
 class RunMeter {
 public:
   void call_ended(std::string_view provider, std::string_view model, const Usage& usage,
-                  const std::optional<Error>& error, double cost, bool priced) {
+                  const std::optional<Error>& error, double cost, bool priced, bool batched) {
     calls_.fetch_add(1, std::memory_order_relaxed);
     if (error)
       failed_.fetch_add(1, std::memory_order_relaxed);
@@ -40,6 +40,7 @@ public:
     of.completion_tokens += usage.completion_tokens;
     of.cost += cost;
     of.priced = of.priced || priced;
+    of.batched_calls += batched ? 1 : 0;
   }
   void call_refused() noexcept { refused_.fetch_add(1, std::memory_order_relaxed); }
   void fell_back() noexcept { fallbacks_.fetch_add(1, std::memory_order_relaxed); }
@@ -63,6 +64,7 @@ public:
       of.completion_tokens += theirs.completion_tokens;
       of.cost += theirs.cost;
       of.priced = of.priced || theirs.priced;
+      of.batched_calls += theirs.batched_calls;
     }
   }
 

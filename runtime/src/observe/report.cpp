@@ -104,6 +104,11 @@ std::string RunReport::to_text() const {
     std::string sep = " (";
     for (const auto& [key, of] : usage.by_model) {
       costs += sep + key + " " + (of.priced ? format_money(of.cost) : std::string("unpriced"));
+      if (of.batched_calls > 0) // which calls a Batch API answered, and which went online
+        costs += of.batched_calls == of.calls
+                     ? std::string(" [batched]")
+                     : " [" + std::to_string(of.batched_calls) + " batched, " +
+                           std::to_string(of.calls - of.batched_calls) + " online]";
       sep = ", ";
     }
     line("cost", costs + ")");
@@ -161,7 +166,8 @@ Value RunReport::to_value() const {
                                          {"cached_tokens", count(of.cached_tokens)},
                                          {"completion_tokens", count(of.completion_tokens)},
                                          {"cost", of.cost},
-                                         {"priced", of.priced}}));
+                                         {"priced", of.priced},
+                                         {"batched_calls", count(of.batched_calls)}}));
   return Value::object(
       {{"flow", flow},
        {"ok", !error.has_value()},
@@ -205,6 +211,7 @@ struct ReportCollector::Data {
     std::optional<Errc> error;
     std::string key; // "provider/model"
     double cost;
+    bool batched; // answered through a batch API
   };
 
   std::mutex mutex;
@@ -263,7 +270,7 @@ void ReportCollector::add(const ModelCallEvent& event) {
   data_->calls.push_back(
       Data::Call{event.waited, event.usage,
                  event.error ? std::optional<Errc>(event.error->code) : std::nullopt,
-                 event.provider + "/" + event.model, event.cost});
+                 event.provider + "/" + event.model, event.cost, event.batched});
 }
 
 RunReport ReportCollector::report(const Result<RunResult>& result) const {
@@ -351,6 +358,7 @@ RunReport ReportCollector::report(const Result<RunResult>& result) const {
     of.completion_tokens += c.usage.completion_tokens;
     of.cost += c.cost;
     of.priced = of.priced || c.cost > 0; // (a free call of a priced key reads "unpriced")
+    of.batched_calls += c.batched ? 1 : 0;
     if (c.error) {
       ++summed.failed_calls;
       if (*c.error == Errc::rate_limited)

@@ -131,7 +131,10 @@ TEST_CASE("an expired job: its answers are used, its leftovers go online") {
     std::lock_guard lock(mutex);
     calls.push_back(call);
   };
-  const RunResult result = must(runtime.run(ask_each(), prompts(20), std::move(watch)).get());
+  ReportCollector collector;
+  const auto finished =
+      runtime.run(ask_each(), prompts(20), collector.options(std::move(watch))).get();
+  const RunResult result = must(Result<RunResult>(finished));
   for (const auto& error : result.state.at("errors").as_array()) {
     INFO(error.preview(300));
     CHECK(error.is_null());
@@ -151,6 +154,13 @@ TEST_CASE("an expired job: its answers are used, its leftovers go online") {
   CHECK(online == stats.calls_sent_online);
   CHECK(sim.stats().at("chat") == stats.calls_sent_online);
   CHECK(sim.stats().at("batch").at("lines_expired") == stats.calls_sent_online);
+  // The run's usage and its report say which calls went which way.
+  CHECK(result.usage.by_model.at("batch/local").batched_calls == 20 - online);
+  const std::string report = collector.report(finished).to_text();
+  INFO(report);
+  CHECK(contains(report, "batch/local $"));
+  CHECK(contains(report, "[" + std::to_string(20 - online) + " batched, " +
+                             std::to_string(online) + " online]"));
 }
 
 TEST_CASE("an expired job's leftovers fail with timeout when told so") {
