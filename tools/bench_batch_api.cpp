@@ -134,9 +134,8 @@ int bench_batch_api(const BatchApiBenchOptions& options) {
              {"online", side_value(online)},
              {"batch", side_value(batch)},
              {"durable_batch", side_value(durable)},
-             {"durable_cpu_ratio", batch.cpu_us_per_item > 0
-                                       ? durable.cpu_us_per_item / batch.cpu_us_per_item
-                                       : 0.0},
+             {"durable_cpu_ratio",
+              batch.cpu_us_per_item > 0 ? durable.cpu_us_per_item / batch.cpu_us_per_item : 0.0},
              {"cost_ratio", cost_ratio},
              // Of the (first) batch run: the durable one's come after.
              {"sim_requests", (*server)["batch"].value("requests", std::int64_t{-1})},
