@@ -159,8 +159,8 @@ TEST_CASE("an expired job: its answers are used, its leftovers go online") {
   const std::string report = collector.report(finished).to_text();
   INFO(report);
   CHECK(contains(report, "batch/local $"));
-  CHECK(contains(report, "[" + std::to_string(20 - online) + " batched, " +
-                             std::to_string(online) + " online]"));
+  CHECK(contains(report, "[" + std::to_string(20 - online) + " batched, " + std::to_string(online) +
+                             " online]"));
 }
 
 TEST_CASE("an expired job's leftovers fail with timeout when told so") {
