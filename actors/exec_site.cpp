@@ -265,6 +265,7 @@ Scope ExecSite::sub_flow_scope() {
   auto scope = spec_->scope.nested(spec_->name, span_parent_,
                                    attempt_place() + "run" + std::to_string(sub_flows_++) + "/");
   scope.item = event_item();
+  scope.attempts = spec_->scope.attempts + "a" + std::to_string(attempt_) + "/";
   return scope;
 }
 
@@ -299,8 +300,9 @@ CallOrigin ExecSite::next_call_origin() {
   // Only a durable run's ids are unique in its store and come back on resume.
   if (!checkpoint)
     return {};
-  return CallOrigin{checkpoint->run_id, attempt_place() + "attempt" + std::to_string(attempt_) +
-                                            "/call" + std::to_string(number)};
+  return CallOrigin{checkpoint->run_id, spec_->scope.attempts + attempt_place() + "attempt" +
+                                            std::to_string(attempt_) + "/call" +
+                                            std::to_string(number)};
 }
 
 void ExecSite::emit(RunEvent::Body body) {

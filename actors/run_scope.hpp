@@ -56,17 +56,21 @@ struct Scope {
   std::string place{};
   // The batch item this runs for, also inside that item's sub-flows: events are labelled so.
   std::optional<std::size_t> item{};
+  // The attempt of each enclosing node whose code started this (a sub-flow), e.g. "a2/": part
+  // of a model call's origin, so that a retried node's sub-flows call anew. Not of interrupt
+  // ids, which must be found again by the retry.
+  std::string attempts{};
 
   /// The scope of the children of `name` (a nested flow, or a node's sub-flows), inside span
   /// `parent_span`, at `child_place`.
   [[nodiscard]] Scope nested(std::string_view name, std::uint64_t parent_span,
                              std::string child_place) const {
-    return Scope{env, hooks, path + std::string(name) + "/", parent_span, std::move(child_place),
-                 item};
+    return Scope{env,  hooks,   path + std::string(name) + "/", parent_span, std::move(child_place),
+                 item, attempts};
   }
   /// The same path, inside span `parent_span`, at `child_place`.
   [[nodiscard]] Scope within(std::uint64_t parent_span, std::string child_place) const {
-    return Scope{env, hooks, path, parent_span, std::move(child_place), item};
+    return Scope{env, hooks, path, parent_span, std::move(child_place), item, attempts};
   }
   /// `place` + "<name>@<step>/": a flow's child run as its `step`th step.
   [[nodiscard]] std::string step_place(std::string_view name, std::size_t step) const {

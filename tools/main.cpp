@@ -326,6 +326,9 @@ int main(int argc, char** argv) {
          "The first N batch file uploads answer 503 (for clients' retries)");
   option(sim_cmd, "--batch-lose-creates", sim.batch_lose_creates,
          "The first N batch creates make the job but answer 503, as a lost answer would");
+  sim_cmd->add_flag(
+      "--batch-fail-late", sim.batch_fail_late,
+      "A refused batch job's create answers \"validating\"; retrieve shows it failed");
 
   NodeOptions node;
   auto* node_cmd = command(&app, selected, "node",

@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   server.model = "local";
   server.timeout = 10s;
   OpenAiBatchOptions options;
-  options.max_wait = 200ms; // every call of the batch is in by then
+  // One job for the whole batch, as soon as every call is in, however slow the machine.
+  options.max_requests = std::stoul(argv[4]);
+  options.max_wait = 30s;
   options.poll_initial = 20ms;
   options.poll_max = 100ms;
   options.journal = *store;
@@ -48,7 +50,8 @@ int main(int argc, char** argv) {
   auto run = mode == "resume" ? runtime.resume(*flow, argv[3])
                               : runtime.run(*flow, test::ask_prompts(std::stoul(argv[4])),
                                             RunOptions{.run_id = argv[3]});
-  // Told once, from a thread of its own: the run goes on meanwhile.
+  // Told once, from a thread of its own: the run goes on meanwhile. (A reporter, not a wait
+  // of the test: the test waits for this line.)
   std::thread tell([&provider, &run] {
     while (provider->stats().jobs_submitted + provider->stats().jobs_found == 0 && !run.done())
       std::this_thread::sleep_for(5ms);

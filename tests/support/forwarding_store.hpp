@@ -43,6 +43,7 @@ public:
   Result<std::vector<Interrupt>> load_interrupts(std::string_view id) override {
     return inner_->load_interrupts(id);
   }
+  bool keeps_batch_journal() const noexcept override { return inner_->keeps_batch_journal(); }
   Result<void> save_batch_job(const BatchJobRecord& job) override {
     return inner_->save_batch_job(job);
   }

@@ -190,7 +190,14 @@ void BatchStore::create(const httplib::Request& req, httplib::Response& res) {
     answer_error(res, 503, "The server is overloaded (--batch-lose-creates).", "server_error");
     return;
   }
-  answer_json(res, batch_object(stored));
+  json object = batch_object(stored);
+  if (stored.status == JobStatus::failed && options.fail_late) {
+    // As OpenAI does: the create says "validating"; the failure shows on the next look.
+    object["status"] = "validating";
+    object["errors"] = nullptr;
+    object["failed_at"] = nullptr;
+  }
+  answer_json(res, object);
 }
 
 Job* BatchStore::job_named(const httplib::Request& req, httplib::Response& res) {

@@ -24,7 +24,9 @@
 //
 // Faults of submission, for a client's retries: the first `fail_uploads` uploads answer 503
 // and store nothing; the first `lose_creates` creates make their job (counted) but answer 503,
-// as a create whose answer was lost would look to the client.
+// as a create whose answer was lost would look to the client. With `fail_late`, a job refused
+// at creation (validation, enqueued tokens) is answered "validating", as OpenAI answers: its
+// failure shows when it is next looked at.
 //
 // No thread runs a job: its state is a function of time, brought up to date (lines answered,
 // files written, tokens counted) whenever it is looked at (retrieved, listed, cancelled, by
@@ -56,6 +58,7 @@ struct BatchOptions {
   std::uint64_t seed = 42;           ///< of the line fault draws
   std::uint64_t fail_uploads = 0;    ///< the first this many uploads answer 503, storing nothing
   std::uint64_t lose_creates = 0;    ///< the first this many creates make the job but answer 503
+  bool fail_late = false; ///< a refused job's create answers "validating"; retrieve says failed
 };
 
 /// What the Batch API borrows from the online endpoints, so that a line is answered as the

@@ -416,7 +416,8 @@ Result<std::uint16_t> SimServer::start() {
                    .enqueued_tokens = options.batch_enqueued_tokens,
                    .seed = options.seed,
                    .fail_uploads = options.batch_fail_uploads,
-                   .lose_creates = options.batch_lose_creates},
+                   .lose_creates = options.batch_lose_creates,
+                   .fail_late = options.batch_fail_late},
       OnlineEndpoints{
           .chat = [&s](const wire::ChatCall& call) { return s.chat(call, std::nullopt); },
           .embed = [](const EmbedRequest& call) { return SimState::embed(call); },

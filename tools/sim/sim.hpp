@@ -75,6 +75,9 @@ struct SimOptions {
   std::uint64_t batch_fail_uploads = 0;
   /// The first this many batch creates make their job but answer 503 (a lost answer).
   std::uint64_t batch_lose_creates = 0;
+  /// A refused batch job's create answers "validating" (as OpenAI's does); "failed" shows on
+  /// the next retrieve.
+  bool batch_fail_late = false;
 };
 
 /// The server. Handlers run on httplib's pool threads; every member is safe to call from any

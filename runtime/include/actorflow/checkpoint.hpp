@@ -93,6 +93,7 @@ struct ItemCheckpoint {
 /// A job of a batch API as a batch provider journals it (actorflow/openai_batch.hpp), so that
 /// a resumed run finds its calls' job again instead of submitting them twice.
 struct BatchJobRecord {
+  std::string server{};        ///< the API's base URL: file and job ids are the server's own
   std::string input_file_id{}; ///< the uploaded input; known before the job exists
   std::string job_id{};        ///< "" until the server has created the job
   std::string endpoint{};      ///< e.g. "/v1/chat/completions"
@@ -155,17 +156,19 @@ public:
                                                       const Value& answer) = 0;
   /// Every interrupt of the run, in the order they were first saved.
   [[nodiscard]] virtual Result<std::vector<Interrupt>> load_interrupts(std::string_view run_id) = 0;
-  /// The batch journal: records `job` under its input file id, with its job id (once known:
-  /// a later save with the job id fills it in) and its calls (each custom_id moves to this job
-  /// from any earlier one). Rows of a call live as long as its run: `delete_runs` removes them.
-  [[nodiscard]] virtual Result<void> save_batch_job(const BatchJobRecord& job) = 0;
+  /// The batch journal (see actorflow/openai_batch.hpp). Records `job` under (server, input
+  /// file id) as given: its job id ("" until created) replaces the one recorded, and its
+  /// calls (each custom_id moves to this job from any earlier one) are added. Rows of a call
+  /// live as long as its run: `delete_runs` removes them. A store without a journal (these
+  /// not overridden) fails them with unavailable; a batch provider refuses it as its journal.
+  [[nodiscard]] virtual bool keeps_batch_journal() const noexcept { return false; }
+  [[nodiscard]] virtual Result<void> save_batch_job(const BatchJobRecord& job);
   /// The job that holds call `custom_id` (its `calls` left empty), or none.
   [[nodiscard]] virtual Result<std::optional<BatchJobRecord>>
-  find_batch_call(std::string_view custom_id) = 0;
+  find_batch_call(std::string_view custom_id);
   /// Forgets calls (answered with an error, or sent elsewhere): a call made again under one of
   /// these ids is submitted anew. Unknown ids are no error.
-  [[nodiscard]] virtual Result<void>
-  forget_batch_calls(const std::vector<std::string>& custom_ids) = 0;
+  [[nodiscard]] virtual Result<void> forget_batch_calls(const std::vector<std::string>& custom_ids);
 
   /// Records how the run ended; `status` must not be `running` (bad_input).
   [[nodiscard]] virtual Result<void> end_run(std::string_view run_id, RunStatus status,

@@ -23,8 +23,15 @@
 /// a durable run that was submitted before, by this process or by one that was killed, is
 /// answered from that job (polled again, or its output file read again), never submitted a
 /// second time; a create whose answer was lost is found among the server's jobs by its input
-/// file before it is sent again. Calls whose line failed are forgotten (a retry is submitted
-/// anew); the rest are kept until their run is deleted from the store.
+/// file before it is sent again; a create whose outcome stays unknown (the provider stopped, or
+/// the server never said) fails its calls but keeps them journaled, so a resumed run finds the
+/// job if it exists. Calls whose line failed are forgotten (a retry is submitted anew); the
+/// rest are kept until their run is deleted from the store. `journal` must be the Runtime's
+/// own checkpoint store (`RuntimeConfig::checkpoints`): rows go with their run. Items that run
+/// on cluster nodes are not journaled (their calls have no origin there).
+///
+/// A job (or its answer files) that the server no longer knows when it is polled: its calls are
+/// leftovers, as for an expired job.
 ///
 /// Costs: `batched()` is true, so `RuntimeConfig::prices` price these calls with the price's
 /// batch discount. Limits: give the key a `Limits::enqueued_tokens` to keep the tokens of
@@ -90,9 +97,12 @@ struct BatchProviderStats {
   std::uint64_t calls_requeued = 0; ///< held back by the enqueued-token limit, then resubmitted
   std::uint64_t calls_resumed = 0;  ///< found in the journal: answered by an earlier job
   std::uint64_t jobs_found = 0;     ///< created before, found by their input file
+  std::uint64_t jobs_lost = 0; ///< unknown to the server when polled: their calls are leftovers
   std::uint64_t submit_retries = 0; ///< uploads and creates tried again
-  std::uint64_t journal_errors = 0; ///< journal writes that failed (the call went on unjournaled)
-  std::uint64_t http_requests = 0;  ///< uploads, creates, polls, lists, downloads
+  /// Journal reads and writes that failed: a failed write leaves the call unjournaled; a failed
+  /// read fails the call (unavailable), since submitting it could pay for it twice.
+  std::uint64_t journal_errors = 0;
+  std::uint64_t http_requests = 0; ///< uploads, creates, polls, lists, downloads
 };
 
 class OpenAiBatchProvider final : public ModelProvider {

@@ -1,4 +1,5 @@
-// The parts of checkpoint.hpp that the actors need without SQLite: item keys and status names.
+// The parts of checkpoint.hpp that the actors need without SQLite: item keys, status names, and
+// the batch journal of a store that keeps none.
 // Built into actorflow_core, which the actors link (the SQLite store is in actorflow_runtime).
 
 #include <actorflow/checkpoint.hpp>
@@ -52,6 +53,29 @@ std::string checkpoint_item_key(std::string_view node_path, std::string_view nod
   add_length(hash, bytes.size());
   hash.add(std::span<const std::uint8_t>(bytes));
   return hash.hex();
+}
+
+} // namespace actorflow
+
+namespace actorflow {
+
+namespace {
+
+Error no_journal(std::string_view what) {
+  return Error{Errc::unavailable,
+               std::string(what).append(": this checkpoint store keeps no batch journal")};
+}
+
+} // namespace
+
+Result<void> CheckpointStore::save_batch_job(const BatchJobRecord&) {
+  return no_journal("save_batch_job");
+}
+Result<std::optional<BatchJobRecord>> CheckpointStore::find_batch_call(std::string_view) {
+  return no_journal("find_batch_call");
+}
+Result<void> CheckpointStore::forget_batch_calls(const std::vector<std::string>&) {
+  return no_journal("forget_batch_calls");
 }
 
 } // namespace actorflow

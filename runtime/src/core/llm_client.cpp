@@ -99,8 +99,6 @@ Task<Result<ChatResponse>> chat_on(detail::ExecHost* host, const std::string& na
                                    const ModelProviderPtr& provider, ChatRequest request) {
   auto tokens = reserved_tokens(request);
   auto model = model_of(request.model, provider->default_model());
-  if (request.origin.empty())
-    request.origin = host->next_call_origin();
   // A run that streams tokens streams every chat call of its nodes, labelled with the node.
   if (auto sink = host->token_sink()) {
     if (request.on_token)
@@ -171,11 +169,21 @@ Task<Result<ChatResponse>> routed_chat(detail::ExecHost* host,
     if (!provider)
       co_return provider.error();
     std::uint32_t retried = 0;
+    std::uint32_t tries = 0; // on this target
     bool waited = false;
     std::chrono::nanoseconds backoff = route.retry_backoff;
     for (;;) {
       ChatRequest attempt = request;
       attempt.model = target.model;
+      // The same call again is another call: its own origin, the same whatever the order.
+      if (!attempt.origin.empty())
+        attempt.origin.place.append("/")
+            .append(target.provider)
+            .append("/")
+            .append(target.model)
+            .append("#")
+            .append(std::to_string(tries));
+      ++tries;
       // Named before co_await (GCC 12 mis-destroys temporaries inside a co_await expression).
       Task<Result<ChatResponse>> call =
           chat_on(host, target.provider, *provider, std::move(attempt));
@@ -213,6 +221,9 @@ Task<Result<ChatResponse>> routed_chat(detail::ExecHost* host,
 Task<Result<ChatResponse>> LlmClient::chat(ChatRequest request) const {
   if (!provider_)
     return failed<ChatResponse>(no_such_provider(*host_, name_));
+  // Numbered now, in the order node code makes its calls, not when they first run.
+  if (request.origin.empty())
+    request.origin = host_->next_call_origin();
   if (const auto& board = host_->models().routes()) {
     const std::string model = model_of(request.model, provider_->default_model());
     if (auto route = board->find(model)) {
@@ -230,10 +241,10 @@ Task<Result<ChatResponse>> LlmClient::chat(std::string prompt) const {
 Task<Result<Embeddings>> LlmClient::embed(EmbedRequest request) const {
   if (!provider_)
     return failed<Embeddings>(no_such_provider(*host_, name_));
-  auto tokens = reserved_tokens(request);
-  auto model = model_of(request.model, provider_->default_embedding_model());
   if (request.origin.empty())
     request.origin = host_->next_call_origin();
+  auto tokens = reserved_tokens(request);
+  auto model = model_of(request.model, provider_->default_embedding_model());
   Call<Embeddings> call = [provider = provider_,
                            request = std::move(request)](ModelProvider::EmbedDone done) mutable {
     provider->embed(std::move(request), std::move(done));

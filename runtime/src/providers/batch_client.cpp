@@ -93,7 +93,7 @@ Result<std::string> BatchApiClient::upload(const std::string& jsonl) {
 }
 
 Result<BatchApiClient::Created>
-BatchApiClient::create(const std::string& file_id, const std::string& endpoint, bool may_exist) {
+BatchApiClient::create(const std::string& file_id, const std::string& endpoint, bool& may_exist) {
   const std::string where = "openai_batch: POST " + config_.base_url + "/batches";
   const std::string body =
       wire::to_wire(wire::json{{"input_file_id", file_id},
@@ -118,11 +118,11 @@ BatchApiClient::create(const std::string& file_id, const std::string& endpoint, 
     create.body = body;
     const http::Response created = send(std::move(create));
     if (auto error = failure(created, where)) {
-      if (retryable(created) && tried < options_.submit_retries && back_off(tried)) {
-        // No answer or a 5xx: the job may exist now. A 429 was refused for sure.
-        may_exist = created.status != 429;
+      // No answer (also one we cancelled: stopping) or a 5xx: the job may exist now. A 429 or
+      // another 4xx was refused for sure, which says nothing of an earlier try.
+      may_exist = may_exist || created.transport != http::Transport::ok || created.status >= 500;
+      if (retryable(created) && tried < options_.submit_retries && back_off(tried))
         continue;
-      }
       return *error;
     }
     auto job = wire::decode_batch_job(created.body);
@@ -166,12 +166,13 @@ Result<wire::BatchJobStatus> BatchApiClient::retrieve(const std::string& id, boo
   return wire::decode_batch_job(answered.body);
 }
 
-Result<std::string> BatchApiClient::read_file(const std::string& id) {
+Result<std::string> BatchApiClient::read_file(const std::string& id, bool& gone) {
   http::Request content;
   content.url = config_.base_url + "/files/" + id + "/content";
   content.get = true;
   const std::string where = "openai_batch: GET " + content.url;
   http::Response read = send(std::move(content));
+  gone = read.transport == http::Transport::ok && read.status == 404;
   if (auto error = failure(read, where))
     return *error;
   return std::move(read.body);

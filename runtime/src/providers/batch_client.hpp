@@ -42,9 +42,11 @@ public:
     bool found = false; ///< created by an earlier try whose answer was lost, found by its file
   };
   /// Creates the job reading `file_id` for `endpoint`. `may_exist`: a create of it may have
-  /// reached the server before (look for it first).
+  /// reached the server before (look for it first). On an error, `may_exist` says whether the
+  /// job may exist all the same (a create went unanswered, or a look for it failed): its
+  /// calls must not be submitted again elsewhere.
   [[nodiscard]] Result<Created> create(const std::string& file_id, const std::string& endpoint,
-                                       bool may_exist);
+                                       bool& may_exist);
 
   /// The job reading `file_id`, looked for among the newest jobs; none when there is none.
   [[nodiscard]] Result<std::optional<wire::BatchJobStatus>>
@@ -53,8 +55,8 @@ public:
   /// One look at job `id`; `gone` is set when the server does not know it (404).
   [[nodiscard]] Result<wire::BatchJobStatus> retrieve(const std::string& id, bool& gone);
 
-  /// The content of file `id`.
-  [[nodiscard]] Result<std::string> read_file(const std::string& id);
+  /// The content of file `id`; `gone` is set when the server does not know it (404).
+  [[nodiscard]] Result<std::string> read_file(const std::string& id, bool& gone);
 
   [[nodiscard]] std::chrono::milliseconds jittered(std::chrono::milliseconds interval);
 

@@ -74,10 +74,18 @@ using GroupKey = std::pair<Endpoint, std::string>;
 
 struct Job {
   std::string id;
-  std::map<std::string, Waiting> calls; ///< by custom_id
+  GroupKey key;
+  std::multimap<std::string, Waiting> calls; ///< by custom_id
   Clock::time_point next_poll;
   milliseconds interval;
   std::uint32_t failed_polls = 0; ///< in a row
+};
+
+/// Calls of a job refused for the enqueued-token limit, waiting for a job of `key` to end.
+struct Held {
+  GroupKey key;
+  std::string file_id; ///< their input file, for the next create
+  std::vector<Waiting> calls;
 };
 
 // A job whose polls fail this many times in a row fails its calls; a call left over by this
@@ -103,6 +111,9 @@ struct OpenAiBatchProvider::Impl {
     if (!problem && options.leftovers == OpenAiBatchOptions::Leftovers::online && !options.online)
       problem = Error{Errc::bad_input, "openai_batch provider: leftovers go online, but no "
                                        "online provider is given (OpenAiBatchOptions::online)"};
+    if (!problem && options.journal && !options.journal->keeps_batch_journal())
+      problem = Error{Errc::bad_input, "openai_batch provider: OpenAiBatchOptions::journal: this "
+                                       "checkpoint store keeps no batch journal"};
     worker = std::thread([this] { run(); });
   }
 
@@ -121,8 +132,9 @@ struct OpenAiBatchProvider::Impl {
     for (auto& job : jobs)
       for (auto& [id, call] : job.calls)
         call.fail(gone);
-    for (auto& call : held)
-      call.fail(gone);
+    for (auto& entry : held)
+      for (auto& call : entry.calls)
+        call.fail(gone);
   }
 
   void add(Waiting call) {
@@ -199,8 +211,9 @@ struct OpenAiBatchProvider::Impl {
         dispatch(key, std::move(calls));
       for (auto it = jobs.begin(); it != jobs.end();) {
         if (it->next_poll <= Clock::now() && poll(*it)) {
+          const GroupKey key = it->key;
           it = jobs.erase(it);
-          release_held(); // an ended job frees enqueued tokens
+          release_held(key); // an ended job frees enqueued tokens
         } else {
           ++it;
         }
@@ -217,9 +230,15 @@ struct OpenAiBatchProvider::Impl {
       if (options.journal && !call.run_id.empty() && !call.looked_up) {
         call.looked_up = true;
         auto found = options.journal->find_batch_call(call.custom_id);
-        if (!found)
+        if (!found) { // fail closed: submitting it could pay for it twice
           ++journal_errors;
-        else if (*found) {
+          ++calls_failed;
+          call.fail(Error{Errc::unavailable,
+                          "openai_batch: whether " + call.custom_id +
+                              " was submitted before is unknown: " + found.error().message});
+          continue;
+        }
+        if (*found) {
           auto& [record, waiting] = earlier[(*found)->input_file_id];
           record = std::move(**found);
           waiting.push_back(std::move(call));
@@ -238,8 +257,11 @@ struct OpenAiBatchProvider::Impl {
                                               std::min(fresh.size(), at + options.max_requests)))));
   }
 
-  void fail_all(std::vector<Waiting>& calls, const Error& error) {
-    forget(calls);
+  // Fails `calls`, and forgets them unless their job may exist (`keep`): a resumed run must
+  // find that job rather than submit them again.
+  void fail_all(std::vector<Waiting>& calls, const Error& error, bool keep = false) {
+    if (!keep)
+      forget(calls);
     for (auto& call : calls)
       call.fail(error);
     calls_failed += calls.size();
@@ -247,17 +269,22 @@ struct OpenAiBatchProvider::Impl {
 
   // -- the journal -----------------------------------------------------------------------------
 
+  static bool any_durable(const std::vector<Waiting>& calls) {
+    return std::any_of(calls.begin(), calls.end(),
+                       [](const Waiting& call) { return !call.run_id.empty(); });
+  }
+
+  // Journals the job of input file `file_id`: with `calls` (its durable ones) once uploaded,
+  // with its `job_id` once created.
   void journal(const std::string& file_id, const std::string& job_id, const GroupKey& key,
-               const std::vector<Waiting>* calls) {
-    if (!options.journal)
+               const std::vector<Waiting>& calls, bool with_calls) {
+    if (!options.journal || !any_durable(calls))
       return;
-    BatchJobRecord record{file_id, job_id, url_of(key.first), {}};
-    if (calls != nullptr)
-      for (const auto& call : *calls)
+    BatchJobRecord record{config.base_url, file_id, job_id, url_of(key.first), {}};
+    if (with_calls)
+      for (const auto& call : calls)
         if (!call.run_id.empty())
           record.calls.push_back({call.custom_id, call.run_id});
-    if (calls != nullptr && record.calls.empty())
-      return; // nothing durable in it
     if (!options.journal->save_batch_job(record))
       ++journal_errors;
   }
@@ -298,7 +325,7 @@ struct OpenAiBatchProvider::Impl {
     auto file_id = api.upload(wire::encode_batch_input(lines));
     if (!file_id)
       return fail_all(calls, file_id.error());
-    journal(*file_id, "", key, &calls);
+    journal(*file_id, "", key, calls, true);
     create(key, *file_id, std::move(calls), false);
   }
 
@@ -307,13 +334,13 @@ struct OpenAiBatchProvider::Impl {
               bool may_exist) {
     auto created = api.create(file_id, url_of(key.first), may_exist);
     if (!created)
-      return fail_all(calls, created.error());
+      return fail_all(calls, created.error(), may_exist);
     const auto& job = created->job;
-    journal(file_id, job.id, key, nullptr);
+    journal(file_id, job.id, key, calls, false);
     created->found ? ++jobs_found : ++jobs_submitted; // counted once journaled
     if (job.status == "failed")
-      return refused(job, std::move(calls));
-    track(job.id, std::move(calls), Clock::now() + api.jittered(options.poll_initial));
+      return refused(job, key, file_id, std::move(calls), open_jobs(key, ""));
+    track(key, job.id, std::move(calls), Clock::now() + api.jittered(options.poll_initial));
   }
 
   // Calls the journal found in the job of `record`, made by an earlier process (or by this
@@ -321,40 +348,58 @@ struct OpenAiBatchProvider::Impl {
   void resume(const GroupKey& key, const BatchJobRecord& record, std::vector<Waiting> calls) {
     calls_resumed += calls.size();
     if (!record.job_id.empty())
-      return track(record.job_id, std::move(calls), Clock::now());
+      return track(key, record.job_id, std::move(calls), Clock::now());
     create(key, record.input_file_id, std::move(calls), true); // its create went unanswered
   }
 
   // Adds `calls` to the job `id` polled by this thread (a new one, first polled at `first`).
-  void track(const std::string& id, std::vector<Waiting> calls, Clock::time_point first) {
+  // A call may join a job that holds its id already (its run cancelled and resumed here):
+  // the job's line answers both.
+  void track(const GroupKey& key, const std::string& id, std::vector<Waiting> calls,
+             Clock::time_point first) {
     auto job = std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) { return j.id == id; });
     if (job == jobs.end())
-      job = jobs.insert(jobs.end(), Job{id, {}, first, options.poll_initial});
+      job = jobs.insert(jobs.end(), Job{id, key, {}, first, options.poll_initial});
     for (auto& call : calls) {
       auto custom_id = call.custom_id;
       job->calls.emplace(std::move(custom_id), std::move(call));
     }
   }
 
-  // A job the server refused at creation. Over the enqueued-token limit while jobs of ours are
-  // open, its calls wait for one of those to end; otherwise they fail.
-  void refused(const wire::BatchJobStatus& job, std::vector<Waiting> calls) {
+  // Jobs of `key` being polled, but for job `except`.
+  [[nodiscard]] std::size_t open_jobs(const GroupKey& key, const std::string& except) const {
+    return static_cast<std::size_t>(std::count_if(
+        jobs.begin(), jobs.end(), [&](const Job& j) { return j.key == key && j.id != except; }));
+  }
+
+  // A job the server refused (at creation or later). Over the enqueued-token limit while
+  // `others` jobs of its model are open, its calls wait for one of those to end, then go in a
+  // job made from the same file; otherwise they fail.
+  void refused(const wire::BatchJobStatus& job, const GroupKey& key, const std::string& file_id,
+               std::vector<Waiting> calls, std::size_t others) {
     ++jobs_failed;
-    forget(calls); // nothing of them is at the server
-    if (job.errors.find("token_limit_exceeded") != std::string::npos && !jobs.empty()) {
+    if (job.errors.find("token_limit_exceeded") != std::string::npos && others > 0) {
       calls_requeued += calls.size();
-      std::move(calls.begin(), calls.end(), std::back_inserter(held));
+      held.push_back(Held{key, file_id, std::move(calls)});
       return;
     }
     fail_all(calls,
              Error{Errc::bad_request, "openai_batch: job " + job.id + " failed: " + job.errors});
   }
 
-  void release_held() {
-    auto calls = std::move(held);
-    held.clear();
-    for (auto& call : calls)
-      add(std::move(call));
+  // A job of `key` ended: what the token limit held back for it is submitted again.
+  void release_held(const GroupKey& key) {
+    std::vector<Held> now;
+    for (auto it = held.begin(); it != held.end();) {
+      if (it->key == key) {
+        now.push_back(std::move(*it));
+        it = held.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& entry : now)
+      create(entry.key, entry.file_id, std::move(entry.calls), false);
   }
 
   // Polls `job` once; true when it has ended and every call of it was dealt with.
@@ -365,7 +410,7 @@ struct OpenAiBatchProvider::Impl {
     auto later = [&](bool failed, const std::string& why) {
       job.failed_polls = failed ? job.failed_polls + 1 : 0;
       if (job.failed_polls >= max_failed_polls) {
-        // Kept in the journal: the job may yet answer them, for a resumed run.
+        forget(job.calls); // a resumed run would wait for them just as long
         for (auto& [id, call] : job.calls)
           call.fail(Error{Errc::bad_response, "openai_batch: job " + job.id + ": " +
                                                   std::to_string(max_failed_polls) +
@@ -379,24 +424,19 @@ struct OpenAiBatchProvider::Impl {
       return false;
     };
     if (!status) {
-      if (gone) { // nothing will answer its calls
-        forget(job.calls);
-        for (auto& [id, call] : job.calls)
-          call.fail(status.error());
-        calls_failed += job.calls.size();
-        return true;
-      }
+      if (gone) // the server does not know the job (another key or project, or deleted)
+        return lost(job, "job " + job.id + " is unknown to the server");
       return later(true, status.error().message); // a blip of the network or the server
     }
     if (!status->ended())
       return later(false, "");
     if (status->status == "failed") {
-      ++jobs_failed;
-      forget(job.calls);
+      std::vector<Waiting> calls;
       for (auto& [id, call] : job.calls)
-        call.fail(
-            Error{Errc::bad_request, "openai_batch: job " + job.id + " failed: " + status->errors});
-      calls_failed += job.calls.size();
+        calls.push_back(std::move(call));
+      job.calls.clear();
+      refused(*status, job.key, status->input_file_id, std::move(calls),
+              open_jobs(job.key, job.id));
       return true;
     }
     std::vector<wire::BatchAnswerLine> answers;
@@ -404,7 +444,10 @@ struct OpenAiBatchProvider::Impl {
     for (const std::string& file : {status->output_file_id, status->error_file_id}) {
       if (file.empty())
         continue;
-      auto read = api.read_file(file);
+      bool file_gone = false;
+      auto read = api.read_file(file, file_gone);
+      if (!read && file_gone)
+        return lost(job, "file " + file + " of job " + job.id + " is unknown to the server");
       if (!read)
         return later(true, read.error().message); // read both files again next time
       auto lines = wire::decode_batch_answers(*read, problems);
@@ -416,78 +459,88 @@ struct OpenAiBatchProvider::Impl {
       ++jobs_expired;
     else
       ++jobs_cancelled;
-    std::vector<Waiting> failed_lines;
+    std::vector<std::pair<Waiting, Error>> failed_lines;
     for (auto& answer : answers) {
-      auto it = job.calls.find(answer.custom_id);
-      if (it == job.calls.end())
-        continue; // not ours, or answered twice
       if (answer.status == 0 &&
           (answer.error_code == "batch_expired" || answer.error_code == "batch_cancelled"))
         continue; // a leftover, dealt with below
-      if (!complete(job, it->second, answer))
-        failed_lines.push_back(std::move(it->second));
-      job.calls.erase(it);
+      auto [first, last] = job.calls.equal_range(answer.custom_id);
+      for (auto it = first; it != last; ++it)
+        if (auto error = complete(job, it->second, answer))
+          failed_lines.emplace_back(std::move(it->second), std::move(*error));
+      job.calls.erase(first, last);
     }
-    forget(failed_lines); // a retry of one of them is submitted anew
+    // Forgotten before they are told: a retry of one of them must be submitted anew.
+    std::vector<Waiting> failed_calls;
+    for (auto& [call, error] : failed_lines)
+      failed_calls.push_back(std::move(call));
+    forget(failed_calls);
+    for (std::size_t i = 0; i < failed_calls.size(); ++i)
+      failed_calls[i].fail(std::move(failed_lines[i].second));
+    calls_failed += failed_calls.size();
+
     std::string why = "job " + job.id + " " + status->status;
     if (!problems.empty())
       why += " (its files had lines that do not decode: " + problems.front() + ")";
-    const bool cut_short = status->status == "expired" || status->status == "cancelled";
-    if (!cut_short || options.leftovers != OpenAiBatchOptions::Leftovers::resubmit)
-      forget(job.calls); // a resubmission journals them under their new job
-    for (auto& [id, call] : job.calls) {
-      if (cut_short) {
-        leftover(std::move(call), status->status == "expired", why);
-        continue;
-      }
-      // A completed job that has no line for the call: sending it again could pay twice.
-      ++calls_failed;
+    if (status->status == "expired" || status->status == "cancelled")
+      return leftovers(job, status->status == "expired", why);
+    // A completed job that has no line for the call: sending it again could pay twice.
+    forget(job.calls);
+    for (auto& [id, call] : job.calls)
       call.fail(Error{Errc::bad_response,
                       "openai_batch: " + why + " without an answer for " + call.custom_id});
-    }
+    calls_failed += job.calls.size();
     job.calls.clear();
     return true;
   }
 
-  // Completes `call` with its line; false when the line was an error.
-  bool complete(const Job& job, Waiting& call, const wire::BatchAnswerLine& answer) {
+  // The job's calls that it will never answer go on as `leftovers` says; true (the job is done
+  // with).
+  bool leftovers(Job& job, bool expired, const std::string& why) {
+    if (options.leftovers != OpenAiBatchOptions::Leftovers::resubmit)
+      forget(job.calls); // a resubmission journals them under their new job
+    for (auto& [id, call] : job.calls)
+      leftover(std::move(call), expired, why);
+    job.calls.clear();
+    return true;
+  }
+
+  // A job, or its answer files, the server no longer knows: nothing will answer its calls.
+  bool lost(Job& job, const std::string& why) {
+    ++jobs_lost;
+    return leftovers(job, false, why);
+  }
+
+  // Completes `call` with its line when it is an answer; else the error to fail it with (the
+  // caller fails it, after forgetting it).
+  std::optional<Error> complete(const Job& job, Waiting& call,
+                                const wire::BatchAnswerLine& answer) {
     const std::string where = "openai_batch: job " + job.id + ", " + call.custom_id;
-    if (answer.status == 0) {
-      ++calls_failed;
-      call.fail(
-          Error{Errc::bad_request, where + ": " + answer.error_code + ": " + answer.error_message});
-      return false;
-    }
+    if (answer.status == 0)
+      return Error{Errc::bad_request,
+                   where + ": " + answer.error_code + ": " + answer.error_message};
     if (answer.status != 200) {
-      ++calls_failed;
       http::Response r;
       r.status = answer.status;
       r.body = answer.body;
       auto error = http_error(r, where);
       error.message = scrub(std::move(error.message), config.api_key);
-      call.fail(std::move(error));
-      return false;
+      return error;
     }
     if (call.endpoint == Endpoint::chat) {
       auto response = wire::decode_chat_response(answer.body);
-      if (!response) {
-        ++calls_failed;
-        call.fail(Error{response.error().code, where + ": " + response.error().message});
-        return false;
-      }
+      if (!response)
+        return Error{response.error().code, where + ": " + response.error().message};
       ++calls_answered;
       call.chat_done(ModelOutcome<ChatResponse>(std::move(*response)));
-      return true;
+      return std::nullopt;
     }
     auto embeddings = wire::decode_embed_response(answer.body, call.embed_request.texts.size());
-    if (!embeddings) {
-      ++calls_failed;
-      call.fail(Error{embeddings.error().code, where + ": " + embeddings.error().message});
-      return false;
-    }
+    if (!embeddings)
+      return Error{embeddings.error().code, where + ": " + embeddings.error().message};
     ++calls_answered;
     call.embed_done(ModelOutcome<Embeddings>(std::move(*embeddings)));
-    return true;
+    return std::nullopt;
   }
 
   // A call its job did not answer: expired or cancelled.
@@ -534,7 +587,8 @@ struct OpenAiBatchProvider::Impl {
   std::atomic<std::uint64_t> next_call{1};
   std::atomic<std::uint64_t> jobs_submitted{0}, jobs_completed{0}, jobs_expired{0},
       jobs_cancelled{0}, jobs_failed{0}, calls_answered{0}, calls_failed{0}, calls_resubmitted{0},
-      calls_sent_online{0}, calls_requeued{0}, calls_resumed{0}, jobs_found{0}, journal_errors{0};
+      calls_sent_online{0}, calls_requeued{0}, calls_resumed{0}, jobs_found{0}, jobs_lost{0},
+      journal_errors{0};
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -542,7 +596,7 @@ struct OpenAiBatchProvider::Impl {
   std::map<GroupKey, Gathering> groups; // guarded by mutex
   // The worker's own (and the destructor's, once the worker has ended):
   std::vector<Job> jobs;
-  std::vector<Waiting> held; // refused for the enqueued-token limit: sent when a job ends
+  std::vector<Held> held; // refused for the enqueued-token limit: sent when a job ends
 
   batch::BatchApiClient api;
   std::thread worker;
@@ -600,6 +654,7 @@ BatchProviderStats OpenAiBatchProvider::stats() const {
   s.calls_requeued = i.calls_requeued;
   s.calls_resumed = i.calls_resumed;
   s.jobs_found = i.jobs_found;
+  s.jobs_lost = i.jobs_lost;
   s.submit_retries = i.api.retries;
   s.journal_errors = i.journal_errors;
   s.http_requests = i.api.http_requests;

@@ -45,13 +45,14 @@ constexpr const char* schema =
     "  PRIMARY KEY (run_id, id)) WITHOUT ROWID;"
     // Added in version 3.
     "CREATE TABLE IF NOT EXISTS batch_jobs ("
-    "  input_file_id TEXT PRIMARY KEY NOT NULL, job_id TEXT NOT NULL DEFAULT '',"
-    "  endpoint TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "  server TEXT NOT NULL, input_file_id TEXT NOT NULL, job_id TEXT NOT NULL DEFAULT '',"
+    "  endpoint TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (server, input_file_id)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS batch_calls ("
-    "  custom_id TEXT PRIMARY KEY NOT NULL, run_id TEXT NOT NULL,"
+    "  custom_id TEXT PRIMARY KEY NOT NULL, run_id TEXT NOT NULL, server TEXT NOT NULL,"
     "  input_file_id TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS batch_calls_by_run ON batch_calls (run_id);"
-    "CREATE INDEX IF NOT EXISTS batch_calls_by_job ON batch_calls (input_file_id);";
+    "CREATE INDEX IF NOT EXISTS batch_calls_by_job ON batch_calls (server, input_file_id);";
 
 // The oldest schema version this build upgrades in place (its tables are a subset of ours).
 constexpr std::int64_t oldest_upgradable_version = 1;

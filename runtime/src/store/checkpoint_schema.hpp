@@ -11,8 +11,8 @@
 //   items           (run_id, key) -> ok, tokens and the ItemOutcome (msgpack)
 //   interrupts      (run_id, id) -> seq (the order of first save within the run), node, item
 //                   (NULL: none), question and answer (msgpack), status, times
-//   batch_jobs      input_file_id -> job_id ('' until created), endpoint, created time
-//   batch_calls     custom_id -> run_id, input_file_id: the batch provider's journal
+//   batch_jobs      (server, input_file_id) -> job_id ('' until created), endpoint, created
+//   batch_calls     custom_id -> run_id, (server, input_file_id): the batch provider's journal
 // The States live apart from `runs` because `runs` is rewritten by every commit_items (its
 // counters): a large State in that row would be copied again with each batch of items.
 // Version 1 is version 2 without `interrupts`, version 2 is 3 without the batch tables: opening

@@ -15,21 +15,23 @@ namespace actorflow::detail::sqlite {
 Result<void> SqliteBatchJournal::prepare() {
   return prepare_all(
       conn_,
-      {// A save without a job id (before the create) keeps one a save gave already.
-       {&upsert_job_, "INSERT INTO batch_jobs (input_file_id, job_id, endpoint, created_ms) "
-                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (input_file_id) DO UPDATE SET "
-                      "job_id = CASE WHEN excluded.job_id <> '' THEN excluded.job_id "
-                      "ELSE batch_jobs.job_id END"},
-       {&upsert_call_, "INSERT OR REPLACE INTO batch_calls (custom_id, run_id, input_file_id) "
-                       "VALUES (?1, ?2, ?3)"},
-       {&select_call_, "SELECT batch_jobs.input_file_id, batch_jobs.job_id, batch_jobs.endpoint "
-                       "FROM batch_calls JOIN batch_jobs "
-                       "ON batch_jobs.input_file_id = batch_calls.input_file_id "
+      {// A job's row as given (a server that reuses file ids gets no stale job id).
+       {&upsert_job_, "INSERT INTO batch_jobs (server, input_file_id, job_id, endpoint, "
+                      "created_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+                      "ON CONFLICT (server, input_file_id) DO UPDATE SET "
+                      "job_id = excluded.job_id, endpoint = excluded.endpoint"},
+       {&upsert_call_, "INSERT OR REPLACE INTO batch_calls (custom_id, run_id, server, "
+                       "input_file_id) VALUES (?1, ?2, ?3, ?4)"},
+       {&select_call_, "SELECT batch_jobs.server, batch_jobs.input_file_id, batch_jobs.job_id, "
+                       "batch_jobs.endpoint FROM batch_calls JOIN batch_jobs "
+                       "ON batch_jobs.server = batch_calls.server "
+                       "AND batch_jobs.input_file_id = batch_calls.input_file_id "
                        "WHERE batch_calls.custom_id = ?1"},
        {&delete_call_, "DELETE FROM batch_calls WHERE custom_id = ?1"},
        {&delete_run_calls_, "DELETE FROM batch_calls WHERE run_id = ?1"},
        {&sweep_jobs_, "DELETE FROM batch_jobs WHERE NOT EXISTS (SELECT 1 FROM batch_calls "
-                      "WHERE batch_calls.input_file_id = batch_jobs.input_file_id)"}});
+                      "WHERE batch_calls.server = batch_jobs.server "
+                      "AND batch_calls.input_file_id = batch_jobs.input_file_id)"}});
 }
 
 Result<void> SqliteBatchJournal::save(const BatchJobRecord& job) {
@@ -41,13 +43,15 @@ Result<void> SqliteBatchJournal::save(const BatchJobRecord& job) {
     return begun.error();
   {
     Reset reset(upsert_job_);
-    int rc = bind_text(upsert_job_, 1, job.input_file_id);
+    int rc = bind_text(upsert_job_, 1, job.server);
     if (rc == SQLITE_OK)
-      rc = bind_text(upsert_job_, 2, job.job_id);
+      rc = bind_text(upsert_job_, 2, job.input_file_id);
     if (rc == SQLITE_OK)
-      rc = bind_text(upsert_job_, 3, job.endpoint);
+      rc = bind_text(upsert_job_, 3, job.job_id);
     if (rc == SQLITE_OK)
-      rc = sqlite3_bind_int64(upsert_job_, 4, now_ms());
+      rc = bind_text(upsert_job_, 4, job.endpoint);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_bind_int64(upsert_job_, 5, now_ms());
     if (rc != SQLITE_OK)
       return conn_.error("save_batch_job", rc);
     if (Result<void> ran = conn_.run(upsert_job_, "save_batch_job"); !ran)
@@ -59,16 +63,18 @@ Result<void> SqliteBatchJournal::save(const BatchJobRecord& job) {
     if (rc == SQLITE_OK)
       rc = bind_text(upsert_call_, 2, call.run_id);
     if (rc == SQLITE_OK)
-      rc = bind_text(upsert_call_, 3, job.input_file_id);
+      rc = bind_text(upsert_call_, 3, job.server);
+    if (rc == SQLITE_OK)
+      rc = bind_text(upsert_call_, 4, job.input_file_id);
     if (rc != SQLITE_OK)
       return conn_.error("save_batch_job", rc);
     if (Result<void> ran = conn_.run(upsert_call_, "save_batch_job"); !ran)
       return ran;
   }
-  // Calls that moved here from an earlier job may have left it empty.
-  if (!job.calls.empty())
-    if (Result<void> swept = sweep("save_batch_job"); !swept)
-      return swept;
+  // Calls that moved here from an earlier job may have left it empty (and a job saved with
+  // no call of its own is not kept).
+  if (Result<void> swept = sweep("save_batch_job"); !swept)
+    return swept;
   return tx.commit("save_batch_job");
 }
 
@@ -83,9 +89,10 @@ Result<std::optional<BatchJobRecord>> SqliteBatchJournal::find(std::string_view 
   if (rc != SQLITE_ROW)
     return conn_.error("find_batch_call", rc);
   BatchJobRecord job;
-  job.input_file_id = column_text(select_call_, 0);
-  job.job_id = column_text(select_call_, 1);
-  job.endpoint = column_text(select_call_, 2);
+  job.server = column_text(select_call_, 0);
+  job.input_file_id = column_text(select_call_, 1);
+  job.job_id = column_text(select_call_, 2);
+  job.endpoint = column_text(select_call_, 3);
   return std::optional<BatchJobRecord>(std::move(job));
 }
 

@@ -257,19 +257,32 @@ TEST_CASE("a job refused for the enqueued-token limit waits for an open job to e
   const auto state = prompts(3);
   auto one = ChatRequest::user(state.at("prompts").at(0).as_string());
   one.max_tokens = 40;
-  // Room for one call's job at a time: the second and third are refused while it runs.
-  SimProcess sim({"--threads", "8", "--batch-delay-ms", "100", "--batch-enqueued-tokens",
-                  std::to_string(reserved_tokens(one) * 3 / 2)});
-  OpenAiBatchOptions options = quick();
-  options.max_requests = 1;
-  auto provider = make_openai_batch_provider(sim_config(sim), options);
-  const RunResult result = run_through(provider, state);
-  for (const auto& error : result.state.at("errors").as_array())
-    CHECK(error.is_null());
-  const BatchProviderStats stats = provider->stats();
-  CHECK(stats.calls_requeued >= 2);
-  CHECK(stats.jobs_completed == 3);
-  CHECK(sim.stats().at("batch").at("lines_ok") == 3);
+  // Room for one call's job at a time: the second and third are refused while it runs, at
+  // the create (the sim's default) or, as OpenAI does, on the next look (--batch-fail-late).
+  for (bool late : {false, true}) {
+    INFO("refused late: " << late);
+    std::vector<std::string> args{"--threads",
+                                  "8",
+                                  "--batch-delay-ms",
+                                  "100",
+                                  "--batch-enqueued-tokens",
+                                  std::to_string(reserved_tokens(one) * 3 / 2)};
+    if (late)
+      args.emplace_back("--batch-fail-late");
+    SimProcess sim(args);
+    OpenAiBatchOptions options = quick();
+    options.max_requests = 1;
+    auto provider = make_openai_batch_provider(sim_config(sim), options);
+    const RunResult result = run_through(provider, state);
+    for (const auto& error : result.state.at("errors").as_array())
+      CHECK(error.is_null());
+    const BatchProviderStats stats = provider->stats();
+    CHECK(stats.calls_requeued >= 2);
+    CHECK(stats.jobs_completed == 3);
+    const auto seen = sim.stats().at("batch");
+    CHECK(seen.at("lines_ok") == 3);
+    CHECK(seen.at("files_uploaded") == 3); // a refused job's file makes its next job
+  }
 }
 
 TEST_CASE("a failed upload is tried again; a create whose answer was lost is found, not made "
@@ -296,7 +309,8 @@ TEST_CASE("a durable run resumed by a new Runtime finds its calls' job: none sub
   auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
   SimProcess sim({"--threads", "8", "--batch-delay-ms", "300"});
   OpenAiBatchOptions options = quick();
-  options.max_wait = 300ms; // every call of the batch is in by then
+  options.max_requests = 8; // one job, as soon as every call is in
+  options.max_wait = 30s;
   options.journal = store;
   const auto state = prompts(8);
   {
@@ -332,6 +346,31 @@ TEST_CASE("a durable run resumed by a new Runtime finds its calls' job: none sub
   }
 }
 
+TEST_CASE("a durable run cancelled and resumed in the same Runtime rejoins its job") {
+  TempDir dir;
+  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+  SimProcess sim({"--threads", "8", "--batch-delay-ms", "300"});
+  OpenAiBatchOptions options = quick();
+  options.max_requests = 5;
+  options.max_wait = 30s;
+  options.journal = store;
+  auto provider = make_openai_batch_provider(sim_config(sim), options);
+  Runtime runtime(durable(provider, store));
+  auto run = runtime.run(ask_each(), prompts(5), RunOptions{.run_id = "again"});
+  REQUIRE(eventually([&] { return provider->stats().jobs_submitted == 1; }));
+  run.cancel(); // its calls stay in the job the provider polls
+  CHECK(!run.get());
+  // The resumed calls join the abandoned ones in that job: one line answers both.
+  const RunResult result = must(runtime.resume(ask_each(), "again").get());
+  for (const auto& error : result.state.at("errors").as_array())
+    CHECK(error.is_null());
+  const BatchProviderStats stats = provider->stats();
+  CHECK(stats.calls_resumed == 5);
+  CHECK(stats.jobs_submitted == 1);
+  CHECK(stats.calls_answered == 10); // each line answered the abandoned call and its resumption
+  CHECK(sim.stats().at("batch").at("lines") == 5);
+}
+
 namespace {
 
 // FAKE: a journal that loses every save that carries a job id, as a process killed between a
@@ -353,7 +392,8 @@ TEST_CASE("a resumed call whose job's create went unjournaled finds the job by i
   auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
   SimProcess sim({"--threads", "8", "--batch-delay-ms", "300"});
   OpenAiBatchOptions options = quick();
-  options.max_wait = 300ms;
+  options.max_requests = 6; // one job, as soon as every call is in
+  options.max_wait = 30s;
   const auto state = prompts(6);
   {
     OpenAiBatchOptions lossy = options;

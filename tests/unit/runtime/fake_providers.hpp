@@ -50,4 +50,35 @@ private:
   std::vector<std::string> prompts_;
 };
 
+/// FAKE: answers every chat at once with "ok", and records where each call was made.
+class OriginRecorder final : public ModelProvider {
+public:
+  std::string_view kind() const noexcept override { return "origin_recorder"; }
+  std::string default_model() const override { return "rec-1"; }
+  void chat(ChatRequest request, ChatDone done) override {
+    {
+      std::lock_guard guard(mutex_);
+      origins_.push_back(request.origin);
+    }
+    ChatResponse answer;
+    answer.text = "ok";
+    done(ModelOutcome<ChatResponse>(std::move(answer)));
+  }
+  void embed(EmbedRequest request, EmbedDone done) override {
+    {
+      std::lock_guard guard(mutex_);
+      origins_.push_back(request.origin);
+    }
+    done(ModelOutcome<Embeddings>(Error{Errc::bad_request, "origin_recorder: no embeddings"}));
+  }
+  std::vector<CallOrigin> origins() {
+    std::lock_guard guard(mutex_);
+    return origins_;
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<CallOrigin> origins_;
+};
+
 } // namespace actorflow::testing_support

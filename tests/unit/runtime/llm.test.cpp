@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 
@@ -213,4 +214,70 @@ TEST_CASE("each batch item's outcome carries the tokens its model calls used") {
     CHECK(counted[i].as_int() > 0);
     CHECK(counted[i].as_int() == reported[i].as_int());
   }
+}
+
+namespace {
+
+// Calls the model, then runs `inner` (which calls it too); every other exec fails (`execs`
+// counts them across runs), so each run's first attempt fails and its second succeeds.
+class CallsThenFailsOnce final : public Node {
+public:
+  CallsThenFailsOnce(Flow f, std::shared_ptr<std::atomic<int>> n)
+      : inner(std::move(f)), execs(std::move(n)) {}
+  Task<Value> exec(Value, Context& ctx) override {
+    auto own = co_await ctx.llm().chat("outer");
+    (void)own;
+    auto r = co_await ctx.run(inner, State{}.with("prompt", "inner"));
+    if (++*execs % 2 == 1)
+      throw Failure(Error{Errc::server_error, "first attempt fails"});
+    co_return Value(r.ok());
+  }
+  Flow inner;
+  std::shared_ptr<std::atomic<int>> execs;
+};
+
+} // namespace
+
+TEST_CASE("a durable run's calls have origins: distinct across attempts (also in sub-flows), the "
+          "same when the run's code runs again, none outside a durable run") {
+  auto recorder = std::make_shared<OriginRecorder>();
+  RuntimeConfig config;
+  config.models.add("rec", recorder);
+  config.checkpoints = must(open_checkpoint_store(":memory:"));
+  Runtime runtime{std::move(config)};
+  auto inner = must(FlowBuilder("inner").node("ask", ask_node()).build());
+  auto flow = must(FlowBuilder("outer")
+                       .node("node",
+                             [inner, execs = std::make_shared<std::atomic<int>>(0)] {
+                               return std::make_unique<CallsThenFailsOnce>(inner, execs);
+                             })
+                       .retry("node", RetryPolicy{.max_attempts = 2, .jitter = Jitter::none})
+                       .build());
+  auto places = [&](std::size_t from) {
+    std::vector<std::string> out;
+    auto all = recorder->origins();
+    for (std::size_t i = from; i < all.size(); ++i)
+      out.push_back(all[i].place);
+    return out;
+  };
+
+  must(runtime.run(flow, State{}, RunOptions{.run_id = "first"}).get());
+  const auto first = places(0);
+  REQUIRE(first.size() == 4); // outer and inner call, two attempts
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    INFO(first[i]);
+    CHECK(recorder->origins()[i].run_id == "first");
+    for (std::size_t j = i + 1; j < first.size(); ++j)
+      CHECK(first[i] != first[j]);
+  }
+
+  must(runtime.run(flow, State{}, RunOptions{.run_id = "second"}).get());
+  CHECK(places(4) == first); // the same code to the same places
+  CHECK(recorder->origins()[4].run_id == "second");
+
+  must(runtime.run(flow, State{}).get()); // not durable
+  const auto all = recorder->origins();
+  REQUIRE(all.size() == 12);
+  for (std::size_t i = 8; i < all.size(); ++i)
+    CHECK(all[i].empty());
 }

@@ -6,6 +6,7 @@
 
 #include "checkpoint_support.hpp"
 #include "store_support.hpp"
+#include "support/forwarding_store.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,8 +20,9 @@ using namespace actorflow::testing_support;
 namespace {
 
 BatchJobRecord job_of(std::string file, std::string job, std::vector<std::string> calls,
-                      const std::string& run_id = "r") {
-  BatchJobRecord record{std::move(file), std::move(job), "/v1/chat/completions", {}};
+                      const std::string& run_id = "r", std::string server = "http://a/v1") {
+  BatchJobRecord record{
+      std::move(server), std::move(file), std::move(job), "/v1/chat/completions", {}};
   for (auto& id : calls)
     record.calls.push_back({std::move(id), run_id});
   return record;
@@ -33,6 +35,7 @@ std::optional<std::pair<std::string, std::string>> holder(CheckpointStore& store
   if (!found)
     return std::nullopt;
   CHECK(found->endpoint == "/v1/chat/completions");
+  CHECK(found->server == "http://a/v1");
   CHECK(found->calls.empty());
   return std::make_pair(found->input_file_id, found->job_id);
 }
@@ -50,13 +53,32 @@ TEST_CASE("a job is journaled by its input file, then its job id; its calls find
   CHECK(holder(*store, "a") == Holder({"file-1", ""})); // uploaded, its create unanswered yet
   must(store->save_batch_job(job_of("file-1", "batch_1", {})));
   CHECK(holder(*store, "b") == Holder({"file-1", "batch_1"}));
-  must(store->save_batch_job(job_of("file-1", "", {}))); // a save without the id keeps it
-  CHECK(holder(*store, "a") == Holder({"file-1", "batch_1"}));
 
   SUBCASE("a call resubmitted moves to its new job; the old one goes with its last call") {
     must(store->save_batch_job(job_of("file-2", "batch_2", {"a", "b"})));
     CHECK(holder(*store, "a") == Holder({"file-2", "batch_2"}));
     CHECK(holder(*store, "b") == Holder({"file-2", "batch_2"}));
+    CHECK(count_rows(file.str(), "batch_jobs") == 1);
+  }
+  SUBCASE("a server that gives a file id again: the new upload's row has no stale job id") {
+    must(store->save_batch_job(job_of("file-1", "", {"c"})));
+    CHECK(holder(*store, "c") == Holder({"file-1", ""}));
+    CHECK(holder(*store, "a") == Holder({"file-1", ""}));
+  }
+  SUBCASE("another server's file of the same id is another job") {
+    must(store->save_batch_job(job_of("file-1", "batch_7", {"c"}, "r", "http://b/v1")));
+    CHECK(must(store->find_batch_call("c"))->server == "http://b/v1");
+    CHECK(must(store->find_batch_call("c"))->job_id == "batch_7");
+    CHECK(holder(*store, "a") == Holder({"file-1", "batch_1"}));
+  }
+  SUBCASE("one of two calls moves on: the first job stays for the other") {
+    must(store->save_batch_job(job_of("file-2", "", {"b"})));
+    CHECK(holder(*store, "b") == Holder({"file-2", ""}));
+    CHECK(holder(*store, "a") == Holder({"file-1", "batch_1"}));
+    CHECK(count_rows(file.str(), "batch_jobs") == 2);
+  }
+  SUBCASE("a job saved with no call of its own is not kept") {
+    must(store->save_batch_job(job_of("file-3", "batch_3", {})));
     CHECK(count_rows(file.str(), "batch_jobs") == 1);
   }
   SUBCASE("forgotten calls are found no more; unknown ids are no error") {
@@ -111,4 +133,39 @@ TEST_CASE("a version-2 store, from before the batch journal, is upgraded in plac
   CHECK(must(store->load_run("r")).initial == State().with("n", 1));
   must(store->save_batch_job(job_of("file-1", "batch_1", {"a"})));
   CHECK(holder(*store, "a") == Holder({"file-1", "batch_1"}));
+}
+
+namespace {
+
+// FAKE: a store written before the batch journal existed: the journal as CheckpointStore has it.
+class StoreWithoutJournal final : public ForwardingStore {
+public:
+  using ForwardingStore::ForwardingStore;
+  bool keeps_batch_journal() const noexcept override {
+    return CheckpointStore::keeps_batch_journal();
+  }
+  Result<void> save_batch_job(const BatchJobRecord& job) override {
+    return CheckpointStore::save_batch_job(job);
+  }
+  Result<std::optional<BatchJobRecord>> find_batch_call(std::string_view custom_id) override {
+    return CheckpointStore::find_batch_call(custom_id);
+  }
+  Result<void> forget_batch_calls(const std::vector<std::string>& ids) override {
+    return CheckpointStore::forget_batch_calls(ids);
+  }
+};
+
+} // namespace
+
+TEST_CASE("a store written before the batch journal says it keeps none") {
+  TempDb file{"runs.db"};
+  StoreWithoutJournal store(must(open_checkpoint_store(file.str())));
+  CHECK_FALSE(store.keeps_batch_journal());
+  for (const Error& error :
+       {store.save_batch_job(job_of("file-1", "", {"a"})).error(),
+        store.find_batch_call("a").error(), store.forget_batch_calls({"a"}).error()}) {
+    CHECK(error.code == Errc::unavailable);
+    CHECK(contains(error.message, "keeps no batch journal"));
+  }
+  CHECK(must(open_checkpoint_store(file.str()))->keeps_batch_journal());
 }
