@@ -23,12 +23,13 @@
 /// a durable run that was submitted before, by this process or by one that was killed, is
 /// answered from that job (polled again, or its output file read again), never submitted a
 /// second time; a create whose answer was lost is found among the server's jobs by its input
-/// file before it is sent again; a create whose outcome stays unknown (the provider stopped, or
-/// the server never said) fails its calls but keeps them journaled, so a resumed run finds the
-/// job if it exists. Calls whose line failed are forgotten (a retry is submitted anew); the
-/// rest are kept until their run is deleted from the store. `journal` must be the Runtime's
-/// own checkpoint store (`RuntimeConfig::checkpoints`): rows go with their run. Items that run
-/// on cluster nodes are not journaled (their calls have no origin there).
+/// file before it is sent again; a create whose outcome stays unknown after its retries is
+/// looked for again at each poll (its calls wait), and a provider stopped meanwhile keeps its
+/// calls journaled, so a resumed run finds the job if it exists. Calls whose line failed are
+/// forgotten (a retry is submitted anew); the rest are kept until their run is deleted from the
+/// store. `journal` must be the Runtime's own checkpoint store (`RuntimeConfig::checkpoints`): rows
+/// go with their run. Items that run on cluster nodes are not journaled (their calls have no origin
+/// there).
 ///
 /// A job (or its answer files) that the server no longer knows when it is polled: its calls are
 /// leftovers, as for an expired job.
@@ -36,9 +37,10 @@
 /// Costs: `batched()` is true, so `RuntimeConfig::prices` price these calls with the price's
 /// batch discount. Limits: give the key a `Limits::enqueued_tokens` to keep the tokens of
 /// unfinished calls within the provider's enqueued-token limit. A job the server refuses for
-/// that limit (token_limit_exceeded) while other jobs of this provider are open is submitted
-/// again when one of them ends; with none open its calls fail (bad_request naming the limit),
-/// since nothing of ours would free tokens.
+/// that limit (token_limit_exceeded, at the create or on a later look) is created again from
+/// the same file when a job of the provider for the same model ends; with none open (nothing
+/// of ours would free tokens) it is tried three more times, then its calls fail (bad_request
+/// naming the limit).
 
 #include <actorflow/checkpoint.hpp>
 #include <actorflow/llm.hpp>
@@ -91,7 +93,7 @@ struct BatchProviderStats {
   std::uint64_t jobs_cancelled = 0;
   std::uint64_t jobs_failed = 0;    ///< refused by the server (validation, enqueued-token limit)
   std::uint64_t calls_answered = 0; ///< completed from an output file (successes)
-  std::uint64_t calls_failed = 0;   ///< completed with their line's error
+  std::uint64_t calls_failed = 0;   ///< completed with an error (their line's, or their job's)
   std::uint64_t calls_resubmitted = 0;
   std::uint64_t calls_sent_online = 0;
   std::uint64_t calls_requeued = 0; ///< held back by the enqueued-token limit, then resubmitted

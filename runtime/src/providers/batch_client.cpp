@@ -104,6 +104,8 @@ BatchApiClient::create(const std::string& file_id, const std::string& endpoint, 
       auto found = find_by_file(file_id);
       if (found && *found)
         return Created{std::move(**found), true};
+      if (found)
+        may_exist = false; // looked, and it is not there: this create decides
       // A list that fails says nothing: creating now could make a second job.
       if (!found) {
         if (tried < options_.submit_retries && back_off(tried))
@@ -146,7 +148,8 @@ BatchApiClient::find_by_file(const std::string& file_id) {
     if (!jobs)
       return jobs.error();
     for (auto& job : jobs->jobs)
-      if (job.input_file_id == file_id)
+      // A failed job never ran: the file is free for another (the token limit refused it).
+      if (job.input_file_id == file_id && job.status != "failed")
         return std::optional<wire::BatchJobStatus>(std::move(job));
     if (!jobs->has_more || jobs->last_id.empty())
       break;

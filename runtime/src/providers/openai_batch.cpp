@@ -73,12 +73,15 @@ struct Gathering {
 using GroupKey = std::pair<Endpoint, std::string>;
 
 struct Job {
-  std::string id;
+  std::string id;      ///< "" while its create's outcome is unknown (looked for at each poll)
+  std::string file_id; ///< its input file
   GroupKey key;
-  std::multimap<std::string, Waiting> calls; ///< by custom_id
+  std::multimap<std::string, Waiting> calls; ///< by custom_id (a call resumed here: two)
   Clock::time_point next_poll;
   milliseconds interval;
   std::uint32_t failed_polls = 0; ///< in a row
+  std::uint32_t tries = 0;        ///< see Held::tries
+  bool refused = false;           ///< failed at the server: it never held enqueued tokens
 };
 
 /// Calls of a job refused for the enqueued-token limit, waiting for a job of `key` to end.
@@ -86,12 +89,17 @@ struct Held {
   GroupKey key;
   std::string file_id; ///< their input file, for the next create
   std::vector<Waiting> calls;
+  std::uint32_t tries = 0; ///< created again with no other job of `key` open
+  std::string why;         ///< the last refusal: "job <id> failed: <errors>"
 };
 
 // A job whose polls fail this many times in a row fails its calls; a call left over by this
 // many jobs fails instead of going to another.
 constexpr std::uint32_t max_failed_polls = 20;
 constexpr std::uint32_t max_resubmits = 3;
+// A file the enqueued-token limit refused is created again this many times with no other job
+// of its model open (nothing of ours would free tokens), then its calls fail.
+constexpr std::uint32_t max_lone_tries = 3;
 
 /// A durable call's custom_id: the same for the same call of the same run in any process
 /// (see CallOrigin), different for another server, endpoint or request.
@@ -135,6 +143,7 @@ struct OpenAiBatchProvider::Impl {
     for (auto& entry : held)
       for (auto& call : entry.calls)
         call.fail(gone);
+    // Kept in the journal: a resumed run finds their jobs.
   }
 
   void add(Waiting call) {
@@ -209,15 +218,17 @@ struct OpenAiBatchProvider::Impl {
       lock.unlock();
       for (auto& [key, calls] : due)
         dispatch(key, std::move(calls));
+      std::vector<GroupKey> freed; // models one of whose jobs ran and ended
       for (auto it = jobs.begin(); it != jobs.end();) {
         if (it->next_poll <= Clock::now() && poll(*it)) {
-          const GroupKey key = it->key;
+          if (!it->refused)
+            freed.push_back(it->key);
           it = jobs.erase(it);
-          release_held(key); // an ended job frees enqueued tokens
         } else {
           ++it;
         }
       }
+      release_held(freed);
       lock.lock();
     }
   }
@@ -274,8 +285,7 @@ struct OpenAiBatchProvider::Impl {
                        [](const Waiting& call) { return !call.run_id.empty(); });
   }
 
-  // Journals the job of input file `file_id`: with `calls` (its durable ones) once uploaded,
-  // with its `job_id` once created.
+  // Journals the job of input file `file_id` with its durable `calls`, once uploaded.
   void journal(const std::string& file_id, const std::string& job_id, const GroupKey& key,
                const std::vector<Waiting>& calls, bool with_calls) {
     if (!options.journal || !any_durable(calls))
@@ -286,6 +296,14 @@ struct OpenAiBatchProvider::Impl {
         if (!call.run_id.empty())
           record.calls.push_back({call.custom_id, call.run_id});
     if (!options.journal->save_batch_job(record))
+      ++journal_errors;
+  }
+
+  // Journals the job id of input file `file_id` ("": none that answers its calls). The store
+  // keeps no row for a file without durable calls.
+  void journal_job_id(const std::string& file_id, const std::string& job_id, const GroupKey& key) {
+    if (options.journal &&
+        !options.journal->save_batch_job({config.base_url, file_id, job_id, url_of(key.first), {}}))
       ++journal_errors;
   }
 
@@ -310,18 +328,14 @@ struct OpenAiBatchProvider::Impl {
   // -- jobs ------------------------------------------------------------------------------------
 
   void submit(const GroupKey& key, std::vector<Waiting> calls) {
-    // One id twice in a file fails the whole job: a second call under a durable id (the same
-    // run resumed twice at once) goes under an id of its own, unjournaled.
+    // One line per custom_id: a second call under a durable id (its run resumed here while the
+    // first waits, or twice at once) waits for the same line.
     std::unordered_set<std::string> ids;
     std::vector<wire::BatchRequestLine> lines;
     lines.reserve(calls.size());
-    for (auto& call : calls) {
-      if (!ids.insert(call.custom_id).second) {
-        call.custom_id = "call-" + std::to_string(next_call++);
-        call.run_id.clear();
-      }
-      lines.push_back({call.custom_id, url_of(call.endpoint), call.body});
-    }
+    for (const auto& call : calls)
+      if (ids.insert(call.custom_id).second)
+        lines.push_back({call.custom_id, url_of(call.endpoint), call.body});
     auto file_id = api.upload(wire::encode_batch_input(lines));
     if (!file_id)
       return fail_all(calls, file_id.error());
@@ -329,91 +343,162 @@ struct OpenAiBatchProvider::Impl {
     create(key, *file_id, std::move(calls), false);
   }
 
-  // Creates (or finds, `may_exist`) the job of input file `file_id` and tracks it.
+  // Creates (or finds, `may_exist`) the job of input file `file_id` and tracks it. A create
+  // whose outcome stays unknown is tracked as a job without an id, looked for at each poll.
+  // `tries`: creates of this file the token limit refused with no other job open.
   void create(const GroupKey& key, const std::string& file_id, std::vector<Waiting> calls,
-              bool may_exist) {
+              bool may_exist, std::uint32_t tries = 0) {
     auto created = api.create(file_id, url_of(key.first), may_exist);
-    if (!created)
-      return fail_all(calls, created.error(), may_exist);
+    if (!created) {
+      if (may_exist) // failing them would let a retry pay for them twice
+        return track(key, "", file_id, std::move(calls),
+                     Clock::now() + api.jittered(options.poll_initial), tries);
+      return fail_all(calls, created.error());
+    }
     const auto& job = created->job;
-    journal(file_id, job.id, key, calls, false);
+    journal_job_id(file_id, job.id, key);
     created->found ? ++jobs_found : ++jobs_submitted; // counted once journaled
     if (job.status == "failed")
-      return refused(job, key, file_id, std::move(calls), open_jobs(key, ""));
-    track(key, job.id, std::move(calls), Clock::now() + api.jittered(options.poll_initial));
+      return refused(job, key, file_id, std::move(calls), tries);
+    track(key, job.id, file_id, std::move(calls), Clock::now() + api.jittered(options.poll_initial),
+          tries);
   }
 
   // Calls the journal found in the job of `record`, made by an earlier process (or by this
   // one: a retry of an item that already had its answer).
   void resume(const GroupKey& key, const BatchJobRecord& record, std::vector<Waiting> calls) {
     calls_resumed += calls.size();
+    for (auto& entry : held) // its file waits here for the token limit: so do they
+      if (entry.key == key && entry.file_id == record.input_file_id) {
+        std::move(calls.begin(), calls.end(), std::back_inserter(entry.calls));
+        return;
+      }
     if (!record.job_id.empty())
-      return track(key, record.job_id, std::move(calls), Clock::now());
+      return track(key, record.job_id, record.input_file_id, std::move(calls), Clock::now(), 0);
     create(key, record.input_file_id, std::move(calls), true); // its create went unanswered
   }
 
-  // Adds `calls` to the job `id` polled by this thread (a new one, first polled at `first`).
-  // A call may join a job that holds its id already (its run cancelled and resumed here):
-  // the job's line answers both.
-  void track(const GroupKey& key, const std::string& id, std::vector<Waiting> calls,
-             Clock::time_point first) {
-    auto job = std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) { return j.id == id; });
-    if (job == jobs.end())
-      job = jobs.insert(jobs.end(), Job{id, key, {}, first, options.poll_initial});
+  // Adds `calls` to the job `id` (or, without an id, the unknown job of `file_id`) polled by
+  // this thread; a new one is first polled at `first`. A call may join a job that holds its id
+  // already (its run cancelled and resumed here): the job's line answers both.
+  void track(const GroupKey& key, const std::string& id, const std::string& file_id,
+             std::vector<Waiting> calls, Clock::time_point first, std::uint32_t tries) {
+    auto job = std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) {
+      return id.empty() ? j.id.empty() && j.file_id == file_id : j.id == id;
+    });
+    if (job == jobs.end()) {
+      job = jobs.insert(jobs.end(), Job{id, file_id, key, {}, first, options.poll_initial});
+      job->tries = tries;
+    }
     for (auto& call : calls) {
       auto custom_id = call.custom_id;
       job->calls.emplace(std::move(custom_id), std::move(call));
     }
   }
 
-  // Jobs of `key` being polled, but for job `except`.
-  [[nodiscard]] std::size_t open_jobs(const GroupKey& key, const std::string& except) const {
+  // Jobs of `key` that may hold enqueued tokens (not refused).
+  [[nodiscard]] std::size_t open_jobs(const GroupKey& key) const {
     return static_cast<std::size_t>(std::count_if(
-        jobs.begin(), jobs.end(), [&](const Job& j) { return j.key == key && j.id != except; }));
+        jobs.begin(), jobs.end(), [&](const Job& j) { return j.key == key && !j.refused; }));
   }
 
-  // A job the server refused (at creation or later). Over the enqueued-token limit while
-  // `others` jobs of its model are open, its calls wait for one of those to end, then go in a
-  // job made from the same file; otherwise they fail.
+  // A job the server refused (at creation or later). Over the enqueued-token limit, its calls
+  // wait (see release_held) and go in a job made from the same file; else they fail.
   void refused(const wire::BatchJobStatus& job, const GroupKey& key, const std::string& file_id,
-               std::vector<Waiting> calls, std::size_t others) {
+               std::vector<Waiting> calls, std::uint32_t tries) {
     ++jobs_failed;
-    if (job.errors.find("token_limit_exceeded") != std::string::npos && others > 0) {
-      calls_requeued += calls.size();
-      held.push_back(Held{key, file_id, std::move(calls)});
-      return;
-    }
-    fail_all(calls,
-             Error{Errc::bad_request, "openai_batch: job " + job.id + " failed: " + job.errors});
+    if (job.errors.find("token_limit_exceeded") == std::string::npos)
+      return fail_all(calls, Error{Errc::bad_request,
+                                   "openai_batch: job " + job.id + " failed: " + job.errors});
+    calls_requeued += calls.size();
+    journal_job_id(file_id, "", key); // not that job: a resumed call must not find it
+    std::string why = "job " + job.id + " failed: " + job.errors;
+    for (auto& entry : held)
+      if (entry.key == key && entry.file_id == file_id) {
+        std::move(calls.begin(), calls.end(), std::back_inserter(entry.calls));
+        entry.why = std::move(why);
+        return;
+      }
+    held.push_back(Held{key, file_id, std::move(calls), tries, std::move(why)});
   }
 
-  // A job of `key` ended: what the token limit held back for it is submitted again.
-  void release_held(const GroupKey& key) {
-    std::vector<Held> now;
-    for (auto it = held.begin(); it != held.end();) {
-      if (it->key == key) {
-        now.push_back(std::move(*it));
+  // After a sweep of polls (never during one: creating a job adds to `jobs`): the held files of
+  // a model one of whose jobs ran and ended (`freed`) get a job again; so do those of a model
+  // with no job open (nothing of ours would free tokens), a few times, then their calls fail.
+  // Returns with every held file waiting on an open job, or failed.
+  void release_held(const std::vector<GroupKey>& freed) {
+    for (bool first = true; !held.empty(); first = false) {
+      std::vector<Held> due;
+      for (auto it = held.begin(); it != held.end();) {
+        const bool ended = first && std::find(freed.begin(), freed.end(), it->key) != freed.end();
+        const bool alone = open_jobs(it->key) == 0;
+        if (!ended && !alone) {
+          ++it;
+          continue;
+        }
+        if (!ended)
+          ++it->tries;
+        due.push_back(std::move(*it));
         it = held.erase(it);
-      } else {
-        ++it;
+      }
+      if (due.empty())
+        return;
+      for (auto& entry : due) {
+        if (entry.tries > max_lone_tries) {
+          fail_all(entry.calls,
+                   Error{Errc::bad_request,
+                         "openai_batch: " + entry.why + " (refused " + std::to_string(entry.tries) +
+                             " times with no other job of " + entry.key.second + " open)"});
+          continue;
+        }
+        create(entry.key, entry.file_id, std::move(entry.calls), false, entry.tries);
       }
     }
-    for (auto& entry : now)
-      create(entry.key, entry.file_id, std::move(entry.calls), false);
+  }
+
+  // A job whose create went unanswered: found (or created) now, or looked for again later.
+  // False while it is still unknown; true when its calls were dealt with.
+  bool find_unknown(Job& job, const std::function<bool(bool, const std::string&)>& later) {
+    bool may_exist = true;
+    auto created = api.create(job.file_id, url_of(job.key.first), may_exist);
+    if (!created) {
+      if (may_exist)
+        return later(true, created.error().message);
+      std::vector<Waiting> calls = take_calls(job);
+      fail_all(calls, created.error());
+      return true;
+    }
+    job.id = created->job.id;
+    journal_job_id(job.file_id, job.id, job.key);
+    created->found ? ++jobs_found : ++jobs_submitted;
+    if (created->job.status == "failed") {
+      job.refused = true;
+      refused(created->job, job.key, job.file_id, take_calls(job), job.tries);
+      return true;
+    }
+    return later(false, "");
+  }
+
+  static std::vector<Waiting> take_calls(Job& job) {
+    std::vector<Waiting> calls;
+    calls.reserve(job.calls.size());
+    for (auto& [id, call] : job.calls)
+      calls.push_back(std::move(call));
+    job.calls.clear();
+    return calls;
   }
 
   // Polls `job` once; true when it has ended and every call of it was dealt with.
   bool poll(Job& job) {
-    bool gone = false;
-    auto status = api.retrieve(job.id, gone);
     // Polls again later; `failed`: this poll failed (a job still at work is no failure).
     auto later = [&](bool failed, const std::string& why) {
       job.failed_polls = failed ? job.failed_polls + 1 : 0;
       if (job.failed_polls >= max_failed_polls) {
-        forget(job.calls); // a resumed run would wait for them just as long
+        // Kept in the journal: the job may yet answer them, for a resumed run.
         for (auto& [id, call] : job.calls)
-          call.fail(Error{Errc::bad_response, "openai_batch: job " + job.id + ": " +
-                                                  std::to_string(max_failed_polls) +
+          call.fail(Error{Errc::bad_response, "openai_batch: job " +
+                                                  (job.id.empty() ? "of " + job.file_id : job.id) +
+                                                  ": " + std::to_string(max_failed_polls) +
                                                   " polls in a row failed: " + why});
         calls_failed += job.calls.size();
         job.calls.clear();
@@ -423,6 +508,10 @@ struct OpenAiBatchProvider::Impl {
       job.next_poll = Clock::now() + api.jittered(job.interval);
       return false;
     };
+    if (job.id.empty())
+      return find_unknown(job, later);
+    bool gone = false;
+    auto status = api.retrieve(job.id, gone);
     if (!status) {
       if (gone) // the server does not know the job (another key or project, or deleted)
         return lost(job, "job " + job.id + " is unknown to the server");
@@ -431,23 +520,22 @@ struct OpenAiBatchProvider::Impl {
     if (!status->ended())
       return later(false, "");
     if (status->status == "failed") {
-      std::vector<Waiting> calls;
-      for (auto& [id, call] : job.calls)
-        calls.push_back(std::move(call));
-      job.calls.clear();
-      refused(*status, job.key, status->input_file_id, std::move(calls),
-              open_jobs(job.key, job.id));
+      job.refused = true;
+      refused(*status, job.key, job.file_id, take_calls(job), job.tries);
       return true;
     }
     std::vector<wire::BatchAnswerLine> answers;
     std::vector<std::string> problems;
+    std::string missing; // a file the server no longer has: its lines' calls are leftovers
     for (const std::string& file : {status->output_file_id, status->error_file_id}) {
       if (file.empty())
         continue;
       bool file_gone = false;
       auto read = api.read_file(file, file_gone);
-      if (!read && file_gone)
-        return lost(job, "file " + file + " of job " + job.id + " is unknown to the server");
+      if (!read && file_gone) {
+        missing = "file " + file + " of job " + job.id + " is unknown to the server";
+        continue;
+      }
       if (!read)
         return later(true, read.error().message); // read both files again next time
       auto lines = wire::decode_batch_answers(*read, problems);
@@ -484,6 +572,8 @@ struct OpenAiBatchProvider::Impl {
       why += " (its files had lines that do not decode: " + problems.front() + ")";
     if (status->status == "expired" || status->status == "cancelled")
       return leftovers(job, status->status == "expired", why);
+    if (!missing.empty())
+      return lost(job, missing);
     // A completed job that has no line for the call: sending it again could pay twice.
     forget(job.calls);
     for (auto& [id, call] : job.calls)
