@@ -280,22 +280,16 @@ struct OpenAiBatchProvider::Impl {
 
   // -- the journal -----------------------------------------------------------------------------
 
-  static bool any_durable(const std::vector<Waiting>& calls) {
-    return std::any_of(calls.begin(), calls.end(),
-                       [](const Waiting& call) { return !call.run_id.empty(); });
-  }
-
   // Journals the job of input file `file_id` with its durable `calls`, once uploaded.
-  void journal(const std::string& file_id, const std::string& job_id, const GroupKey& key,
-               const std::vector<Waiting>& calls, bool with_calls) {
-    if (!options.journal || !any_durable(calls))
+  void journal_upload(const std::string& file_id, const GroupKey& key,
+                      const std::vector<Waiting>& calls) {
+    if (!options.journal)
       return;
-    BatchJobRecord record{config.base_url, file_id, job_id, url_of(key.first), {}};
-    if (with_calls)
-      for (const auto& call : calls)
-        if (!call.run_id.empty())
-          record.calls.push_back({call.custom_id, call.run_id});
-    if (!options.journal->save_batch_job(record))
+    BatchJobRecord record{config.base_url, file_id, "", url_of(key.first), {}};
+    for (const auto& call : calls)
+      if (!call.run_id.empty())
+        record.calls.push_back({call.custom_id, call.run_id});
+    if (!record.calls.empty() && !options.journal->save_batch_job(record))
       ++journal_errors;
   }
 
@@ -339,7 +333,7 @@ struct OpenAiBatchProvider::Impl {
     auto file_id = api.upload(wire::encode_batch_input(lines));
     if (!file_id)
       return fail_all(calls, file_id.error());
-    journal(*file_id, "", key, calls, true);
+    journal_upload(*file_id, key, calls);
     create(key, *file_id, std::move(calls), false);
   }
 
