@@ -66,9 +66,13 @@ public:
       report_.batched = *batched; // ended once: nothing else reads it meanwhile
     CallEnd call{id_, std::nullopt, rate_limits, false, std::nullopt, std::nullopt};
     if (!error) {
-      call.actual_tokens = usage.total_tokens; // normalised by the caller
-      if (report_.price)
-        call.actual_cost = report_.price->cost(usage, report_.batched);
+      // A server that sent no usage said nothing: the reservation stands (no call of a model
+      // uses no tokens at all, so 0 is never a real count).
+      if (usage.total_tokens > 0) {
+        call.actual_tokens = usage.total_tokens; // normalised by the caller
+        if (report_.price)
+          call.actual_cost = report_.price->cost(usage, report_.batched);
+      }
     } else if (!may_have_used_tokens(error->code)) {
       call.actual_tokens = 0;
       call.actual_cost = 0.0;

@@ -10,6 +10,7 @@
 #include <actorflow/run_result.hpp>
 #include <actorflow/value.hpp>
 
+#include "actors/cluster/call_wire.hpp"
 #include "actors/run_hooks.hpp"
 
 #include <caf/actor.hpp>
@@ -63,16 +64,6 @@ struct RemoteLimits {
   // ... with the calls themselves (its hooks' on_model_call keeps them here).
   std::shared_ptr<CallLog> calls;
 };
-
-/// A launch's model calls on the wire (msgpack): their usage, and each call as an event (its
-/// node path and item are the owner's to fill in). Bytes that do not decode, or a call that
-/// does not, count as nothing: usage is best effort, never an item's failure.
-struct LaunchCalls {
-  RunUsage usage;
-  std::vector<ModelCallEvent> calls;
-};
-std::vector<char> encode_calls(const RunUsage& usage, const std::vector<ModelCallEvent>& calls);
-LaunchCalls decode_calls(const std::vector<char>& bytes);
 
 /// One launch of one batch item: its place in its batch's window (`slot`, and the launch's
 /// number, since slots are reused), the item's index and the attempt; `span` is the attempt's

@@ -80,12 +80,22 @@ struct NodeStatus {
 /// Where an item ran (`ItemOutcome::ran_on`): this Runtime (empty), or a cluster node's
 /// "host:port". Four bytes, since an ordered gather keeps one per item; equal addresses are
 /// equal values. Cheap to copy; safe to use from any thread.
+///
+/// Addresses are interned for the life of the process, and they also come from outside (a
+/// peer's outcomes, a checkpoint store): so at most `max_distinct` of them are kept, each at
+/// most `max_bytes` long. Any other is `overflow()`, "(other node)".
 class NodeAddress {
 public:
+  static constexpr std::size_t max_distinct = 4096;
+  static constexpr std::size_t max_bytes = 300; // a DNS name (253) and ":65535", and room
+
   /// This Runtime.
   NodeAddress() = default;
   /// `address` ("host:port"); an empty one is this Runtime.
   explicit NodeAddress(std::string_view address);
+
+  /// Where an address went that the table had no room for.
+  [[nodiscard]] static NodeAddress overflow() noexcept;
 
   /// True for this Runtime.
   [[nodiscard]] bool empty() const noexcept { return id_ == 0; }

@@ -5,6 +5,7 @@
 
 #include "core/base64.hpp"
 #include "core/msgpack_pack.hpp"
+#include "core/msgpack_shape.hpp"
 #include "core/value_json.hpp"
 
 #include <nlohmann/json.hpp>
@@ -118,7 +119,7 @@ std::vector<std::uint8_t> to_msgpack(const Value& value) {
 
 namespace {
 
-constexpr std::size_t max_depth = 256;
+constexpr std::size_t max_depth = detail::max_nesting;
 
 Error bad_msgpack(const std::string& what) { return Error{Errc::bad_input, "msgpack: " + what}; }
 
@@ -286,6 +287,11 @@ Result<Value> decode_at(std::span<const std::uint8_t> bytes, std::size_t& offset
   if (size == 0)
     return bad_msgpack("empty input");
   const auto* data = reinterpret_cast<const char*>(bytes.data()) + start;
+  // The whole shape first (see msgpack_shape.hpp): msgpack-c's own limits are per header.
+  std::size_t shape_end = 0;
+  if (auto problem = detail::msgpack_shape_problem(bytes.subspan(start), max_depth, shape_end);
+      !problem.empty())
+    return bad_msgpack(problem + input());
   // Each element takes at least one byte (each map pair two), so no honest header announces
   // more than the input holds. Without these caps a 5-byte array header would make msgpack-c
   // reserve room for four billion objects before noticing the input is short.
@@ -435,6 +441,31 @@ Result<Value> from_nlohmann_at(const Json& json, std::size_t depth) {
 } // namespace
 
 Result<Value> detail::from_nlohmann(const Json& json) { return from_nlohmann_at(json, 1); }
+
+bool detail::json_too_deep(std::string_view text) {
+  std::size_t depth = 0;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    switch (text[at]) {
+      case '"': // skip the string, escapes and all
+        for (++at; at < text.size() && text[at] != '"'; ++at)
+          if (text[at] == '\\')
+            ++at;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_nesting)
+          return true;
+        break;
+      case ']':
+      case '}':
+        depth -= depth > 0 ? 1 : 0;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
 
 namespace {
 

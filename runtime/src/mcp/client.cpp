@@ -3,6 +3,7 @@
 #include <actorflow/mcp.hpp>
 
 #include "core/value_json.hpp"
+#include "mcp/jsonrpc.hpp"
 #include "mcp/transport.hpp"
 
 #include <nlohmann/json.hpp>
@@ -22,15 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 /// The protocol revision this client speaks; servers answer with theirs.
 constexpr const char* protocol_revision = "2025-06-18";
-
-/// Member `key` of `object` if it is a string, else "": a server's JSON is not trusted to
-/// have the types it should (nlohmann's value() would throw).
-std::string text_of(const json& object, const char* key) {
-  if (!object.is_object())
-    return {};
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 } // namespace
 
@@ -121,51 +113,16 @@ struct McpClient::Connection {
   }
 
   void receive(std::string_view text) {
-    auto doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded() || !(doc.is_object() || doc.is_array())) {
-      std::string shown(text.substr(0, 80));
-      break_with(Error{Errc::bad_response,
-                       "the MCP server sent something that is not JSON-RPC: " + shown});
-      return;
+    auto messages = mcp::parse_messages(text);
+    if (!messages)
+      return break_with(messages.error());
+    for (const auto& m : *messages) {
+      auto in = mcp::classify(m);
+      if (in.kind == mcp::Incoming::Kind::request)
+        send_reply(in.reply.dump());
+      else if (in.kind == mcp::Incoming::Kind::answer)
+        finish(in.id, std::move(*in.result));
     }
-    if (doc.is_array()) {
-      for (const auto& m : doc)
-        take(m);
-    } else {
-      take(doc);
-    }
-  }
-
-  void take(const json& m) {
-    if (!m.is_object())
-      return;
-    auto id = m.find("id");
-    bool is_answer = m.contains("result") || m.contains("error");
-    if (id == m.end() || !is_answer) {
-      // A request of the server: ping is answered; sampling, roots and elicitation are not
-      // offered by this client.
-      if (id != m.end() && m.contains("method")) {
-        json reply = {{"jsonrpc", "2.0"}, {"id", *id}};
-        if (text_of(m, "method") == "ping")
-          reply["result"] = json::object();
-        else
-          reply["error"] = {{"code", -32601}, {"message", "not supported by actorflow"}};
-        send_reply(reply.dump());
-      }
-      return; // notifications (progress, logging, list changes) need no answer
-    }
-    if (!id->is_number_unsigned())
-      return;
-    auto number = id->get<std::uint64_t>();
-    if (auto error = m.find("error"); error != m.end()) {
-      std::string message = text_of(*error, "message");
-      if (message.empty())
-        message = error->dump();
-      auto code = error->is_object() && error->contains("code") ? (*error)["code"].dump() : "?";
-      finish(number, Error{Errc::bad_request, "MCP error " + code + ": " + message});
-      return;
-    }
-    finish(number, m["result"]);
   }
 
   /// A reply to the server, from a transport thread: the transport may not be set yet (the
@@ -252,31 +209,6 @@ Task<Value> await_tool(Context& ctx,
   co_return std::move(*result);
 }
 
-/// A tools/call result as the tool's value: structuredContent, else the text parts (joined by
-/// newlines; other parts named by type). isError: the text as an error for the model.
-Result<Value> tool_value(const json& result) {
-  if (!result.is_object())
-    return Error{Errc::bad_response, "MCP tools/call: the result is not an object"};
-  std::string text;
-  if (auto content = result.find("content"); content != result.end() && content->is_array())
-    for (const auto& part : *content) {
-      if (!text.empty())
-        text += '\n';
-      auto type = text_of(part, "type");
-      if (type == "text")
-        text += text_of(part, "text");
-      else
-        text.append("[").append(type.empty() ? "part" : type).append("]");
-    }
-  auto is_error = result.find("isError");
-  if (is_error != result.end() && is_error->is_boolean() && is_error->get<bool>())
-    return Error{Errc::bad_request, text.empty() ? "the tool reported an error" : text};
-  if (auto structured = result.find("structuredContent");
-      structured != result.end() && !structured->is_null())
-    return detail::from_nlohmann(*structured);
-  return Value(text);
-}
-
 } // namespace
 
 Result<McpClient> McpClient::connect(McpServer server) {
@@ -300,9 +232,9 @@ Result<McpClient> McpClient::connect(McpServer server) {
     return Error{answer.error().code, "MCP initialize: " + answer.error().message};
   if (!answer->is_object())
     return Error{Errc::bad_response, "MCP initialize: the result is not an object"};
-  connection->protocol_version = text_of(*answer, "protocolVersion");
+  connection->protocol_version = mcp::text_of(*answer, "protocolVersion");
   if (auto info = answer->find("serverInfo"); info != answer->end() && info->is_object())
-    connection->server_name = text_of(*info, "name");
+    connection->server_name = mcp::text_of(*info, "name");
   connection->notify("notifications/initialized");
   return McpClient(std::move(connection));
 }
@@ -317,22 +249,16 @@ Result<std::vector<Tool>> McpClient::tools() const {
     auto page = connection_->request_and_wait("tools/list", std::move(params));
     if (!page)
       return Error{page.error().code, "MCP tools/list: " + page.error().message};
-    auto tools = page->find("tools");
-    if (!page->is_object() || tools == page->end() || !tools->is_array())
-      return Error{Errc::bad_response, "MCP tools/list: no tools array"};
-    for (const auto& t : *tools) {
-      if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
-        return Error{Errc::bad_response, "MCP tools/list: a tool without a name"};
-      auto name = t["name"].get<std::string>();
+    auto listed = mcp::decode_tool_page(*page);
+    if (!listed)
+      return listed.error();
+    for (auto& t : listed->tools) {
+      const std::string name = t.name;
       Tool tool;
       tool.name = connection_->server.tool_prefix + name;
-      tool.description = text_of(t, "description");
-      if (auto schema = t.find("inputSchema"); schema != t.end() && schema->is_object()) {
-        auto value = detail::from_nlohmann(*schema);
-        if (!value)
-          return Error{Errc::bad_response, "MCP tool '" + name + "': " + value.error().message};
-        tool.parameters = std::move(*value);
-      }
+      tool.description = std::move(t.description);
+      if (!t.parameters.is_null())
+        tool.parameters = std::move(t.parameters);
       auto connection = connection_; // the tool keeps the connection alive
       tool.handler = [connection, name](Value args, Context& ctx) -> Task<Value> {
         std::function<void(std::function<void(Result<Value>)>)> start =
@@ -343,9 +269,7 @@ Result<std::vector<Tool>> McpClient::tools() const {
       };
       out.push_back(std::move(tool));
     }
-    cursor.reset();
-    if (auto next = page->find("nextCursor"); next != page->end() && next->is_string())
-      cursor = next->get<std::string>();
+    cursor = std::move(listed->next_cursor);
   } while (cursor);
   return out;
 }
@@ -360,7 +284,7 @@ void McpClient::call_tool(const std::string& name, Value arguments,
         if (!r)
           done(Error{r.error().code, "MCP tool '" + name + "': " + r.error().message});
         else
-          done(tool_value(*r));
+          done(mcp::tool_value(*r));
       });
 }
 

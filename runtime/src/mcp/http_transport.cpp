@@ -3,6 +3,8 @@
 // The session id the server gives with its answer to initialize goes with every later
 // request, with the protocol version agreed on. Runs on the providers' libcurl client (one
 // I/O thread for every request in flight).
+#include "core/value_json.hpp"
+#include "mcp/jsonrpc.hpp"
 #include "mcp/transport.hpp"
 #include "providers/http_client.hpp"
 
@@ -85,11 +87,13 @@ private:
     auto type = wire::header(r.headers, "content-type").value_or("");
     std::vector<std::string> messages;
     if (type.starts_with("text/event-stream"))
-      messages = events_of(r.body);
+      messages = mcp::sse_data(r.body);
     else
       messages.push_back(std::move(r.body));
     if (initialize)
       for (const auto& m : messages) {
+        if (detail::json_too_deep(m))
+          continue;
         auto doc = nlohmann::json::parse(m, nullptr, false);
         if (doc.is_object() && doc.contains("result") && doc["result"].is_object()) {
           std::lock_guard guard(mutex_);
@@ -105,38 +109,6 @@ private:
   void fail(std::uint64_t id, Error error) {
     if (id != 0)
       sink_.on_request_failed(id, std::move(error));
-  }
-
-  /// The data of each server-sent event of `body` (events end at a blank line; several
-  /// "data:" lines of one event join with newlines).
-  static std::vector<std::string> events_of(std::string_view body) {
-    std::vector<std::string> out;
-    std::string data;
-    bool any = false;
-    while (!body.empty()) {
-      auto end = body.find('\n');
-      auto line = body.substr(0, end);
-      body = end == std::string_view::npos ? std::string_view{} : body.substr(end + 1);
-      if (!line.empty() && line.back() == '\r')
-        line.remove_suffix(1);
-      if (line.empty()) {
-        if (any)
-          out.push_back(std::move(data));
-        data.clear();
-        any = false;
-      } else if (line.starts_with("data:")) {
-        auto piece = line.substr(5);
-        if (!piece.empty() && piece.front() == ' ')
-          piece.remove_prefix(1);
-        if (any)
-          data += '\n';
-        data.append(piece);
-        any = true;
-      }
-    }
-    if (any)
-      out.push_back(std::move(data));
-    return out;
   }
 
   std::string url_;

@@ -1,6 +1,7 @@
 // Chat completions as server-sent events, both ways: the chunks a server sends (text and
 // tool-call pieces) and the client's decoder that assembles them into one response.
 #include "providers/openai_wire.hpp"
+#include "providers/sse_line.hpp"
 #include "providers/wire_json.hpp"
 
 namespace actorflow::wire {
@@ -43,41 +44,67 @@ std::string encode_chat_chunk(std::string_view id, std::int64_t created_unix,
 
 std::string_view sse_done() { return "data: [DONE]\n\n"; }
 
+namespace {
+
+Error event_too_large() {
+  return Error{Errc::bad_response, "stream: an event larger than " +
+                                       std::to_string(ChatStreamDecoder::max_event_bytes >> 20) +
+                                       " MiB"};
+}
+
+} // namespace
+
 Result<void> ChatStreamDecoder::feed(std::string_view bytes,
                                      const std::function<void(std::string_view)>& on_piece) {
   if (failed_)
     return *failed_;
-  buffer_.append(bytes);
-  // Events end at a blank line; each of their "data:" lines is one JSON chunk (or [DONE]).
-  std::size_t start = 0;
-  for (;;) {
-    auto end = buffer_.find("\n\n", start);
-    if (end == std::string::npos)
-      break;
-    std::string_view event(buffer_.data() + start, end - start);
-    start = end + 2;
-    while (!event.empty()) {
-      auto line_end = event.find('\n');
-      auto line = event.substr(0, line_end);
-      event = line_end == std::string_view::npos ? std::string_view{} : event.substr(line_end + 1);
-      if (!line.empty() && line.back() == '\r')
-        line.remove_suffix(1);
-      if (!line.starts_with("data:"))
-        continue; // comments (": keep-alive"), event names, ids
-      auto data = line.substr(5);
-      if (!data.empty() && data.front() == ' ')
-        data.remove_prefix(1);
-      if (data == "[DONE]") {
-        done_ = true;
+  while (!bytes.empty()) {
+    if (after_cr_) {
+      after_cr_ = false;
+      if (bytes.front() == '\n') {
+        bytes.remove_prefix(1);
         continue;
       }
-      if (auto ok = take_chunk(data, on_piece); !ok) {
-        failed_ = ok.error();
-        return *failed_;
-      }
+    }
+    const auto end = bytes.find_first_of("\r\n");
+    if (end == std::string_view::npos) {
+      line_.append(bytes);
+      break;
+    }
+    line_.append(bytes.substr(0, end));
+    after_cr_ = bytes[end] == '\r';
+    bytes.remove_prefix(end + 1);
+    auto ok = take_line(on_piece);
+    line_.clear();
+    if (!ok) {
+      failed_ = ok.error();
+      return *failed_;
     }
   }
-  buffer_.erase(0, start);
+  if (line_.size() + data_.size() > max_event_bytes) {
+    failed_ = event_too_large();
+    return *failed_;
+  }
+  return {};
+}
+
+// One whole line: a data line adds to the event; a blank line ends it (each event holds one
+// JSON chunk, or [DONE]). Comments (": keep-alive"), event names and ids are skipped.
+Result<void> ChatStreamDecoder::take_line(const std::function<void(std::string_view)>& on_piece) {
+  if (line_.empty()) {
+    if (!has_data_)
+      return {};
+    has_data_ = false;
+    std::string data = std::move(data_);
+    data_.clear();
+    if (data == "[DONE]") {
+      done_ = true;
+      return {};
+    }
+    return take_chunk(data, on_piece);
+  }
+  if (add_sse_data(line_, data_, has_data_) && data_.size() > max_event_bytes)
+    return event_too_large();
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 namespace actorflow::wire {
 
@@ -97,7 +98,11 @@ Result<Embeddings> decode_embed_response(std::string_view body, std::size_t expe
     for (const auto& x : *vector) {
       if (!x.is_number())
         return bad(Errc::bad_response, field(where, "embedding"), "expected an array of numbers");
-      v.push_back(x.get<float>());
+      const auto number = x.get<double>();
+      if (std::abs(number) > static_cast<double>(std::numeric_limits<float>::max()))
+        return bad(Errc::bad_response, field(where, "embedding"),
+                   "a value beyond the range of float: " + x.dump());
+      v.push_back(static_cast<float>(number));
     }
     seen[at] = true;
   }
@@ -117,6 +122,8 @@ std::string encode_error(std::string_view message, std::string_view type, std::s
 }
 
 std::optional<std::string> decode_error_message(std::string_view body) {
+  if (detail::json_too_deep(body))
+    return std::nullopt;
   auto doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())
     return std::nullopt;
@@ -179,18 +186,20 @@ void encode_retry_after(std::chrono::milliseconds wait, Headers& out) {
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(const Headers& headers) {
+  constexpr auto max_ms = static_cast<std::uint64_t>(max_server_wait.count());
   if (auto ms = header(headers, "retry-after-ms"))
     if (auto n = parse_count(*ms))
-      return std::chrono::milliseconds(*n);
+      return std::chrono::milliseconds(std::min(*n, max_ms));
   if (auto s = header(headers, "retry-after"))
     if (auto n = parse_count(*s))
-      return std::chrono::seconds(*n);
+      return std::chrono::milliseconds(std::min(*n, max_ms / 1000) * 1000);
   return std::nullopt;
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (text.empty())
     return std::nullopt;
+  constexpr auto max_ms = static_cast<double>(max_server_wait.count());
   double total_ms = 0;
   while (!text.empty()) {
     std::size_t n = 0;
@@ -219,9 +228,12 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     } else {
       return std::nullopt;
     }
-    total_ms += number * unit_ms;
+    // Clamped as it grows: a sum above max_server_wait is no longer exact, nor needed.
+    total_ms = std::min(total_ms + number * unit_ms, max_ms);
   }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(total_ms)));
+  // Rounded up to whole milliseconds, but not by a product's rounding error: "1.007s" is
+  // 1007.0000000000001 ms in doubles, and must read as 1007, as format_duration wrote it.
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(total_ms * (1 - 1e-12))));
 }
 
 std::string format_duration(std::chrono::milliseconds duration) {

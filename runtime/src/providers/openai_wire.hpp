@@ -70,16 +70,26 @@ struct ChunkDelta {
 /// response once the stream ended.
 class ChatStreamDecoder {
 public:
-  /// Feeds received bytes; calls `on_piece` for each non-empty delta. Returns an error (and
-  /// ignores what follows) on an undecodable event.
+  /// An event (its data lines, or a line not yet ended) larger than this fails the stream: a
+  /// server that never ends an event must not grow the buffer without bound.
+  static constexpr std::size_t max_event_bytes = std::size_t{16} << 20;
+
+  /// Feeds received bytes; calls `on_piece` for each non-empty delta. Lines end in LF, CRLF
+  /// or CR; an event ends at a blank line, and its data lines, joined by LF, are one chunk.
+  /// Only the new bytes are scanned. Returns an error (and ignores what follows) on an
+  /// undecodable or oversized event.
   Result<void> feed(std::string_view bytes, const std::function<void(std::string_view)>& on_piece);
   /// The assembled response: bad_response if the stream ended without [DONE] or any choice.
   [[nodiscard]] Result<ChatResponse> finish();
 
 private:
+  Result<void> take_line(const std::function<void(std::string_view)>& on_piece);
   Result<void> take_chunk(std::string_view data,
                           const std::function<void(std::string_view)>& on_piece);
-  std::string buffer_;
+  std::string line_;      // the line being received (not yet ended)
+  std::string data_;      // the data lines of the event being received
+  bool has_data_ = false; // the event has a data line (maybe an empty one)
+  bool after_cr_ = false; // the last line ended in CR: an LF next is part of that end
   ChatResponse response_;
   bool done_ = false;
   bool any_choice_ = false;
@@ -114,11 +124,17 @@ void encode_retry_after(std::chrono::milliseconds wait, Headers& out);
 
 /// A decimal count with nothing around it: "42"; none for "", "4x", "-1".
 [[nodiscard]] std::optional<std::uint64_t> parse_count(std::string_view text);
+/// The longest wait a server may ask for (retry-after, rate-limit resets); more is taken as
+/// this. A day covers OpenAI's longest limit window; a hostile or broken server cannot park
+/// the runtime for years, nor overflow a clock.
+inline constexpr std::chrono::milliseconds max_server_wait = std::chrono::hours(24);
+
 /// When to try again: retry-after-ms (milliseconds), else retry-after (seconds; an HTTP date is
-/// not supported and ignored).
+/// not supported and ignored). At most max_server_wait, never negative.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_retry_after(const Headers& headers);
 
-/// OpenAI's reset durations: "1s", "6m0s", "20ms", "1h2m3.5s", "0.5s". None when malformed.
+/// OpenAI's reset durations: "1s", "6m0s", "20ms", "1h2m3.5s", "0.5s". None when malformed;
+/// at most max_server_wait.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 /// The same format, e.g. 61500ms -> "1m1.5s", 20ms -> "20ms".
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds duration);

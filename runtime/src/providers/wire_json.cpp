@@ -21,6 +21,9 @@ std::string indexed(std::string_view parent, std::size_t i) {
 }
 
 Result<json> parse(std::string_view body, Errc code) {
+  if (detail::json_too_deep(body))
+    return Error{code, "the body nests arrays or objects deeper than " +
+                           std::to_string(detail::max_nesting) + " levels"};
   auto doc = json::parse(body, nullptr, false);
   if (doc.is_discarded()) {
     std::string text = "the body is not valid JSON";

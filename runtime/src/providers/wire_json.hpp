@@ -5,6 +5,8 @@
 #include <actorflow/chat.hpp>
 #include <actorflow/result.hpp>
 
+#include "core/value_json.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>

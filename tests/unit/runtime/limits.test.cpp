@@ -47,6 +47,8 @@ public:
     r.usage.completion_tokens =
         static_cast<std::uint64_t>(static_cast<double>(max) * completion_share_);
     r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;
+    if (!report_usage)
+      r.usage = Usage{}; // as a server that leaves `usage` out
     {
       std::lock_guard guard(mutex_);
       calls_.push_back({clock_->elapsed(), request.prompt(), prompt + max, r.usage.total_tokens});
@@ -56,6 +58,8 @@ public:
   void embed(EmbedRequest, EmbedDone done) override {
     done(ModelOutcome<Embeddings>(Error{Errc::bad_request, "instant: no embeddings"}));
   }
+  bool report_usage = true; ///< false: answers carry no usage (set before the run)
+
   std::vector<Call> calls() {
     std::lock_guard guard(mutex_);
     return calls_;
@@ -449,6 +453,24 @@ TEST_CASE("429s without Retry-After from calls in flight together pause the key 
   REQUIRE_MESSAGE(result.ok(), result.error().to_string());
   CHECK(errors_of(*result, "rate_limited") == 3);
   CHECK(key_stats(runtime).rate_limited == 3);
+}
+
+TEST_CASE("an answer without usage keeps its reservation: the server said nothing, not zero") {
+  auto clock = std::make_shared<testing::VirtualClock>();
+  auto instant = std::make_shared<InstantProvider>(clock, 1.0);
+  instant->report_usage = false;
+  auto one_call =
+      estimate_prompt_tokens(ChatRequest::user(prompts(1).at("prompts").as_array()[0].as_string()),
+                             default_token_estimator()) +
+      100;
+  // One call at a time: the second is granted only once the first has settled. Had the first
+  // refunded its whole reservation (0 tokens used), the second would fit.
+  Limits budget{.max_concurrent = 1, .tokens_per_run = one_call * 3 / 2};
+  Runtime runtime{limited(clock, "instant", instant, budget)};
+  auto result = drive(runtime.run(chat_each(100), prompts(2)), *clock);
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(result->state.at("succeeded").as_int() == 1);
+  CHECK(errors_of(*result, "budget_exhausted") == 1);
 }
 
 TEST_CASE("a call turned away before any work costs its run's budget nothing") {
