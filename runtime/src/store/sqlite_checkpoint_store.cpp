@@ -423,6 +423,8 @@ private:
 Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
   OpenOptions options;
   options.on_corruption = OnCorruption::fail;
+  // A durable batch commits its items as they settle: a commit must not wait for a checkpoint.
+  options.checkpoint_in_background = true;
   // What the file holds, as the check on opening found.
   detail::StoreFile found = detail::StoreFile::empty;
   options.inspect = [&path, &found](sqlite3* db) -> Result<void> {
