@@ -5,6 +5,7 @@
 #include <actorflow/checkpoint.hpp>
 
 #include "core/content_hash.hpp"
+#include "core/msgpack_pack.hpp"
 
 #include <array>
 #include <cstdint>
@@ -44,14 +45,20 @@ std::string checkpoint_item_key(std::string_view node_path, std::string_view nod
                                 const Value& input) {
   // Each part behind its length (8 bytes, little-endian), so ("ab", "c") and ("a", "bc") hash
   // different bytes. The digest must never change: a resumed run looks its items up by it.
-  const std::vector<std::uint8_t> bytes = to_msgpack(input);
+  // One writer per thread, kept: a durable batch makes a key for every item it pulls, on its
+  // actor's thread, and a fresh writer allocates 8 KiB (then a copy) each time.
+  thread_local detail::MsgpackWriter writer;
+  writer.buffer.clear();
+  detail::pack_value(writer, input);
+  const std::span<const std::uint8_t> bytes(
+      reinterpret_cast<const std::uint8_t*>(writer.buffer.data()), writer.buffer.size());
   detail::Fnv1a128 hash;
   add_length(hash, node_path.size());
   hash.add(node_path);
   add_length(hash, node_version.size());
   hash.add(node_version);
   add_length(hash, bytes.size());
-  hash.add(std::span<const std::uint8_t>(bytes));
+  hash.add(bytes);
   return hash.hex();
 }
 

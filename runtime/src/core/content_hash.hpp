@@ -55,16 +55,14 @@ private:
   }
 
   // state *= 2^88 + 0x13b (mod 2^128). 2^88 moves lo into hi (shifted by 24); the small factor
-  // needs lo's 128-bit product, computed on 32-bit halves.
+  // needs the high half of lo's 128-bit product, summed from lo's 32-bit halves (each product
+  // is below 2^41, so the sum cannot overflow).
   void multiply_by_prime() {
     constexpr std::uint64_t small = 0x13b;
-    const std::uint64_t low_half = (lo_ & 0xFFFFFFFFU) * small;
-    const std::uint64_t high_half = (lo_ >> 32U) * small;
-    const std::uint64_t middle = (low_half >> 32U) + (high_half & 0xFFFFFFFFU);
-    const std::uint64_t carry = (high_half >> 32U) + (middle >> 32U);
-    const std::uint64_t next_lo = (middle << 32U) | (low_half & 0xFFFFFFFFU);
+    const std::uint64_t carry =
+        ((lo_ >> 32U) * small + (((lo_ & 0xFFFFFFFFU) * small) >> 32U)) >> 32U;
     hi_ = hi_ * small + carry + (lo_ << 24U);
-    lo_ = next_lo;
+    lo_ *= small;
   }
 
   std::uint64_t hi_ = 0x6c62272e07bb0142ULL; // offset basis 0x6c62272e07bb014262b821756295c58d

@@ -13,11 +13,15 @@
 
 namespace actorflow::detail {
 
+struct MsgpackWriter; // core/msgpack_pack.hpp
+
 // {"index": int, "ok": bool, "value": any            (ok)
 //                            "error": {"code": Errc name, "message": str,
 //                                      "retry_after_ms": int (when set)}   (failed)
 //  "attempts": int, "latency_us": int, "tokens": int, "ran_on": str (when not "")}
 [[nodiscard]] std::vector<std::uint8_t> encode_outcome(const ItemOutcome& outcome);
+/// Appends encode_outcome's bytes to `writer`: a store encodes a whole group into one buffer.
+void pack_outcome(MsgpackWriter& writer, const ItemOutcome& outcome);
 /// Bytes that are not such a map (or name an Errc this build does not know) are bad_input.
 [[nodiscard]] Result<ItemOutcome> decode_outcome(std::span<const std::uint8_t> bytes);
 

@@ -58,6 +58,10 @@ std::span<const std::uint8_t> column_blob(sqlite3_stmt* stmt, int column) {
 
 Connection::~Connection() {
   statements_.clear(); // finalised before the connection closes
+  if (checkpointer_) {
+    sqlite3_wal_hook(db_, nullptr, nullptr);
+    checkpointer_.reset(); // closed first, so that closing this last connection checkpoints
+  }
   sqlite3_close(db_);
 }
 
@@ -271,6 +275,13 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path,
 
   std::unique_ptr<Connection> conn(new Connection(path, attempt.db));
   conn->rebuild_report_ = std::move(report);
+  if (options.checkpoint_in_background && is_file(path)) {
+    Result<std::unique_ptr<WalCheckpointer>> started = WalCheckpointer::start(path);
+    if (!started)
+      return started.error();
+    conn->checkpointer_ = std::move(*started);
+    conn->checkpointer_->watch(conn->db_);
+  }
   Result<void> prepared = prepare_all(*conn, {{&conn->begin, "BEGIN IMMEDIATE"},
                                               {&conn->commit, "COMMIT"},
                                               {&conn->rollback, "ROLLBACK"}});

@@ -6,6 +6,8 @@
 
 #include <actorflow/result.hpp>
 
+#include "store/wal_checkpointer.hpp"
+
 #include <sqlite3.h>
 
 #include <cstddef>
@@ -80,6 +82,9 @@ struct OpenOptions {
   // WAL, `schema`); an error refuses the file as it is. Lets a store turn away another
   // program's database without converting it first.
   std::function<Result<void>(sqlite3* db)> inspect{};
+  // Checkpoints the WAL on a thread of its own (store/wal_checkpointer.hpp) rather than in the
+  // commit that fills it, so that no commit waits for the disk.
+  bool checkpoint_in_background = false;
 };
 
 // -- Connection ------------------------------------------------------------------------------
@@ -138,6 +143,7 @@ private:
   std::mutex mutex_;
   std::vector<StatementPtr> statements_;
   std::string rebuild_report_;
+  std::unique_ptr<WalCheckpointer> checkpointer_; // with OpenOptions::checkpoint_in_background
 };
 
 // A write transaction on a connection whose mutex the caller holds; rolled back unless

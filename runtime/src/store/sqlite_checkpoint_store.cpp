@@ -5,12 +5,12 @@
 
 #include <actorflow/checkpoint.hpp>
 
-#include "core/outcome_codec.hpp"
 #include "store/checkpoint_rows.hpp"
 #include "store/checkpoint_schema.hpp"
 #include "store/sqlite.hpp"
 #include "store/sqlite_batch_journal.hpp"
 #include "store/sqlite_interrupts.hpp"
+#include "store/sqlite_items.hpp"
 
 #include <sqlite3.h>
 
@@ -66,10 +66,11 @@ public:
       return prepared;
     if (Result<void> prepared = journal_.prepare(); !prepared)
       return prepared;
+    if (Result<void> prepared = items_.prepare(); !prepared)
+      return prepared;
     return prepare_all(
         *conn_,
-        {{&run_exists_, run_exists_sql},
-         {&insert_run_, "INSERT INTO runs (id, flow, status, created_ms, updated_ms) "
+        {{&insert_run_, "INSERT INTO runs (id, flow, status, created_ms, updated_ms) "
                         "VALUES (?1, ?2, 'running', ?3, ?3)"},
          {&insert_initial_,
           "INSERT OR REPLACE INTO initial_states (run_id, state) VALUES (?1, ?2)"},
@@ -83,18 +84,6 @@ public:
          {&update_step_, "UPDATE runs SET steps = ?2, last_node = ?3, next_node = ?4, "
                          "updated_ms = ?5 WHERE id = ?1"},
          {&upsert_state_, "INSERT OR REPLACE INTO last_states (run_id, state) VALUES (?1, ?2)"},
-         {&insert_item_, "INSERT INTO items (run_id, key, ok, tokens, outcome) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, key) DO NOTHING"},
-         {&select_item_, "SELECT ok, tokens FROM items WHERE run_id = ?1 AND key = ?2"},
-         {&update_item_, "UPDATE items SET ok = ?3, tokens = ?4, outcome = ?5 "
-                         "WHERE run_id = ?1 AND key = ?2"},
-         {&add_counts_, "UPDATE runs SET items_done = items_done + ?2, "
-                        "items_failed = items_failed + ?3, tokens = tokens + ?4, "
-                        "updated_ms = ?5 WHERE id = ?1"},
-         // One statement, so one snapshot: a run without items is one row of NULLs, no run
-         // is no row.
-         {&select_items_, "SELECT items.key, items.outcome FROM runs "
-                          "LEFT JOIN items ON items.run_id = runs.id WHERE runs.id = ?1"},
          {&end_run_, "UPDATE runs SET status = ?2, error = ?3, ended_ms = ?4, updated_ms = ?4 "
                      "WHERE id = ?1"},
          {&list_runs_,
@@ -224,124 +213,12 @@ public:
 
   Result<void> commit_items(std::string_view run_id,
                             const std::vector<ItemCheckpoint>& items) override {
-    struct Encoded {
-      std::vector<std::uint8_t> outcome;
-      bool ok;
-    };
-    std::vector<Encoded> encoded;
-    encoded.reserve(items.size());
-    for (const ItemCheckpoint& item : items)
-      encoded.push_back(Encoded{detail::encode_outcome(item.outcome), item.outcome.ok()});
-
-    std::lock_guard lock(conn_->mutex());
-    Transaction tx(*conn_);
-    if (Result<void> begun = tx.begin("commit_items"); !begun)
-      return begun.error();
-    Result<bool> known = run_known(*conn_, run_exists_, run_id, "commit_items");
-    if (!known)
-      return known.error();
-    if (!*known)
-      return no_run(run_id);
-
-    // Counters move by what each row changed, so a key committed again (a retried batch, or
-    // twice in this call) is counted once, with its latest outcome. New keys are the common
-    // case: they take one statement; a key already there is read, then replaced.
-    std::int64_t done = 0;
-    std::int64_t failed = 0;
-    std::int64_t tokens = 0;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      const std::string& key = items[i].key;
-      const bool ok = encoded[i].ok;
-      const std::int64_t item_tokens = items[i].outcome.tokens;
-      auto write = [&](sqlite3_stmt* stmt) {
-        Reset reset(stmt);
-        int rc = bind_text(stmt, 1, run_id);
-        if (rc == SQLITE_OK)
-          rc = bind_text(stmt, 2, key);
-        if (rc == SQLITE_OK)
-          rc = sqlite3_bind_int(stmt, 3, ok ? 1 : 0);
-        if (rc == SQLITE_OK)
-          rc = sqlite3_bind_int64(stmt, 4, item_tokens);
-        if (rc == SQLITE_OK)
-          rc = bind_blob(stmt, 5, encoded[i].outcome);
-        if (rc == SQLITE_OK)
-          rc = sqlite3_step(stmt);
-        return rc;
-      };
-      if (int rc = write(insert_item_); rc != SQLITE_DONE)
-        return conn_->error("commit_items", rc);
-      if (conn_->changes() == 0) {
-        Reset reset(select_item_);
-        int rc = bind_text(select_item_, 1, run_id);
-        if (rc == SQLITE_OK)
-          rc = bind_text(select_item_, 2, key);
-        if (rc == SQLITE_OK)
-          rc = sqlite3_step(select_item_);
-        if (rc != SQLITE_ROW) // the conflict says the row is there
-          return conn_->error("commit_items", rc);
-        --done;
-        failed -= sqlite3_column_int64(select_item_, 0) == 0 ? 1 : 0;
-        tokens -= sqlite3_column_int64(select_item_, 1);
-        if (rc = write(update_item_); rc != SQLITE_DONE)
-          return conn_->error("commit_items", rc);
-      }
-      ++done;
-      failed += ok ? 0 : 1;
-      tokens += item_tokens;
-    }
-
-    {
-      Reset reset(add_counts_);
-      int rc = bind_text(add_counts_, 1, run_id);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(add_counts_, 2, done);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(add_counts_, 3, failed);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(add_counts_, 4, tokens);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(add_counts_, 5, now_ms());
-      if (rc != SQLITE_OK)
-        return conn_->error("commit_items", rc);
-      if (Result<void> counted = conn_->run(add_counts_, "commit_items"); !counted)
-        return counted;
-    }
-    return tx.commit("commit_items");
+    return items_.commit(run_id, items);
   }
 
   Result<std::unordered_map<std::string, ItemOutcome>>
   load_items(std::string_view run_id) override {
-    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> rows;
-    {
-      std::lock_guard lock(conn_->mutex());
-      Reset reset(select_items_);
-      int rc = bind_text(select_items_, 1, run_id);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_step(select_items_);
-      if (rc == SQLITE_DONE)
-        return no_run(run_id);
-      for (; rc == SQLITE_ROW; rc = sqlite3_step(select_items_)) {
-        if (sqlite3_column_type(select_items_, 0) == SQLITE_NULL)
-          continue; // the run, without items
-        const std::span<const std::uint8_t> bytes = column_blob(select_items_, 1);
-        rows.emplace_back(std::string(column_text(select_items_, 0)),
-                          std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
-      }
-      if (rc != SQLITE_DONE)
-        return conn_->error("load_items", rc);
-    }
-    std::unordered_map<std::string, ItemOutcome> items;
-    items.reserve(rows.size());
-    for (auto& [key, bytes] : rows) {
-      Result<ItemOutcome> outcome = detail::decode_outcome(bytes);
-      if (!outcome) {
-        std::string what = "item ";
-        what += key;
-        return undecodable(run_id, what, outcome.error());
-      }
-      items.emplace(std::move(key), std::move(*outcome));
-    }
-    return items;
+    return items_.load(run_id);
   }
 
   Result<void> save_interrupt(std::string_view run_id, const Interrupt& interrupt) override {
@@ -520,20 +397,15 @@ private:
   }
 
   std::unique_ptr<Connection> conn_;
+  SqliteItems items_{*conn_};
   SqliteInterrupts interrupts_{*conn_};
   SqliteBatchJournal journal_{*conn_};
-  sqlite3_stmt* run_exists_ = nullptr;
   sqlite3_stmt* insert_run_ = nullptr;
   sqlite3_stmt* insert_initial_ = nullptr;
   sqlite3_stmt* select_run_ = nullptr;
   sqlite3_stmt* reopen_run_ = nullptr;
   sqlite3_stmt* update_step_ = nullptr;
   sqlite3_stmt* upsert_state_ = nullptr;
-  sqlite3_stmt* insert_item_ = nullptr;
-  sqlite3_stmt* select_item_ = nullptr;
-  sqlite3_stmt* update_item_ = nullptr;
-  sqlite3_stmt* add_counts_ = nullptr;
-  sqlite3_stmt* select_items_ = nullptr;
   sqlite3_stmt* end_run_ = nullptr;
   sqlite3_stmt* list_runs_ = nullptr;
   sqlite3_stmt* ended_before_ = nullptr;
@@ -551,6 +423,8 @@ private:
 Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
   OpenOptions options;
   options.on_corruption = OnCorruption::fail;
+  // A durable batch commits its items as they settle: a commit must not wait for a checkpoint.
+  options.checkpoint_in_background = true;
   // What the file holds, as the check on opening found.
   detail::StoreFile found = detail::StoreFile::empty;
   options.inspect = [&path, &found](sqlite3* db) -> Result<void> {

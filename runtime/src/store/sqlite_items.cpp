@@ -1,0 +1,291 @@
+// The items of the SQLite checkpoint store. A durable batch commits every item it settles, in
+// groups (store/item_writer.hpp), so this is the store's hot path: a group's new keys go in a
+// few statements of many rows each, and only a key that is there already takes the slow way.
+
+#include "store/sqlite_items.hpp"
+
+#include "core/msgpack_pack.hpp"
+#include "core/outcome_codec.hpp"
+#include "store/checkpoint_rows.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <numeric>
+#include <utility>
+
+namespace actorflow::detail::sqlite {
+
+namespace {
+
+// Parameters an item takes in the item statements: key, ok, tokens, outcome (?1 is the run id).
+constexpr int item_params = 4;
+// Items per statement of a multi-row insert. Past 64 a statement gains little; 8 takes most of
+// what is left of a group.
+constexpr std::size_t wide_rows = 64;
+constexpr std::size_t narrow_rows = 8;
+
+// Inserts `rows` items: (?1, ?2, ?3, ?4, ?5), (?1, ?6, ...), ...; a key already there is left as
+// it is, which the count of changed rows tells.
+std::string insert_items_sql(std::size_t rows) {
+  std::string sql = "INSERT INTO items (run_id, key, ok, tokens, outcome) VALUES ";
+  int param = 2;
+  for (std::size_t row = 0; row < rows; ++row) {
+    sql += row == 0 ? "(?1" : ", (?1";
+    for (int i = 0; i < item_params; ++i) {
+      sql += ", ?";
+      sql += std::to_string(param++);
+    }
+    sql += ')';
+  }
+  sql += " ON CONFLICT (run_id, key) DO NOTHING";
+  return sql;
+}
+
+// Binds an item's key, ok, tokens and outcome to the parameters from `first` on.
+int bind_item(sqlite3_stmt* stmt, int first, const ItemCheckpoint& item,
+              std::span<const std::uint8_t> outcome) {
+  int rc = bind_text(stmt, first, item.key);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int(stmt, first + 1, item.outcome.ok() ? 1 : 0);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(stmt, first + 2, item.outcome.tokens);
+  if (rc == SQLITE_OK)
+    rc = bind_blob(stmt, first + 3, outcome);
+  return rc;
+}
+
+} // namespace
+
+// A group's outcomes encoded back to back into one buffer: one allocation for the group, not
+// one per item (and none under the connection's mutex).
+class EncodedOutcomes {
+public:
+  explicit EncodedOutcomes(const std::vector<ItemCheckpoint>& items) {
+    ends_.reserve(items.size());
+    for (const ItemCheckpoint& item : items) {
+      pack_outcome(writer_, item.outcome);
+      ends_.push_back(writer_.buffer.size());
+    }
+  }
+
+  // encode_outcome(items[i].outcome)'s bytes.
+  [[nodiscard]] std::span<const std::uint8_t> operator[](std::size_t i) const {
+    const std::size_t begin = i == 0 ? 0 : ends_[i - 1];
+    const auto* data = reinterpret_cast<const std::uint8_t*>(writer_.buffer.data());
+    return {data + begin, ends_[i] - begin};
+  }
+
+private:
+  MsgpackWriter writer_;
+  std::vector<std::size_t> ends_;
+};
+
+Result<void> SqliteItems::prepare() {
+  const std::string insert_wide = insert_items_sql(wide_rows);
+  const std::string insert_narrow = insert_items_sql(narrow_rows);
+  const std::string insert_one = insert_items_sql(1);
+  return prepare_all(
+      conn_, {{&run_exists_, run_exists_sql},
+              {&insert_one_, insert_one.c_str()},
+              {&insert_wide_, insert_wide.c_str()},
+              {&insert_narrow_, insert_narrow.c_str()},
+              {&select_one_, "SELECT ok, tokens FROM items WHERE run_id = ?1 AND key = ?2"},
+              {&update_one_, "UPDATE items SET ok = ?3, tokens = ?4, outcome = ?5 "
+                             "WHERE run_id = ?1 AND key = ?2"},
+              {&add_counts_, "UPDATE runs SET items_done = items_done + ?2, "
+                             "items_failed = items_failed + ?3, tokens = tokens + ?4, "
+                             "updated_ms = ?5 WHERE id = ?1"},
+              // One statement, so one snapshot: a run without items is one row of NULLs, no run
+              // is no row.
+              {&select_all_, "SELECT items.key, items.outcome FROM runs "
+                             "LEFT JOIN items ON items.run_id = runs.id WHERE runs.id = ?1"}});
+}
+
+Result<void> SqliteItems::commit(std::string_view run_id,
+                                 const std::vector<ItemCheckpoint>& items) {
+  const EncodedOutcomes encoded(items);
+  std::lock_guard lock(conn_.mutex());
+  // New keys are the common case: they go in a few statements of many rows. A key already
+  // there (a retried batch, or twice in this call) undoes that, and the items go one by one.
+  Result<bool> written = write(run_id, items, encoded, Keys::all_new);
+  if (written && !*written)
+    written = write(run_id, items, encoded, Keys::any);
+  if (!written)
+    return written.error();
+  return {};
+}
+
+Result<std::unordered_map<std::string, ItemOutcome>> SqliteItems::load(std::string_view run_id) {
+  std::vector<std::pair<std::string, std::vector<std::uint8_t>>> rows;
+  {
+    std::lock_guard lock(conn_.mutex());
+    Reset reset(select_all_);
+    int rc = bind_text(select_all_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(select_all_);
+    if (rc == SQLITE_DONE)
+      return no_run(conn_, run_id);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(select_all_)) {
+      if (sqlite3_column_type(select_all_, 0) == SQLITE_NULL)
+        continue; // the run, without items
+      const std::span<const std::uint8_t> bytes = column_blob(select_all_, 1);
+      rows.emplace_back(std::string(column_text(select_all_, 0)),
+                        std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+    }
+    if (rc != SQLITE_DONE)
+      return conn_.error("load_items", rc);
+  }
+  std::unordered_map<std::string, ItemOutcome> items;
+  items.reserve(rows.size());
+  for (auto& [key, bytes] : rows) {
+    Result<ItemOutcome> outcome = detail::decode_outcome(bytes);
+    if (!outcome) {
+      std::string what = "item ";
+      what += key;
+      return undecodable(conn_, run_id, what, outcome.error());
+    }
+    items.emplace(std::move(key), std::move(*outcome));
+  }
+  return items;
+}
+
+// The items and the run's counters, in one transaction; false (and nothing written) when
+// `keys` is all_new and a key was there already.
+Result<bool> SqliteItems::write(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
+                                const EncodedOutcomes& encoded, Keys keys) {
+  Transaction tx(conn_);
+  if (Result<void> begun = tx.begin("commit_items"); !begun)
+    return begun.error();
+  Result<bool> known = run_known(conn_, run_exists_, run_id, "commit_items");
+  if (!known)
+    return known.error();
+  if (!*known)
+    return no_run(conn_, run_id);
+
+  Counts moved;
+  if (keys == Keys::all_new) {
+    Result<bool> inserted = insert_new(run_id, items, encoded);
+    if (!inserted || !*inserted)
+      return inserted; // rolled back
+    for (const ItemCheckpoint& item : items)
+      moved = added(moved, item.outcome);
+  } else {
+    Result<Counts> upserted = upsert_each(run_id, items, encoded);
+    if (!upserted)
+      return upserted.error();
+    moved = *upserted;
+  }
+  if (Result<void> counted = add_counts(run_id, moved); !counted)
+    return counted.error();
+  if (Result<void> committed = tx.commit("commit_items"); !committed)
+    return committed.error();
+  return true;
+}
+
+SqliteItems::Counts SqliteItems::added(Counts counts, const ItemOutcome& outcome) {
+  ++counts.done;
+  counts.failed += outcome.ok() ? 0 : 1;
+  counts.tokens += outcome.tokens;
+  return counts;
+}
+
+// Inserts items with new keys, as many rows per statement as fit, in key order: each
+// statement's rows then share B-tree pages, and a statement's fixed cost (its cursor, its
+// reset) is paid once per many rows. False when a key was there already.
+Result<bool> SqliteItems::insert_new(std::string_view run_id,
+                                     const std::vector<ItemCheckpoint>& items,
+                                     const EncodedOutcomes& encoded) {
+  std::vector<std::size_t> order(items.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return items[a].key < items[b].key; });
+  std::span<const std::size_t> rest(order);
+  for (const auto& [stmt, rows] :
+       {std::pair{insert_wide_, wide_rows}, std::pair{insert_narrow_, narrow_rows},
+        std::pair{insert_one_, std::size_t{1}}}) {
+    for (; rest.size() >= rows; rest = rest.subspan(rows)) {
+      Result<bool> inserted = insert_rows(stmt, run_id, rest.first(rows), items, encoded);
+      if (!inserted || !*inserted)
+        return inserted;
+    }
+  }
+  return true;
+}
+
+// One multi-row insert: false when it inserted fewer rows than it was given.
+Result<bool> SqliteItems::insert_rows(sqlite3_stmt* stmt, std::string_view run_id,
+                                      std::span<const std::size_t> rows,
+                                      const std::vector<ItemCheckpoint>& items,
+                                      const EncodedOutcomes& encoded) {
+  Reset reset(stmt);
+  int rc = bind_text(stmt, 1, run_id);
+  int param = 2;
+  for (std::size_t i : rows) {
+    if (rc == SQLITE_OK)
+      rc = bind_item(stmt, param, items[i], encoded[i]);
+    param += item_params;
+  }
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE)
+    return conn_.error("commit_items", rc);
+  return conn_.changes() == static_cast<std::int64_t>(rows.size());
+}
+
+// Writes the items one by one, in order: a key already there is read, then replaced, so the
+// counters move by what each row changed and a key committed again counts once, with its
+// latest outcome.
+Result<SqliteItems::Counts> SqliteItems::upsert_each(std::string_view run_id,
+                                                     const std::vector<ItemCheckpoint>& items,
+                                                     const EncodedOutcomes& encoded) {
+  Counts moved;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const ItemCheckpoint& item = items[i];
+    auto write_row = [&](sqlite3_stmt* stmt) {
+      Reset reset(stmt);
+      int rc = bind_text(stmt, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = bind_item(stmt, 2, item, encoded[i]);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+      return rc;
+    };
+    if (int rc = write_row(insert_one_); rc != SQLITE_DONE)
+      return conn_.error("commit_items", rc);
+    if (conn_.changes() == 0) {
+      Reset reset(select_one_);
+      int rc = bind_text(select_one_, 1, run_id);
+      if (rc == SQLITE_OK)
+        rc = bind_text(select_one_, 2, item.key);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(select_one_);
+      if (rc != SQLITE_ROW) // the conflict says the row is there
+        return conn_.error("commit_items", rc);
+      --moved.done;
+      moved.failed -= sqlite3_column_int64(select_one_, 0) == 0 ? 1 : 0;
+      moved.tokens -= sqlite3_column_int64(select_one_, 1);
+      if (rc = write_row(update_one_); rc != SQLITE_DONE)
+        return conn_.error("commit_items", rc);
+    }
+    moved = added(moved, item.outcome);
+  }
+  return moved;
+}
+
+Result<void> SqliteItems::add_counts(std::string_view run_id, const Counts& moved) {
+  Reset reset(add_counts_);
+  int rc = bind_text(add_counts_, 1, run_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(add_counts_, 2, moved.done);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(add_counts_, 3, moved.failed);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(add_counts_, 4, moved.tokens);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(add_counts_, 5, now_ms());
+  if (rc != SQLITE_OK)
+    return conn_.error("commit_items", rc);
+  return conn_.run(add_counts_, "commit_items");
+}
+
+} // namespace actorflow::detail::sqlite
