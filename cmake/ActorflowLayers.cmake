@@ -39,9 +39,11 @@ function(actorflow_layer name prefix folder)
     # difference across sections"): files with coroutines are built without it. No harness
     # decodes through them (tests/fuzz).
     foreach(source IN LISTS arg_SOURCES)
-      file(READ ${CMAKE_CURRENT_SOURCE_DIR}/${source} text)
+      set(path ${CMAKE_CURRENT_SOURCE_DIR}/${source})
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${path}) # read again if edited
+      file(READ ${path} text)
       if(text MATCHES "co_(await|return|yield)")
-        set_source_files_properties(${source} PROPERTIES COMPILE_OPTIONS -fno-sanitize=fuzzer-no-link)
+        set_property(SOURCE ${source} APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=fuzzer-no-link)
       endif()
     endforeach()
   endif()

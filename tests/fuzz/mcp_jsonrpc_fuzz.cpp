@@ -13,7 +13,7 @@ void take(std::string_view text) {
   for (const auto& message : *messages) {
     const Incoming in = classify(message);
     if (in.kind == Incoming::Kind::request)
-      FUZZ_REQUIRE(in.reply.contains("result") != in.reply.contains("error"));
+      (void)in.reply.dump(); // what goes back to the server must encode
     if (in.kind != Incoming::Kind::answer || !in.result || !in.result->ok())
       continue;
     (void)tool_value(**in.result);

@@ -59,6 +59,10 @@ std::string checkpoint_item_key(std::string_view node_path, std::string_view nod
   hash.add(node_version);
   add_length(hash, bytes.size());
   hash.add(bytes);
+  // A large input (a batch call's whole request body) does not keep its buffer for the
+  // thread's life: the next key starts from the usual 8 KiB again.
+  if (writer.buffer.size() > 64 * 1024)
+    writer.buffer = msgpack::sbuffer();
   return hash.hex();
 }
 

@@ -1,5 +1,7 @@
 #include "core/msgpack_shape.hpp"
 
+#include "core/nesting.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -20,6 +22,7 @@ bool read_be(std::span<const std::uint8_t> bytes, std::size_t& at, std::size_t n
 }
 
 constexpr std::size_t deepest = 256; // the most max_depth the walk's stack allows
+static_assert(deepest >= max_nesting, "the walk must reach the decoders' depth limit");
 constexpr const char* truncated = "truncated input: it ends inside an object";
 
 } // namespace
@@ -48,9 +51,11 @@ std::string msgpack_shape_problem(std::span<const std::uint8_t> bytes, std::size
     if (type <= 0x7f || type >= 0xe0 || type == 0xc0 || type == 0xc2 || type == 0xc3) {
       // fixint, nil, bool: the byte is the object
     } else if (type <= 0x8f) {
-      container = true, elements = 2u * (type & 0x0fu);
+      container = true;
+      elements = 2u * (type & 0x0fu);
     } else if (type <= 0x9f) {
-      container = true, elements = type & 0x0fu;
+      container = true;
+      elements = type & 0x0fu;
     } else if (type <= 0xbf) {
       skip = type & 0x1fu;
     } else if (type == 0xc1) {
@@ -76,7 +81,8 @@ std::string msgpack_shape_problem(std::span<const std::uint8_t> bytes, std::size
     } else { // array 16, 32 (0xdc, 0xdd); map 16, 32 (0xde, 0xdf)
       if (!read_be(bytes, at, (type & 1u) ? 4 : 2, n))
         return truncated;
-      container = true, elements = type >= 0xde ? 2 * n : n;
+      container = true;
+      elements = type >= 0xde ? 2 * n : n;
     }
     if (skip > bytes.size() - at)
       return truncated;

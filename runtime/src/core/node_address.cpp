@@ -17,7 +17,8 @@ constexpr std::uint32_t overflow_id = 1;
 struct AddressTable {
   std::mutex lock;
   std::deque<std::string> addresses{std::string{}, std::string{"(other node)"}};
-  std::unordered_map<std::string_view, std::uint32_t> ids; // views into `addresses`
+  // Views into `addresses`; the overflow's too, so that an outcome naming it decodes to it.
+  std::unordered_map<std::string_view, std::uint32_t> ids{{addresses[overflow_id], overflow_id}};
 };
 
 AddressTable& address_table() {

@@ -6,6 +6,7 @@
 #include "core/base64.hpp"
 #include "core/msgpack_pack.hpp"
 #include "core/msgpack_shape.hpp"
+#include "core/nesting.hpp"
 #include "core/value_json.hpp"
 
 #include <nlohmann/json.hpp>
@@ -441,31 +442,6 @@ Result<Value> from_nlohmann_at(const Json& json, std::size_t depth) {
 } // namespace
 
 Result<Value> detail::from_nlohmann(const Json& json) { return from_nlohmann_at(json, 1); }
-
-bool detail::json_too_deep(std::string_view text) {
-  std::size_t depth = 0;
-  for (std::size_t at = 0; at < text.size(); ++at) {
-    switch (text[at]) {
-      case '"': // skip the string, escapes and all
-        for (++at; at < text.size() && text[at] != '"'; ++at)
-          if (text[at] == '\\')
-            ++at;
-        break;
-      case '[':
-      case '{':
-        if (++depth > max_nesting)
-          return true;
-        break;
-      case ']':
-      case '}':
-        depth -= depth > 0 ? 1 : 0;
-        break;
-      default:
-        break;
-    }
-  }
-  return false;
-}
 
 namespace {
 

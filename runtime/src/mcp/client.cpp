@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace actorflow {
@@ -242,6 +243,7 @@ Result<McpClient> McpClient::connect(McpServer server) {
 Result<std::vector<Tool>> McpClient::tools() const {
   std::vector<Tool> out;
   std::optional<std::string> cursor;
+  std::set<std::string> cursors; // given so far
   do {
     json params = json::object();
     if (cursor)
@@ -270,6 +272,10 @@ Result<std::vector<Tool>> McpClient::tools() const {
       out.push_back(std::move(tool));
     }
     cursor = std::move(listed->next_cursor);
+    // A server that hands out a cursor it gave before would page forever.
+    if (cursor && !cursors.insert(*cursor).second)
+      return Error{Errc::bad_response,
+                   "MCP tools/list: the server gave cursor '" + cursor->substr(0, 80) + "' twice"};
   } while (cursor);
   return out;
 }

@@ -3,7 +3,7 @@
 // The session id the server gives with its answer to initialize goes with every later
 // request, with the protocol version agreed on. Runs on the providers' libcurl client (one
 // I/O thread for every request in flight).
-#include "core/value_json.hpp"
+#include "core/nesting.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/transport.hpp"
 #include "providers/http_client.hpp"

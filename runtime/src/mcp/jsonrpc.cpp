@@ -1,5 +1,6 @@
 #include "mcp/jsonrpc.hpp"
 
+#include "core/nesting.hpp"
 #include "core/value_json.hpp"
 #include "providers/sse_line.hpp"
 

@@ -50,7 +50,7 @@ struct Waiting {
 /// The calls of one job go to one endpoint and one model.
 using GroupKey = std::pair<Endpoint, std::string>;
 
-/// What BatchProviderStats reports of the jobs; read from any thread.
+/// What BatchProviderStats reports of the jobs: written by the worker, read from any thread.
 struct JobCounters {
   std::atomic<std::uint64_t> jobs_submitted{0}, jobs_completed{0}, jobs_expired{0},
       jobs_cancelled{0}, jobs_failed{0}, calls_answered{0}, calls_failed{0}, calls_resubmitted{0},

@@ -67,11 +67,15 @@ Result<void> ChatStreamDecoder::feed(std::string_view bytes,
       }
     }
     const auto end = bytes.find_first_of("\r\n");
-    if (end == std::string_view::npos) {
-      line_.append(bytes);
-      break;
+    const auto piece = bytes.substr(0, end); // the rest of the line, or all there is of it
+    // Checked before the copy, and per line (a comment too), wherever the reads cut it.
+    if (line_.size() + piece.size() > max_event_bytes) {
+      failed_ = event_too_large();
+      return *failed_;
     }
-    line_.append(bytes.substr(0, end));
+    line_.append(piece);
+    if (end == std::string_view::npos)
+      break;
     after_cr_ = bytes[end] == '\r';
     bytes.remove_prefix(end + 1);
     auto ok = take_line(on_piece);
@@ -80,10 +84,6 @@ Result<void> ChatStreamDecoder::feed(std::string_view bytes,
       failed_ = ok.error();
       return *failed_;
     }
-  }
-  if (line_.size() + data_.size() > max_event_bytes) {
-    failed_ = event_too_large();
-    return *failed_;
   }
   return {};
 }

@@ -185,13 +185,28 @@ void encode_retry_after(std::chrono::milliseconds wait, Headers& out) {
   out.emplace_back("retry-after", std::to_string((wait.count() + 999) / 1000));
 }
 
+namespace {
+
+// A count of a wait: too many digits for 64 bits is a long wait, not none.
+std::optional<std::uint64_t> parse_wait_count(std::string_view text) {
+  if (auto n = parse_count(text))
+    return n;
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+  });
+  return digits ? std::optional<std::uint64_t>(std::numeric_limits<std::uint64_t>::max())
+                : std::nullopt;
+}
+
+} // namespace
+
 std::optional<std::chrono::milliseconds> parse_retry_after(const Headers& headers) {
   constexpr auto max_ms = static_cast<std::uint64_t>(max_server_wait.count());
   if (auto ms = header(headers, "retry-after-ms"))
-    if (auto n = parse_count(*ms))
+    if (auto n = parse_wait_count(*ms))
       return std::chrono::milliseconds(std::min(*n, max_ms));
   if (auto s = header(headers, "retry-after"))
-    if (auto n = parse_count(*s))
+    if (auto n = parse_wait_count(*s))
       return std::chrono::milliseconds(std::min(*n, max_ms / 1000) * 1000);
   return std::nullopt;
 }
@@ -209,8 +224,14 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
       return std::nullopt;
     double number = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + n, number);
-    if (ec != std::errc{} || end != text.data() + n)
+    if (ec == std::errc::result_out_of_range && end == text.data() + n) {
+      // Too many digits for a double: a long wait (clamped below), or, all zeros before the
+      // point, a vanishing one.
+      const auto whole = text.substr(0, std::min(n, text.find('.')));
+      number = whole.find_first_not_of('0') != std::string_view::npos ? max_ms : 0;
+    } else if (ec != std::errc{} || end != text.data() + n) {
       return std::nullopt;
+    }
     text.remove_prefix(n);
     double unit_ms = 0;
     if (text.starts_with("ms")) {

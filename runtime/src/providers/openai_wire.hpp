@@ -70,8 +70,8 @@ struct ChunkDelta {
 /// response once the stream ended.
 class ChatStreamDecoder {
 public:
-  /// An event (its data lines, or a line not yet ended) larger than this fails the stream: a
-  /// server that never ends an event must not grow the buffer without bound.
+  /// A line, or an event's data lines together, larger than this fails the stream: a server
+  /// that never ends a line or an event must not grow the buffer without bound.
   static constexpr std::size_t max_event_bytes = std::size_t{16} << 20;
 
   /// Feeds received bytes; calls `on_piece` for each non-empty delta. Lines end in LF, CRLF

@@ -2,7 +2,6 @@
 // One line of a server-sent-event stream, as both the chat stream decoder and the MCP client
 // read it. Internal.
 
-#include <optional>
 #include <string>
 #include <string_view>
 

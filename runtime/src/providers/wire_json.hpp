@@ -5,7 +5,7 @@
 #include <actorflow/chat.hpp>
 #include <actorflow/result.hpp>
 
-#include "core/value_json.hpp"
+#include "core/nesting.hpp"
 
 #include <nlohmann/json.hpp>
 

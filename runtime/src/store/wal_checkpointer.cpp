@@ -19,7 +19,14 @@ Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::start(const std::strin
   return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(db));
 }
 
-WalCheckpointer::WalCheckpointer(sqlite3* db) : db_(db), thread_([this] { loop(); }) {}
+WalCheckpointer::WalCheckpointer(sqlite3* db) : db_(db) {
+  try {
+    thread_ = std::thread([this] { loop(); });
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
+  }
+}
 
 WalCheckpointer::~WalCheckpointer() {
   {
@@ -36,8 +43,13 @@ void WalCheckpointer::watch(sqlite3* db) {
 }
 
 int WalCheckpointer::on_commit(void* self, sqlite3*, const char*, int pages) {
-  if (pages >= wal_pages) {
-    auto& checkpointer = *static_cast<WalCheckpointer*>(self);
+  auto& checkpointer = *static_cast<WalCheckpointer*>(self);
+  int copied = checkpointer.copied_.load(std::memory_order_relaxed);
+  if (pages < copied) { // the WAL started over
+    checkpointer.copied_.store(0, std::memory_order_relaxed);
+    copied = 0;
+  }
+  if (pages - copied >= wal_pages) {
     {
       std::lock_guard lock{checkpointer.mutex_};
       checkpointer.due_ = true;
@@ -53,7 +65,15 @@ void WalCheckpointer::checkpoint() {
   (void)sqlite3_exec(db_, "SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
   // A failure (another connection's checkpoint under way, a busy disk) leaves the frames to the
   // next commit's signal: nothing committed depends on a checkpoint.
-  (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  int frames = 0;
+  int copied = 0;
+  if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) !=
+      SQLITE_OK)
+    return;
+  if (frames > restart_pages && sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART,
+                                                          &frames, &copied) != SQLITE_OK)
+    return;
+  copied_.store(copied, std::memory_order_relaxed);
 }
 
 void WalCheckpointer::loop() {

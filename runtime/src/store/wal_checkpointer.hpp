@@ -7,13 +7,20 @@
 // the checkpointer's own.
 //
 // Durability is unchanged. A commit is appended to the WAL as before, so a crash of the process
-// loses none; a checkpoint syncs the WAL as before, at the same threshold (SQLite's default), so
-// a power cut loses what it lost before, give or take the commits made while it runs.
+// loses none; a checkpoint syncs the WAL as before, once `wal_pages` frames wait to be copied
+// (SQLite's default), so a power cut loses what it lost before, give or take the commits made
+// while it runs.
+//
+// The WAL's size stays bounded. SQLite starts the WAL over only when a write begins with every
+// frame copied, which a writer committing during each checkpoint may never see: so the hook
+// counts the frames not yet copied (not the WAL's length), and a WAL past `restart_pages` gets
+// a RESTART checkpoint, which waits for the writer once and lets the next write start over.
 
 #include <actorflow/result.hpp>
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -33,6 +40,8 @@ class WalCheckpointer {
 public:
   /// SQLite's own default threshold, so that the WAL is synced as often as before.
   static constexpr int wal_pages = 1000;
+  /// A WAL this long is started over (see above): about 16 MB of 4 KiB pages.
+  static constexpr int restart_pages = 4 * wal_pages;
 
   /// Opens a connection of its own to `path` (a WAL database) and starts its thread.
   static Result<std::unique_ptr<WalCheckpointer>> start(const std::string& path);
@@ -52,6 +61,8 @@ private:
   void checkpoint();
 
   sqlite3* const db_; // used by the thread only, once started
+  // Frames of the WAL the last checkpoint copied; a shorter WAL than this has started over.
+  std::atomic<int> copied_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool due_ = false;  // guarded by mutex_

@@ -166,8 +166,8 @@ TEST_CASE("a canary key appears nowhere a run leaves text, online or batched, ev
   }
 
   SUBCASE("batched, with the journal in the store, failing lines and an echoing server") {
-    for (const OpenAiConfig& c : {config, wrong}) {
-      auto batched = [c](CheckpointStorePtr store) {
+    for (const bool echoed : {false, true}) {
+      auto batched = [c = echoed ? wrong : config](CheckpointStorePtr store) {
         OpenAiBatchOptions options;
         options.max_wait = 50ms;
         options.poll_initial = 5ms;
@@ -179,6 +179,10 @@ TEST_CASE("a canary key appears nowhere a run leaves text, online or batched, ev
       const std::string left = everything_left(batched, log_errors_flow(), ask_prompts(6, 3));
       CHECK_FALSE(contains(left, canary));
       CHECK(contains(left, "canary-run"));
+      if (echoed) { // the control: the upload's 401 quoted the key, redacted
+        CHECK(contains(left, "HTTP 401"));
+        CHECK(contains(left, "[redacted]"));
+      }
     }
   }
 }

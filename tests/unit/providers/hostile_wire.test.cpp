@@ -84,7 +84,7 @@ TEST_CASE("SSE streams with CRLF or CR line ends are read, cut anywhere") {
   }
 }
 
-TEST_CASE("an SSE event that never ends fails at its cap, and is scanned once") {
+TEST_CASE("an SSE line or event that never ends fails at its cap, however it is cut") {
   wire::ChatStreamDecoder decoder;
   const std::string piece(1 << 20, 'x'); // a MiB, no line end
   auto on_piece = [](std::string_view) {};
@@ -97,7 +97,12 @@ TEST_CASE("an SSE event that never ends fails at its cap, and is scanned once") 
   REQUIRE_FALSE(last.ok());
   CHECK(last.error().code == Errc::bad_response);
   CHECK(last.error().message.find("larger than 16 MiB") != std::string::npos);
-  CHECK(fed <= wire::ChatStreamDecoder::max_event_bytes + piece.size());
+  CHECK(fed == wire::ChatStreamDecoder::max_event_bytes); // failed before copying the piece over
+  // Fed at once, it fails the same, before copying any of it.
+  wire::ChatStreamDecoder at_once;
+  auto all = at_once.feed(std::string(wire::ChatStreamDecoder::max_event_bytes + 1, 'z'), on_piece);
+  REQUIRE_FALSE(all.ok());
+  CHECK(all.error().message.find("larger than 16 MiB") != std::string::npos);
   // Data lines that each end, in an event that does not, count together.
   wire::ChatStreamDecoder lines;
   Result<void> more = {};
@@ -141,4 +146,14 @@ TEST_CASE("a reset duration reads back as written, not a millisecond more") {
       FAIL("does not read back: " << ms << " ms");
     }
   }
+}
+
+TEST_CASE("a wait with more digits than 64 bits or a double hold is long, not absent") {
+  const std::string huge(400, '9');
+  CHECK(wire::parse_retry_after({{"retry-after-ms", huge}}) == wire::max_server_wait);
+  CHECK(wire::parse_retry_after({{"retry-after", huge}}) == wire::max_server_wait);
+  CHECK(wire::parse_duration(huge + "s") == wire::max_server_wait);
+  // All zeros before the point: vanishing, not long.
+  CHECK(wire::parse_duration("0." + std::string(400, '0') + "1s") == 0ms);
+  CHECK_FALSE(wire::parse_retry_after({{"retry-after", "-5"}}));
 }
