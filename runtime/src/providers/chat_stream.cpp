@@ -52,6 +52,12 @@ Error event_too_large() {
                                        " MiB"};
 }
 
+Error answer_too_large() {
+  return Error{Errc::bad_response, "stream: the answer grew past " +
+                                       std::to_string(ChatStreamDecoder::max_response_bytes >> 20) +
+                                       " MiB"};
+}
+
 } // namespace
 
 Result<void> ChatStreamDecoder::feed(std::string_view bytes,
@@ -131,14 +137,18 @@ Result<void> ChatStreamDecoder::take_chunk(std::string_view data,
     const auto& piece = content->get_ref<const std::string&>();
     if (!piece.empty()) {
       response_.text += piece;
+      kept_ += piece.size();
       on_piece(piece);
     }
   }
-  if (const json* refusal = member(*delta, "refusal"); refusal && refusal->is_string())
-    response_.refusal = response_.refusal.value_or("") + refusal->get<std::string>();
+  if (const json* refusal = member(*delta, "refusal"); refusal && refusal->is_string()) {
+    const auto& piece = refusal->get_ref<const std::string&>();
+    response_.refusal = response_.refusal.value_or("") + piece;
+    kept_ += piece.size();
+  }
   const json* calls = member(*delta, "tool_calls");
   if (!calls)
-    return {};
+    return kept_ > max_response_bytes ? answer_too_large() : Result<void>{};
   if (!calls->is_array())
     return bad(Errc::bad_response, "stream chunk: choices[0].delta.tool_calls",
                "expected an array");
@@ -153,16 +163,22 @@ Result<void> ChatStreamDecoder::take_chunk(std::string_view data,
     if (response_.tool_calls.size() <= at)
       response_.tool_calls.resize(at + 1);
     auto& call = response_.tool_calls[at];
-    if (const json* id = member(piece, "id"); id && id->is_string())
+    if (const json* id = member(piece, "id"); id && id->is_string()) {
       call.id = id->get<std::string>();
+      kept_ += call.id.size();
+    }
     if (const json* function = member(piece, "function"); function && function->is_object()) {
-      if (const json* name = member(*function, "name"); name && name->is_string())
-        call.name += name->get<std::string>();
-      if (const json* args = member(*function, "arguments"); args && args->is_string())
-        call.arguments += args->get<std::string>();
+      if (const json* name = member(*function, "name"); name && name->is_string()) {
+        call.name += name->get_ref<const std::string&>();
+        kept_ += name->get_ref<const std::string&>().size();
+      }
+      if (const json* args = member(*function, "arguments"); args && args->is_string()) {
+        call.arguments += args->get_ref<const std::string&>();
+        kept_ += args->get_ref<const std::string&>().size();
+      }
     }
   }
-  return {};
+  return kept_ > max_response_bytes ? answer_too_large() : Result<void>{};
 }
 
 Result<ChatResponse> ChatStreamDecoder::finish() {

@@ -73,6 +73,9 @@ public:
   /// A line, or an event's data lines together, larger than this fails the stream: a server
   /// that never ends a line or an event must not grow the buffer without bound.
   static constexpr std::size_t max_event_bytes = std::size_t{16} << 20;
+  /// The assembled answer (text, refusal, tool calls) may not grow past this over the
+  /// stream's events: far beyond any model's output, and a bound on a server's.
+  static constexpr std::size_t max_response_bytes = std::size_t{64} << 20;
 
   /// Feeds received bytes; calls `on_piece` for each non-empty delta. Lines end in LF, CRLF
   /// or CR; an event ends at a blank line, and its data lines, joined by LF, are one chunk.
@@ -90,6 +93,7 @@ private:
   std::string data_;      // the data lines of the event being received
   bool has_data_ = false; // the event has a data line (maybe an empty one)
   bool after_cr_ = false; // the last line ended in CR: an LF next is part of that end
+  std::size_t kept_ = 0;  // bytes of the answer assembled so far
   ChatResponse response_;
   bool done_ = false;
   bool any_choice_ = false;

@@ -157,3 +157,18 @@ TEST_CASE("a wait with more digits than 64 bits or a double hold is long, not ab
   CHECK(wire::parse_duration("0." + std::string(400, '0') + "1s") == 0ms);
   CHECK_FALSE(wire::parse_retry_after({{"retry-after", "-5"}}));
 }
+
+TEST_CASE("a stream whose answer grows past 64 MiB over many events fails, naming the cap") {
+  wire::ChatStreamDecoder decoder;
+  const std::string piece(1 << 20, 'w'); // a MiB of text per event
+  const std::string event = chunk(piece);
+  Result<void> fed = {};
+  std::size_t events = 0;
+  while (fed.ok() && events <= 70) {
+    fed = decoder.feed(event, [](std::string_view) {});
+    ++events;
+  }
+  REQUIRE_FALSE(fed.ok());
+  CHECK(events == 65); // 64 MiB are kept, the 65th MiB is refused
+  CHECK(fed.error().message.find("grew past 64 MiB") != std::string::npos);
+}
