@@ -3,7 +3,6 @@
 // The session id the server gives with its answer to initialize goes with every later
 // request, with the protocol version agreed on. Runs on the providers' libcurl client (one
 // I/O thread for every request in flight).
-#include "core/nesting.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/transport.hpp"
 #include "providers/http_client.hpp"
@@ -92,14 +91,15 @@ private:
       messages.push_back(std::move(r.body));
     if (initialize)
       for (const auto& m : messages) {
-        if (detail::json_too_deep(m))
-          continue;
-        auto doc = nlohmann::json::parse(m, nullptr, false);
-        if (doc.is_object() && doc.contains("result") && doc["result"].is_object()) {
-          std::lock_guard guard(mutex_);
-          auto version = doc["result"].find("protocolVersion");
-          if (version != doc["result"].end() && version->is_string())
-            version_ = version->get<std::string>();
+        auto docs = parse_messages(m); // bad ones are the client's to report
+        for (const auto& doc : docs ? *docs : std::vector<nlohmann::json>{}) {
+          auto in = classify(doc);
+          if (in.kind != Incoming::Kind::answer || !in.result || !in.result->ok())
+            continue;
+          if (auto version = text_of(**in.result, "protocolVersion"); !version.empty()) {
+            std::lock_guard guard(mutex_);
+            version_ = std::move(version);
+          }
         }
       }
     for (const auto& m : messages)

@@ -63,6 +63,24 @@ private:
 // which holds when both happen within one call.
 int bind_text(sqlite3_stmt* stmt, int index, std::string_view text);
 int bind_blob(sqlite3_stmt* stmt, int index, std::span<const std::uint8_t> bytes);
+inline int bind_value(sqlite3_stmt* stmt, int index, std::string_view text) {
+  return bind_text(stmt, index, text);
+}
+inline int bind_value(sqlite3_stmt* stmt, int index, std::span<const std::uint8_t> bytes) {
+  return bind_blob(stmt, index, bytes);
+}
+inline int bind_value(sqlite3_stmt* stmt, int index, std::int64_t number) {
+  return sqlite3_bind_int64(stmt, index, number);
+}
+// Binds `values` to the parameters from `first` on, in order, and stops at the first failure:
+// SQLITE_OK, or that failure's code. Text, blobs and integers, as bind_value takes them.
+template <class... Values>
+int bind_all(sqlite3_stmt* stmt, int first, const Values&... values) {
+  int rc = SQLITE_OK;
+  int index = first;
+  ((rc = rc == SQLITE_OK ? bind_value(stmt, index++, values) : rc), ...);
+  return rc;
+}
 
 // Views into the current row: valid until the next step or reset of `stmt`.
 [[nodiscard]] std::string_view column_text(sqlite3_stmt* stmt, int column);

@@ -44,14 +44,8 @@ std::string insert_items_sql(std::size_t rows) {
 // Binds an item's key, ok, tokens and outcome to the parameters from `first` on.
 int bind_item(sqlite3_stmt* stmt, int first, const ItemCheckpoint& item,
               std::span<const std::uint8_t> outcome) {
-  int rc = bind_text(stmt, first, item.key);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int(stmt, first + 1, item.outcome.ok() ? 1 : 0);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(stmt, first + 2, item.outcome.tokens);
-  if (rc == SQLITE_OK)
-    rc = bind_blob(stmt, first + 3, outcome);
-  return rc;
+  return bind_all(stmt, first, std::string_view(item.key), std::int64_t{item.outcome.ok() ? 1 : 0},
+                  item.outcome.tokens, outcome);
 }
 
 } // namespace
@@ -254,9 +248,7 @@ Result<SqliteItems::Counts> SqliteItems::upsert_each(std::string_view run_id,
       return conn_.error("commit_items", rc);
     if (conn_.changes() == 0) {
       Reset reset(select_one_);
-      int rc = bind_text(select_one_, 1, run_id);
-      if (rc == SQLITE_OK)
-        rc = bind_text(select_one_, 2, item.key);
+      int rc = bind_all(select_one_, 1, run_id, std::string_view(item.key));
       if (rc == SQLITE_OK)
         rc = sqlite3_step(select_one_);
       if (rc != SQLITE_ROW) // the conflict says the row is there
@@ -274,15 +266,7 @@ Result<SqliteItems::Counts> SqliteItems::upsert_each(std::string_view run_id,
 
 Result<void> SqliteItems::add_counts(std::string_view run_id, const Counts& moved) {
   Reset reset(add_counts_);
-  int rc = bind_text(add_counts_, 1, run_id);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(add_counts_, 2, moved.done);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(add_counts_, 3, moved.failed);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(add_counts_, 4, moved.tokens);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(add_counts_, 5, now_ms());
+  const int rc = bind_all(add_counts_, 1, run_id, moved.done, moved.failed, moved.tokens, now_ms());
   if (rc != SQLITE_OK)
     return conn_.error("commit_items", rc);
   return conn_.run(add_counts_, "commit_items");
