@@ -72,6 +72,9 @@ public:
         },
         [this](rdone_atom, std::uint32_t id, std::uint32_t launch, const std::vector<char>& outcome,
                const std::vector<char>& usage) { on_remote_done(id, launch, outcome, usage); },
+        [this](silent_atom, std::uint32_t node, std::uint64_t generation) {
+          on_node_silent(node, generation);
+        },
         [this](retry_atom, std::uint32_t id, std::uint32_t attempt) {
           if (!stopping_ && !run_ended() && id < slots_.size() &&
               supervisor_->retry_due(slots_[id].work, attempt))
@@ -314,22 +317,40 @@ private:
   void on_node_down(const caf::actor_addr& host) {
     if (!remote_)
       return;
-    auto connection = remote_->connection_down(host);
-    if (!connection || stopping_)
+    if (auto connection = remote_->connection_down(host))
+      requeue_launches(*connection, false);
+  }
+
+  // A node this batch sent launches to fell silent (the cluster's heartbeat): the same, and
+  // the node is asked to stop them, should it wake up.
+  void on_node_silent(std::uint32_t node, std::uint64_t generation) {
+    if (!remote_)
+      return;
+    if (auto connection = remote_->connection_silent(node, generation))
+      requeue_launches(*connection, true);
+  }
+
+  // The launches on `connection` are lost: each starts again elsewhere, as no attempt.
+  void requeue_launches(const Cluster::Place& connection, bool silent) {
+    if (stopping_)
       return;
     std::vector<std::uint32_t> lost;
     for (std::uint32_t id = 0; id < slots_.size(); ++id) {
       const auto& slot = slots_[id];
-      if (slot.actor && slot.place.node == connection->node &&
-          slot.place.generation == connection->generation)
+      if (slot.actor && slot.place.node == connection.node &&
+          slot.place.generation == connection.generation)
         lost.push_back(id);
     }
     if (lost.empty())
       return;
-    remote_->count_lost(*connection, lost.size(), spec_->path);
-    const Error why{Errc::peer_lost, "its cluster node went down"};
+    remote_->count_lost(connection, lost.size(), spec_->path,
+                        silent ? "stopped answering" : "is gone");
+    const Error why{Errc::peer_lost,
+                    silent ? "its cluster node stopped answering" : "its cluster node went down"};
     for (auto id : lost) {
       auto& slot = slots_[id];
+      if (silent) // queued behind its work: a node that wakes up stops it, late answers drop
+        remote_->cancel(slot.actor, slot.work.launch);
       slot.actor = caf::actor{};
       supervisor_->lost_launch(slot.work, why);
       start_attempt(id, *slot.input, true);

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace actorflow::actors {
 
@@ -128,6 +129,30 @@ void unhold(ControllerActor* self, const caf::actor_addr& holder) {
   self->demonitor(holder);
 }
 
+/// A caller died or fell silent: withdraws what it waits for, returns what it holds (at its
+/// estimate; its call may still be running, but nobody will report its end).
+void forget_holder(ControllerActor* self, const caf::actor_addr& holder) {
+  auto& st = self->state;
+  st.holders.erase(holder);
+  for (auto it = st.waiting.begin(); it != st.waiting.end();) {
+    if (it->second.holder != holder) {
+      ++it;
+      continue;
+    }
+    st.scheduler->cancel(it->first);
+    it = st.waiting.erase(it);
+  }
+  for (auto it = st.leased.begin(); it != st.leased.end();) {
+    if (it->second != holder) {
+      ++it;
+      continue;
+    }
+    auto counted = st.scheduler->release(it->first, std::nullopt);
+    st.box->update([&](LimitStats& s) { s.tokens_used += counted; });
+    it = st.leased.erase(it);
+  }
+}
+
 /// Grants what can be granted now, refuses what never will be, and sets the timer for the
 /// next grant.
 void pump(ControllerActor* self) {
@@ -225,27 +250,7 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, double wors
   self->state.scheduler.emplace(limits, worst_per_token);
   self->state.box = std::move(box);
   self->set_down_handler([self](caf::down_msg& down) {
-    // A caller died: withdraw what it waits for, return what it holds (at its estimate; its
-    // call may still be running, but nobody will report its end).
-    auto& st = self->state;
-    st.holders.erase(down.source);
-    for (auto it = st.waiting.begin(); it != st.waiting.end();) {
-      if (it->second.holder != down.source) {
-        ++it;
-        continue;
-      }
-      st.scheduler->cancel(it->first);
-      it = st.waiting.erase(it);
-    }
-    for (auto it = st.leased.begin(); it != st.leased.end();) {
-      if (it->second != down.source) {
-        ++it;
-        continue;
-      }
-      auto counted = st.scheduler->release(it->first, std::nullopt);
-      st.box->update([&](LimitStats& s) { s.tokens_used += counted; });
-      it = st.leased.erase(it);
-    }
+    forget_holder(self, down.source);
     pump(self);
   });
   return {
@@ -270,6 +275,17 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, double wors
         pump(self);
       },
       [self](run_ended_atom, std::uint64_t run) { self->state.scheduler->forget_run(run); },
+      [self](node_silent_atom, const caf::node_id& node) {
+        std::vector<caf::actor_addr> silent;
+        for (const auto& [holder, count] : self->state.holders)
+          if (holder.node() == node)
+            silent.push_back(holder);
+        for (const auto& holder : silent) {
+          self->demonitor(holder); // a late release of theirs finds nothing: see settle
+          forget_holder(self, holder);
+        }
+        pump(self);
+      },
       [](sync_atom) {},
       [self](poll_atom) {
         auto& st = self->state;
@@ -371,6 +387,14 @@ void LimitControllers::run_ended(std::uint64_t run) {
     for (const auto& [model, entry] : models)
       if (entry.actor)
         caf::anon_send(entry.actor, run_ended_atom::value, run);
+}
+
+void LimitControllers::node_silent(const caf::node_id& node) {
+  std::lock_guard lock{impl_->mutex};
+  for (const auto& [provider, models] : impl_->entries)
+    for (const auto& [model, entry] : models)
+      if (entry.actor)
+        caf::anon_send(entry.actor, node_silent_atom::value, node);
 }
 
 void LimitControllers::stop() {

@@ -55,6 +55,9 @@ using run_ended_atom = caf::atom_constant<caf::atom("af_runend")>;
 using sync_atom = caf::atom_constant<caf::atom("af_sync")>;
 // (poll_atom): a controller's timer: grant what has become grantable.
 using poll_atom = caf::atom_constant<caf::atom("af_poll")>;
+// (node_silent_atom, node id): a cluster node fell silent; what its askers wait for and hold
+// is returned, as when they die (a silent node sends no down message).
+using node_silent_atom = caf::atom_constant<caf::atom("af_nsilent")>;
 
 // -- replies -------------------------------------------------------------------------------------
 

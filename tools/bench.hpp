@@ -120,6 +120,20 @@ struct ClusterBenchOptions {
   std::size_t node_workers = 1; ///< each node's
 };
 
+struct ChaosBenchOptions {
+  std::size_t items = 20'000;
+  std::size_t concurrency = 256;
+  std::size_t latency_ms = 20;        ///< the sim's latency per call
+  double fault_rate = 0.05;           ///< calls failing: 429, 500, dropped, malformed
+  std::size_t node_silence_ms = 1000; ///< ClusterConfig::node_silence
+  std::size_t workers = 2;
+};
+
+/// Chat calls against a sim with faults, over this process and two node processes, one killed
+/// and one stopped and resumed mid-run: items lost and doubled (both must be 0), retries,
+/// requeues, wall time.
+int bench_chaos(const ChaosBenchOptions& options);
+
 /// The stock "echo" batch three ways in one run: here only, here and on the nodes, on the
 /// nodes only: throughput against local-only, and the per-item overhead of a remote item.
 int bench_cluster(const ClusterBenchOptions& options);

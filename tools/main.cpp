@@ -196,6 +196,21 @@ int main(int argc, char** argv) {
   count(cluster_cmd, "--nodes", cluster.nodes, "`actorflow node` processes to start");
   count(cluster_cmd, "--node-workers", cluster.node_workers, "Scheduler threads of each node");
 
+  ChaosBenchOptions chaos;
+  auto* chaos_cmd = command(
+      bench_cmd, selected, "chaos",
+      "Chat calls against a sim failing some (429, 500, drops, malformed), over this process and "
+      "two node processes, one killed and one stopped (SIGSTOP) and resumed mid-run: items "
+      "lost and doubled (both 0), retries, requeues and wall time",
+      chaos, bench_chaos);
+  count(chaos_cmd, "--items", chaos.items, "Items (chat calls)");
+  count(chaos_cmd, "--concurrency", chaos.concurrency, "The batch's window");
+  option(chaos_cmd, "--latency-ms", chaos.latency_ms, "The sim's latency per call");
+  option(chaos_cmd, "--fault-rate", chaos.fault_rate, "Chance in [0, 1] that a call fails");
+  option(chaos_cmd, "--node-silence-ms", chaos.node_silence_ms,
+         "How long a node may leave a heartbeat unanswered (ClusterConfig::node_silence)");
+  count(chaos_cmd, "--workers", chaos.workers, "Scheduler threads");
+
   LatencyBenchOptions latency;
   auto* latency_cmd = command(bench_cmd, selected, "latency",
                               "A batch whose exec awaits a timer: wall time vs ceil(N/C) * latency",
@@ -309,7 +324,7 @@ int main(int argc, char** argv) {
   option(sim_cmd, "--fault-rate", sim.fault_rate, "Chance in [0, 1] that an admitted call fails");
   option(sim_cmd, "--faults", sim.faults,
          "Fault kinds drawn from (500, drop, malformed, missing, slow, bad_tool_args, "
-         "bad_json); a request header x-sim-fault: KIND forces one, x-sim-latency-ms: N sets "
+         "bad_json, 429); a request header x-sim-fault: KIND forces one, x-sim-latency-ms: N sets "
          "its latency");
   option(sim_cmd, "--slow-ms", sim.slow_ms, "How long the slow fault stalls before answering");
   option(sim_cmd, "--batch-delay-ms", sim.batch_delay_ms,

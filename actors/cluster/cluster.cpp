@@ -2,30 +2,38 @@
 
 #include "actors/cluster/network.hpp"
 #include "actors/cluster/protocol.hpp"
+#include "actors/messages.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/node_id.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace actorflow::actors {
 
 namespace {
 
 using watch_atom = caf::atom_constant<caf::atom("af_watch")>;
+using tick_atom = caf::atom_constant<caf::atom("af_tick")>;
 using Clock = std::chrono::steady_clock;
 
 } // namespace
@@ -51,12 +59,13 @@ struct Cluster::Impl {
       : system(sys), config(std::move(cfg)), log(std::move(log_line)),
         local_capacity(config.local_capacity.value_or(default_capacity(workers))) {}
 
-  // Marks connection `generation` of `node` (1-based) down; it is dialled again later.
-  void down(std::uint32_t node, std::uint64_t generation, const std::string& why) {
+  // Marks connection `generation` of `node` (1-based) down; it is dialled again later. False
+  // when it was down already.
+  bool down(std::uint32_t node, std::uint64_t generation, const std::string& why) {
     std::unique_lock lock{mutex};
     auto& n = nodes[node - 1];
     if (n.generation != generation || !n.up)
-      return;
+      return false;
     n.up = false;
     n.actor = caf::actor{};
     n.in_flight = 0;
@@ -68,6 +77,29 @@ struct Cluster::Impl {
     changed.notify_all();
     lock.unlock();
     log(line); // unlocked: the host's callback may ask for the cluster's status
+    return true;
+  }
+
+  // Connection `generation` of `node` fell silent: down, and every batch with launches on
+  // nodes hears of it (its own monitor of the host sees nothing: the connection is open).
+  // The resource controllers return what the node's model calls hold (`process`: its id).
+  void silent(std::uint32_t node, std::uint64_t generation, const caf::node_id& process,
+              std::chrono::milliseconds silence) {
+    if (!down(node, generation,
+              "silent: no answer to heartbeats for " + std::to_string(silence.count()) + " ms"))
+      return;
+    std::vector<caf::actor_addr> listeners;
+    caf::actor limits;
+    {
+      std::lock_guard lock{mutex};
+      listeners.assign(batches.begin(), batches.end());
+      limits = gateway;
+    }
+    if (limits)
+      caf::anon_send(limits, node_silent_atom::value, process);
+    for (const auto& batch : listeners)
+      if (auto actor = caf::actor_cast<caf::actor>(batch))
+        caf::anon_send(actor, silent_atom::value, node, generation);
   }
 
   // Dials node `index` (0-based) from this thread: a scoped actor waits for the connection
@@ -180,12 +212,14 @@ struct Cluster::Impl {
   std::function<void(std::string_view)> log;
   const std::size_t local_capacity;
   caf::actor watcher;
+  caf::actor gateway; // guarded by mutex; Cluster's own, until it disconnects
 
   mutable std::mutex mutex;
-  std::condition_variable wake;            // the dialler's: a node went down, or stop
-  mutable std::condition_variable changed; // a node came up or went down
-  bool stopped = false;                    // guarded by mutex
-  std::vector<Node> nodes;                 // guarded by mutex; never shrinks
+  std::condition_variable wake;                // the dialler's: a node went down, or stop
+  mutable std::condition_variable changed;     // a node came up or went down
+  bool stopped = false;                        // guarded by mutex
+  std::vector<Node> nodes;                     // guarded by mutex; never shrinks
+  std::unordered_set<caf::actor_addr> batches; // guarded by mutex: see Cluster::join
   // Launches running here. Atomic: with no node up, placement takes no lock at all.
   std::atomic<std::size_t> local_in_flight{0};
   std::atomic<std::size_t> up_count{0};
@@ -194,25 +228,72 @@ struct Cluster::Impl {
 
 namespace {
 
-// Monitors every connected node's host; a down message marks the node down.
+// Monitors every connected node's host: a down message marks the node down. And, unless
+// `node_silence` is 0, sends each a heartbeat every quarter of it: a node that leaves one
+// unanswered for `node_silence` is marked down too.
 struct WatcherState {
-  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint64_t>> watched;
+  struct Watched {
+    std::uint32_t node = 0;
+    std::uint64_t generation = 0;
+    caf::actor host;
+    // When the oldest ping not answered yet went out; none while every ping is answered.
+    // Counted from the send, not from the last answer: a watcher whose own ticks run late (a
+    // swamped scheduler) sends late, and does not blame the node for it.
+    std::optional<Clock::time_point> asked;
+  };
+  std::unordered_map<caf::actor_addr, Watched> watched;
+  bool ticking = false;
   static inline const char* name = "actorflow.cluster_watcher";
 };
 
 caf::behavior cluster_watcher(caf::stateful_actor<WatcherState>* self, Cluster::Impl* impl) {
+  const auto silence = std::max(std::chrono::milliseconds{0}, impl->config.node_silence);
+  const auto period = std::max(std::chrono::milliseconds{1}, silence / 4);
   self->set_down_handler([self, impl](caf::down_msg& down) {
     auto it = self->state.watched.find(down.source);
     if (it == self->state.watched.end())
       return;
-    auto [node, generation] = it->second;
+    auto [node, generation] = std::pair{it->second.node, it->second.generation};
     self->state.watched.erase(it);
     impl->down(node, generation, "connection lost: " + self->system().render(down.reason));
   });
   return {
-      [self](watch_atom, std::uint32_t node, std::uint64_t generation, caf::actor& host) {
-        self->state.watched[host.address()] = {node, generation};
+      [=](watch_atom, std::uint32_t node, std::uint64_t generation, caf::actor& host) {
+        auto& st = self->state;
+        st.watched[host.address()] = {node, generation, host, std::nullopt};
         self->monitor(host);
+        if (silence.count() > 0 && !st.ticking) {
+          st.ticking = true;
+          self->delayed_send(self, period, tick_atom::value);
+        }
+      },
+      [=](tick_atom) {
+        auto& st = self->state;
+        const auto now = Clock::now();
+        std::vector<WatcherState::Watched> silent;
+        for (auto it = st.watched.begin(); it != st.watched.end();) {
+          auto& w = it->second;
+          if (w.asked && now - *w.asked >= silence) {
+            silent.push_back(std::move(w));
+            it = st.watched.erase(it); // its monitor stays: a later down finds nothing here
+            continue;
+          }
+          if (!w.asked)
+            w.asked = now;
+          self->send(w.host, ping_atom::value, w.generation);
+          ++it;
+        }
+        for (const auto& w : silent)
+          impl->silent(w.node, w.generation, w.host.node(), silence);
+        st.ticking = !st.watched.empty();
+        if (st.ticking)
+          self->delayed_send(self, period, tick_atom::value);
+      },
+      [self](pong_atom, std::uint64_t generation) {
+        auto it = self->state.watched.find(
+            self->current_sender() ? self->current_sender()->address() : caf::actor_addr{});
+        if (it != self->state.watched.end() && it->second.generation == generation)
+          it->second.asked.reset();
       },
   };
 }
@@ -223,6 +304,7 @@ Cluster::Cluster(caf::actor_system& system, ClusterConfig config, std::size_t wo
                  std::function<void(std::string_view)> log, caf::actor gateway)
     : impl_(std::make_unique<Impl>(system, std::move(config), workers, std::move(log))),
       gateway_(std::move(gateway)) {
+  impl_->gateway = gateway_;
   impl_->watcher = system.spawn(cluster_watcher, impl_.get());
   impl_->dialler = std::thread([impl = impl_.get()] { impl->dial_loop(); });
   // The configured nodes are dialled together, so that the first run can use them: the
@@ -258,6 +340,7 @@ void Cluster::disconnect() {
       n.up = false; // no placement gets a handle that is gone
     }
     impl_->up_count.store(0, std::memory_order_relaxed);
+    impl_->gateway = caf::actor{};
     impl_->wake.notify_all();
     impl_->changed.notify_all();
   }
@@ -350,6 +433,16 @@ void Cluster::release(std::uint32_t node, std::uint64_t generation, bool done) {
     --n.in_flight;
   if (done)
     ++n.done;
+}
+
+void Cluster::join(const caf::actor_addr& batch) {
+  std::lock_guard lock{impl_->mutex};
+  impl_->batches.insert(batch);
+}
+
+void Cluster::leave(const caf::actor_addr& batch) {
+  std::lock_guard lock{impl_->mutex};
+  impl_->batches.erase(batch);
 }
 
 void Cluster::lost(std::uint32_t node, std::uint64_t generation, std::size_t requeued) {

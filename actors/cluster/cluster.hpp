@@ -1,7 +1,7 @@
 #pragma once
 // The cluster as the owner of a run sees it (see actorflow/cluster.hpp for what users get):
-// `Cluster` keeps the nodes (dialled, watched, dialled again after they die) and places each
-// launch of a registered node's item at the place with the most free capacity.
+// `Cluster` keeps the nodes (dialled, watched, dialled again after they die or fall silent) and
+// places each launch of a registered node's item at the place with the most free capacity.
 
 #include <actorflow/cluster.hpp>
 #include <actorflow/result.hpp>
@@ -47,6 +47,10 @@ public:
   void release(std::uint32_t node, std::uint64_t generation, bool done);
   /// A batch saw connection `generation` of `node` go down, with `requeued` launches on it.
   void lost(std::uint32_t node, std::uint64_t generation, std::size_t requeued);
+  /// The batch actor `batch` has launches on nodes: it hears (silent_atom) of a node that
+  /// falls silent, since no down message comes from one. `leave` when it ends.
+  void join(const caf::actor_addr& batch);
+  void leave(const caf::actor_addr& batch);
   [[nodiscard]] std::string address(std::uint32_t node) const;
   [[nodiscard]] const caf::actor& gateway() const noexcept { return gateway_; }
   [[nodiscard]] const ClusterConfig& config() const noexcept;

@@ -2,9 +2,11 @@
 
 #include "actors/cluster/protocol.hpp"
 #include "actors/limit_controller.hpp"
+#include "actors/messages.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/node_id.hpp>
 #include <caf/sec.hpp>
 
 namespace actorflow::actors {
@@ -24,6 +26,7 @@ caf::behavior limit_gateway(caf::event_based_actor*,
                                  "the run's runtime is shutting down");
         return {std::move(controller), controllers->next_lease_id()};
       },
+      [controllers](node_silent_atom, const caf::node_id& node) { controllers->node_silent(node); },
   };
 }
 

@@ -103,6 +103,11 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
                                std::to_string(cluster_protocol_version));
         return caf::make_message(cluster_protocol_version, self->state.capacity);
       },
+      [self](ping_atom, std::uint64_t token) {
+        // Sent, not returned: the owner's watcher sends pings without a request.
+        if (auto owner = caf::actor_cast<caf::actor>(self->current_sender()))
+          self->send(owner, pong_atom::value, token);
+      },
       [self](rexec_atom, std::uint32_t version, const std::string& type,
              const std::vector<char>& payload, std::uint32_t slot, std::uint32_t launch,
              std::uint64_t index, std::uint32_t attempt, const caf::actor& gateway,

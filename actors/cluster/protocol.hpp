@@ -40,6 +40,15 @@ using rgone_atom = caf::atom_constant<caf::atom("af_rgone")>;
 // (ctrl_atom, provider, model) -> (controller, lease id): a node's item asks the run's owner
 // which controller grants its model call, and for a lease id unique there.
 using ctrl_atom = caf::atom_constant<caf::atom("af_ctrl")>;
+// (ping_atom, token): the owner's heartbeat to a node host, which answers (pong_atom, token)
+// to the sender from its own mailbox. A node whose connection stays open but that stops
+// reading (SIGSTOP, a hang, a partition that drops no connection) falls silent.
+using ping_atom = caf::atom_constant<caf::atom("af_ping")>;
+using pong_atom = caf::atom_constant<caf::atom("af_pong")>;
+// (silent_atom, node, generation): from the cluster to each batch with launches on a node,
+// when that connection fell silent. No down message comes from a silent node: its launches
+// start again elsewhere on this one.
+using silent_atom = caf::atom_constant<caf::atom("af_silent")>;
 
 /// The model calls of one launch on a node, kept for its owner's `on_model_call` (they end on
 /// provider threads). At most `max_kept` are kept; the usage counts every call.

@@ -6,14 +6,25 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <algorithm>
+
 namespace actorflow::actors {
 
 RemoteLaunches::RemoteLaunches(caf::event_based_actor* self, Cluster& cluster, std::string type,
                                std::function<void(std::string_view)> log)
     : self_(self), cluster_(&cluster), type_(std::move(type)), log_(std::move(log)) {}
 
+RemoteLaunches::~RemoteLaunches() {
+  if (joined_)
+    cluster_->leave(self_->address());
+}
+
 void RemoteLaunches::send(const Cluster::Place& place, const Value& input, const ItemLaunch& launch,
                           const RunHooks& hooks) {
+  if (!joined_) {
+    cluster_->join(self_->address());
+    joined_ = true;
+  }
   auto& [node, connections] = watched_[place.host.address()];
   if (connections.empty() || connections.back() != place.generation) {
     node = place.node;
@@ -40,12 +51,29 @@ std::optional<Cluster::Place> RemoteLaunches::connection_down(const caf::actor_a
   return connection;
 }
 
+std::optional<Cluster::Place> RemoteLaunches::connection_silent(std::uint32_t node,
+                                                                std::uint64_t generation) {
+  for (auto it = watched_.begin(); it != watched_.end(); ++it) {
+    auto& [watched_node, connections] = it->second;
+    if (watched_node != node)
+      continue;
+    auto found = std::find(connections.begin(), connections.end(), generation);
+    if (found == connections.end())
+      continue; // another host of the node: it restarted
+    connections.erase(found);
+    if (connections.empty())
+      watched_.erase(it);
+    return Cluster::Place{node, generation, {}};
+  }
+  return std::nullopt;
+}
+
 void RemoteLaunches::count_lost(const Cluster::Place& connection, std::size_t count,
-                                const std::string& path) {
+                                const std::string& path, std::string_view why) {
   cluster_->lost(connection.node, connection.generation, count);
   requeued_ += count;
-  log_("[" + path + "] cluster node " + address_of(connection.node).str() +
-       " is gone: " + std::to_string(count) + " items in flight there start again elsewhere");
+  log_("[" + path + "] cluster node " + address_of(connection.node).str() + " " + std::string(why) +
+       ": " + std::to_string(count) + " items in flight there start again elsewhere");
 }
 
 Result<ItemOutcome> RemoteLaunches::accept(const std::vector<char>& outcome,

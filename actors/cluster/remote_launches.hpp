@@ -34,6 +34,9 @@ public:
   /// For a batch actor `self` of the registered node type `type`; `log` is the Runtime's.
   RemoteLaunches(caf::event_based_actor* self, Cluster& cluster, std::string type,
                  std::function<void(std::string_view)> log);
+  ~RemoteLaunches();
+  RemoteLaunches(const RemoteLaunches&) = delete;
+  RemoteLaunches& operator=(const RemoteLaunches&) = delete;
 
   /// Where the next launch goes, taking room there: this Runtime when `node` is 0.
   [[nodiscard]] Cluster::Place place() { return cluster_->place(); }
@@ -52,8 +55,15 @@ public:
   /// watches it (a node that reconnects has an address equal to the old one's, so each down
   /// message is taken to be of the oldest connection still watched: they die in that order).
   [[nodiscard]] std::optional<Cluster::Place> connection_down(const caf::actor_addr& host);
-  /// `place` went down with `count` launches of this batch, which start again elsewhere.
-  void count_lost(const Cluster::Place& place, std::size_t count, const std::string& path);
+  /// The cluster's word that connection `generation` of `node` fell silent: that connection
+  /// (no host), if this batch still watches it. Its host stays monitored: a down message that
+  /// comes later finds the connection gone, or takes a newer one of the same host.
+  [[nodiscard]] std::optional<Cluster::Place> connection_silent(std::uint32_t node,
+                                                                std::uint64_t generation);
+  /// `place` went down with `count` launches of this batch, which start again elsewhere;
+  /// `why` for the log ("is gone", "stopped answering").
+  void count_lost(const Cluster::Place& place, std::size_t count, const std::string& path,
+                  std::string_view why);
 
   /// A node's outcome of a launch of item `index`, with the usage of its model calls: the run
   /// counts those calls, and the host hears of each as made by `path`. An outcome that does
@@ -77,6 +87,7 @@ private:
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>> watched_;
   std::vector<NodeAddress> addresses_; // by node - 1, as learnt
   std::uint64_t requeued_ = 0;
+  bool joined_ = false; // told the cluster that this batch has launches on nodes
 };
 
 } // namespace actorflow::actors

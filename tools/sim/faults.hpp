@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -17,7 +18,8 @@ namespace actorflow::tools::sim {
 // Both enums below are spelled on the command line as their names, in declaration order.
 // bad_tool_args and bad_json spoil a chat answer's content, not its envelope: tool calls with
 // arguments that are not JSON, a message content cut in half (invalid JSON for a structured
-// output).
+// output). rate_limited is a 429 the sim's own limits did not cause (another user of the key,
+// a provider's overload), with a short Retry-After.
 enum class Fault : std::uint8_t {
   server_error,
   drop,
@@ -25,10 +27,13 @@ enum class Fault : std::uint8_t {
   missing,
   slow,
   bad_tool_args,
-  bad_json
+  bad_json,
+  rate_limited
 };
-constexpr std::array<std::string_view, 7> fault_names{
-    "500", "drop", "malformed", "missing", "slow", "bad_tool_args", "bad_json"};
+constexpr std::array<std::string_view, 8> fault_names{
+    "500", "drop", "malformed", "missing", "slow", "bad_tool_args", "bad_json", "429"};
+/// The Retry-After of a rate_limited fault.
+constexpr std::chrono::milliseconds fault_retry_after{100};
 enum class LatencyDistribution : std::uint8_t { fixed, uniform, normal, exponential };
 constexpr std::array<std::string_view, 4> distribution_names{"fixed", "uniform", "normal",
                                                              "exponential"};

@@ -361,6 +361,17 @@ void SimState::deliver(httplib::Response& res, std::optional<Fault> fault,
       case Fault::bad_tool_args:
       case Fault::bad_json:
         break; // the answer's content is spoiled already (spoil_content)
+      case Fault::rate_limited: {
+        wire::Headers retry;
+        wire::encode_retry_after(fault_retry_after, retry);
+        for (auto& [name, value] : retry)
+          res.set_header(name, value);
+        answer_error(res, 429,
+                     "Rate limit reached for requests (sim fault). Please try again in " +
+                         wire::format_duration(fault_retry_after) + ".",
+                     "requests", "rate_limit_exceeded");
+        return;
+      }
     }
   }
   // Settled before the answer goes out: a client that hears it may call again at once.

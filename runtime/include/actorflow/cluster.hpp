@@ -6,9 +6,10 @@
 /// How it behaves:
 /// - Placement: each item goes to the place (this Runtime, or a connected node) with the most
 ///   free capacity at its launch; items of nodes added by factory always run here.
-/// - A node that dies or disconnects: its items in flight start again elsewhere (this counts
-///   as no attempt); a result arriving late from it is dropped, so every item reaches the
-///   reducer once. The node is dialled again every `reconnect_interval` and used once back.
+/// - A node that dies or disconnects, or stops answering (`node_silence`): its items in flight
+///   start again elsewhere (this counts as no attempt); a result arriving late from it is
+///   dropped, so every item reaches the reducer once. The node is dialled again every
+///   `reconnect_interval` and used once back.
 /// - Retries, timeouts, fallbacks and the circuit stay with the batch, here; a node runs one
 ///   attempt per launch and reports exec's raw error.
 /// - Limits stay global: a node's model calls ask this Runtime's resource controllers.
@@ -55,6 +56,13 @@ struct ClusterConfig {
   std::optional<std::size_t> local_capacity{};
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds reconnect_interval{500};
+  /// A connected node that answers none of this Runtime's heartbeats (one every quarter of
+  /// this) for this long is treated as lost, as if its connection had dropped: its items in
+  /// flight start again elsewhere, it is told to stop them, and it is dialled again and used
+  /// once it answers. This finds a node that hangs or is stopped (SIGSTOP), and a partition
+  /// that leaves the connection open. 0 (or less): no heartbeats; only a dropped connection
+  /// counts. A node that is busy still answers: its host only forwards work to item actors.
+  std::chrono::milliseconds node_silence{5000};
 };
 
 /// How `Runtime::serve` hosts items for other Runtimes.
@@ -110,7 +118,7 @@ private:
 };
 
 /// The version of the protocol between a Runtime and its nodes; both must speak the same.
-// 2: calls carry their cost; 3: and how many of them were batched.
-inline constexpr std::uint32_t cluster_protocol_version = 3;
+// 2: calls carry their cost; 3: and how many of them were batched; 4: nodes answer heartbeats.
+inline constexpr std::uint32_t cluster_protocol_version = 4;
 
 } // namespace actorflow

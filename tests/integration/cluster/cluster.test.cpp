@@ -1,6 +1,7 @@
 // Cluster nodes: `actorflow node` processes on loopback, batches across them and this process,
-// a node killed with SIGKILL mid-batch, TLS with certificates made by the openssl CLI, and bad
-// input from a peer (an unknown node type, a payload that does not decode).
+// a node killed with SIGKILL mid-batch, a node stopped with SIGSTOP (heartbeats), TLS with
+// certificates made by the openssl CLI, and bad input from a peer (an unknown node type, a payload
+// that does not decode).
 
 #include <actorflow/actorflow.hpp>
 
@@ -77,6 +78,27 @@ void check_squares(const State& state, std::int64_t n) {
   CHECK(wrong == 0);
 }
 
+// `n` items of the stock "sleep" type, 5 ms each: enough to keep a batch in full flight.
+State sleepers(std::int64_t n) {
+  Array items;
+  for (std::int64_t i = 0; i < n; ++i)
+    items.emplace_back(Map{{"ms", 5}, {"value", i}});
+  return State{}.with("items", std::move(items));
+}
+
+// Every item of a "sleep" batch of `n` came back once, with its own value, and none failed.
+void check_each_once(const State& state, std::size_t n) {
+  CHECK(state.at("failed").as_int() == 0);
+  const auto& results = state.at("results").as_array();
+  REQUIRE(results.size() == n);
+  std::set<std::int64_t> seen;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    CHECK(results[i].as_int() == static_cast<std::int64_t>(i));
+    seen.insert(results[i].as_int());
+  }
+  CHECK(seen.size() == n);
+}
+
 std::int64_t items_at(const State& state, const std::string& where) {
   const Value* count = state.at("ran_on").find(where);
   return count != nullptr ? count->as_int() : 0;
@@ -113,37 +135,114 @@ TEST_CASE("a node killed with SIGKILL mid-batch: its items run elsewhere, none l
   auto config = cluster_config({doomed.address(), survivor.address()}, 64);
   config.cluster.local_capacity = 0; // every item on a node
   Runtime runtime(std::move(config));
-  // Each item waits 5 ms, so the batch is in full flight when the node dies.
-  Array items;
-  for (std::int64_t i = 0; i < 2000; ++i)
-    items.emplace_back(Map{{"ms", 5}, {"value", i}});
   std::atomic<bool> killed{false};
   RunOptions options;
   options.on_progress = [&](const BatchProgress& progress) {
     if (progress.done >= 400 && !killed.exchange(true))
       ::kill(doomed.process.pid(), SIGKILL);
   };
-  auto state = must(runtime
-                        .run(stock_flow("sleep"), State{}.with("items", std::move(items)),
-                             std::move(options))
-                        .get())
-                   .state;
+  auto state =
+      must(runtime.run(stock_flow("sleep"), sleepers(2000), std::move(options)).get()).state;
   REQUIRE(killed.load());
-  CHECK(state.at("failed").as_int() == 0);
-  const auto& results = state.at("results").as_array();
-  REQUIRE(results.size() == 2000);
-  std::set<std::int64_t> seen;
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    CHECK(results[i].as_int() == static_cast<std::int64_t>(i));
-    seen.insert(results[i].as_int());
-  }
-  CHECK(seen.size() == 2000);
+  check_each_once(state, 2000);
   CHECK(state.at("requeued").as_int() > 0); // the dead node had items in flight
   CHECK(items_at(state, survivor.address()) > 0);
   auto status = runtime.cluster_status();
   REQUIRE(status.size() == 2);
   CHECK_FALSE(status[0].connected);
   CHECK(status[0].items_requeued == static_cast<std::uint64_t>(state.at("requeued").as_int()));
+}
+
+TEST_CASE("a node stopped (SIGSTOP) mid-batch falls silent: its items run elsewhere, none lost "
+          "or twice; resumed (SIGCONT), it is used again") {
+  auto hung = start_node();
+  auto survivor = start_node();
+  auto config = cluster_config({hung.address(), survivor.address()}, 64);
+  config.cluster.local_capacity = 0; // every item on a node
+  config.cluster.node_silence = std::chrono::milliseconds(1000);
+  config.cluster.reconnect_interval = std::chrono::milliseconds(50);
+  config.cluster.connect_timeout = std::chrono::milliseconds(500);
+  Runtime runtime(std::move(config));
+  // Whatever happens below, the node is not left stopped (its end sends SIGTERM first).
+  struct Resume {
+    Subprocess& process;
+    ~Resume() { process.signal(SIGCONT); }
+  } resume_at_end{hung.process};
+
+  std::atomic<bool> stopped{false};
+  RunOptions options;
+  options.deadline = std::chrono::seconds(60); // without heartbeats the run would wait forever
+  options.on_progress = [&](const BatchProgress& progress) {
+    if (progress.done >= 400 && !stopped.exchange(true))
+      hung.process.signal(SIGSTOP);
+  };
+  auto state =
+      must(runtime.run(stock_flow("sleep"), sleepers(2000), std::move(options)).get()).state;
+  REQUIRE(stopped.load());
+  check_each_once(state, 2000);
+  CHECK(state.at("requeued").as_int() > 0); // the stopped node had items in flight
+  auto status = runtime.cluster_status();
+  REQUIRE(status.size() == 2);
+  CHECK_FALSE(status[0].connected); // its connection is still open: only silence tells
+  // Why it is down: its silence, or (once the dialler tried it) its hello unanswered.
+  const auto& why = status[0].last_error;
+  CHECK_MESSAGE(
+      (why.find("silent") != std::string::npos || why.find("no hello") != std::string::npos), why);
+  CHECK(status[0].items_requeued == static_cast<std::uint64_t>(state.at("requeued").as_int()));
+
+  // Resumed, it answers the dialler's hello again, and gets work. Its late answers to the
+  // launches given up on were dropped: the run above saw every item once.
+  hung.process.signal(SIGCONT);
+  REQUIRE(runtime.wait_for_nodes(std::chrono::seconds(20)));
+  CHECK(runtime.cluster_status().at(0).connects >= 2);
+  auto again = must(runtime.run(stock_flow("sleep"), sleepers(400)).get()).state;
+  check_each_once(again, 400);
+  CHECK(items_at(again, hung.address()) > 0);
+  CHECK(again.at("requeued").as_int() == 0);
+}
+
+TEST_CASE("the model-call leases of a node that falls silent come back to the controller") {
+  // Both nodes call a sim whose every answer takes 1.5 s; at most 2 calls at once, run-wide.
+  auto sim = must(tools::SimChild::start(ACTORFLOW_CLI, {"--latency-ms", "1500"}));
+  ::setenv("OPENAI_BASE_URL", sim.base_url().c_str(), 1);
+  ::setenv("OPENAI_API_KEY", "sk-test", 1);
+  auto hung = start_node();
+  auto survivor = start_node();
+  ::unsetenv("OPENAI_BASE_URL");
+  ::unsetenv("OPENAI_API_KEY");
+  struct Resume {
+    Subprocess& process;
+    ~Resume() { process.signal(SIGCONT); }
+  } resume_at_end{hung.process};
+
+  auto config = cluster_config({hung.address()});
+  config.cluster.local_capacity = 0;
+  config.cluster.node_silence = std::chrono::milliseconds(1000);
+  config.limits["openai"] = Limits{.max_concurrent = 2};
+  Runtime runtime(std::move(config));
+  Array texts;
+  for (int i = 0; i < 4; ++i)
+    texts.emplace_back("Item " + std::to_string(i) + " is about actors.");
+  RunOptions options;
+  options.deadline = std::chrono::seconds(60); // a lease held for ever would stall it
+  auto run = runtime.run(stock_flow("summarise"), State{}.with("items", std::move(texts)), options);
+  // Every item is on the first node: two calls granted (at the sim), two waiting.
+  REQUIRE(eventually([&] {
+    auto stats = runtime.limit_stats();
+    return stats.size() == 1 && stats[0].in_flight == 2 && stats[0].waiting == 2;
+  }));
+  must(runtime.add_node(survivor.address()));
+  hung.process.signal(SIGSTOP);
+  // Silent, its two leases and two asks are given back; the items run on the other node.
+  auto result = run.get();
+  REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(result->state.at("failed").as_int() == 0);
+  CHECK(items_at(result->state, survivor.address()) == 4);
+  CHECK(result->state.at("requeued").as_int() == 4);
+  auto stats = runtime.limit_stats();
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].in_flight == 0);
+  CHECK(stats[0].waiting == 0);
 }
 
 TEST_CASE("a node that comes back on its address is dialled again and used") {
