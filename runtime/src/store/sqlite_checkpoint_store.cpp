@@ -5,8 +5,9 @@
 
 #include <actorflow/checkpoint.hpp>
 
-#include "store/checkpoint_rows.hpp"
+#include "store/sqlite_rows.hpp"
 #include "store/checkpoint_schema.hpp"
+#include "store/checkpoint_stores.hpp"
 #include "store/sqlite.hpp"
 #include "store/sqlite_batch_journal.hpp"
 #include "store/sqlite_interrupts.hpp"
@@ -31,6 +32,7 @@
 
 namespace actorflow {
 
+using namespace detail;
 using namespace detail::sqlite;
 
 namespace {
@@ -43,14 +45,6 @@ namespace {
   "runs.updated_ms, (SELECT count(*) FROM interrupts WHERE interrupts.run_id = runs.id "           \
   "AND interrupts.status = 'pending')"
 constexpr int run_column_count = 13;
-
-std::optional<RunStatus> run_status_named(std::string_view name) {
-  for (RunStatus status : {RunStatus::running, RunStatus::succeeded, RunStatus::failed,
-                           RunStatus::cancelled, RunStatus::interrupted})
-    if (to_string(status) == name)
-      return status;
-  return std::nullopt;
-}
 
 // -- the store -----------------------------------------------------------------------------------
 
@@ -114,13 +108,8 @@ public:
         rc = sqlite3_bind_int64(insert_run_, 3, now_ms());
       if (rc == SQLITE_OK)
         rc = sqlite3_step(insert_run_);
-      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        std::string message = conn_->path();
-        message += ": begin_run: run '";
-        message += run_id;
-        message += "' is already recorded";
-        return Error{Errc::bad_input, std::move(message)};
-      }
+      if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return run_recorded_already(conn_->path(), run_id);
       if (rc != SQLITE_DONE)
         return conn_->error("begin_run", rc);
     }
@@ -350,18 +339,11 @@ private:
     RunRecord record;
     record.run_id = column_text(stmt, 0);
     record.flow = column_text(stmt, 1);
-    const std::string_view status = column_text(stmt, 2);
-    const std::optional<RunStatus> known = run_status_named(status);
-    if (!known) {
-      std::string message = conn_->path();
-      message += ": run '";
-      message += record.run_id;
-      message += "': unknown status '";
-      message += status;
-      message += '\'';
-      return Error{Errc::bad_input, std::move(message)};
-    }
-    record.status = *known;
+    const Result<RunStatus> status =
+        run_status_named(conn_->path(), record.run_id, column_text(stmt, 2));
+    if (!status)
+      return status.error();
+    record.status = *status;
     record.steps = count_of(stmt, 3);
     record.last_node = column_text(stmt, 4);
     record.next_node = column_text(stmt, 5);
@@ -420,7 +402,7 @@ private:
 
 } // namespace
 
-Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
+Result<CheckpointStorePtr> detail::open_sqlite_checkpoint_store(const std::string& path) {
   OpenOptions options;
   options.on_corruption = OnCorruption::fail;
   // A durable batch commits its items as they settle: a commit must not wait for a checkpoint.
