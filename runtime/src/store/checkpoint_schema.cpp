@@ -1,8 +1,8 @@
 #include "store/checkpoint_schema.hpp"
 
-#include "store/checkpoint_rows.hpp"
-
 #include <actorflow/checkpoint.hpp>
+
+#include "store/checkpoint_rows.hpp"
 
 #include <algorithm>
 #include <cstdint>

@@ -6,10 +6,9 @@
 
 #include <actorflow/result.hpp>
 
-#include <libpq-fe.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <libpq-fe.h>
 #include <memory>
 #include <mutex>
 #include <optional>

@@ -33,10 +33,9 @@ Result<void> PostgresBatchJournal::prepare() {
         "WHERE batch_calls.custom_id = $1::text"},
        {"journal_delete_call", "DELETE FROM batch_calls WHERE custom_id = $1::text"},
        {"journal_delete_run_calls", "DELETE FROM batch_calls WHERE run_id = $1::text"},
-       {"journal_sweep_jobs",
-        "DELETE FROM batch_jobs WHERE NOT EXISTS (SELECT 1 FROM batch_calls "
-        "WHERE batch_calls.server = batch_jobs.server "
-        "AND batch_calls.input_file_id = batch_jobs.input_file_id)"}});
+       {"journal_sweep_jobs", "DELETE FROM batch_jobs WHERE NOT EXISTS (SELECT 1 FROM batch_calls "
+                              "WHERE batch_calls.server = batch_jobs.server "
+                              "AND batch_calls.input_file_id = batch_jobs.input_file_id)"}});
 }
 
 Result<void> PostgresBatchJournal::save(const BatchJobRecord& job) {
@@ -47,8 +46,11 @@ Result<void> PostgresBatchJournal::save(const BatchJobRecord& job) {
   if (Result<void> begun = tx.begin("save_batch_job"); !begun)
     return begun;
   Params params;
-  params.text(job.server).text(job.input_file_id).text(job.job_id).text(job.endpoint).int64(
-      now_ms());
+  params.text(job.server)
+      .text(job.input_file_id)
+      .text(job.job_id)
+      .text(job.endpoint)
+      .int64(now_ms());
   if (Result<Rows> saved = conn_.run("journal_upsert_job", params, "save_batch_job"); !saved)
     return saved.error();
   for (const BatchJobRecord::Call& call : job.calls) {

@@ -42,15 +42,13 @@ std::string insert_items_sql(std::size_t rows) {
 }
 
 const char* insert_statement(std::size_t rows) {
-  return rows == wide_rows ? "items_insert_wide" : rows == narrow_rows ? "items_insert_narrow"
-                                                                       : "items_insert_one";
+  return rows == wide_rows     ? "items_insert_wide"
+         : rows == narrow_rows ? "items_insert_narrow"
+                               : "items_insert_one";
 }
 
 void add_item(Params& params, const ItemCheckpoint& item, std::span<const std::uint8_t> outcome) {
-  params.text(item.key)
-      .int64(item.outcome.ok() ? 1 : 0)
-      .int64(item.outcome.tokens)
-      .bytes(outcome);
+  params.text(item.key).int64(item.outcome.ok() ? 1 : 0).int64(item.outcome.tokens).bytes(outcome);
 }
 
 } // namespace
@@ -162,8 +160,8 @@ Result<void> PostgresItems::replace(std::string_view run_id, const ItemCheckpoin
   if (!old)
     return old.error();
   if (old->empty()) // the insert's conflict said the row is there, and the run is locked
-    return Error{Errc::internal, conn_.name() + ": commit_items: item '" + item.key +
-                                     "' was there and is gone"};
+    return Error{Errc::internal,
+                 conn_.name() + ": commit_items: item '" + item.key + "' was there and is gone"};
   --moved.done;
   moved.failed -= old->int64(0, 0) == 0 ? 1 : 0;
   moved.tokens -= old->int64(0, 1);

@@ -85,7 +85,8 @@ Result<void> check_marks(Connection& conn) {
     return not_a_checkpoint_store(conn.name(), why);
   }
   std::int64_t found = 0;
-  const auto [end, parsed] = std::from_chars(version.data(), version.data() + version.size(), found);
+  const auto [end, parsed] =
+      std::from_chars(version.data(), version.data() + version.size(), found);
   if (!has_version || parsed != std::errc{} || end != version.data() + version.size())
     return not_a_checkpoint_store(conn.name(),
                                   "its actorflow_meta table has no integer schema_version");
@@ -112,9 +113,9 @@ Result<void> ensure_checkpoint_tables(Connection& conn) {
   if (!tables)
     return tables.error();
   if (tables->empty())
-    return Error{Errc::bad_input,
-                 conn.name() + ": no schema to create the tables in: its search_path names "
-                               "none that exists"};
+    return Error{Errc::bad_input, conn.name() +
+                                      ": no schema to create the tables in: its search_path names "
+                                      "none that exists"};
   std::vector<std::string_view> names;
   for (int row = 0; row < tables->size(); ++row)
     if (!tables->is_null(row, 1))

@@ -5,13 +5,13 @@
 
 #include <actorflow/checkpoint.hpp>
 
-#include "store/sqlite_rows.hpp"
 #include "store/checkpoint_schema.hpp"
 #include "store/checkpoint_stores.hpp"
 #include "store/sqlite.hpp"
 #include "store/sqlite_batch_journal.hpp"
 #include "store/sqlite_interrupts.hpp"
 #include "store/sqlite_items.hpp"
+#include "store/sqlite_rows.hpp"
 
 #include <sqlite3.h>
 
