@@ -54,6 +54,40 @@ inline constexpr std::string_view checkpoint_store_marker = "actorflow.checkpoin
 [[nodiscard]] Error undecodable(std::string_view store, std::string_view run_id,
                                 std::string_view what, const Error& error);
 
+// The columns of a RunRecord in both stores' SQL, in the order `read_run_record` reads them.
+// The pending interrupts are counted on the primary key's prefix (run_id), so a listing reads
+// only the run's own rows.
+#define ACTORFLOW_RUN_COLUMNS                                                                      \
+  "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "                  \
+  "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "                 \
+  "runs.updated_ms, (SELECT count(*) FROM interrupts WHERE interrupts.run_id = runs.id "           \
+  "AND interrupts.status = 'pending')"
+inline constexpr int run_column_count = 13;
+
+// The RunRecord in a row that selects ACTORFLOW_RUN_COLUMNS first, through a store's row:
+// `row.text(i)` (a string_view), `row.count(i)` (never negative), `row.int64(i)`.
+template <class Row>
+Result<RunRecord> read_run_record(std::string_view store, const Row& row) {
+  RunRecord record;
+  record.run_id = row.text(0);
+  record.flow = row.text(1);
+  const Result<RunStatus> status = run_status_named(store, record.run_id, row.text(2));
+  if (!status)
+    return status.error();
+  record.status = *status;
+  record.steps = row.count(3);
+  record.last_node = row.text(4);
+  record.next_node = row.text(5);
+  record.items_done = row.count(6);
+  record.items_failed = row.count(7);
+  record.tokens = row.count(8);
+  record.error = row.text(9);
+  record.created = from_ms(row.int64(10));
+  record.updated = from_ms(row.int64(11));
+  record.pending_interrupts = row.count(12);
+  return record;
+}
+
 // Why answer_interrupt changed nothing on a run that exists: no interrupt `id` (`status` is
 // none), or it is not pending ("it was already answered").
 [[nodiscard]] Error not_answerable(std::string_view run_id, std::string_view id,

@@ -32,14 +32,14 @@ using namespace detail::postgres;
 
 namespace {
 
-// The columns of a RunRecord, in the order `read_record` reads them. The pending interrupts
-// are counted on the primary key's prefix (run_id), so a listing reads only the run's own rows.
-#define ACTORFLOW_RUN_COLUMNS                                                                      \
-  "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "                  \
-  "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "                 \
-  "runs.updated_ms, (SELECT count(*) FROM interrupts WHERE interrupts.run_id = runs.id "           \
-  "AND interrupts.status = 'pending')"
-constexpr int run_column_count = 13;
+// A row of a result, as read_run_record reads it.
+struct ResultRow {
+  const Rows& rows;
+  int row;
+  [[nodiscard]] std::string_view text(int column) const { return rows.text(row, column); }
+  [[nodiscard]] std::uint64_t count(int column) const { return rows.count(row, column); }
+  [[nodiscard]] std::int64_t int64(int column) const { return rows.int64(row, column); }
+};
 
 // The runs, their steps and their deletion; items, interrupts and the journal are their own
 // classes' (store/postgres_*.hpp). Encodes and decodes msgpack outside the mutex.
@@ -282,25 +282,7 @@ private:
 
   // The RunRecord in row `row` of a result that selects ACTORFLOW_RUN_COLUMNS first.
   Result<RunRecord> read_record(const Rows& rows, int row) const {
-    RunRecord record;
-    record.run_id = rows.text(row, 0);
-    record.flow = rows.text(row, 1);
-    const Result<RunStatus> status =
-        run_status_named(conn_->name(), record.run_id, rows.text(row, 2));
-    if (!status)
-      return status.error();
-    record.status = *status;
-    record.steps = rows.count(row, 3);
-    record.last_node = rows.text(row, 4);
-    record.next_node = rows.text(row, 5);
-    record.items_done = rows.count(row, 6);
-    record.items_failed = rows.count(row, 7);
-    record.tokens = rows.count(row, 8);
-    record.error = rows.text(row, 9);
-    record.created = from_ms(rows.int64(row, 10));
-    record.updated = from_ms(rows.int64(row, 11));
-    record.pending_interrupts = rows.count(row, 12);
-    return record;
+    return read_run_record(conn_->name(), ResultRow{rows, row});
   }
 
   // Deletes each run with everything stored under it; counts the runs that existed.
@@ -330,8 +312,6 @@ private:
   PostgresInterrupts interrupts_{*conn_};
   PostgresBatchJournal journal_{*conn_};
 };
-
-#undef ACTORFLOW_RUN_COLUMNS
 
 } // namespace
 

@@ -37,14 +37,13 @@ using namespace detail::sqlite;
 
 namespace {
 
-// The columns of a RunRecord, in the order `read_record` reads them. The pending interrupts
-// are counted on the primary key's prefix (run_id), so a listing reads only the run's own rows.
-#define ACTORFLOW_RUN_COLUMNS                                                                      \
-  "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "                  \
-  "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "                 \
-  "runs.updated_ms, (SELECT count(*) FROM interrupts WHERE interrupts.run_id = runs.id "           \
-  "AND interrupts.status = 'pending')"
-constexpr int run_column_count = 13;
+// A row of a statement, as read_run_record reads it.
+struct StatementRow {
+  sqlite3_stmt* stmt;
+  [[nodiscard]] std::string_view text(int column) const { return column_text(stmt, column); }
+  [[nodiscard]] std::uint64_t count(int column) const { return count_of(stmt, column); }
+  [[nodiscard]] std::int64_t int64(int column) const { return sqlite3_column_int64(stmt, column); }
+};
 
 // -- the store -----------------------------------------------------------------------------------
 
@@ -336,25 +335,7 @@ private:
 
   // The RunRecord in the current row of a statement that selects ACTORFLOW_RUN_COLUMNS first.
   Result<RunRecord> read_record(sqlite3_stmt* stmt) const {
-    RunRecord record;
-    record.run_id = column_text(stmt, 0);
-    record.flow = column_text(stmt, 1);
-    const Result<RunStatus> status =
-        run_status_named(conn_->path(), record.run_id, column_text(stmt, 2));
-    if (!status)
-      return status.error();
-    record.status = *status;
-    record.steps = count_of(stmt, 3);
-    record.last_node = column_text(stmt, 4);
-    record.next_node = column_text(stmt, 5);
-    record.items_done = count_of(stmt, 6);
-    record.items_failed = count_of(stmt, 7);
-    record.tokens = count_of(stmt, 8);
-    record.error = column_text(stmt, 9);
-    record.created = from_ms(sqlite3_column_int64(stmt, 10));
-    record.updated = from_ms(sqlite3_column_int64(stmt, 11));
-    record.pending_interrupts = count_of(stmt, 12);
-    return record;
+    return read_run_record(conn_->path(), StatementRow{stmt});
   }
 
   // Deletes each run with everything stored under it; counts the runs that existed.
@@ -397,8 +378,6 @@ private:
   sqlite3_stmt* delete_state_ = nullptr;
   sqlite3_stmt* delete_run_ = nullptr;
 };
-
-#undef ACTORFLOW_RUN_COLUMNS
 
 } // namespace
 

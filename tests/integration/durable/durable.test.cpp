@@ -374,7 +374,7 @@ std::map<std::string, std::string> example_run(std::vector<std::string> args) {
 
 TEST_CASE_TEMPLATE(
     "interrupts across processes: the first exits while two items wait, a second answers "
-    "in the store and resumes; each answer delivered once, committed items not run",
+    "in the store and resumes, each answer delivered once, committed items not run",
     Backend, OnSqlite, OnPostgres) {
   const auto where = fresh_store<Backend>();
   if (!where)
