@@ -197,7 +197,8 @@ using CheckpointStorePtr = std::shared_ptr<CheckpointStore>;
 /// "options=-csearch_path%3Dactorflow" to keep the tables in a schema of their own. The tables
 /// are created on first open in the URL's current schema, which must hold nothing else (another
 /// program's tables are refused, as in a file). Errors name the URL with its password removed,
-/// never the password; a server that cannot be reached is unavailable. Durability is the
+/// never the password; a server that cannot be reached is unavailable, as is a call whose
+/// connection broke (the next call connects again). Durability is the
 /// server's: each call is one transaction, durable once PostgreSQL has committed it (with its
 /// default synchronous_commit, a crash of the server loses nothing committed). Concurrency: one
 /// connection behind a mutex per store object; any number of stores and processes, on any
