@@ -68,7 +68,7 @@ public:
 
   // Runs `sql` in the schema, behind the store's back; the first column of the first row as a
   // number (-1: no row).
-  long long query_int(const std::string& sql) const {
+  [[nodiscard]] long long query_int(const std::string& sql) const {
     PGconn* conn = PQconnectdb(url().c_str());
     long long value = -1;
     if (PQstatus(conn) == CONNECTION_OK) {

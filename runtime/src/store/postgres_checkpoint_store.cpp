@@ -195,7 +195,7 @@ public:
     return interrupts_.load(run_id);
   }
 
-  bool keeps_batch_journal() const noexcept override { return true; }
+  [[nodiscard]] bool keeps_batch_journal() const noexcept override { return true; }
   Result<void> save_batch_job(const BatchJobRecord& job) override { return journal_.save(job); }
   Result<std::optional<BatchJobRecord>> find_batch_call(std::string_view custom_id) override {
     return journal_.find(custom_id);
@@ -256,6 +256,7 @@ public:
     if (!ended)
       return ended.error();
     std::vector<std::string> run_ids;
+    run_ids.reserve(static_cast<std::size_t>(ended->size()));
     for (int row = 0; row < ended->size(); ++row)
       run_ids.emplace_back(ended->text(row, 0));
     Result<std::size_t> deleted = delete_each(run_ids, "delete_ended_before");

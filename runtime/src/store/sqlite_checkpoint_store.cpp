@@ -255,7 +255,7 @@ public:
     return runs;
   }
 
-  bool keeps_batch_journal() const noexcept override { return true; }
+  [[nodiscard]] bool keeps_batch_journal() const noexcept override { return true; }
   Result<void> save_batch_job(const BatchJobRecord& job) override { return journal_.save(job); }
   Result<std::optional<BatchJobRecord>> find_batch_call(std::string_view custom_id) override {
     return journal_.find(custom_id);
