@@ -38,12 +38,12 @@ install(FILES ${PROJECT_BINARY_DIR}/actorflowConfig.cmake
 # `pkg-config --libs actorflow` links (pkg-config keeps Libs.private for --static only).
 if(ACTORFLOW_STATIC_PACKAGE)
   set(ACTORFLOW_PC_LIBS_DEPS
-      "-lcaf_openssl -lcaf_io -lcaf_core -lcurl -lsqlite3 -pthread")
+      "-lcaf_openssl -lcaf_io -lcaf_core -lcurl -lsqlite3 -lpq -pthread")
   set(ACTORFLOW_PC_LIBS_PRIVATE "")
 else()
   set(ACTORFLOW_PC_LIBS_DEPS "")
   set(ACTORFLOW_PC_LIBS_PRIVATE
-      "-lcaf_openssl -lcaf_io -lcaf_core -lcurl -lsqlite3 -pthread")
+      "-lcaf_openssl -lcaf_io -lcaf_core -lcurl -lsqlite3 -lpq -pthread")
 endif()
 if(ACTORFLOW_SANITIZERS) # as actorflow_runtime's link options say
   string(APPEND ACTORFLOW_PC_LIBS_DEPS " -fsanitize=${ACTORFLOW_SANITIZERS}")

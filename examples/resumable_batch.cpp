@@ -10,7 +10,7 @@
 // as JSON on one line. Each item's exec appends its index to --calls, so a caller can count
 // the calls that were really made (the test in tests/unit/durable does).
 //
-// Run: build/release/examples/resumable_batch [--items N] [--kill-after K] [--db FILE]
+// Run: build/release/examples/resumable_batch [--items N] [--kill-after K] [--db FILE|URL]
 #include <actorflow/actorflow.hpp>
 #include <actorflow/checkpoint.hpp>
 
@@ -235,7 +235,9 @@ int main(int argc, char** argv) {
   app.add_option("--items", options.items, "Items in the batch")->capture_default_str();
   app.add_option("--kill-after", options.kill_after, "Kill the worker after this many items")
       ->capture_default_str();
-  app.add_option("--db", options.db, "The checkpoint store (default: a temporary file)");
+  app.add_option("--db", options.db,
+                 "The checkpoint store: an SQLite file (default: a temporary one) or a "
+                 "postgresql:// URL");
   app.add_option("--calls", options.calls,
                  "With --worker: the file every item's call is appended to");
   app.add_option("--run-id", options.run_id, "The durable run's id")->capture_default_str();

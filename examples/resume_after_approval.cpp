@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   std::string reply;
   bool self_test = false;
   bool graph = false;
-  app.add_option("--db", db, "The checkpoint store (SQLite file)");
+  app.add_option("--db", db, "The checkpoint store: an SQLite file or a postgresql:// URL");
   app.add_option("--run-id", run_id, "The durable run's id");
   app.add_option("--answer", reply, "Answer the pending questions with this, and resume");
   app.add_flag("--selftest", self_test, "Run both processes on a temporary store");

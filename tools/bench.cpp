@@ -231,23 +231,26 @@ int bench_checkpoint(const CheckpointBenchOptions& options) {
       std::filesystem::remove_all(dir, ignored);
     }
   } cleanup{dir};
-  auto store = open_checkpoint_store((dir / "bench.db").string());
+  const std::string db = options.db.empty() ? (dir / "bench.db").string() : options.db;
+  auto store = open_checkpoint_store(db);
   if (!store)
     return bench_failed("checkpoint", store.error());
+  // New in a store given again.
+  const std::string run_id = "bench-" + std::to_string(::getpid());
 
   auto measure = [&](bool durable) {
     RuntimeConfig config{.worker_threads = options.workers};
     if (durable)
       config.checkpoints = *store;
     Runtime runtime{std::move(config)};
-    return timed_run(runtime, *flow, RunOptions{.run_id = durable ? "bench" : ""});
+    return timed_run(runtime, *flow, RunOptions{.run_id = durable ? run_id : ""});
   };
   auto plain = measure(false);
   auto durable = measure(true);
   if (!plain.result || !durable.result)
     return bench_failed("checkpoint", (plain.result ? durable : plain).result.error());
-  auto runs = (*store)->list_runs();
-  const auto committed = runs && !runs->empty() ? (*runs)[0].items_done : 0;
+  auto run = (*store)->load_run(run_id);
+  const auto committed = run ? run->record.items_done : 0;
   // The WAL's size with the store still open: bounded however many items were written.
   std::error_code no_wal;
   const auto wal_bytes = std::filesystem::file_size(dir / "bench.db-wal", no_wal);

@@ -61,6 +61,7 @@ struct CheckpointBenchOptions {
   std::size_t items = 100'000;
   std::size_t concurrency = 1024;
   std::size_t workers = 2;
+  std::string db{}; ///< the store (a file or a postgresql:// URL); "" a temporary SQLite file
 };
 
 struct LatencyBenchOptions {

@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
   RunsOptions runs;
   auto* runs_cmd = app.add_subcommand("runs", "The durable runs in a checkpoint store");
   runs_cmd->require_subcommand(1);
-  runs_cmd->add_option("--db", runs.db, "The checkpoint store (SQLite file)")->required();
+  runs_cmd
+      ->add_option("--db", runs.db, "The checkpoint store: an SQLite file or a postgresql:// URL")
+      ->required();
   auto* list_cmd =
       command(runs_cmd, selected, "list",
               "Every run, newest first: status, position, items, tokens", runs, runs_list);
@@ -180,11 +182,14 @@ int main(int argc, char** argv) {
          "CPU time each exec spends in a busy loop (0: none); ideal_s assumes every worker busy");
 
   CheckpointBenchOptions checkpoint;
-  auto* checkpoint_cmd = command(
-      bench_cmd, selected, "checkpoint",
-      "The fan-out without and with a SQLite checkpoint store, in one run: the store's cost",
-      checkpoint, bench_checkpoint);
+  auto* checkpoint_cmd =
+      command(bench_cmd, selected, "checkpoint",
+              "The fan-out without and with a checkpoint store, in one run: the store's cost",
+              checkpoint, bench_checkpoint);
   window_options(checkpoint_cmd, checkpoint, "Items, each committed to the store");
+  checkpoint_cmd->add_option("--db", checkpoint.db,
+                             "The store: an SQLite file or a postgresql:// URL (default: a "
+                             "temporary SQLite file)");
 
   ClusterBenchOptions cluster;
   auto* cluster_cmd = command(

@@ -114,8 +114,9 @@ struct BatchJobRecord {
 /// Where runs are recorded. Implementations must be safe to call from any thread.
 ///
 /// Errors: a call on a run id that is not recorded fails with bad_input "no run '<id>' in
-/// <path>"; the store's own failures name the path and the operation (unavailable when another
-/// writer held the file too long, or the disk failed). A failed call changes nothing.
+/// <store>"; the store's own failures name the store (a file's path, a database's URL without
+/// its password) and the operation (unavailable when another writer held the file too long,
+/// the disk failed or the server cannot be reached). A failed call changes nothing.
 class CheckpointStore {
 public:
   virtual ~CheckpointStore() = default;
@@ -186,7 +187,24 @@ public:
 };
 using CheckpointStorePtr = std::shared_ptr<CheckpointStore>;
 
-/// A store in the SQLite file at `path` (created if missing; WAL journal, so readers such as
+/// A store at `path`: a PostgreSQL database when `path` is a URL that starts with
+/// "postgresql://" or "postgres://", else an SQLite file.
+///
+/// PostgreSQL (several machines resuming each other's runs, a host that may never come back):
+/// the URL is libpq's (https://www.postgresql.org/docs/current/libpq-connect.html), e.g.
+/// "postgresql://user:secret@db.example:5432/runs?sslmode=require"; it may name the host, port,
+/// user, password, database and any libpq parameter, such as
+/// "options=-csearch_path%3Dactorflow" to keep the tables in a schema of their own. The tables
+/// are created on first open in the URL's current schema, which must hold nothing else (another
+/// program's tables are refused, as in a file). Errors name the URL with its password removed,
+/// never the password; a server that cannot be reached is unavailable, as is a call whose
+/// connection broke (the next call connects again). Durability is the
+/// server's: each call is one transaction, durable once PostgreSQL has committed it (with its
+/// default synchronous_commit, a crash of the server loses nothing committed). Concurrency: one
+/// connection behind a mutex per store object; any number of stores and processes, on any
+/// machines, may share one database, and each call is atomic against all of them.
+///
+/// SQLite: the file at `path` (created if missing; WAL journal, so readers such as
 /// `actorflow runs list` never wait for a running batch). ":memory:" gives a private store that
 /// lives as long as the returned object.
 ///

@@ -2,6 +2,8 @@
 
 #include <actorflow/checkpoint.hpp>
 
+#include "store/checkpoint_rows.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
@@ -13,10 +15,6 @@ namespace actorflow::detail {
 using namespace sqlite;
 
 namespace {
-
-// What says a file is ours, as opposed to a database that merely has a table called
-// actorflow_meta.
-constexpr std::string_view application_marker = "actorflow.checkpoints";
 
 constexpr const char* schema =
     "CREATE TABLE IF NOT EXISTS actorflow_meta ("
@@ -74,13 +72,6 @@ private:
   int rc_ = SQLITE_OK;
 };
 
-Error refused(const std::string& path, std::string_view why) {
-  std::string message = path;
-  message += ": not an actorflow checkpoint store: ";
-  message += why;
-  return Error{Errc::bad_input, std::move(message)};
-}
-
 } // namespace
 
 Result<StoreFile> identify_checkpoint_store(sqlite3* db, const std::string& path) {
@@ -108,14 +99,14 @@ Result<StoreFile> identify_checkpoint_store(sqlite3* db, const std::string& path
       why += tables[i];
     }
     why += tables.size() > 5 ? ", ...)" : ")";
-    return refused(path, why);
+    return not_a_checkpoint_store(path, why);
   }
 
   OneOff application(db, "SELECT value FROM actorflow_meta WHERE key = 'application'");
   rc = application.step();
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return failed(rc);
-  if (rc == SQLITE_DONE || column_text(application.get(), 0) != application_marker) {
+  if (rc == SQLITE_DONE || column_text(application.get(), 0) != checkpoint_store_marker) {
     std::string why = "its actorflow_meta table ";
     if (rc == SQLITE_DONE) {
       why += "has no application marker";
@@ -124,7 +115,7 @@ Result<StoreFile> identify_checkpoint_store(sqlite3* db, const std::string& path
       why += column_text(application.get(), 0);
       why += '\'';
     }
-    return refused(path, why);
+    return not_a_checkpoint_store(path, why);
   }
 
   OneOff version(db, "SELECT value FROM actorflow_meta WHERE key = 'schema_version'");
@@ -132,27 +123,13 @@ Result<StoreFile> identify_checkpoint_store(sqlite3* db, const std::string& path
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return failed(rc);
   if (rc == SQLITE_DONE || sqlite3_column_type(version.get(), 0) != SQLITE_INTEGER)
-    return refused(path, "its actorflow_meta table has no integer schema_version");
+    return not_a_checkpoint_store(path, "its actorflow_meta table has no integer schema_version");
   const std::int64_t found = sqlite3_column_int64(version.get(), 0);
   if (found == checkpoint_schema_version)
     return StoreFile::current;
   if (found >= oldest_upgradable_version && found < checkpoint_schema_version)
     return StoreFile::older;
-  std::string message = path;
-  message += ": checkpoint schema version ";
-  message += std::to_string(found);
-  if (found > checkpoint_schema_version) {
-    message += " is newer than this actorflow's (version ";
-    message += std::to_string(checkpoint_schema_version);
-    message += "): open it with a newer actorflow";
-  } else {
-    message += " is not one this actorflow reads (it reads versions ";
-    message += std::to_string(oldest_upgradable_version);
-    message += " to ";
-    message += std::to_string(checkpoint_schema_version);
-    message += ')';
-  }
-  return Error{Errc::bad_input, std::move(message)};
+  return unreadable_schema_version(path, found, oldest_upgradable_version);
 }
 
 Result<void> create_checkpoint_tables(Connection& conn, const std::string& path) {
@@ -172,7 +149,7 @@ Result<void> create_checkpoint_tables(Connection& conn, const std::string& path)
     return created.error();
   std::string marks = "INSERT OR IGNORE INTO actorflow_meta (key, value) VALUES "
                       "('application', '";
-  marks += application_marker;
+  marks += checkpoint_store_marker;
   marks += "'); INSERT OR REPLACE INTO actorflow_meta (key, value) VALUES ('schema_version', ";
   marks += std::to_string(checkpoint_schema_version);
   marks += ')';

@@ -5,7 +5,7 @@
 
 #include "store/sqlite_batch_journal.hpp"
 
-#include "store/checkpoint_rows.hpp"
+#include "store/sqlite_rows.hpp"
 
 #include <mutex>
 #include <utility>

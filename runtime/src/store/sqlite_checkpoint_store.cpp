@@ -5,12 +5,13 @@
 
 #include <actorflow/checkpoint.hpp>
 
-#include "store/checkpoint_rows.hpp"
 #include "store/checkpoint_schema.hpp"
+#include "store/checkpoint_stores.hpp"
 #include "store/sqlite.hpp"
 #include "store/sqlite_batch_journal.hpp"
 #include "store/sqlite_interrupts.hpp"
 #include "store/sqlite_items.hpp"
+#include "store/sqlite_rows.hpp"
 
 #include <sqlite3.h>
 
@@ -31,26 +32,18 @@
 
 namespace actorflow {
 
+using namespace detail;
 using namespace detail::sqlite;
 
 namespace {
 
-// The columns of a RunRecord, in the order `read_record` reads them. The pending interrupts
-// are counted on the primary key's prefix (run_id), so a listing reads only the run's own rows.
-#define ACTORFLOW_RUN_COLUMNS                                                                      \
-  "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "                  \
-  "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "                 \
-  "runs.updated_ms, (SELECT count(*) FROM interrupts WHERE interrupts.run_id = runs.id "           \
-  "AND interrupts.status = 'pending')"
-constexpr int run_column_count = 13;
-
-std::optional<RunStatus> run_status_named(std::string_view name) {
-  for (RunStatus status : {RunStatus::running, RunStatus::succeeded, RunStatus::failed,
-                           RunStatus::cancelled, RunStatus::interrupted})
-    if (to_string(status) == name)
-      return status;
-  return std::nullopt;
-}
+// A row of a statement, as read_run_record reads it.
+struct StatementRow {
+  sqlite3_stmt* stmt;
+  [[nodiscard]] std::string_view text(int column) const { return column_text(stmt, column); }
+  [[nodiscard]] std::uint64_t count(int column) const { return count_of(stmt, column); }
+  [[nodiscard]] std::int64_t int64(int column) const { return sqlite3_column_int64(stmt, column); }
+};
 
 // -- the store -----------------------------------------------------------------------------------
 
@@ -114,13 +107,8 @@ public:
         rc = sqlite3_bind_int64(insert_run_, 3, now_ms());
       if (rc == SQLITE_OK)
         rc = sqlite3_step(insert_run_);
-      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        std::string message = conn_->path();
-        message += ": begin_run: run '";
-        message += run_id;
-        message += "' is already recorded";
-        return Error{Errc::bad_input, std::move(message)};
-      }
+      if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return run_recorded_already(conn_->path(), run_id);
       if (rc != SQLITE_DONE)
         return conn_->error("begin_run", rc);
     }
@@ -267,7 +255,7 @@ public:
     return runs;
   }
 
-  bool keeps_batch_journal() const noexcept override { return true; }
+  [[nodiscard]] bool keeps_batch_journal() const noexcept override { return true; }
   Result<void> save_batch_job(const BatchJobRecord& job) override { return journal_.save(job); }
   Result<std::optional<BatchJobRecord>> find_batch_call(std::string_view custom_id) override {
     return journal_.find(custom_id);
@@ -347,32 +335,7 @@ private:
 
   // The RunRecord in the current row of a statement that selects ACTORFLOW_RUN_COLUMNS first.
   Result<RunRecord> read_record(sqlite3_stmt* stmt) const {
-    RunRecord record;
-    record.run_id = column_text(stmt, 0);
-    record.flow = column_text(stmt, 1);
-    const std::string_view status = column_text(stmt, 2);
-    const std::optional<RunStatus> known = run_status_named(status);
-    if (!known) {
-      std::string message = conn_->path();
-      message += ": run '";
-      message += record.run_id;
-      message += "': unknown status '";
-      message += status;
-      message += '\'';
-      return Error{Errc::bad_input, std::move(message)};
-    }
-    record.status = *known;
-    record.steps = count_of(stmt, 3);
-    record.last_node = column_text(stmt, 4);
-    record.next_node = column_text(stmt, 5);
-    record.items_done = count_of(stmt, 6);
-    record.items_failed = count_of(stmt, 7);
-    record.tokens = count_of(stmt, 8);
-    record.error = column_text(stmt, 9);
-    record.created = from_ms(sqlite3_column_int64(stmt, 10));
-    record.updated = from_ms(sqlite3_column_int64(stmt, 11));
-    record.pending_interrupts = count_of(stmt, 12);
-    return record;
+    return read_run_record(conn_->path(), StatementRow{stmt});
   }
 
   // Deletes each run with everything stored under it; counts the runs that existed.
@@ -416,11 +379,9 @@ private:
   sqlite3_stmt* delete_run_ = nullptr;
 };
 
-#undef ACTORFLOW_RUN_COLUMNS
-
 } // namespace
 
-Result<CheckpointStorePtr> open_checkpoint_store(const std::string& path) {
+Result<CheckpointStorePtr> detail::open_sqlite_checkpoint_store(const std::string& path) {
   OpenOptions options;
   options.on_corruption = OnCorruption::fail;
   // A durable batch commits its items as they settle: a commit must not wait for a checkpoint.

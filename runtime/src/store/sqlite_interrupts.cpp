@@ -5,7 +5,7 @@
 
 #include <actorflow/value.hpp>
 
-#include "store/checkpoint_rows.hpp"
+#include "store/sqlite_rows.hpp"
 
 #include <mutex>
 #include <optional>
@@ -14,19 +14,6 @@
 #include <utility>
 
 namespace actorflow::detail::sqlite {
-
-namespace {
-
-std::optional<InterruptStatus> interrupt_status_named(std::string_view name) {
-  for (InterruptStatus status :
-       {InterruptStatus::pending, InterruptStatus::answered, InterruptStatus::defaulted,
-        InterruptStatus::expired, InterruptStatus::cancelled})
-    if (to_string(status) == name)
-      return status;
-  return std::nullopt;
-}
-
-} // namespace
 
 Result<void> SqliteInterrupts::prepare() {
   return prepare_all(
@@ -131,27 +118,9 @@ Result<void> SqliteInterrupts::answer(std::string_view run_id, std::string_view 
     return no_run(conn_, run_id);
   if (rc != SQLITE_ROW)
     return conn_.error("answer_interrupt", rc);
-  std::string message;
-  if (sqlite3_column_type(status_, 0) == SQLITE_NULL) {
-    message = "no interrupt '";
-    message += id;
-    message += "' in run '";
-    message += run_id;
-    message += '\'';
-    return Error{Errc::bad_input, std::move(message)};
-  }
-  const std::string_view status = column_text(status_, 0);
-  message = "interrupt '";
-  message += id;
-  message += "' of run '";
-  message += run_id;
-  message += "' is not pending: it ";
-  if (status == to_string(InterruptStatus::answered))
-    message += "was already ";
-  else if (status != to_string(InterruptStatus::expired))
-    message += "was ";
-  message += status;
-  return Error{Errc::bad_input, std::move(message)};
+  if (sqlite3_column_type(status_, 0) == SQLITE_NULL)
+    return not_answerable(run_id, id, std::nullopt);
+  return not_answerable(run_id, id, column_text(status_, 0));
 }
 
 Result<std::vector<Interrupt>> SqliteInterrupts::load(std::string_view run_id) {

@@ -6,7 +6,7 @@
 
 #include "core/msgpack_pack.hpp"
 #include "core/outcome_codec.hpp"
-#include "store/checkpoint_rows.hpp"
+#include "store/sqlite_rows.hpp"
 
 #include <algorithm>
 #include <mutex>
@@ -49,30 +49,6 @@ int bind_item(sqlite3_stmt* stmt, int first, const ItemCheckpoint& item,
 }
 
 } // namespace
-
-// A group's outcomes encoded back to back into one buffer: one allocation for the group, not
-// one per item (and none under the connection's mutex).
-class EncodedOutcomes {
-public:
-  explicit EncodedOutcomes(const std::vector<ItemCheckpoint>& items) {
-    ends_.reserve(items.size());
-    for (const ItemCheckpoint& item : items) {
-      pack_outcome(writer_, item.outcome);
-      ends_.push_back(writer_.buffer.size());
-    }
-  }
-
-  // encode_outcome(items[i].outcome)'s bytes.
-  [[nodiscard]] std::span<const std::uint8_t> operator[](std::size_t i) const {
-    const std::size_t begin = i == 0 ? 0 : ends_[i - 1];
-    const auto* data = reinterpret_cast<const std::uint8_t*>(writer_.buffer.data());
-    return {data + begin, ends_[i] - begin};
-  }
-
-private:
-  MsgpackWriter writer_;
-  std::vector<std::size_t> ends_;
-};
 
 Result<void> SqliteItems::prepare() {
   const std::string insert_wide = insert_items_sql(wide_rows);

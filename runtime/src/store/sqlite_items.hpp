@@ -6,6 +6,7 @@
 #include <actorflow/checkpoint.hpp>
 #include <actorflow/result.hpp>
 
+#include "store/checkpoint_rows.hpp"
 #include "store/sqlite.hpp"
 
 #include <cstddef>
@@ -17,8 +18,6 @@
 #include <vector>
 
 namespace actorflow::detail::sqlite {
-
-class EncodedOutcomes;
 
 class SqliteItems {
 public:

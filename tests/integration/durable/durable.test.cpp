@@ -1,8 +1,10 @@
 // Durable runs: step and item checkpoints, resume in this process and after kill -9 in
-// another, and the errors a store or a resume can give.
+// another (given only the store's path or URL), and the errors a store or a resume can give.
+// Runs and resumes are tested on each store, SQLite and PostgreSQL (support/each_store.hpp).
 #include <actorflow/checkpoint.hpp>
 
 #include "subprocess.hpp" // tools/
+#include "support/each_store.hpp"
 #include "support/forwarding_store.hpp"
 #include "support/test_support.hpp"
 
@@ -115,9 +117,13 @@ std::int64_t expected_sum() {
 
 } // namespace
 
-TEST_CASE("a durable run commits its steps and items, and resuming a finished run runs nothing") {
-  TempDir dir;
-  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+TEST_CASE_TEMPLATE(
+    "a durable run commits its steps and items, and resuming a finished run runs nothing", Backend,
+    OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  auto store = must(open_checkpoint_store(where->location()));
   auto calls = std::make_shared<Calls>();
   Runtime runtime{with_store(store)};
   auto result = must(runtime.run(squares_flow(calls, 1000), {}, RunOptions{.run_id = "a"}).get());
@@ -137,9 +143,13 @@ TEST_CASE("a durable run commits its steps and items, and resuming a finished ru
   CHECK(again.state == result.state);
 }
 
-TEST_CASE("resume after a cancel mid-batch: committed items do not run again, every item once") {
-  TempDir dir;
-  auto store = must(open_checkpoint_store((dir.path() / "runs.db").string()));
+TEST_CASE_TEMPLATE(
+    "resume after a cancel mid-batch: committed items do not run again, every item once", Backend,
+    OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  auto store = must(open_checkpoint_store(where->location()));
   auto calls = std::make_shared<Calls>();
   {
     // Items from 20 on stall: the first 20 settle (and are committed), then the run is
@@ -276,10 +286,15 @@ std::string run_worker(std::vector<std::string> args) {
 
 } // namespace
 
-TEST_CASE("kill -9 mid-batch, resume in a new process: every item once, committed items not "
-          "run again, the same final State as an uninterrupted run") {
+TEST_CASE_TEMPLATE(
+    "kill -9 mid-batch, resume in a new process: every item once, committed items not "
+    "run again, the same final State as an uninterrupted run",
+    Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
   TempDir dir;
-  const auto db = (dir.path() / "runs.db").string();
+  const std::string db = where->location(); // all the new process is given
   const auto calls = dir.path() / "calls.log";
   const std::vector<std::string> base{RESUMABLE_BATCH, "--worker", "--db", db, "--items", "5000"};
   auto with = [&](std::vector<std::string> extra) {
@@ -357,10 +372,14 @@ std::map<std::string, std::string> example_run(std::vector<std::string> args) {
 
 } // namespace
 
-TEST_CASE("interrupts across processes: the first exits while two items wait, a second answers "
-          "in the store and resumes; each answer delivered once, committed items not run") {
-  TempDir dir;
-  const auto db = (dir.path() / "runs.db").string();
+TEST_CASE_TEMPLATE(
+    "interrupts across processes: the first exits while two items wait, a second answers "
+    "in the store and resumes, each answer delivered once, committed items not run",
+    Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  const std::string db = where->location();
   auto first = example_run({RESUME_AFTER_APPROVAL, "--db", db});
   CHECK(first["items settled"] == "4");
   CHECK(first["pending"] == "2");

@@ -1,11 +1,12 @@
-// The batch journal of the SQLite checkpoint store: a job's input file before its job id, the
-// id filled in after, calls that move to a later job, calls forgotten, rows that go with their
-// run, and the upgrade of a version-2 store.
+// The batch journal of the checkpoint stores, on SQLite and PostgreSQL alike: a job's input
+// file before its job id, the id filled in after, calls that move to a later job, calls
+// forgotten, rows that go with their run; and, SQLite only, the upgrade of a version-2 store.
 
 #include <actorflow/checkpoint.hpp>
 
 #include "checkpoint_support.hpp"
 #include "store_support.hpp"
+#include "support/each_store.hpp"
 #include "support/forwarding_store.hpp"
 
 #include <doctest/doctest.h>
@@ -44,9 +45,12 @@ using Holder = std::optional<std::pair<std::string, std::string>>;
 
 } // namespace
 
-TEST_CASE("a job is journaled by its input file, then its job id; its calls find it") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("a job is journaled by its input file, then its job id, and its calls find it",
+                   Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   CHECK(holder(*store, "a") == Holder());
 
   must(store->save_batch_job(job_of("file-1", "", {"a", "b"})));
@@ -58,7 +62,7 @@ TEST_CASE("a job is journaled by its input file, then its job id; its calls find
     must(store->save_batch_job(job_of("file-2", "batch_2", {"a", "b"})));
     CHECK(holder(*store, "a") == Holder({"file-2", "batch_2"}));
     CHECK(holder(*store, "b") == Holder({"file-2", "batch_2"}));
-    CHECK(count_rows(file.str(), "batch_jobs") == 1);
+    CHECK(where->count_rows("batch_jobs") == 1);
   }
   SUBCASE("a server that gives a file id again: the new upload's row has no stale job id") {
     must(store->save_batch_job(job_of("file-1", "", {"c"})));
@@ -75,18 +79,18 @@ TEST_CASE("a job is journaled by its input file, then its job id; its calls find
     must(store->save_batch_job(job_of("file-2", "", {"b"})));
     CHECK(holder(*store, "b") == Holder({"file-2", ""}));
     CHECK(holder(*store, "a") == Holder({"file-1", "batch_1"}));
-    CHECK(count_rows(file.str(), "batch_jobs") == 2);
+    CHECK(where->count_rows("batch_jobs") == 2);
   }
   SUBCASE("a job saved with no call of its own is not kept") {
     must(store->save_batch_job(job_of("file-3", "batch_3", {})));
-    CHECK(count_rows(file.str(), "batch_jobs") == 1);
+    CHECK(where->count_rows("batch_jobs") == 1);
   }
   SUBCASE("forgotten calls are found no more; unknown ids are no error") {
     must(store->forget_batch_calls({"a", "nobody"}));
     CHECK(holder(*store, "a") == Holder());
     CHECK(holder(*store, "b") == Holder({"file-1", "batch_1"}));
     must(store->forget_batch_calls({"b"}));
-    CHECK(count_rows(file.str(), "batch_jobs") == 0);
+    CHECK(where->count_rows("batch_jobs") == 0);
   }
   SUBCASE("an empty input file id is refused") {
     auto refused = store->save_batch_job(job_of("", "batch_9", {"c"}));
@@ -96,9 +100,12 @@ TEST_CASE("a job is journaled by its input file, then its job id; its calls find
   }
 }
 
-TEST_CASE("a run's journaled calls are deleted with the run, and no one else's") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("a run's journaled calls are deleted with the run, and no one else's", Backend,
+                   OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   must(store->begin_run("r", "f", State()));
   must(store->begin_run("s", "f", State()));
   must(store->save_batch_job(job_of("file-1", "batch_1", {"r1", "r2"}, "r")));
@@ -110,13 +117,13 @@ TEST_CASE("a run's journaled calls are deleted with the run, and no one else's")
   CHECK(holder(*store, "r1") == Holder());
   CHECK(holder(*store, "r3") == Holder());
   CHECK(holder(*store, "s1") == Holder({"file-2", "batch_2"}));
-  CHECK(count_rows(file.str(), "batch_jobs") == 1); // file-2 still holds s1
+  CHECK(where->count_rows("batch_jobs") == 1); // file-2 still holds s1
 
   must(store->end_run("s", RunStatus::succeeded, ""));
   CHECK(must(store->delete_ended_before(std::chrono::system_clock::now() +
                                         std::chrono::hours(1))) == 1);
   CHECK(holder(*store, "s1") == Holder());
-  CHECK(count_rows(file.str(), "batch_jobs") == 0);
+  CHECK(where->count_rows("batch_jobs") == 0);
 }
 
 TEST_CASE("a version-2 store, from before the batch journal, is upgraded in place on open") {

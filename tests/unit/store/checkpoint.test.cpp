@@ -1,10 +1,12 @@
-// The SQLite checkpoint store: round trips, upserts and counters, listing and deleting, files it
-// must refuse (and leave alone), many threads.
+// The checkpoint stores' contract, on SQLite and PostgreSQL alike (support/each_store.hpp):
+// round trips, upserts and counters, listing and deleting, newer schemas refused, many threads;
+// and the SQLite files it must refuse (and leave alone).
 
 #include <actorflow/checkpoint.hpp>
 
 #include "checkpoint_support.hpp"
 #include "store_support.hpp"
+#include "support/each_store.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -58,8 +60,11 @@ TEST_CASE("run statuses have names") {
   CHECK(to_string(RunStatus::cancelled) == "cancelled");
 }
 
-TEST_CASE("a run, its last step and its items round-trip through the file") {
-  TempDb file{"runs.db"};
+TEST_CASE_TEMPLATE("a run, its last step and its items round-trip through the store", Backend,
+                   OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
   const State initial = State().with("question", "why?").with("doc", nested());
   const State after_title = initial.with("title", "Report").with("sizes", Value::array({1, 2}));
   const State after_split = after_title.with("chunks", nested().at("chunks"));
@@ -69,7 +74,7 @@ TEST_CASE("a run, its last step and its items round-trip through the file") {
       {"k-garbled", failed(2, Error{Errc::bad_response, "no 'choices' in the answer"}, 0)},
   };
   {
-    CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+    CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
     must(store->begin_run("r1", "ingest", initial));
 
     const CheckpointStore::Resumable fresh = must(store->load_run("r1"));
@@ -86,7 +91,7 @@ TEST_CASE("a run, its last step and its items round-trip through the file") {
     must(store->commit_items("r1", items));
   }
 
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   const CheckpointStore::Resumable loaded = must(store->load_run("r1"));
   CHECK(loaded.record.status == RunStatus::running);
   CHECK(loaded.record.steps == 2);
@@ -138,8 +143,12 @@ TEST_CASE("a run, its last step and its items round-trip through the file") {
   }
 }
 
-TEST_CASE("an outcome committed again under its key replaces the old one and counts once") {
-  CheckpointStorePtr store = must(open_checkpoint_store(":memory:"));
+TEST_CASE_TEMPLATE("an outcome committed again under its key replaces the old one and counts once",
+                   Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   must(store->begin_run("r", "f", State()));
   const Error unavailable{Errc::unavailable, "503"};
 
@@ -177,9 +186,12 @@ TEST_CASE("an outcome committed again under its key replaces the old one and cou
   CHECK(record_of(*store, "r").items_done == 3);
 }
 
-TEST_CASE("runs are listed newest first, each with its own counters") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("runs are listed newest first, each with its own counters", Backend, OnSqlite,
+                   OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   CHECK(must(store->list_runs()).empty());
 
   must(store->begin_run("first", "ingest", State()));
@@ -216,12 +228,16 @@ TEST_CASE("runs are listed newest first, each with its own counters") {
   CHECK(runs[2].items_done == 0);
 
   // Another connection (`actorflow runs list` in another process) sees the same.
-  CheckpointStorePtr reader = must(open_checkpoint_store(file.str()));
+  CheckpointStorePtr reader = must(open_checkpoint_store(where->location()));
   CHECK(ids_of(must(reader->list_runs())) == ids_of(runs));
 }
 
-TEST_CASE("delete_runs deletes the named runs with everything under them") {
-  CheckpointStorePtr store = must(open_checkpoint_store(":memory:"));
+TEST_CASE_TEMPLATE("delete_runs deletes the named runs with everything under them", Backend,
+                   OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   for (const char* id : {"a", "b", "c"}) {
     must(store->begin_run(id, "f", State().with("id", id)));
     must(store->commit_step(id, StepCheckpoint{1, "n", "m", State()}));
@@ -244,8 +260,12 @@ TEST_CASE("delete_runs deletes the named runs with everything under them") {
   CHECK(must(store->load_items("a")).empty());
 }
 
-TEST_CASE("delete_ended_before deletes the runs that ended before the time, only those") {
-  CheckpointStorePtr store = must(open_checkpoint_store(":memory:"));
+TEST_CASE_TEMPLATE("delete_ended_before deletes the runs that ended before the time, only those",
+                   Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   for (const char* id : {"done", "broken", "live", "resumed"}) {
     must(store->begin_run(id, "f", State()));
     must(store->commit_items(id, {{"k", succeeded(0, 1, 1)}}));
@@ -267,11 +287,14 @@ TEST_CASE("delete_ended_before deletes the runs that ended before the time, only
   CHECK_FALSE(store->load_items("done").ok());
 }
 
-TEST_CASE("an unknown run id is an error naming the id and the file") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("an unknown run id is an error naming the id and the store", Backend, OnSqlite,
+                   OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   must(store->begin_run("real", "f", State()));
-  const std::string expected = "no run 'ghost' in " + file.str();
+  const std::string expected = "no run 'ghost' in " + where->name();
 
   auto check_no_run = [&](const Error& error) {
     CHECK(error.code == Errc::bad_input);
@@ -288,16 +311,19 @@ TEST_CASE("an unknown run id is an error naming the id and the file") {
   CHECK(ids_of(must(store->list_runs())) == std::vector<std::string>{"real"});
 }
 
-TEST_CASE("begin_run refuses an id that is already recorded, and an empty one") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("begin_run refuses an id that is already recorded, and an empty one", Backend,
+                   OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   must(store->begin_run("r", "first-flow", State().with("v", 1)));
   must(store->commit_items("r", {{"k", succeeded(0, 1, 1)}}));
 
   Result<void> again = store->begin_run("r", "second-flow", State().with("v", 2));
   REQUIRE_FALSE(again.ok());
   CHECK(again.error().code == Errc::bad_input);
-  CHECK(again.error().message == file.str() + ": begin_run: run 'r' is already recorded");
+  CHECK(again.error().message == where->name() + ": begin_run: run 'r' is already recorded");
 
   const CheckpointStore::Resumable kept = must(store->load_run("r"));
   CHECK(kept.record.flow == "first-flow");
@@ -363,28 +389,36 @@ TEST_CASE("another program's database is refused and left as it was") {
   }
 }
 
-TEST_CASE("a store written by a newer schema version is refused, naming both versions") {
-  TempDb file{"runs.db"};
+TEST_CASE_TEMPLATE("a store written by a newer schema version is refused, naming both versions",
+                   Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
   {
-    CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+    CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
     must(store->begin_run("r", "f", State()));
   }
   const std::string newer = std::to_string(checkpoint_schema_version + 1);
-  run_sql(file.str(),
-          ("UPDATE actorflow_meta SET value = " + newer + " WHERE key = 'schema_version'").c_str());
+  // An integer in SQLite, text in PostgreSQL's meta table.
+  const std::string value = where->is_postgres() ? "'" + newer + "'" : newer;
+  (void)where->query_int("UPDATE actorflow_meta SET value = " + value +
+                         " WHERE key = 'schema_version'");
 
   const std::string says = "checkpoint schema version " + newer +
                            " is newer than this actorflow's (version " +
                            std::to_string(checkpoint_schema_version) + ")";
-  check_refused(file.str(), says);
-  check_refused(file.str(), says); // and the refusal changed nothing
+  check_refused(where->location(), says);
+  check_refused(where->location(), says); // and the refusal changed nothing
 }
 
-TEST_CASE("four threads committing items at once lose none") {
+TEST_CASE_TEMPLATE("four threads committing items at once lose none", Backend, OnSqlite,
+                   OnPostgres) {
   constexpr int threads = 4;
   constexpr int batches = 30;
   constexpr int per_batch = 25;
-  TempDb file{"runs.db"};
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
 
   auto hammer = [&](std::vector<CheckpointStore*> stores) {
     must(stores.front()->begin_run("r", "f", State()));
@@ -429,12 +463,12 @@ TEST_CASE("four threads committing items at once lose none") {
   };
 
   SUBCASE("on one store object") {
-    CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+    CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
     hammer({store.get()});
   }
-  SUBCASE("on two objects, two connections to one file") {
-    CheckpointStorePtr first = must(open_checkpoint_store(file.str()));
-    CheckpointStorePtr second = must(open_checkpoint_store(file.str()));
+  SUBCASE("on two objects, two connections to one store") {
+    CheckpointStorePtr first = must(open_checkpoint_store(where->location()));
+    CheckpointStorePtr second = must(open_checkpoint_store(where->location()));
     hammer({first.get(), second.get()});
   }
 }

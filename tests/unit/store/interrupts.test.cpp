@@ -1,11 +1,13 @@
-// The interrupts of the SQLite checkpoint store: round trips in raise order, answers that win
-// once across stores, counts in the run listing, deletion with their run, the v1 upgrade.
+// The interrupts of the checkpoint stores, on SQLite and PostgreSQL alike: round trips in raise
+// order, answers that win once across stores, counts in the run listing, deletion with their
+// run; and, SQLite only, a tampered question and the v1 upgrade.
 
 #include <actorflow/checkpoint.hpp>
 #include <actorflow/interrupt.hpp>
 
 #include "checkpoint_support.hpp"
 #include "store_support.hpp"
+#include "support/each_store.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -41,10 +43,13 @@ std::vector<std::string> ids_of(const std::vector<Interrupt>& interrupts) {
 
 } // namespace
 
-TEST_CASE("interrupts round-trip, with an item and without, in the order first saved") {
-  TempDb file{"runs.db"};
+TEST_CASE_TEMPLATE("interrupts round-trip, with an item and without, in the order first saved",
+                   Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
   {
-    CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+    CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
     must(store->begin_run("r", "review", State()));
     CHECK(must(store->load_interrupts("r")).empty());
     must(store->save_interrupt("r", asked("q-b", "outer/approve", 4, nested())));
@@ -57,7 +62,7 @@ TEST_CASE("interrupts round-trip, with an item and without, in the order first s
     must(store->save_interrupt("r", answered));
   }
 
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   const std::vector<Interrupt> loaded = must(store->load_interrupts("r"));
   REQUIRE(ids_of(loaded) == std::vector<std::string>{"q-b", "q-a", "q-c"});
   CHECK(loaded[0].node == "outer/approve");
@@ -102,9 +107,12 @@ TEST_CASE("interrupts round-trip, with an item and without, in the order first s
   }
 }
 
-TEST_CASE("answer_interrupt answers a pending interrupt once, and says why it cannot") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("answer_interrupt answers a pending interrupt once, and says why it cannot",
+                   Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   must(store->begin_run("r", "review", State()));
   must(store->save_interrupt("r", asked("q1", "approve", 2, "ok?")));
   must(store->save_interrupt("r", asked("q2", "approve", 3, "ok?")));
@@ -128,7 +136,7 @@ TEST_CASE("answer_interrupt answers a pending interrupt once, and says why it ca
                        "interrupt 'q1' of run 'r' is not pending: it was already answered");
   CHECK(must(store->load_interrupts("r"))[0].answer == Value::object({{"approve", "yes"}}));
   check_refused_answer("r", "ghost", "no interrupt 'ghost' in run 'r'");
-  check_refused_answer("nope", "q1", "no run 'nope' in " + file.str());
+  check_refused_answer("nope", "q1", "no run 'nope' in " + where->name());
 
   Interrupt expired = asked("q2", "approve", 3, "ok?");
   expired.status = InterruptStatus::expired;
@@ -141,11 +149,14 @@ TEST_CASE("answer_interrupt answers a pending interrupt once, and says why it ca
   CHECK(record_of(*store, "r").pending_interrupts == 0);
 }
 
-TEST_CASE("an unknown run has no interrupts to save, answer or load") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr store = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("an unknown run has no interrupts to save, answer or load", Backend, OnSqlite,
+                   OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   must(store->begin_run("real", "f", State()));
-  const std::string expected = "no run 'ghost' in " + file.str();
+  const std::string expected = "no run 'ghost' in " + where->name();
   for (const Error& error : {store->save_interrupt("ghost", asked("q", "n", 1, 1)).error(),
                              store->answer_interrupt("ghost", "q", 1).error(),
                              store->load_interrupts("ghost").error()}) {
@@ -159,10 +170,13 @@ TEST_CASE("an unknown run has no interrupts to save, answer or load") {
   CHECK(contains(no_id.error().message, "interrupt id is empty"));
 }
 
-TEST_CASE("two stores answering one interrupt at once: exactly one wins") {
-  TempDb file{"runs.db"};
-  CheckpointStorePtr first = must(open_checkpoint_store(file.str()));
-  CheckpointStorePtr second = must(open_checkpoint_store(file.str()));
+TEST_CASE_TEMPLATE("two stores answering one interrupt at once: exactly one wins", Backend,
+                   OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr first = must(open_checkpoint_store(where->location()));
+  CheckpointStorePtr second = must(open_checkpoint_store(where->location()));
   must(first->begin_run("r", "f", State()));
   must(first->save_interrupt("r", asked("q", "approve", std::nullopt, "ok?")));
 
@@ -182,8 +196,11 @@ TEST_CASE("two stores answering one interrupt at once: exactly one wins") {
   CHECK(must(second->load_interrupts("r"))[0].answer == Value(winner));
 }
 
-TEST_CASE("runs are listed with their pending interrupts") {
-  CheckpointStorePtr store = must(open_checkpoint_store(":memory:"));
+TEST_CASE_TEMPLATE("runs are listed with their pending interrupts", Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   must(store->begin_run("quiet", "f", State()));
   must(store->begin_run("asking", "f", State()));
   for (const char* id : {"a", "b", "c"})
@@ -196,8 +213,11 @@ TEST_CASE("runs are listed with their pending interrupts") {
   CHECK(runs[1].pending_interrupts == 0);
 }
 
-TEST_CASE("deleting a run deletes its interrupts") {
-  CheckpointStorePtr store = must(open_checkpoint_store(":memory:"));
+TEST_CASE_TEMPLATE("deleting a run deletes its interrupts", Backend, OnSqlite, OnPostgres) {
+  const auto where = fresh_store<Backend>();
+  if (!where)
+    return;
+  CheckpointStorePtr store = must(open_checkpoint_store(where->location()));
   for (const char* id : {"a", "b", "old"}) {
     must(store->begin_run(id, "f", State()));
     must(store->save_interrupt(id, asked("q", "n", 1, id)));
