@@ -73,7 +73,8 @@ public:
         [this](rdone_atom, std::uint32_t id, std::uint32_t launch, const std::vector<char>& outcome,
                const std::vector<char>& usage) { on_remote_done(id, launch, outcome, usage); },
         [this](silent_atom, std::uint32_t node, std::uint64_t generation) {
-          on_node_silent(node, generation);
+          if (from_this_process(this)) // nodes know this batch: they answer it
+            on_node_silent(node, generation);
         },
         [this](retry_atom, std::uint32_t id, std::uint32_t attempt) {
           if (!stopping_ && !run_ended() && id < slots_.size() &&

@@ -276,6 +276,8 @@ caf::behavior limit_controller(ControllerActor* self, Limits limits, double wors
       },
       [self](run_ended_atom, std::uint64_t run) { self->state.scheduler->forget_run(run); },
       [self](node_silent_atom, const caf::node_id& node) {
+        if (!from_this_process(self)) // a node knows this controller: it asks it for grants
+          return;
         std::vector<caf::actor_addr> silent;
         for (const auto& [holder, count] : self->state.holders)
           if (holder.node() == node)
@@ -389,12 +391,12 @@ void LimitControllers::run_ended(std::uint64_t run) {
         caf::anon_send(entry.actor, run_ended_atom::value, run);
 }
 
-void LimitControllers::node_silent(const caf::node_id& node) {
+void LimitControllers::node_silent(const caf::node_id& node, const caf::actor& from) {
   std::lock_guard lock{impl_->mutex};
   for (const auto& [provider, models] : impl_->entries)
     for (const auto& [model, entry] : models)
       if (entry.actor)
-        caf::anon_send(entry.actor, node_silent_atom::value, node);
+        caf::send_as(from, entry.actor, node_silent_atom::value, node);
 }
 
 void LimitControllers::stop() {

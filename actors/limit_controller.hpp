@@ -37,8 +37,9 @@ public:
   [[nodiscard]] std::vector<LimitStats> stats() const;
   /// Run `run` has ended: every controller forgets its budget.
   void run_ended(std::uint64_t run);
-  /// Cluster node `node` fell silent: every controller returns what its askers there hold.
-  void node_silent(const caf::node_id& node);
+  /// Cluster node `node` fell silent: every controller returns what its askers there hold. Sent
+  /// as `from`, a local actor: the controllers take this only from this process.
+  void node_silent(const caf::node_id& node, const caf::actor& from);
   /// Stops every controller (at shutdown); no new one is made after.
   void stop();
 

@@ -10,6 +10,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/local_actor.hpp>
 
 #include <optional>
 
@@ -58,6 +59,14 @@ using poll_atom = caf::atom_constant<caf::atom("af_poll")>;
 // (node_silent_atom, node id): a cluster node fell silent; what its askers wait for and hold
 // is returned, as when they die (a silent node sends no down message).
 using node_silent_atom = caf::atom_constant<caf::atom("af_nsilent")>;
+
+/// True when the message `self` handles now was sent by an actor of this process: for messages
+/// that only the runtime itself may send, to actors whose handles cluster nodes hold. (A node
+/// can send anonymously too: those are refused.)
+inline bool from_this_process(caf::local_actor* self) {
+  const auto& sender = self->current_sender();
+  return sender && sender->node() == self->node();
+}
 
 // -- replies -------------------------------------------------------------------------------------
 

@@ -83,8 +83,9 @@ struct Cluster::Impl {
   // Connection `generation` of `node` fell silent: down, and every batch with launches on
   // nodes hears of it (its own monitor of the host sees nothing: the connection is open).
   // The resource controllers return what the node's model calls hold (`process`: its id).
+  // Sent as `as` (the watcher): the receivers take this only from an actor of this process.
   void silent(std::uint32_t node, std::uint64_t generation, const caf::node_id& process,
-              std::chrono::milliseconds silence) {
+              std::chrono::milliseconds silence, const caf::actor& as) {
     if (!down(node, generation,
               "silent: no answer to heartbeats for " + std::to_string(silence.count()) + " ms"))
       return;
@@ -96,10 +97,10 @@ struct Cluster::Impl {
       limits = gateway;
     }
     if (limits)
-      caf::anon_send(limits, node_silent_atom::value, process);
+      caf::send_as(as, limits, node_silent_atom::value, process);
     for (const auto& batch : listeners)
       if (auto actor = caf::actor_cast<caf::actor>(batch))
-        caf::anon_send(actor, silent_atom::value, node, generation);
+        caf::send_as(as, actor, silent_atom::value, node, generation);
   }
 
   // Dials node `index` (0-based) from this thread: a scoped actor waits for the connection
@@ -274,8 +275,9 @@ caf::behavior cluster_watcher(caf::stateful_actor<WatcherState>* self, Cluster::
         for (auto it = st.watched.begin(); it != st.watched.end();) {
           auto& w = it->second;
           if (w.asked && now - *w.asked >= silence) {
+            self->demonitor(w.host); // a reconnect monitors it again: no pile of monitors
             silent.push_back(std::move(w));
-            it = st.watched.erase(it); // its monitor stays: a later down finds nothing here
+            it = st.watched.erase(it);
             continue;
           }
           if (!w.asked)
@@ -284,7 +286,8 @@ caf::behavior cluster_watcher(caf::stateful_actor<WatcherState>* self, Cluster::
           ++it;
         }
         for (const auto& w : silent)
-          impl->silent(w.node, w.generation, w.host.node(), silence);
+          impl->silent(w.node, w.generation, w.host.node(), silence,
+                       caf::actor_cast<caf::actor>(self));
         st.ticking = !st.watched.empty();
         if (st.ticking)
           self->delayed_send(self, period, tick_atom::value);

@@ -47,8 +47,8 @@ public:
   void release(std::uint32_t node, std::uint64_t generation, bool done);
   /// A batch saw connection `generation` of `node` go down, with `requeued` launches on it.
   void lost(std::uint32_t node, std::uint64_t generation, std::size_t requeued);
-  /// The batch actor `batch` has launches on nodes: it hears (silent_atom) of a node that
-  /// falls silent, since no down message comes from one. `leave` when it ends.
+  /// The batch actor `batch` may send launches to nodes: it hears (silent_atom) of a node
+  /// that falls silent, since no down message comes from one. `leave` when it ends.
   void join(const caf::actor_addr& batch);
   void leave(const caf::actor_addr& batch);
   [[nodiscard]] std::string address(std::uint32_t node) const;

@@ -4,6 +4,7 @@
 #include "actors/limit_controller.hpp"
 #include "actors/messages.hpp"
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/node_id.hpp>
@@ -15,7 +16,7 @@ namespace {
 
 // Spawned with its argument (not a capturing lambda): CAF 0.17 spawns an argument-less
 // function through a null tuple pointer, which UndefinedBehaviorSanitizer reports.
-caf::behavior limit_gateway(caf::event_based_actor*,
+caf::behavior limit_gateway(caf::event_based_actor* self,
                             std::shared_ptr<LimitControllers> controllers) {
   return {
       [controllers](ctrl_atom, const std::string& provider,
@@ -26,7 +27,11 @@ caf::behavior limit_gateway(caf::event_based_actor*,
                                  "the run's runtime is shutting down");
         return {std::move(controller), controllers->next_lease_id()};
       },
-      [controllers](node_silent_atom, const caf::node_id& node) { controllers->node_silent(node); },
+      [self, controllers](node_silent_atom, const caf::node_id& node) {
+        // Only this process's cluster says a node is silent: nodes hold this actor's handle.
+        if (from_this_process(self))
+          controllers->node_silent(node, caf::actor_cast<caf::actor>(self));
+      },
   };
 }
 

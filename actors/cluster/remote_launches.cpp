@@ -12,19 +12,16 @@ namespace actorflow::actors {
 
 RemoteLaunches::RemoteLaunches(caf::event_based_actor* self, Cluster& cluster, std::string type,
                                std::function<void(std::string_view)> log)
-    : self_(self), cluster_(&cluster), type_(std::move(type)), log_(std::move(log)) {}
-
-RemoteLaunches::~RemoteLaunches() {
-  if (joined_)
-    cluster_->leave(self_->address());
+    : self_(self), cluster_(&cluster), type_(std::move(type)), log_(std::move(log)) {
+  // Before the first place(): a node that falls silent between a placement there and the
+  // send would otherwise be missed by this batch, which no down message reaches.
+  cluster_->join(self_->address());
 }
+
+RemoteLaunches::~RemoteLaunches() { cluster_->leave(self_->address()); }
 
 void RemoteLaunches::send(const Cluster::Place& place, const Value& input, const ItemLaunch& launch,
                           const RunHooks& hooks) {
-  if (!joined_) {
-    cluster_->join(self_->address());
-    joined_ = true;
-  }
   auto& [node, connections] = watched_[place.host.address()];
   if (connections.empty() || connections.back() != place.generation) {
     node = place.node;
@@ -61,8 +58,10 @@ std::optional<Cluster::Place> RemoteLaunches::connection_silent(std::uint32_t no
     if (found == connections.end())
       continue; // another host of the node: it restarted
     connections.erase(found);
-    if (connections.empty())
+    if (connections.empty()) {
+      self_->demonitor(it->first); // a reconnect monitors it again: no pile of monitors
       watched_.erase(it);
+    }
     return Cluster::Place{node, generation, {}};
   }
   return std::nullopt;

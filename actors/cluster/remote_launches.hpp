@@ -56,8 +56,8 @@ public:
   /// message is taken to be of the oldest connection still watched: they die in that order).
   [[nodiscard]] std::optional<Cluster::Place> connection_down(const caf::actor_addr& host);
   /// The cluster's word that connection `generation` of `node` fell silent: that connection
-  /// (no host), if this batch still watches it. Its host stays monitored: a down message that
-  /// comes later finds the connection gone, or takes a newer one of the same host.
+  /// (no host), if this batch still watches it. Its host is no longer monitored once no
+  /// connection of it is watched; a down message already on its way finds nothing.
   [[nodiscard]] std::optional<Cluster::Place> connection_silent(std::uint32_t node,
                                                                 std::uint64_t generation);
   /// `place` went down with `count` launches of this batch, which start again elsewhere;
@@ -87,7 +87,6 @@ private:
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::deque<std::uint64_t>>> watched_;
   std::vector<NodeAddress> addresses_; // by node - 1, as learnt
   std::uint64_t requeued_ = 0;
-  bool joined_ = false; // told the cluster that this batch has launches on nodes
 };
 
 } // namespace actorflow::actors

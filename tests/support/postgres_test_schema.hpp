@@ -91,7 +91,12 @@ private:
 
   void execute(const std::string& sql) const {
     PGconn* conn = PQconnectdb(server_.c_str());
-    REQUIRE_MESSAGE(PQstatus(conn) == CONNECTION_OK, std::string(PQerrorMessage(conn)));
+    // CHECK, not REQUIRE: this runs in the destructor too, where a throw would terminate.
+    CHECK_MESSAGE(PQstatus(conn) == CONNECTION_OK, std::string(PQerrorMessage(conn)));
+    if (PQstatus(conn) != CONNECTION_OK) {
+      PQfinish(conn);
+      return;
+    }
     PQsetNoticeProcessor(conn, ignore_notice, nullptr); // "drop cascades to ..."
     PGresult* result = PQexec(conn, sql.c_str());
     CHECK_MESSAGE(PQresultStatus(result) == PGRES_COMMAND_OK,

@@ -61,7 +61,9 @@ struct ClusterConfig {
   /// flight start again elsewhere, it is told to stop them, and it is dialled again and used
   /// once it answers. This finds a node that hangs or is stopped (SIGSTOP), and a partition
   /// that leaves the connection open. 0 (or less): no heartbeats; only a dropped connection
-  /// counts. A node that is busy still answers: its host only forwards work to item actors.
+  /// counts. A node's host only forwards work to item actors, so a node busy with I/O-bound
+  /// items answers at once; but items that compute for long stretches between awaits hold
+  /// the scheduler threads the host needs: keep this well above the longest such stretch.
   std::chrono::milliseconds node_silence{5000};
 };
 

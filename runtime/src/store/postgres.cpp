@@ -27,6 +27,22 @@ std::string_view userinfo_password(std::string_view url) {
   return authority.substr(colon + 1, at - colon - 1);
 }
 
+// The value of a "password=" parameter in `url`'s query, or "".
+std::string_view query_password(std::string_view url) {
+  const std::size_t query = url.find('?');
+  if (query == std::string_view::npos)
+    return {};
+  std::string_view params = url.substr(query + 1);
+  while (!params.empty()) {
+    const std::size_t amp = params.find('&');
+    const std::string_view param = params.substr(0, amp);
+    if (param.starts_with("password="))
+      return param.substr(9);
+    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
+  }
+  return {};
+}
+
 // `message` with every occurrence of `secret` replaced: libpq quotes parts of a malformed URL.
 std::string scrubbed(std::string message, std::string_view secret) {
   if (secret.empty())
@@ -162,15 +178,19 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
   std::string name = without_password(url);
   // The URL is expanded in place of "dbname"; what it sets itself wins over the defaults before
   // it.
-  const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
-  const char* values[] = {default_connect_timeout_s, "actorflow", url.c_str(), nullptr};
+  // UTF-8 on the wire whatever the server's default: text is stored as the store got it.
+  const char* keys[] = {"connect_timeout", "fallback_application_name", "client_encoding", "dbname",
+                        nullptr};
+  const char* values[] = {default_connect_timeout_s, "actorflow", "UTF8", url.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, 1);
   if (conn == nullptr)
     return Error{Errc::unavailable, name + ": connecting: out of memory"};
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = name;
     message += ": connecting: ";
-    message += scrubbed(trimmed(PQerrorMessage(conn)), userinfo_password(url));
+    // libpq may quote a piece of the URL it cannot parse: neither password may show.
+    message += scrubbed(scrubbed(trimmed(PQerrorMessage(conn)), userinfo_password(url)),
+                        query_password(url));
     PQfinish(conn);
     return Error{Errc::unavailable, std::move(message)};
   }

@@ -31,7 +31,9 @@ Result<void> PostgresInterrupts::prepare() {
         // An answer stays: given in the store by another process, it must not be lost to a
         // replay that raises its interrupt again, or to a timeout or cancel elsewhere.
         "WHERE interrupts.status NOT IN ('answered', 'defaulted')"},
-       {"interrupts_run_exists", "SELECT 1 FROM runs WHERE id = $1::text"},
+       // Taken first by a save: two processes saving new interrupts of one run at once would
+       // both read the same max(seq) otherwise.
+       {"interrupts_run_lock", "SELECT 1 FROM runs WHERE id = $1::text FOR UPDATE"},
        {"interrupts_answer", "UPDATE interrupts SET status = 'answered', answer = $3::bytea, "
                              "updated_ms = $4::bigint WHERE run_id = $1::text AND id = $2::text "
                              "AND status = 'pending'"},
@@ -60,20 +62,21 @@ Result<void> PostgresInterrupts::save(std::string_view run_id, const Interrupt& 
   params.bytes(question).text(to_string(interrupt.status)).bytes(answer).int64(now_ms());
 
   std::lock_guard lock(conn_.mutex());
+  Transaction tx(conn_);
+  if (Result<void> begun = tx.begin("save_interrupt"); !begun)
+    return begun;
+  Params run;
+  run.text(run_id);
+  Result<Rows> locked = conn_.run("interrupts_run_lock", run, "save_interrupt");
+  if (!locked)
+    return locked.error();
+  if (locked->empty())
+    return no_run(conn_.name(), run_id);
+  // No row changed is no error: an answer stays (see the statement).
   Result<Rows> saved = conn_.run("interrupts_upsert", params, "save_interrupt");
   if (!saved)
     return saved.error();
-  if (saved->changed() != 0)
-    return {};
-  // Nothing changed: no such run, or an answer that stays (see the statement).
-  Params run;
-  run.text(run_id);
-  Result<Rows> known = conn_.run("interrupts_run_exists", run, "save_interrupt");
-  if (!known)
-    return known.error();
-  if (known->empty())
-    return no_run(conn_.name(), run_id);
-  return {};
+  return tx.commit("save_interrupt");
 }
 
 Result<void> PostgresInterrupts::answer(std::string_view run_id, std::string_view id,
