@@ -154,7 +154,7 @@ TEST_CASE("a node killed with SIGKILL mid-batch: its items run elsewhere, none l
 }
 
 TEST_CASE("a node stopped (SIGSTOP) mid-batch falls silent: its items run elsewhere, none lost "
-          "or twice; resumed (SIGCONT), it is used again") {
+          "or twice, resumed (SIGCONT), it is used again") {
   auto hung = start_node();
   auto survivor = start_node();
   auto config = cluster_config({hung.address(), survivor.address()}, 64);

@@ -233,7 +233,7 @@ TEST_CASE("a chat batch answers every line once, as the online endpoint answers 
   }
 }
 
-TEST_CASE("an embeddings batch answers as /v1/embeddings does; no delay completes it at once") {
+TEST_CASE("an embeddings batch answers as /v1/embeddings does, no delay completes it at once") {
   auto sim = start_sim({"--batch-delay-ms", "0"});
   BatchClient api(sim);
   json one = {{"model", "local"}, {"input", "alpha beta"}};

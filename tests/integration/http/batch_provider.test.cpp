@@ -90,7 +90,7 @@ TEST_CASE("calls of a flow's nodes go out as one job, each answered as online") 
   CHECK(sim.stats().at("chat") == 3); // only the three online answers above
 }
 
-TEST_CASE("a line's error fails its own call; the rest of the job succeeds") {
+TEST_CASE("a line's error fails its own call, the rest of the job succeeds") {
   SimProcess sim({"--threads", "8", "--batch-delay-ms", "10"});
   auto provider = std::make_shared<OpenAiBatchProvider>(sim_config(sim), quick());
   const RunResult result = run_through(provider, prompts(12, 4)); // items 0, 4, 8 fail
@@ -287,7 +287,7 @@ TEST_CASE("a job refused for the enqueued-token limit waits for an open job to e
   }
 }
 
-TEST_CASE("a failed upload is tried again; a create whose answer was lost is found, not made "
+TEST_CASE("a failed upload is tried again, a create whose answer was lost is found, not made "
           "twice") {
   SimProcess sim({"--threads", "8", "--batch-delay-ms", "10", "--batch-fail-uploads", "1",
                   "--batch-lose-creates", "1"});

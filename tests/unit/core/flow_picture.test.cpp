@@ -129,7 +129,7 @@ TEST_CASE("a nested flow that starts the outer one takes the start arrow to its 
 )picture");
 }
 
-TEST_CASE("names and actions are escaped for each format; ids stay plain") {
+TEST_CASE("names and actions are escaped for each format, ids stay plain") {
   auto flow = build(FlowBuilder(R"(say "hi")")
                         .node(R"(say "hi" \o/)", pass())
                         .node("<b>#1 & co</b>", pass())

@@ -63,7 +63,7 @@ TEST_CASE("a server's Retry-After wins over the computed delay") {
   CHECK(after.delay == 7s);
 }
 
-TEST_CASE("the failure that opens the circuit says so; from then on retries fail fast") {
+TEST_CASE("the failure that opens the circuit says so, from then on retries fail fast") {
   auto policy = three_attempts();
   policy.max_attempts = 10;
   policy.circuit = CircuitPolicy{.max_failures = 2, .window = 10s, .cool_down = 30s};

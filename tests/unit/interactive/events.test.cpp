@@ -176,7 +176,7 @@ TEST_CASE("updates and values: what each node changed, and the State after it") 
   CHECK(b.changes == Map{{"y", Value(2)}});
 }
 
-TEST_CASE("debug streams node starts; a run without modes streams only its end") {
+TEST_CASE("debug streams node starts, a run without modes streams only its end") {
   Runtime runtime{with_pieces()};
   auto flow = must(FlowBuilder("one")
                        .node("only", step_node([](State&) { return std::string(default_action); }))

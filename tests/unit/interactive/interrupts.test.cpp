@@ -307,7 +307,7 @@ TEST_CASE("a cancelled run cancels its pending interrupts") {
   CHECK(cancelled);
 }
 
-TEST_CASE("durable: the Runtime exits while items wait; another answers in the store, a resume "
+TEST_CASE("durable: the Runtime exits while items wait, another answers in the store, a resume "
           "delivers each answer once and runs no committed item again") {
   TempDir dir;
   const auto db = (dir.path() / "runs.db").string();

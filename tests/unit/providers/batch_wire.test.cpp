@@ -36,7 +36,7 @@ TEST_CASE("an input file round-trips: one line per request, bodies as they were"
   CHECK(contains(broken.error().message, "line 2"));
 }
 
-TEST_CASE("answer lines: successes, error statuses and expiries; a broken line loses no other") {
+TEST_CASE("answer lines: successes, error statuses and expiries, a broken line loses no other") {
   const std::string jsonl =
       R"({"id":"r1","custom_id":"a","response":{"status_code":200,"request_id":"q","body":{"x":1}},"error":null})"
       "\n"

@@ -137,7 +137,7 @@ TEST_CASE("a 5xx is retried on its model, then the call moves to the next one") 
   CHECK(result.usage.by_model.count("backup/backup-default") == 1);
 }
 
-TEST_CASE("what the model cannot cure moves on at once; our own mistakes do not move") {
+TEST_CASE("what the model cannot cure moves on at once, our own mistakes do not move") {
   SUBCASE("context length exceeded") {
     Fixture f({Error{Errc::bad_request, "HTTP 400: This model's maximum context length is 8192 "
                                         "tokens (context_length_exceeded)"}});
@@ -158,7 +158,7 @@ TEST_CASE("what the model cannot cure moves on at once; our own mistakes do not 
   }
 }
 
-TEST_CASE("a 429 within the wait budget is waited out; a longer one moves on") {
+TEST_CASE("a 429 within the wait budget is waited out, a longer one moves on") {
   SUBCASE("within") {
     Fixture f({rate_limited(2s)});
     CHECK(f.run({0}).state.at("answers") == Value(Array{"ok from primary"}));
