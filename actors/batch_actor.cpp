@@ -4,6 +4,7 @@
 
 #include "actors/cluster/protocol.hpp"
 #include "actors/cluster/remote_launches.hpp"
+#include "actors/cluster/remote_outcome.hpp"
 #include "actors/item_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/supervisor.hpp"
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -57,7 +59,11 @@ public:
 
   caf::behavior make_behavior() override {
     // Only a batch in a cluster monitors anything: the hosts of the nodes it sends items to.
-    set_down_handler([this](caf::down_msg& down) { on_node_down(down.source); });
+    // A host that goes down takes this batch's launches on it with it: they start again.
+    set_down_handler([this](caf::down_msg& down) {
+      if (remote_)
+        requeue_launches(remote_->connection_down(down.source), false);
+    });
     return {
         [this](run_atom, State& state) -> caf::response_promise {
           promise_ = make_response_promise();
@@ -72,9 +78,11 @@ public:
         },
         [this](rdone_atom, std::uint32_t id, std::uint32_t launch, const std::vector<char>& outcome,
                const std::vector<char>& usage) { on_remote_done(id, launch, outcome, usage); },
+        // A node fell silent (the cluster's heartbeat): the same, and the node is asked to
+        // stop them, should it wake up. Only from this process: nodes know this batch.
         [this](silent_atom, std::uint32_t node, std::uint64_t generation) {
-          if (from_this_process(this)) // nodes know this batch: they answer it
-            on_node_silent(node, generation);
+          if (remote_ && from_this_process(this))
+            requeue_launches(remote_->connection_silent(node, generation), true);
         },
         [this](retry_atom, std::uint32_t id, std::uint32_t attempt) {
           if (!stopping_ && !run_ended() && id < slots_.size() &&
@@ -290,51 +298,21 @@ private:
     auto* slot = running_launch(id, launch, true);
     if (!slot)
       return;
-    const auto& rules = supervisor_->rules();
-    auto outcome = remote_->accept(bytes, usage, *spec_->scope.hooks, spec_->path, slot->index(),
-                                   slot->place.node);
-    if (!outcome)
-      return attempt_ended(id, outcome.error(), 0,
-                           rules.retryable(outcome.error(), slot->work.attempt));
-    if (outcome->ok())
-      return attempt_ended(id, std::move(outcome->result), outcome->tokens, false);
-    // The node reports exec's raw error: the retry policy, then the fallback, apply here.
-    const Error error = outcome->error();
-    if (rules.retryable(error, slot->work.attempt))
-      return attempt_ended(id, error, outcome->tokens, true);
-    // On a fresh instance, as a local item's fallback runs.
-    const auto index = slot->index();
-    auto node = new_instance(*spec_, [&] { return spec_->where(index, "factory"); });
-    auto fallback =
-        node ? fallback_of(**node, *slot->input, error, spec_->where(index, "exec_fallback"))
-             : Result<Value>(node.error());
-    if (!fallback)
-      return attempt_ended(id, fallback.error(), outcome->tokens, false);
-    supervisor_->report(AttemptEvent::Kind::fallback_used, slot->work, error);
-    attempt_ended(id, std::move(*fallback), outcome->tokens, false);
+    auto verdict = judge_remote_outcome(
+        remote_->accept(bytes, usage, *spec_->scope.hooks, spec_->path, slot->index(),
+                        slot->place.node),
+        supervisor_->rules(), slot->work.attempt, *spec_, slot->index(), *slot->input);
+    if (verdict.fell_back_from)
+      supervisor_->report(AttemptEvent::Kind::fallback_used, slot->work, *verdict.fell_back_from);
+    attempt_ended(id, std::move(verdict.result), verdict.tokens, verdict.retry);
   }
 
-  // A node host this batch sent launches to went down: its launches start again elsewhere.
-  void on_node_down(const caf::actor_addr& host) {
-    if (!remote_)
+  // The launches on `connection` (none: not one this batch watches) are lost: each starts
+  // again elsewhere, as no attempt.
+  void requeue_launches(const std::optional<Cluster::Place>& lost_connection, bool silent) {
+    if (stopping_ || !lost_connection)
       return;
-    if (auto connection = remote_->connection_down(host))
-      requeue_launches(*connection, false);
-  }
-
-  // A node this batch sent launches to fell silent (the cluster's heartbeat): the same, and
-  // the node is asked to stop them, should it wake up.
-  void on_node_silent(std::uint32_t node, std::uint64_t generation) {
-    if (!remote_)
-      return;
-    if (auto connection = remote_->connection_silent(node, generation))
-      requeue_launches(*connection, true);
-  }
-
-  // The launches on `connection` are lost: each starts again elsewhere, as no attempt.
-  void requeue_launches(const Cluster::Place& connection, bool silent) {
-    if (stopping_)
-      return;
+    const auto& connection = *lost_connection;
     std::vector<std::uint32_t> lost;
     for (std::uint32_t id = 0; id < slots_.size(); ++id) {
       const auto& slot = slots_[id];
