@@ -55,11 +55,11 @@ public:
   ~Lease() override {
     if (!ended_.exchange(true))
       settle(CallEnd{id_, std::nullopt, {}, false, std::nullopt, std::nullopt}, Usage{},
-             Error{Errc::internal, "the model call ended without reporting how"});
+             Error{Errc::internal, "the model call ended without reporting how"}, {});
   }
 
   void end(const Usage& usage, const RateLimitInfo& rate_limits, const std::optional<Error>& error,
-           std::optional<bool> batched) override {
+           std::optional<bool> batched, Facts facts) override {
     if (ended_.exchange(true))
       return;
     if (batched)
@@ -82,11 +82,11 @@ public:
       if (error->retry_after)
         call.retry_after = *error->retry_after;
     }
-    settle(std::move(call), usage, error);
+    settle(std::move(call), usage, error, std::move(facts));
   }
 
 private:
-  void settle(CallEnd call, const Usage& usage, const std::optional<Error>& error) {
+  void settle(CallEnd call, const Usage& usage, const std::optional<Error>& error, Facts facts) {
     // Weak: a call that outlives the Runtime finds its controller gone and reports nothing.
     if (auto controller = controller_.lock())
       caf::anon_send(caf::actor_cast<caf::actor>(controller), release_atom::value, id_,
@@ -95,18 +95,22 @@ private:
     hooks.meter->call_ended(report_.provider, report_.model, usage, error,
                             call.actual_cost.value_or(0), report_.price.has_value(),
                             report_.batched);
+    const bool traced = report_.span && hooks.spans;
+    if (!traced && !hooks.options.on_model_call)
+      return;
+    auto event = std::make_shared<ModelCallEvent>(event_of(report_, error));
+    event->operation = facts.operation;
+    event->response_model = std::move(facts.response_model);
+    event->finish_reason = std::move(facts.finish_reason);
+    event->took = std::chrono::duration_cast<nanoseconds>(Clock::now() - started_);
+    event->usage = usage;
+    event->cost = call.actual_cost.value_or(0);
     // On the provider's thread: the sink's clock and hooks are safe to use from any thread.
-    if (report_.span && hooks.spans)
+    if (traced)
       hooks.spans->report(SpanEvent::Kind::model_call, report_.provider + "/" + report_.model,
                           report_.item, report_.attempt, report_.span.id, report_.span_parent,
-                          report_.span.start, error);
-    if (!hooks.options.on_model_call)
-      return;
-    auto event = event_of(report_, error);
-    event.took = std::chrono::duration_cast<nanoseconds>(Clock::now() - started_);
-    event.usage = usage;
-    event.cost = call.actual_cost.value_or(0);
-    hooks.report_model_call(event);
+                          report_.span.start, error, std::nullopt, event);
+    hooks.report_model_call(*event);
   }
 
   caf::weak_actor_ptr controller_;

@@ -18,6 +18,7 @@
 
 namespace actorflow::detail {
 struct FlowGraph;
+class OtlpExporter;
 } // namespace actorflow::detail
 
 namespace actorflow::actors {
@@ -42,6 +43,9 @@ struct Environment {
   // How node code starts a sub-flow (ctx.run). Set by the Runtime: the exec site that runs
   // node code must not depend on the flow actor, which spawns node actors.
   SpawnFlow spawn_flow = nullptr;
+  // Where spans are exported (OpenTelemetry), when they are: a node host exports the spans
+  // of the launches it runs for a run that is exported, into that run's trace.
+  std::shared_ptr<detail::OtlpExporter> exporter;
 };
 using EnvironmentPtr = std::shared_ptr<const Environment>;
 

@@ -102,6 +102,15 @@ struct EventsBenchOptions {
   std::size_t workers = 2;
 };
 
+struct OtlpBenchOptions {
+  std::size_t items = 50'000;
+  std::size_t concurrency = 1024;
+  std::size_t rounds = 3; ///< runs of each side, alternating; the best of each is compared
+  std::size_t workers = 2;
+  std::size_t max_queue = 1'000'000;     ///< the exporter's queue: large, so that none is dropped
+  std::size_t shutdown_timeout_ms = 500; ///< how long the stalled side's shutdown waits
+};
+
 struct RateLimitBenchOptions {
   std::size_t items = 600;
   std::uint64_t rpm = 6000; ///< requests per minute, of the client and the sim (0: none)
@@ -152,6 +161,10 @@ int bench_agent(const AgentBenchOptions& options);
 /// The fan-out with every event streamed (StreamMode::debug) to a reader thread, against the
 /// same run without a reader, alternating in one process: per-item cost and their ratio.
 int bench_events(const EventsBenchOptions& options);
+
+/// The fan-out without span export, exporting to a loopback collector that answers at once,
+/// and to one that never answers: the exporter's CPU per span, and the wall ratios.
+int bench_otlp(const OtlpBenchOptions& options);
 
 /// A batch of chat calls through the openai provider under `RuntimeConfig::limits`, against an
 /// `actorflow sim` enforcing the same limits: wall time against the binding limit's ideal, the

@@ -108,6 +108,22 @@ inline constexpr std::string_view bench_provider = "openai";
 /// The chat call of item `i`: one short user message, with `max_tokens` if given.
 ChatRequest bench_chat_request(std::size_t i, std::optional<std::uint32_t> max_tokens);
 
+/// Items 0..n-1, each a no-op exec; leaves the item count in the state ("count"). What the
+/// benches that measure what watching a run costs (events, spans) watch.
+class CountingBatch final : public ParallelBatchNode {
+public:
+  CountingBatch(BatchOptions options, std::size_t n) : ParallelBatchNode(options), n_(n) {}
+  ItemSource items(const State&, const Value&) override { return counting(n_); }
+  Task<Value> exec(Value item, Context&) override { co_return item; }
+  std::string post_batch(State& state, const Value&, BatchResult result) override {
+    state = state.with("count", static_cast<std::int64_t>(result.items.size()));
+    return std::string(default_action);
+  }
+
+private:
+  std::size_t n_;
+};
+
 /// One chat call (`bench_chat_request`) per item through `ctx.llm(bench_provider)`, without
 /// retries: a failed call is a failed item. Leaves in the state "ok" and "failed" (item
 /// counts), "failed_by_code" (a map from error code to count), "tokens" (the usage of the

@@ -15,20 +15,6 @@ namespace actorflow::tools {
 
 namespace {
 
-class Numbers final : public ParallelBatchNode {
-public:
-  Numbers(BatchOptions options, std::size_t n) : ParallelBatchNode(options), n_(n) {}
-  ItemSource items(const State&, const Value&) override { return counting(n_); }
-  Task<Value> exec(Value item, Context&) override { co_return item; }
-  std::string post_batch(State& state, const Value&, BatchResult result) override {
-    state = state.with("count", static_cast<std::int64_t>(result.items.size()));
-    return std::string(default_action);
-  }
-
-private:
-  std::size_t n_;
-};
-
 struct Side {
   double best_s = std::numeric_limits<double>::infinity();
   std::uint64_t events = 0;       // read by the reader (last run)
@@ -39,7 +25,8 @@ struct Side {
 
 int bench_events(const EventsBenchOptions& options) {
   BatchOptions batch{.max_concurrency = options.concurrency, .policy = FailurePolicy::collect()};
-  auto flow = FlowBuilder("bench").node("batch", factory_of<Numbers>(batch, options.items)).build();
+  auto flow =
+      FlowBuilder("bench").node("batch", factory_of<CountingBatch>(batch, options.items)).build();
   if (!flow)
     return bench_failed("events", flow.error());
   Runtime runtime{RuntimeConfig{.worker_threads = options.workers}};

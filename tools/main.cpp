@@ -265,6 +265,17 @@ int main(int argc, char** argv) {
   window_options(events_cmd, events);
   count(events_cmd, "--rounds", events.rounds, "Runs of each side (the best of each counts)");
 
+  OtlpBenchOptions otlp;
+  auto* otlp_cmd = command(bench_cmd, selected, "otlp",
+                           "The fan-out exporting its spans (OTLP/HTTP) to a loopback collector, "
+                           "and to one that never answers, against the same run without export",
+                           otlp, bench_otlp);
+  window_options(otlp_cmd, otlp);
+  count(otlp_cmd, "--rounds", otlp.rounds, "Runs of each side (the best of each counts)");
+  count(otlp_cmd, "--max-queue", otlp.max_queue, "The exporter's queue (spans)");
+  count(otlp_cmd, "--shutdown-timeout-ms", otlp.shutdown_timeout_ms,
+        "How long a shutdown waits for a collector that never answers");
+
   RateLimitBenchOptions ratelimit;
   auto* ratelimit_cmd = command(
       bench_cmd, selected, "ratelimit",

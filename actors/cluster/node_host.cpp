@@ -6,6 +6,7 @@
 #include "actors/node_spec.hpp"
 #include "actors/wire.hpp"
 #include "core/outcome_codec.hpp"
+#include "observe/otlp_exporter.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -52,6 +53,25 @@ void reject(HostActor* self, const caf::actor& batch, std::uint32_t slot, std::u
   outcome.result = std::move(error);
   self->send(batch, rdone_atom::value, slot, launch, wire_bytes(detail::encode_outcome(outcome)),
              std::vector<char>{}); // no model call was made
+}
+
+// The span sink of a launch whose run is exported (`trace_parent`: its attempt's place in the
+// trace), when this Runtime exports too: the launch's spans join the run's trace there. Null
+// otherwise, and for a traceparent that does not parse (a peer's bug must not stop the item).
+std::shared_ptr<SpanSink> exported_spans(const Environment& env, const std::string& trace_parent,
+                                         std::uint64_t run) {
+  if (trace_parent.empty() || !env.exporter)
+    return nullptr;
+  auto parent = detail::parse_traceparent(trace_parent);
+  if (!parent)
+    return nullptr;
+  auto sink = std::make_shared<SpanSink>();
+  // Real time: a node host's launches are never on a test's virtual clock.
+  sink->now = [] { return std::chrono::steady_clock::now(); };
+  sink->origin = sink->now();
+  sink->otlp = detail::new_trace("remote run " + std::to_string(run), *parent);
+  sink->to_writers = env.exporter->hook(sink->otlp);
+  return sink;
 }
 
 caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64_t capacity) {
@@ -108,10 +128,21 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
         if (auto owner = caf::actor_cast<caf::actor>(self->current_sender()))
           self->send(owner, pong_atom::value, token);
       },
+      // A launch in the form of protocols 1 to 4 (no traceparent yet): refused, naming both
+      // versions, rather than dropped as a message nobody understands.
+      [self](rexec_atom, std::uint32_t version, const std::string&, const std::vector<char>&,
+             std::uint32_t slot, std::uint32_t launch, std::uint64_t index, std::uint32_t attempt,
+             const caf::actor&, std::uint64_t, double) {
+        if (auto batch = caf::actor_cast<caf::actor>(self->current_sender()))
+          reject(self, batch, slot, launch, index, attempt,
+                 Error{Errc::bad_input, "cluster protocol " + std::to_string(version) +
+                                            " is not this node's (" +
+                                            std::to_string(cluster_protocol_version) + ")"});
+      },
       [self](rexec_atom, std::uint32_t version, const std::string& type,
              const std::vector<char>& payload, std::uint32_t slot, std::uint32_t launch,
              std::uint64_t index, std::uint32_t attempt, const caf::actor& gateway,
-             std::uint64_t run, double weight) {
+             std::uint64_t run, double weight, const std::string& trace_parent) {
         auto& st = self->state;
         auto batch = caf::actor_cast<caf::actor>(self->current_sender());
         if (!batch) {
@@ -145,13 +176,19 @@ caf::behavior node_host(HostActor* self, EnvironmentPtr environment, std::uint64
         auto calls = std::make_shared<CallLog>();
         RunOptions counting;
         counting.on_model_call = [calls](const ModelCallEvent& call) { calls->add(call); };
+        auto spans = exported_spans(*st.env, trace_parent, run);
         auto usage = std::make_shared<const RunHooks>(
-            std::move(counting), run, std::make_shared<detail::RunMeter>(), nullptr, nullptr);
+            std::move(counting), run, std::make_shared<detail::RunMeter>(), spans, nullptr);
+        // Traced, the launch's node and model-call spans go to this launch's sink: a spec of
+        // its own, whose scope has the launch's hooks (the type's shared one has no sink).
+        auto type_of_launch = spans ? remote_node_type(Scope{st.env, usage, "", 0}, type,
+                                                       registered_factory(st.env, type))
+                                    : known->second;
         RemoteLaunch remote{batch,
                             ItemLaunch{slot, launch, static_cast<std::size_t>(index), attempt, 0},
                             RemoteLimits{gateway, run, weight, std::move(usage), std::move(calls)},
                             std::move(*item)};
-        auto actor = spawn_remote_item(self, *known->second, std::move(remote));
+        auto actor = spawn_remote_item(self, *type_of_launch, std::move(remote));
         st.items[{batch.address(), launch}] = actor;
         if (st.batches[batch.address()]++ == 0)
           self->monitor(batch);

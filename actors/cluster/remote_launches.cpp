@@ -28,9 +28,14 @@ void RemoteLaunches::send(const Cluster::Place& place, const Value& input, const
     connections.push_back(place.generation);
     self_->monitor(place.host); // a connection of the node not seen before
   }
+  // An exported run's launch carries its attempt's place in the trace: the node's spans of it
+  // go there.
+  std::string trace_parent;
+  if (hooks.spans && hooks.spans->otlp && launch.span != 0)
+    trace_parent = detail::traceparent_of(*hooks.spans->otlp, launch.span);
   self_->send(place.host, rexec_atom::value, cluster_protocol_version, type_, to_wire(input),
               launch.slot, launch.launch, static_cast<std::uint64_t>(launch.index), launch.attempt,
-              cluster_->gateway(), hooks.run_id, hooks.options.weight);
+              cluster_->gateway(), hooks.run_id, hooks.options.weight, trace_parent);
 }
 
 void RemoteLaunches::cancel(const caf::actor& host, std::uint32_t launch) {

@@ -19,6 +19,7 @@
 #include "actors/scheduler/scheduler.hpp"
 #include "actors/scheduler/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
+#include "observe/otlp_exporter.hpp"
 #include "run_state.hpp"
 #include "store/run_checkpoint.hpp"
 
@@ -94,6 +95,11 @@ struct RuntimeImpl {
       environment->cluster = std::make_shared<actors::Cluster>(
           *system, std::move(cluster), workers, environment->log, std::move(gateway));
     }
+    if (auto otlp_settings = resolve_otlp(std::move(config.otlp), process_environment());
+        !otlp_settings)
+      environment->log("otlp: " + otlp_settings.error().message + "; spans are not exported");
+    else if (*otlp_settings)
+      environment->exporter = otlp = std::make_shared<OtlpExporter>(std::move(**otlp_settings));
     env = std::move(environment);
   }
 
@@ -152,6 +158,20 @@ struct RuntimeImpl {
     // Waits for every actor to terminate; killed roots complete their runs with `cancelled`.
     system.reset();
     write_trace();
+    stop_export();
+  }
+
+  /// Sends the spans still queued (bounded by the exporter's shutdown_timeout), and says in
+  /// the log what could not be sent.
+  void stop_export() {
+    if (!otlp)
+      return;
+    otlp->shutdown();
+    const auto stats = otlp->stats();
+    if (stats.dropped + stats.failed > 0)
+      env->log("otlp: " + std::to_string(stats.exported) + " spans exported, " +
+               std::to_string(stats.dropped) + " dropped, " + std::to_string(stats.failed) +
+               " failed" + (stats.last_error.empty() ? "" : " (latest: " + stats.last_error + ")"));
   }
 
   /// Rewrites the trace file, if there is one, with every span so far. One writer at a time:
@@ -175,6 +195,7 @@ struct RuntimeImpl {
   std::shared_ptr<CheckpointStore> checkpoints;     // RuntimeConfig::checkpoints
   std::shared_ptr<TraceWriter> trace;               // set when trace_file is
   std::mutex trace_mutex;                           // held while the file is written
+  std::shared_ptr<OtlpExporter> otlp;               // when spans are exported
 
   std::mutex mutex;
   bool stopped = false;                                            // guarded by mutex
@@ -254,6 +275,8 @@ Runtime::Runtime(RuntimeConfig config)
 Runtime::~Runtime() { impl_->shutdown(); }
 
 void Runtime::shutdown() { impl_->shutdown(); }
+
+OtlpStats Runtime::otlp_stats() const { return impl_->otlp ? impl_->otlp->stats() : OtlpStats{}; }
 
 namespace {
 
@@ -400,6 +423,13 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
       message += (message.empty() ? "" : "; ") + line;
     return refuse(Error{Errc::invalid_flow, std::move(message)});
   }
+  std::optional<detail::TraceParent> trace_parent;
+  if (!options.trace_parent.empty()) {
+    auto parsed = detail::parse_traceparent(options.trace_parent);
+    if (!parsed)
+      return refuse(Error{Errc::bad_input, "run: " + parsed.error().message});
+    trace_parent = *parsed;
+  }
   run->name = checkpoint ? checkpoint->run_id : std::to_string(run->id);
   run->events =
       std::make_shared<detail::EventHub>(options.stream, std::move(options.on_event), impl.now);
@@ -413,18 +443,26 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   auto* owner = &impl; // outlives every actor: shutdown waits for them
   // Spans only when someone listens: without a sink, no actor times anything.
   std::shared_ptr<detail::SpanSink> spans;
-  if (options.on_span || options.trace || impl.trace) {
+  if (options.on_span || options.trace || impl.trace || impl.otlp) {
     spans = std::make_shared<detail::SpanSink>();
     spans->now = impl.now;
     spans->origin = spans->now();
     spans->to_host = options.on_span;
-    if (options.trace || impl.trace)
+    std::function<void(const SpanEvent&)> exported;
+    if (impl.otlp) {
+      spans->otlp = detail::new_trace(run->name, trace_parent);
+      exported = impl.otlp->hook(spans->otlp);
+    }
+    if (options.trace || impl.trace || exported)
       spans->to_writers = [trace = options.trace, file = impl.trace, run_id = run->id,
-                           offset = spans->origin - impl.origin](const SpanEvent& span) {
+                           offset = spans->origin - impl.origin,
+                           exported = std::move(exported)](const SpanEvent& span) {
         if (trace)
           trace->record(span, run_id);
         if (file)
           file->record(span, run_id, offset);
+        if (exported)
+          exported(span);
       };
   }
   auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter,

@@ -120,7 +120,8 @@ private:
 };
 
 /// The version of the protocol between a Runtime and its nodes; both must speak the same.
-// 2: calls carry their cost; 3: and how many of them were batched; 4: nodes answer heartbeats.
-inline constexpr std::uint32_t cluster_protocol_version = 4;
+// 2: calls carry their cost; 3: and how many of them were batched; 4: nodes answer heartbeats;
+// 5: launches carry their place in an exported trace.
+inline constexpr std::uint32_t cluster_protocol_version = 5;
 
 } // namespace actorflow

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +63,13 @@ struct BatchProgress {
 struct ModelCallEvent {
   std::string provider;
   std::string model;
+  /// "chat" or "embeddings" (OpenTelemetry's gen_ai.operation.name); "" for a call refused
+  /// before it went out.
+  std::string operation;
+  /// The model that answered, as the server named it ("" when it did not say, or failed).
+  std::string response_model;
+  /// Why the model stopped ("stop", "length", "tool_calls", ...; "" for embeddings).
+  std::string finish_reason;
   /// The node that made it ("outer/inner"), and the item's index in a batch.
   std::string node;
   std::optional<std::size_t> item;
@@ -112,6 +120,9 @@ struct SpanEvent {
   /// Why it failed. Work that was stopped (the run cancelled, a batch that stopped early, an
   /// attempt that timed out) ends with `cancelled` or `timeout`.
   std::optional<Error> error;
+  /// model_call spans: the call as `on_model_call` reports it (models, usage, finish reason),
+  /// for exporters that describe it (actorflow/otlp.hpp); null for other spans.
+  std::shared_ptr<const ModelCallEvent> call;
 };
 
 /// "flow", "node", "item", "attempt", "backoff", "grant_wait", "model_call".

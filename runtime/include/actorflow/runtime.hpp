@@ -10,6 +10,7 @@
 #include <actorflow/limits.hpp>
 #include <actorflow/llm.hpp>
 #include <actorflow/node.hpp>
+#include <actorflow/otlp.hpp>
 #include <actorflow/prices.hpp>
 #include <actorflow/result.hpp>
 #include <actorflow/run_events.hpp>
@@ -91,6 +92,10 @@ struct RuntimeConfig {
   /// Cluster nodes to run batch items on, TLS, and whether to load the network layer at all
   /// (see actorflow/cluster.hpp). Without it the Runtime opens no socket.
   ClusterConfig cluster{};
+  /// OpenTelemetry export of every run's spans (see actorflow/otlp.hpp). Off unless an
+  /// endpoint is set here or in the environment (OTEL_EXPORTER_OTLP_ENDPOINT). A setting that
+  /// is wrong is logged and export stays off; the Runtime runs either way.
+  OtlpConfig otlp{};
 };
 
 /// How one run is watched.
@@ -127,6 +132,10 @@ struct RunOptions {
   /// be new there), so that `Runtime::resume` can continue it after a crash. Empty: not
   /// recorded. Without a store configured, a run id is an error of the run.
   std::string run_id{};
+  /// A W3C traceparent ("00-<trace id>-<span id>-<flags>") of the host's own trace: the run's
+  /// exported spans (actorflow/otlp.hpp) go into that trace, its root under that span. Empty:
+  /// the run is a trace of its own. One that does not parse fails the run (bad_input).
+  std::string trace_parent{};
   /// Which events the run streams besides its interrupts and its end (see
   /// actorflow/run_events.hpp): to `on_event` if set, else to the handle's `events()`.
   StreamMode stream = StreamMode::none;
@@ -224,6 +233,10 @@ public:
   /// Cancels what runs and stops the actor system; idempotent. `run` afterwards yields
   /// handles that report `Errc::cancelled`.
   void shutdown();
+
+  /// What the OpenTelemetry exporter has sent, dropped and failed so far (all zero when it
+  /// is off). After `shutdown`, final.
+  [[nodiscard]] OtlpStats otlp_stats() const;
 
   [[nodiscard]] std::size_t worker_threads() const noexcept;
   [[nodiscard]] const NodeRegistry& nodes() const noexcept;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <string_view>
+#include <type_traits>
 
 namespace actorflow {
 
@@ -22,6 +23,18 @@ using Call = std::function<void(std::function<void(ModelOutcome<T>)> done)>;
 Usage& usage_of(ChatResponse& r) { return r.usage; }
 Usage& usage_of(Embeddings& e) { return e.usage; }
 
+// What a call was, for OpenTelemetry's gen_ai.operation.name.
+template <class T>
+constexpr std::string_view operation_of() {
+  return std::is_same_v<T, Embeddings> ? "embeddings" : "chat";
+}
+detail::ModelLease::Facts facts_of(const ChatResponse& r) {
+  return {operation_of<ChatResponse>(), r.model, r.finish_reason};
+}
+detail::ModelLease::Facts facts_of(const Embeddings& e) {
+  return {operation_of<Embeddings>(), e.model, {}};
+}
+
 /// One rule for every provider: a total the provider left out is the sum of its parts, so the
 /// item's tokens, the lease's settlement and the run's usage all count the same.
 void normalise(Usage& usage) {
@@ -37,27 +50,29 @@ void normalise(Usage& usage) {
 template <class T>
 std::function<void(std::function<void()>)> bind_call(Slot<T> slot, detail::ModelLeasePtr lease,
                                                      Call<T> call) {
-  return [slot, lease = std::move(lease),
-          call = std::move(call)](std::function<void()> wake) mutable {
-    auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
-      if (outcome.result.ok()) {
-        normalise(usage_of(*outcome.result));
-        lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt, outcome.batched);
-      } else
-        lease->end(Usage{}, outcome.rate_limits, outcome.result.error(), outcome.batched);
-      slot->emplace(std::move(outcome));
-      wake();
-    };
-    try {
-      call(std::move(ended));
-    } catch (const std::exception& e) {
-      // A provider must report failures through `done`; one that throws still ends the call.
-      Error error{Errc::internal, std::string("model provider threw: ") + e.what()};
-      lease->end(Usage{}, RateLimitInfo{}, error, std::nullopt);
-      slot->emplace(std::move(error));
-      wake();
-    }
-  };
+  return
+      [slot, lease = std::move(lease), call = std::move(call)](std::function<void()> wake) mutable {
+        auto ended = [slot, lease, wake](ModelOutcome<T> outcome) {
+          if (outcome.result.ok()) {
+            normalise(usage_of(*outcome.result));
+            lease->end(usage_of(*outcome.result), outcome.rate_limits, std::nullopt,
+                       outcome.batched, facts_of(*outcome.result));
+          } else
+            lease->end(Usage{}, outcome.rate_limits, outcome.result.error(), outcome.batched,
+                       {operation_of<T>(), {}, {}});
+          slot->emplace(std::move(outcome));
+          wake();
+        };
+        try {
+          call(std::move(ended));
+        } catch (const std::exception& e) {
+          // A provider must report failures through `done`; one that throws still ends the call.
+          Error error{Errc::internal, std::string("model provider threw: ") + e.what()};
+          lease->end(Usage{}, RateLimitInfo{}, error, std::nullopt, {operation_of<T>(), {}, {}});
+          slot->emplace(std::move(error));
+          wake();
+        }
+      };
 }
 
 // The coroutine takes only plain class types: GCC 12 mis-copies closure-typed coroutine

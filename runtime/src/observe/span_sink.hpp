@@ -6,12 +6,15 @@
 #include <actorflow/events.hpp>
 #include <actorflow/result.hpp>
 
+#include "observe/otlp_trace.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -31,6 +34,9 @@ struct SpanSink {
   std::function<void(const SpanEvent&)> to_writers;
   std::function<TimePoint()> now; // the runtime's clock: virtual in tests
   TimePoint origin;               // when the run started, on that clock
+  /// The run's OpenTelemetry trace, when its spans are exported: launches on cluster nodes
+  /// carry it, so that the spans their nodes export join it (null: not exported).
+  OtlpTracePtr otlp;
   std::atomic<std::uint64_t> next_id{1};
 
   [[nodiscard]] std::uint64_t new_id() noexcept {
@@ -47,7 +53,8 @@ struct SpanSink {
   void report(SpanEvent::Kind kind, std::string name, std::optional<std::size_t> item,
               std::uint32_t attempt, std::uint64_t id, std::uint64_t parent, TimePoint start,
               std::optional<Error> error = std::nullopt,
-              std::optional<TimePoint> end = std::nullopt) const {
+              std::optional<TimePoint> end = std::nullopt,
+              std::shared_ptr<const ModelCallEvent> call = nullptr) const {
     SpanEvent span;
     span.kind = kind;
     span.name = std::move(name);
@@ -58,6 +65,7 @@ struct SpanSink {
     span.start = start - origin;
     span.duration = std::max(end.value_or(now()) - start, std::chrono::nanoseconds{0});
     span.error = std::move(error);
+    span.call = std::move(call);
     if (to_writers)
       to_writers(span);
     if (!to_host)

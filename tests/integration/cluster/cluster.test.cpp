@@ -443,10 +443,17 @@ TEST_CASE("a payload that does not decode, or another protocol version, is an it
   auto host = system.middleman().remote_actor("127.0.0.1", node.port);
   REQUIRE(host);
   caf::scoped_actor self{system};
-  auto outcome_of = [&](std::uint32_t version, std::vector<char> payload) {
-    self->send(*host, actors::rexec_atom::value, version, std::string("square"), std::move(payload),
-               std::uint32_t{3}, std::uint32_t{7}, std::uint64_t{5}, std::uint32_t{1},
-               caf::actor_cast<caf::actor>(self), std::uint64_t{1}, 0.0);
+  // `old_form`: a launch as protocols 1 to 4 sent it (no traceparent).
+  auto outcome_of = [&](std::uint32_t version, std::vector<char> payload, bool old_form = false) {
+    if (old_form)
+      self->send(*host, actors::rexec_atom::value, version, std::string("square"),
+                 std::move(payload), std::uint32_t{3}, std::uint32_t{7}, std::uint64_t{5},
+                 std::uint32_t{1}, caf::actor_cast<caf::actor>(self), std::uint64_t{1}, 0.0);
+    else
+      self->send(*host, actors::rexec_atom::value, version, std::string("square"),
+                 std::move(payload), std::uint32_t{3}, std::uint32_t{7}, std::uint64_t{5},
+                 std::uint32_t{1}, caf::actor_cast<caf::actor>(self), std::uint64_t{1}, 0.0,
+                 std::string{});
     std::optional<ItemOutcome> outcome;
     self->receive(
         [&](actors::rdone_atom, std::uint32_t slot, std::uint32_t launch,
@@ -470,6 +477,9 @@ TEST_CASE("a payload that does not decode, or another protocol version, is an it
   auto other_version = outcome_of(cluster_protocol_version + 1, six);
   REQUIRE_FALSE(other_version.ok());
   CHECK(contains(other_version.error().message, "protocol"));
+  auto older = outcome_of(4, six, true);
+  REQUIRE_FALSE(older.ok());
+  CHECK(contains(older.error().message, "cluster protocol 4 is not this node's"));
   // An exit message or an error from a peer does not stop the node's host.
   self->send_exit(*host, caf::exit_reason::user_shutdown);
   self->send(*host, caf::make_error(caf::sec::runtime_error, "from a peer"));

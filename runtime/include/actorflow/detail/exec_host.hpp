@@ -32,12 +32,19 @@ namespace detail {
 /// being ended returns its estimate.
 class ModelLease {
 public:
+  /// What the answer said of the call besides its usage (for on_model_call and exporters).
+  struct Facts {
+    std::string_view operation{}; ///< "chat", "embeddings"
+    std::string response_model{};
+    std::string finish_reason{};
+  };
+
   virtual ~ModelLease() = default;
   /// The call ended (on any thread): `usage` as the provider counted it (zero on failure),
   /// the server's rate-limit headers, and the error if it failed (a 429 pauses the key).
   /// `batched`: how the call was served, when not as its provider says (ModelOutcome::batched).
   virtual void end(const Usage& usage, const RateLimitInfo& rate_limits,
-                   const std::optional<Error>& error, std::optional<bool> batched) = 0;
+                   const std::optional<Error>& error, std::optional<bool> batched, Facts facts) = 0;
 };
 using ModelLeasePtr = std::shared_ptr<ModelLease>;
 
