@@ -313,9 +313,9 @@ void end_durable_run(detail::RunCheckpoint& checkpoint, Result<RunResult>& outco
   if (!flushed && outcome.ok())
     outcome = Error{flushed.error().code, "checkpoint: " + flushed.error().message};
   auto status = interrupted ? RunStatus::interrupted : status_of(outcome);
-  auto ended = checkpoint.store->end_run(
-      checkpoint.run_id, status, outcome.ok() ? std::string() : outcome.error().to_string(),
-      checkpoint.cost ? checkpoint.cost() : 0.0);
+  auto ended = checkpoint.store->end_run(checkpoint.run_id, status,
+                                         outcome.ok() ? std::string() : outcome.error().to_string(),
+                                         checkpoint.cost ? checkpoint.cost() : 0.0);
   if (!ended && outcome.ok())
     outcome = Error{ended.error().code, "checkpoint: " + ended.error().message};
 }
@@ -402,9 +402,8 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
     checkpoint->cost = [meter = run->meter, before = checkpoint->cost_before] {
       return before + meter->snapshot().cost;
     };
-    checkpoint->items =
-        std::make_unique<detail::ItemWriter>(checkpoint->store, checkpoint->run_id,
-                                             checkpoint->cost);
+    checkpoint->items = std::make_unique<detail::ItemWriter>(checkpoint->store, checkpoint->run_id,
+                                                             checkpoint->cost);
   }
   // Refused before any actor runs; a durable run is recorded as ended, not left `running`.
   auto refuse = [&](Error error) {

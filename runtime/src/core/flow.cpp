@@ -1,6 +1,5 @@
-#include <actorflow/flow.hpp>
-
 #include <actorflow/batch.hpp>
+#include <actorflow/flow.hpp>
 
 #include "core/flow_graph.hpp"
 

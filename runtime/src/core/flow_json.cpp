@@ -51,12 +51,12 @@ void add_graph(const FlowGraph& graph, const std::string& parent, const std::str
 } // namespace
 
 std::string flow_graph_json(const FlowGraph& graph) {
-  nlohmann::json out = {{"flow", graph.name},
-                        {"start", graph.vertices.empty() ? std::string()
-                                                         : graph.vertices.at(graph.start).name},
-                        {"nodes", nlohmann::json::array()},
-                        {"edges", nlohmann::json::array()},
-                        {"starts", nlohmann::json::object()}};
+  nlohmann::json out = {
+      {"flow", graph.name},
+      {"start", graph.vertices.empty() ? std::string() : graph.vertices.at(graph.start).name},
+      {"nodes", nlohmann::json::array()},
+      {"edges", nlohmann::json::array()},
+      {"starts", nlohmann::json::object()}};
   add_graph(graph, "", "", out);
   // Names are the user's: a name that is not UTF-8 is replaced, not refused.
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

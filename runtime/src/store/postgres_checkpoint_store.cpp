@@ -326,9 +326,9 @@ private:
     for (const std::string& run_id : run_ids) {
       Params params;
       params.text(run_id);
-      for (const char* statement : {"runs_delete_items", "runs_delete_interrupts",
-                                    "runs_delete_initial", "runs_delete_state",
-                                    "runs_delete_graph"})
+      for (const char* statement :
+           {"runs_delete_items", "runs_delete_interrupts", "runs_delete_initial",
+            "runs_delete_state", "runs_delete_graph"})
         if (Result<Rows> gone = conn_->run(statement, params, what); !gone)
           return gone.error();
       Result<Rows> run = conn_->run("runs_delete", params, what);

@@ -234,7 +234,8 @@ Result<std::unordered_map<std::string, ItemOutcome>> PostgresItems::load(std::st
 // them, and a viewer polls again.
 Result<ItemPage> PostgresItems::list(std::string_view run_id, const ItemQuery& query) {
   const auto clamp = [](std::uint64_t n) {
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
+    return static_cast<std::int64_t>(
+        std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
   };
   Params filter;
   filter.text(run_id).text(query.node).int64(query.failed_only ? 1 : 0);
@@ -266,8 +267,8 @@ Result<ItemPage> PostgresItems::list(std::string_view run_id, const ItemQuery& q
   ItemPage page;
   page.total = counted->count(0, 0);
   for (int row = 0; row < nodes->size(); ++row)
-    page.nodes.push_back(ItemPage::NodeCount{std::string(nodes->text(row, 0)),
-                                             nodes->count(row, 1), nodes->count(row, 2)});
+    page.nodes.push_back(ItemPage::NodeCount{std::string(nodes->text(row, 0)), nodes->count(row, 1),
+                                             nodes->count(row, 2)});
   page.items.reserve(static_cast<std::size_t>(rows->size()));
   for (int row = 0; row < rows->size(); ++row) {
     const std::string_view key = rows->text(row, 0);

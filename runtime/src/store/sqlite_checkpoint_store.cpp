@@ -371,9 +371,8 @@ private:
   Result<std::size_t> delete_each(const std::vector<std::string>& run_ids, std::string_view what) {
     std::size_t deleted = 0;
     for (const std::string& run_id : run_ids) {
-      for (sqlite3_stmt* stmt :
-           {delete_items_, delete_interrupts_, delete_initial_, delete_graph_, delete_state_,
-            delete_run_}) {
+      for (sqlite3_stmt* stmt : {delete_items_, delete_interrupts_, delete_initial_, delete_graph_,
+                                 delete_state_, delete_run_}) {
         Reset reset(stmt);
         if (int rc = bind_text(stmt, 1, run_id); rc != SQLITE_OK)
           return conn_->error(what, rc);

@@ -297,7 +297,8 @@ Result<ItemPage> SqliteItems::list(std::string_view run_id, const ItemQuery& que
     {
       Reset reset(select_page_);
       const auto clamp = [](std::uint64_t n) {
-        return static_cast<std::int64_t>(std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
+        return static_cast<std::int64_t>(
+            std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
       };
       int rc = bind_filter(select_page_);
       if (rc == SQLITE_OK)
