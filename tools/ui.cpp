@@ -136,7 +136,11 @@ void routes(httplib::Server& server, CheckpointStore& store, const UiOptions& op
         secure(res);
         res.set_content(*svg, "image/svg+xml");
       });
+  // httplib calls this for every answer of 400 or more, also those the routes wrote: only an
+  // answer without a body (no route matched) gets one here.
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty())
+      return;
     if (res.status == 404 && req.path.rfind("/api/", 0) == 0)
       refuse(res, 404, "no endpoint " + req.path);
     else if (res.status == 404)

@@ -405,7 +405,7 @@ async function renderTimeline(runId, hasTrace) {
       bar.textContent = span.name;
       let tip = `${span.kind} ${span.name}\n${formatDuration(span.dur_us / 1000)} from ${formatDuration((span.start_us - start) / 1000)}`;
       if (span.item !== undefined) tip += `\nitem ${span.item}`;
-      if (span.attempt !== undefined) tip += `\nattempt ${span.attempt}`;
+      if (span.attempt) tip += `\nattempt ${span.attempt}`;
       if (span.error) tip += `\nerror: ${span.error}`;
       bar.title = tip;
       bars.append(bar);
