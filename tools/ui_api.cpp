@@ -27,8 +27,12 @@ std::int64_t ms_since_epoch(std::chrono::system_clock::time_point at) {
 }
 
 nlohmann::json value_json(const Value& value) {
-  // Both come from our own encoder, so the parse cannot fail; a discarded value would say so.
-  return nlohmann::json::parse(to_json(value), nullptr, false);
+  // A string that is not UTF-8 makes JSON that nlohmann refuses: the page says so instead of
+  // getting a broken answer.
+  nlohmann::json parsed = nlohmann::json::parse(to_json(value), nullptr, false);
+  if (parsed.is_discarded())
+    return "(a value that JSON cannot show: not UTF-8)";
+  return parsed;
 }
 
 nlohmann::json run_record_json(const RunRecord& run) {

@@ -1,6 +1,7 @@
 // Makes the checkpoint store the browser test views (tests/browser/ui.test.mjs): a finished run,
 // a failed run (a batch whose items 3, 10, 17, ... throw "no text in document N") and a run
-// left with a pending interrupt, each with its trace in the trace folder. No model is called.
+// left with a pending interrupt, each with its trace in the trace folder. The summaries come
+// from the embedded offline `local` provider, priced so that the runs show a cost.
 //   actorflow-ui-make-store <store.db> <trace dir>
 #include <actorflow/actorflow.hpp>
 #include <actorflow/checkpoint.hpp>
@@ -21,11 +22,14 @@ public:
   explicit Summarise(bool broken)
       : ParallelBatchNode(BatchOptions{.max_concurrency = 4}), broken_(broken) {}
   Value prep(const State& state) override { return state.at("documents"); }
-  Task<Value> exec(Value item, Context&) override {
+  Task<Value> exec(Value item, Context& ctx) override {
     const auto i = item.as_int();
     if (broken_ && i % 7 == 3)
       throw std::runtime_error("no text in document " + std::to_string(i));
-    co_return "summary of document " + std::to_string(i);
+    std::string prompt = "summarise: Document " + std::to_string(i) +
+                         " reports the weekly news. It names the sources it used.";
+    auto reply = co_await ctx.llm().chat(std::move(prompt)); // the offline `local` provider
+    co_return std::move(reply).value().text;
   }
   std::string post_batch(State& state, const Value&, BatchResult result) override {
     if (result.summary.failed > 0)
@@ -112,6 +116,8 @@ int main(int argc, char** argv) {
   config.worker_threads = 2;
   config.checkpoints = *store;
   config.trace_dir = argv[2];
+  config.prices.set("*", "*", Price{.input = 0.15, .cached_input = {}, .output = 0.6,
+                                    .batch_discount = 0.5});
   {
     Runtime runtime{std::move(config)};
     auto finished = runtime.run(summaries_flow(false), State(), {.run_id = "nightly-finished"});

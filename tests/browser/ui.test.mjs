@@ -123,6 +123,10 @@ async function main() {
     const statuses = await desk.locator("#runs tbody tr .badge").allTextContents();
     for (const status of ["succeeded", "failed", "interrupted", "1 pending"])
       assert.ok(statuses.includes(status), `no "${status}" among ${statuses}`);
+    // Its model calls (the offline provider, priced) show as tokens and a cost.
+    const finished = desk.locator("#runs tbody tr[data-run-id=nightly-finished]");
+    assert.notEqual(await finished.locator("td[data-label=Tokens]").textContent(), "0");
+    assert.match(await finished.locator("td[data-label=Cost]").textContent(), /^\$0\.0*[1-9]/);
     await desk.screenshot({ path: join(outDir, "runs-1280.png"), fullPage: true });
 
     step("the status filter keeps the failed run only");
