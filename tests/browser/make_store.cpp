@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
   config.worker_threads = 2;
   config.checkpoints = *store;
   config.trace_dir = argv[2];
-  config.prices.set("*", "*", Price{.input = 0.15, .cached_input = {}, .output = 0.6,
-                                    .batch_discount = 0.5});
+  config.prices.set("*", "*",
+                    Price{.input = 0.15, .cached_input = {}, .output = 0.6, .batch_discount = 0.5});
   {
     Runtime runtime{std::move(config)};
     auto finished = runtime.run(summaries_flow(false), State(), {.run_id = "nightly-finished"});
