@@ -1,8 +1,10 @@
 // Makes the checkpoint store the browser test views (tests/browser/ui.test.mjs): a finished run,
 // a failed run (a batch whose items 3, 10, 17, ... throw "no text in document N") and a run
-// left with a pending interrupt, each with its trace in the trace folder. The summaries come
-// from the embedded offline `local` provider, priced so that the runs show a cost.
+// left with a pending interrupt, each with its trace in the trace folder; and a run recorded
+// as running, which `--advance` moves on (items, then its end) as a live run's process would. The
+// summaries come from the embedded offline `local` provider, priced so that the runs show a cost.
 //   actorflow-ui-make-store <store.db> <trace dir>
+//   actorflow-ui-make-store --advance <store.db> <run id>
 #include <actorflow/actorflow.hpp>
 #include <actorflow/checkpoint.hpp>
 
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 using namespace actorflow;
 using namespace std::chrono_literals;
@@ -104,11 +107,34 @@ int fail(const std::string& why) {
   return 1;
 }
 
+// What another process's live run does to the store: a few items, then its end.
+int advance(const std::string& db, const std::string& run_id) {
+  auto store = open_checkpoint_store(db);
+  if (!store)
+    return fail(store.error().to_string());
+  std::vector<ItemCheckpoint> items;
+  for (std::size_t i = 0; i < 5; ++i) {
+    ItemOutcome outcome;
+    outcome.index = i;
+    outcome.result = Value("summary " + std::to_string(i));
+    outcome.attempts = 1;
+    items.push_back(ItemCheckpoint{"item-" + std::to_string(i), outcome, "summarise"});
+  }
+  if (auto committed = (*store)->commit_items(run_id, items, 0.25); !committed)
+    return fail(committed.error().to_string());
+  if (auto ended = (*store)->end_run(run_id, RunStatus::succeeded, "", 0.25); !ended)
+    return fail(ended.error().to_string());
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--advance")
+    return advance(argv[2], argv[3]);
   if (argc != 3)
-    return fail("usage: actorflow-ui-make-store <store.db> <trace dir>");
+    return fail("usage: actorflow-ui-make-store <store.db> <trace dir>\n"
+                "       actorflow-ui-make-store --advance <store.db> <run id>");
   auto store = open_checkpoint_store(argv[1]);
   if (!store)
     return fail(store.error().to_string());
@@ -137,9 +163,12 @@ int main(int argc, char** argv) {
         asked = e->interrupt.status == InterruptStatus::pending;
     }
   } // shut down while the review waits: it stays interrupted, its question pending
+  // A run another process is running: `--advance` moves it on while the page watches.
+  if (auto begun = (*store)->begin_run("live-run", "summaries", State()); !begun)
+    return fail(begun.error().to_string());
   auto runs = (*store)->list_runs();
-  if (!runs || runs->size() != 3)
-    return fail("the store does not hold the three runs");
+  if (!runs || runs->size() != 4)
+    return fail("the store does not hold the four runs");
   std::printf("made %s with %zu runs\n", argv[1], runs->size());
   return 0;
 }

@@ -1,5 +1,5 @@
 // The browser test of `actorflow ui` (CTest label `browser`): makes a store with a finished, a
-// failed and an interrupted run (make_store.cpp), serves it with `actorflow ui --port 0`, and
+// failed, an interrupted and a running run (make_store.cpp), serves it with `actorflow ui --port 0`, and
 // drives Debian's chromium headless with playwright-core at 1280 px and at a phone's size. It
 // checks what a person would look for, keeps screenshots in the output folder, and stops the
 // server itself. Exits 77 (CTest's skip) only when chromium or playwright-core is missing.
@@ -111,18 +111,28 @@ async function main() {
     const pageErrors = [];
     desk.on("pageerror", (error) => pageErrors.push(error.message));
 
-    step("the run list shows the three runs, newest first, with their statuses");
+    step("the run list shows the four runs, newest first, with their statuses");
     const started = Date.now();
     await desk.goto(url);
     await shown(desk, "#/");
     const listMs = Date.now() - started;
     const rows = desk.locator("#runs tbody tr");
-    assert.equal(await rows.count(), 3);
+    assert.equal(await rows.count(), 4);
     assert.deepEqual(await desk.locator("#runs tbody tr td[data-label=Run]").allTextContents(),
-                     ["review-waiting", "nightly-failed", "nightly-finished"]);
+                     ["live-run", "review-waiting", "nightly-failed", "nightly-finished"]);
     const statuses = await desk.locator("#runs tbody tr .badge").allTextContents();
-    for (const status of ["succeeded", "failed", "interrupted", "1 pending"])
+    for (const status of ["running", "succeeded", "failed", "interrupted", "1 pending"])
       assert.ok(statuses.includes(status), `no "${status}" among ${statuses}`);
+
+    step("while a run is running the list refreshes itself: it sees that run's items and end");
+    assert.ok(await desk.locator("#live").isVisible(), "no live marker while a run runs");
+    const advanced = spawnSync(makeStore, ["--advance", db, "live-run"], { encoding: "utf8", timeout: STEP_MS });
+    assert.equal(advanced.status, 0, `make_store --advance failed: ${advanced.stderr}`);
+    const live = desk.locator("#runs tbody tr[data-run-id=live-run]");
+    await live.locator(".badge.succeeded").waitFor({ timeout: STEP_MS });
+    assert.equal(await live.locator("td[data-label='Items done']").textContent(), "5");
+    assert.equal(await live.locator("td[data-label=Cost]").textContent(), "$0.2500");
+    await desk.locator("#live").waitFor({ state: "hidden", timeout: STEP_MS });
     // Its model calls (the offline provider, priced) show as tokens and a cost.
     const finished = desk.locator("#runs tbody tr[data-run-id=nightly-finished]");
     assert.notEqual(await finished.locator("td[data-label=Tokens]").textContent(), "0");
@@ -194,7 +204,7 @@ async function main() {
     phone.setDefaultTimeout(STEP_MS);
     await phone.goto(url);
     await shown(phone, "#/");
-    assert.equal(await phone.locator("#runs tbody tr").count(), 3);
+    assert.equal(await phone.locator("#runs tbody tr").count(), 4);
     const fits = () => document.documentElement.scrollWidth <= window.innerWidth + 1;
     assert.ok(await phone.evaluate(fits), "the run list is wider than the phone");
     await phone.screenshot({ path: join(outDir, "runs-phone.png"), fullPage: true });
