@@ -367,7 +367,7 @@ private:
     // An item turned away by an open circuit never ran: a resume (after the outage) runs it.
     const bool ran = outcome.ok() || outcome.error().code != Errc::circuit_open;
     if (checkpoint_ && !slot.key.empty() && ran)
-      checkpoint_->items->add(ItemCheckpoint{std::move(slot.key), outcome});
+      checkpoint_->items->add(ItemCheckpoint{std::move(slot.key), outcome, spec_->path});
     slot.key.clear();
     settle_outcome(id, std::move(outcome));
   }

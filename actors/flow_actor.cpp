@@ -176,7 +176,7 @@ Result<void> commit_step(Self* self, std::string next_node) {
   if (!st.on_done || !checkpoint)
     return {};
   StepCheckpoint step{st.steps, st.graph->vertices[st.current].name, std::move(next_node),
-                      st.acc.state};
+                      st.acc.state, checkpoint->cost ? checkpoint->cost() : 0.0};
   auto committed = checkpoint->store->commit_step(checkpoint->run_id, step);
   if (!committed)
     return Error{committed.error().code,

@@ -4,6 +4,7 @@
 #include "node.hpp"
 #include "runs.hpp"
 #include "sim/sim.hpp"
+#include "ui.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -137,6 +138,21 @@ int main(int argc, char** argv) {
   delete_cmd->add_option("runs", runs.run_ids, "Ids of the runs to delete");
   delete_cmd->add_option("--ended-days-ago", runs.ended_days_ago,
                          "Also delete the runs that ended at least this many days ago");
+
+  UiOptions ui_options;
+  auto* ui_cmd = command(&app, selected, "ui",
+                         "A browser view of the runs in a checkpoint store (read-only): runs, "
+                         "flow graphs, items, states, timelines",
+                         ui_options, ui);
+  ui_cmd
+      ->add_option("--db", ui_options.db,
+                   "The checkpoint store: an SQLite file or a postgresql:// URL")
+      ->required();
+  ui_cmd->add_option("--traces", ui_options.traces,
+                     "A folder of run traces, <run_id>.json (RuntimeConfig::trace_dir)");
+  option(ui_cmd, "--host", ui_options.host,
+         "The address to listen on (the viewer has no login: keep it on loopback)");
+  option(ui_cmd, "--port", ui_options.port, "The port to listen on; 0: any free port");
 
   auto* bench_cmd = app.add_subcommand("bench", "Measure the runtime; prints JSON");
   bench_cmd->require_subcommand(1);

@@ -34,6 +34,7 @@ Value to_value(const RunRecord& run) {
                         {"items_done", run.items_done},
                         {"items_failed", run.items_failed},
                         {"tokens", run.tokens},
+                        {"cost", run.cost},
                         {"pending_interrupts", run.pending_interrupts},
                         {"error", run.error},
                         {"created", utc(run.created)},

@@ -19,6 +19,7 @@
 #include "actors/scheduler/scheduler.hpp"
 #include "actors/scheduler/virtual_clock.hpp"
 #include "core/flow_graph.hpp"
+#include "core/flow_json.hpp"
 #include "observe/otlp_exporter.hpp"
 #include "run_state.hpp"
 #include "store/run_checkpoint.hpp"
@@ -73,6 +74,7 @@ struct RuntimeImpl {
       trace_file = std::move(config.trace_file);
       trace = std::make_shared<TraceWriter>();
     }
+    trace_dir = std::move(config.trace_dir);
     actors::install_scheduler(cfg, config.scheduler, &actors::as_timeout_tracked,
                               clock ? &clock->actor_clock() : nullptr);
     auto& cluster = config.cluster;
@@ -184,6 +186,17 @@ struct RuntimeImpl {
       env->log(written.error().message);
   }
 
+  /// Writes a durable run's own trace to `<trace_dir>/<run_id>.json`. A run id may hold any
+  /// character: one that would leave the folder is refused (logged), not written elsewhere.
+  void write_run_trace(const TraceWriter& writer, const std::string& run_id) {
+    if (run_id.find('/') != std::string::npos || run_id == "." || run_id == "..") {
+      env->log("trace_dir: run '" + run_id + "': its id is no file name; no trace written");
+      return;
+    }
+    if (auto written = writer.write(trace_dir + "/" + run_id + ".json"); !written)
+      env->log(written.error().message);
+  }
+
   actors::EnvironmentPtr env;
   std::size_t workers = 0;
   std::shared_ptr<testing::VirtualClock> clock; // outlives the system (declared before it)
@@ -192,6 +205,7 @@ struct RuntimeImpl {
   std::function<detail::SpanSink::TimePoint()> now; // the actors' clock, for spans
   detail::SpanSink::TimePoint origin;               // when the Runtime was made, on it
   std::string trace_file;                           // RuntimeConfig::trace_file
+  std::string trace_dir;                            // RuntimeConfig::trace_dir
   std::shared_ptr<CheckpointStore> checkpoints;     // RuntimeConfig::checkpoints
   std::shared_ptr<TraceWriter> trace;               // set when trace_file is
   std::mutex trace_mutex;                           // held while the file is written
@@ -322,8 +336,9 @@ void end_durable_run(detail::RunCheckpoint& checkpoint, Result<RunResult>& outco
   if (!flushed && outcome.ok())
     outcome = Error{flushed.error().code, "checkpoint: " + flushed.error().message};
   auto status = interrupted ? RunStatus::interrupted : status_of(outcome);
-  auto ended = checkpoint.store->end_run(
-      checkpoint.run_id, status, outcome.ok() ? std::string() : outcome.error().to_string());
+  auto ended = checkpoint.store->end_run(checkpoint.run_id, status,
+                                         outcome.ok() ? std::string() : outcome.error().to_string(),
+                                         checkpoint.cost ? checkpoint.cost() : 0.0);
   if (!ended && outcome.ok())
     outcome = Error{ended.error().code, "checkpoint: " + ended.error().message};
 }
@@ -340,12 +355,12 @@ RunHandle Runtime::run(const Flow& flow, State initial, RunOptions options) {
                                                   "': a run id needs a checkpoint store "
                                                   "(RuntimeConfig::checkpoints)"},
                        options);
-    if (auto begun = store->begin_run(options.run_id, flow.name(), initial); !begun)
+    const std::string graph = detail::flow_graph_json(*detail::FlowAccess::graph(flow));
+    if (auto begun = store->begin_run(options.run_id, flow.name(), initial, graph); !begun)
       return ended_run(*impl_, begun.error(), options);
     checkpoint = std::make_shared<detail::RunCheckpoint>();
     checkpoint->store = store;
     checkpoint->run_id = options.run_id;
-    checkpoint->items = std::make_unique<detail::ItemWriter>(store, options.run_id);
   }
   return start(flow, std::move(initial), std::move(options), std::move(checkpoint));
 }
@@ -396,7 +411,7 @@ RunHandle Runtime::resume(const Flow& flow, const std::string& run_id, RunOption
   checkpoint->interrupts = std::move(*interrupts);
   if (auto reopened = store->reopen_run(run_id); !reopened)
     return ended_run(*impl_, reopened.error(), options, run_id);
-  checkpoint->items = std::make_unique<detail::ItemWriter>(store, run_id);
+  checkpoint->cost_before = loaded->record.cost;
   return start(flow, std::move(state), std::move(options), std::move(checkpoint));
 }
 
@@ -405,6 +420,14 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   auto& impl = *impl_;
   std::unique_lock lock{impl.mutex};
   auto run = std::make_shared<detail::RunState>(impl.next_run_id++);
+  if (checkpoint) {
+    // A resumed run's cost adds this run's calls to what it had recorded.
+    checkpoint->cost = [meter = run->meter, before = checkpoint->cost_before] {
+      return before + meter->snapshot().cost;
+    };
+    checkpoint->items = std::make_unique<detail::ItemWriter>(checkpoint->store, checkpoint->run_id,
+                                                             checkpoint->cost);
+  }
   // Refused before any actor runs; a durable run is recorded as ended, not left `running`.
   auto refuse = [&](Error error) {
     lock.unlock();
@@ -442,8 +465,12 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   impl.named[run->name] = run;
   auto* owner = &impl; // outlives every actor: shutdown waits for them
   // Spans only when someone listens: without a sink, no actor times anything.
+  // A durable run's own trace file (RuntimeConfig::trace_dir), written when it ends.
+  std::shared_ptr<TraceWriter> run_trace;
+  if (checkpoint && !impl.trace_dir.empty())
+    run_trace = std::make_shared<TraceWriter>();
   std::shared_ptr<detail::SpanSink> spans;
-  if (options.on_span || options.trace || impl.trace || impl.otlp) {
+  if (options.on_span || options.trace || impl.trace || run_trace || impl.otlp) {
     spans = std::make_shared<detail::SpanSink>();
     spans->now = impl.now;
     spans->origin = spans->now();
@@ -453,14 +480,16 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
       spans->otlp = detail::new_trace(run->name, trace_parent);
       exported = impl.otlp->hook(spans->otlp);
     }
-    if (options.trace || impl.trace || exported)
-      spans->to_writers = [trace = options.trace, file = impl.trace, run_id = run->id,
+    if (options.trace || impl.trace || run_trace || exported)
+      spans->to_writers = [trace = options.trace, file = impl.trace, run_trace, run_id = run->id,
                            offset = spans->origin - impl.origin,
                            exported = std::move(exported)](const SpanEvent& span) {
         if (trace)
           trace->record(span, run_id);
         if (file)
           file->record(span, run_id, offset);
+        if (run_trace)
+          run_trace->record(span, run_id);
         if (exported)
           exported(span);
       };
@@ -468,7 +497,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   auto hooks = std::make_shared<const actors::RunHooks>(std::move(options), run->id, run->meter,
                                                         std::move(spans), std::move(checkpoint),
                                                         run->events, run->interrupts);
-  auto on_done = [owner, run, hooks](Result<RunResult> outcome) {
+  auto on_done = [owner, run, hooks, run_trace](Result<RunResult> outcome) {
     hooks->end_reports(); // before the host learns that the run has ended
     // A durable run's interrupts outlive a Runtime that shuts down: they stay pending in the
     // store, to be answered and resumed. Otherwise the run's end cancels them.
@@ -480,6 +509,8 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
     if (outcome.ok())
       outcome->usage = run->meter->snapshot();
     owner->write_trace(); // before the handle completes: its waiter may open the file
+    if (run_trace)
+      owner->write_run_trace(*run_trace, hooks->checkpoint->run_id);
     RunFinished finished;
     if (outcome.ok())
       finished.state = outcome->state;

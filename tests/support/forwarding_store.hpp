@@ -18,17 +18,18 @@ namespace actorflow::testing_support {
 class ForwardingStore : public CheckpointStore {
 public:
   explicit ForwardingStore(CheckpointStorePtr inner) : inner_(std::move(inner)) {}
-  Result<void> begin_run(std::string_view id, std::string_view flow, const State& s) override {
-    return inner_->begin_run(id, flow, s);
+  Result<void> begin_run(std::string_view id, std::string_view flow, const State& s,
+                         std::string_view graph = {}) override {
+    return inner_->begin_run(id, flow, s, graph);
   }
   Result<Resumable> load_run(std::string_view id) override { return inner_->load_run(id); }
   Result<void> reopen_run(std::string_view id) override { return inner_->reopen_run(id); }
   Result<void> commit_step(std::string_view id, const StepCheckpoint& step) override {
     return inner_->commit_step(id, step);
   }
-  Result<void> commit_items(std::string_view id,
-                            const std::vector<ItemCheckpoint>& items) override {
-    return inner_->commit_items(id, items);
+  Result<void> commit_items(std::string_view id, const std::vector<ItemCheckpoint>& items,
+                            double cost = 0) override {
+    return inner_->commit_items(id, items, cost);
   }
   Result<std::unordered_map<std::string, ItemOutcome>> load_items(std::string_view id) override {
     return inner_->load_items(id);
@@ -53,10 +54,15 @@ public:
   Result<void> forget_batch_calls(const std::vector<std::string>& ids) override {
     return inner_->forget_batch_calls(ids);
   }
-  Result<void> end_run(std::string_view id, RunStatus status, std::string_view error) override {
-    return inner_->end_run(id, status, error);
+  Result<void> end_run(std::string_view id, RunStatus status, std::string_view error,
+                       double cost = 0) override {
+    return inner_->end_run(id, status, error, cost);
   }
   Result<std::vector<RunRecord>> list_runs() override { return inner_->list_runs(); }
+  Result<ItemPage> list_items(std::string_view id, const ItemQuery& query) override {
+    return inner_->list_items(id, query);
+  }
+  Result<std::string> load_graph(std::string_view id) override { return inner_->load_graph(id); }
   Result<std::size_t> delete_runs(const std::vector<std::string>& ids) override {
     return inner_->delete_runs(ids);
   }

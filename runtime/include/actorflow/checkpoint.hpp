@@ -49,9 +49,10 @@
 namespace actorflow {
 
 /// The layout of the store's tables and values; stored in the file and checked on open.
-/// 2 added interrupts, 3 the batch journal; an older store is upgraded in place when it is
+/// 2 added interrupts, 3 the batch journal, 4 what viewers read (each item's batch node and
+/// position, a run's cost and flow graph); an older store is upgraded in place when it is
 /// opened.
-inline constexpr std::int64_t checkpoint_schema_version = 3;
+inline constexpr std::int64_t checkpoint_schema_version = 4;
 
 /// `interrupted`: the Runtime that ran it shut down while some of its interrupts were pending;
 /// answer them (`Runtime::answer`) and resume it.
@@ -72,6 +73,9 @@ struct RunRecord {
   std::uint64_t tokens = 0;             ///< tokens of the committed items
   std::uint64_t pending_interrupts = 0; ///< interrupts waiting for an answer
   std::string error{};                  ///< why it failed or was cancelled
+  /// US dollars of every model call the run made (by `RuntimeConfig::prices`), as of its last
+  /// commit; a resumed run adds to it.
+  double cost = 0;
   std::chrono::system_clock::time_point created{};
   std::chrono::system_clock::time_point updated{};
 };
@@ -82,12 +86,42 @@ struct StepCheckpoint {
   std::string node{};      ///< the node that completed
   std::string next_node{}; ///< the node that runs next; "" when the flow ended with it
   State state{};
+  double cost = 0; ///< the run's cost so far (see `RunRecord::cost`)
 };
 
 /// One item outcome to commit.
 struct ItemCheckpoint {
   std::string key{}; ///< see `checkpoint_item_key`
   ItemOutcome outcome{};
+  std::string node{}; ///< the batch node's path in the flow (e.g. "outer/summarise")
+};
+
+/// One committed item, as a viewer lists it.
+struct ItemRecord {
+  std::string key{};
+  std::string node{}; ///< "" for an item committed before schema version 4
+  ItemOutcome outcome{};
+};
+
+/// Which of a run's items `CheckpointStore::list_items` returns: by batch node, then by index.
+struct ItemQuery {
+  std::string node{};       ///< only this batch node's; "": every node's
+  bool failed_only = false; ///< only the items that failed
+  std::uint64_t offset = 0;
+  std::uint64_t limit = 100;
+};
+
+/// A page of items, and the counts a viewer pages through.
+struct ItemPage {
+  std::vector<ItemRecord> items{};
+  std::uint64_t total = 0; ///< items the query matches, of which `items` is [offset, +limit)
+  /// Every batch node of the run with committed items: its path, items done and failed.
+  struct NodeCount {
+    std::string node{};
+    std::uint64_t done = 0;
+    std::uint64_t failed = 0;
+  };
+  std::vector<NodeCount> nodes{};
 };
 
 /// A job of a batch API as a batch provider journals it (actorflow/openai_batch.hpp), so that
@@ -121,9 +155,12 @@ class CheckpointStore {
 public:
   virtual ~CheckpointStore() = default;
 
-  /// Records a new run. Errors: bad_input when `run_id` is empty or already recorded.
+  /// Records a new run, with its flow's graph as JSON (`graph`: nodes, edges and nested flows,
+  /// as `actorflow ui` draws them). Errors: bad_input when `run_id` is empty or
+  /// already recorded.
   [[nodiscard]] virtual Result<void> begin_run(std::string_view run_id, std::string_view flow,
-                                               const State& initial) = 0;
+                                               const State& initial,
+                                               std::string_view graph = {}) = 0;
   /// The run, its initial State and its last committed step (none before the first).
   /// Errors: bad_input naming the id when there is no such run.
   struct Resumable {
@@ -139,8 +176,11 @@ public:
                                                  const StepCheckpoint& step) = 0;
   /// Commits item outcomes in one transaction (a later outcome under the same key wins, also
   /// within `items`). The run's counters count each key once, with its latest outcome.
+  /// `cost`: the run's cost so far; a store keeps the largest it was given (0 changes nothing),
+  /// as with `StepCheckpoint::cost` and `end_run`'s.
   [[nodiscard]] virtual Result<void> commit_items(std::string_view run_id,
-                                                  const std::vector<ItemCheckpoint>& items) = 0;
+                                                  const std::vector<ItemCheckpoint>& items,
+                                                  double cost = 0) = 0;
   /// Every committed item outcome of the run, by key (`ItemOutcome::index` as committed).
   /// Errors: bad_input naming the run and the key when a stored outcome does not decode.
   [[nodiscard]] virtual Result<std::unordered_map<std::string, ItemOutcome>>
@@ -173,10 +213,21 @@ public:
 
   /// Records how the run ended; `status` must not be `running` (bad_input).
   [[nodiscard]] virtual Result<void> end_run(std::string_view run_id, RunStatus status,
-                                             std::string_view error) = 0;
+                                             std::string_view error, double cost = 0) = 0;
 
   /// Every run, newest (by `created`) first.
   [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs() = 0;
+
+  // -- for viewers (`actorflow ui`); read-only -------------------------------------------------
+
+  /// A page of the run's committed items (see `ItemQuery`), by node, then by index.
+  /// Errors: bad_input naming the id when there is no such run, or naming the key when an
+  /// outcome does not decode. A store that does not implement it fails with unavailable.
+  [[nodiscard]] virtual Result<ItemPage> list_items(std::string_view run_id,
+                                                    const ItemQuery& query);
+  /// The flow graph recorded when the run began ("" for a run begun before schema version 4).
+  /// Errors: bad_input naming the id when there is no such run.
+  [[nodiscard]] virtual Result<std::string> load_graph(std::string_view run_id);
   /// Deletes the runs (and their steps, items and interrupts); returns how many there were.
   [[nodiscard]] virtual Result<std::size_t>
   delete_runs(const std::vector<std::string>& run_ids) = 0;

@@ -86,6 +86,10 @@ struct RuntimeConfig {
   /// in memory until shutdown, and each rewrite costs as much as the file has grown. A failed
   /// write is logged, never fatal.
   std::string trace_file{};
+  /// A folder where each durable run (one with a `RunOptions::run_id`) writes its own Chrome
+  /// trace, `<trace_dir>/<run_id>.json`, when it ends (a resumed run replaces it with its new
+  /// spans), for `actorflow ui --traces`. Empty: none. A failed write is logged, never fatal.
+  std::string trace_dir{};
   /// Where durable runs are recorded (`open_checkpoint_store`; see actorflow/checkpoint.hpp).
   /// Only runs given a `RunOptions::run_id` are recorded; `resume` needs it.
   std::shared_ptr<CheckpointStore> checkpoints{};

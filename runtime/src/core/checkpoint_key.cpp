@@ -77,7 +77,19 @@ Error no_journal(std::string_view what) {
                std::string(what).append(": this checkpoint store keeps no batch journal")};
 }
 
+Error no_viewer_reads(std::string_view what) {
+  return Error{Errc::unavailable,
+               std::string(what).append(": this checkpoint store does not list what it holds")};
+}
+
 } // namespace
+
+Result<ItemPage> CheckpointStore::list_items(std::string_view, const ItemQuery&) {
+  return no_viewer_reads("list_items");
+}
+Result<std::string> CheckpointStore::load_graph(std::string_view) {
+  return no_viewer_reads("load_graph");
+}
 
 Result<void> CheckpointStore::save_batch_job(const BatchJobRecord&) {
   return no_journal("save_batch_job");

@@ -1,3 +1,4 @@
+#include <actorflow/batch.hpp>
 #include <actorflow/flow.hpp>
 
 #include "core/flow_graph.hpp"
@@ -36,6 +37,19 @@ std::vector<std::string> missing_node_types(const FlowGraph& graph, const NodeRe
         missing.push_back(std::move(line));
   }
   return missing;
+}
+
+std::optional<std::size_t> batch_window(const Vertex& vertex) {
+  if (!vertex.factory)
+    return std::nullopt;
+  try {
+    auto node = vertex.factory();
+    if (const auto* batch = dynamic_cast<const ParallelBatchNode*>(node.get()))
+      return batch->batch_options().max_concurrency;
+  } catch (...) {
+    // A factory that cannot make a node outside a run is drawn as a plain node.
+  }
+  return std::nullopt;
 }
 
 } // namespace detail

@@ -48,4 +48,9 @@ struct FlowAccess {
 /// as "flow 'f' node 'n': no registered node type 't'" lines.
 std::vector<std::string> missing_node_types(const FlowGraph& graph, const NodeRegistry& registry);
 
+/// The window of the ParallelBatchNode that `vertex`'s factory makes; none for any other node.
+/// The window is set in the node's constructor, so the only way to it is to make one (and drop
+/// it unused); a factory that throws or returns null gives none.
+std::optional<std::size_t> batch_window(const Vertex& vertex);
+
 } // namespace actorflow::detail

@@ -7,6 +7,7 @@
 #include "core/flow_graph.hpp"
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,21 +31,14 @@ struct Shape {
   [[nodiscard]] bool nested() const { return !inner.empty(); }
 };
 
-// "[batch, window N]" when the vertex's factory makes a ParallelBatchNode. The window is set
-// in the node's constructor, so the only way to it is to make one.
+// "[batch, window N]" when the vertex's factory makes a ParallelBatchNode.
 std::string batch_note(const Vertex& vertex) {
-  if (!vertex.factory)
+  const std::optional<std::size_t> window = detail::batch_window(vertex);
+  if (!window)
     return {};
-  try {
-    auto node = vertex.factory();
-    if (const auto* batch = dynamic_cast<const ParallelBatchNode*>(node.get()))
-      return std::string("[batch, window ")
-          .append(std::to_string(batch->batch_options().max_concurrency))
-          .append("]"); // append: GCC 12 warns (-Wrestrict) on "literal" + std::string&&
-  } catch (...) {
-    // A factory that cannot make a node outside a run still deserves its box: drawn plain.
-  }
-  return {};
+  return std::string("[batch, window ")
+      .append(std::to_string(*window))
+      .append("]"); // append: GCC 12 warns (-Wrestrict) on "literal" + std::string&&
 }
 
 // Ids are numbered depth first, so a nested flow's vertices follow its own id.

@@ -2,6 +2,8 @@
 
 #include "core/outcome_codec.hpp"
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -42,6 +44,18 @@ std::int64_t now_ms() { return to_ms(std::chrono::system_clock::now()); }
 std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
   return std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
 }
+
+std::int64_t to_nanos(double dollars) noexcept {
+  // A NaN or a negative cost (a price table's mistake) is no cost; a huge one saturates.
+  if (!(dollars > 0))
+    return 0;
+  const double nanos = dollars * 1e9;
+  if (nanos >= 9.2e18)
+    return std::numeric_limits<std::int64_t>::max();
+  return std::llround(nanos);
+}
+
+double from_nanos(std::int64_t nanos) noexcept { return static_cast<double>(nanos) / 1e9; }
 
 Result<RunStatus> run_status_named(std::string_view store, std::string_view run_id,
                                    std::string_view name) {

@@ -61,8 +61,13 @@ inline constexpr std::string_view checkpoint_store_marker = "actorflow.checkpoin
   "runs.id, runs.flow, runs.status, runs.steps, runs.last_node, runs.next_node, "                  \
   "runs.items_done, runs.items_failed, runs.tokens, runs.error, runs.created_ms, "                 \
   "runs.updated_ms, (SELECT count(*) FROM interrupts WHERE interrupts.run_id = runs.id "           \
-  "AND interrupts.status = 'pending')"
-inline constexpr int run_column_count = 13;
+  "AND interrupts.status = 'pending'), runs.cost_nanos"
+inline constexpr int run_column_count = 14;
+
+// Costs are stored as whole nano-dollars: an integer column both stores read alike, exact in
+// sums, and fine enough for a one-token call.
+[[nodiscard]] std::int64_t to_nanos(double dollars) noexcept;
+[[nodiscard]] double from_nanos(std::int64_t nanos) noexcept;
 
 // The RunRecord in a row that selects ACTORFLOW_RUN_COLUMNS first, through a store's row:
 // `row.text(i)` (a string_view), `row.count(i)` (never negative), `row.int64(i)`.
@@ -85,6 +90,7 @@ Result<RunRecord> read_run_record(std::string_view store, const Row& row) {
   record.created = from_ms(row.int64(10));
   record.updated = from_ms(row.int64(11));
   record.pending_interrupts = row.count(12);
+  record.cost = from_nanos(row.int64(13));
   return record;
 }
 

@@ -26,7 +26,7 @@ constexpr const char* schema =
     "  steps INTEGER NOT NULL DEFAULT 0, last_node TEXT NOT NULL DEFAULT '',"
     "  next_node TEXT NOT NULL DEFAULT '',"
     "  items_done INTEGER NOT NULL DEFAULT 0, items_failed INTEGER NOT NULL DEFAULT 0,"
-    "  tokens INTEGER NOT NULL DEFAULT 0);"
+    "  tokens INTEGER NOT NULL DEFAULT 0, cost_nanos INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_ms);"
     "CREATE TABLE IF NOT EXISTS initial_states ("
     "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
@@ -34,7 +34,8 @@ constexpr const char* schema =
     "  run_id TEXT PRIMARY KEY NOT NULL, state BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS items ("
     "  run_id TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, tokens INTEGER NOT NULL,"
-    "  outcome BLOB NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;"
+    "  outcome BLOB NOT NULL, node TEXT NOT NULL DEFAULT '',"
+    "  item_index INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, key)) WITHOUT ROWID;"
     // Added in version 2; the rest is version 1's.
     "CREATE TABLE IF NOT EXISTS interrupts ("
     "  run_id TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, node TEXT NOT NULL,"
@@ -50,7 +51,27 @@ constexpr const char* schema =
     "  custom_id TEXT PRIMARY KEY NOT NULL, run_id TEXT NOT NULL, server TEXT NOT NULL,"
     "  input_file_id TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS batch_calls_by_run ON batch_calls (run_id);"
-    "CREATE INDEX IF NOT EXISTS batch_calls_by_job ON batch_calls (server, input_file_id);";
+    "CREATE INDEX IF NOT EXISTS batch_calls_by_job ON batch_calls (server, input_file_id);"
+    // Added in version 4 (with the columns of version4_columns).
+    "CREATE TABLE IF NOT EXISTS graphs ("
+    "  run_id TEXT PRIMARY KEY NOT NULL, graph TEXT NOT NULL);";
+
+// The columns version 4 added to tables an older store has; each has a default, so that the
+// rows already there read as "unknown" (no node, index 0, no cost).
+struct AddedColumn {
+  const char* table;
+  const char* column;
+  const char* declaration;
+};
+constexpr AddedColumn version4_columns[] = {
+    {"runs", "cost_nanos", "INTEGER NOT NULL DEFAULT 0"},
+    {"items", "node", "TEXT NOT NULL DEFAULT ''"},
+    {"items", "item_index", "INTEGER NOT NULL DEFAULT 0"},
+};
+
+// Made after the columns it reads exist (an upgraded store gets them by ALTER TABLE).
+constexpr const char* version4_indexes =
+    "CREATE INDEX IF NOT EXISTS items_by_node ON items (run_id, node, item_index)";
 
 // The oldest schema version this build upgrades in place (its tables are a subset of ours).
 constexpr std::int64_t oldest_upgradable_version = 1;
@@ -71,6 +92,32 @@ private:
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = SQLITE_OK;
 };
+
+// Adds the columns of version 4 that the tables lack (an older store's); the write lock held.
+Result<void> add_missing_columns(Connection& conn) {
+  for (const AddedColumn& added : version4_columns) {
+    std::string probe = "SELECT 1 FROM pragma_table_info('";
+    probe += added.table;
+    probe += "') WHERE name = '";
+    probe += added.column;
+    probe += '\'';
+    OneOff exists(conn.handle(), probe.c_str());
+    const int rc = exists.step();
+    if (rc == SQLITE_ROW)
+      continue;
+    if (rc != SQLITE_DONE)
+      return conn.error("upgrade to schema version 4", rc);
+    std::string alter = "ALTER TABLE ";
+    alter += added.table;
+    alter += " ADD COLUMN ";
+    alter += added.column;
+    alter += ' ';
+    alter += added.declaration;
+    if (Result<void> altered = conn.exec(alter.c_str(), "upgrade to schema version 4"); !altered)
+      return altered;
+  }
+  return conn.exec(version4_indexes, "upgrade to schema version 4");
+}
 
 } // namespace
 
@@ -147,6 +194,8 @@ Result<void> create_checkpoint_tables(Connection& conn, const std::string& path)
   // Every table is CREATE ... IF NOT EXISTS: on an older store this adds the missing ones.
   if (Result<void> created = conn.exec(schema, "create tables"); !created)
     return created.error();
+  if (Result<void> upgraded = add_missing_columns(conn); !upgraded)
+    return upgraded.error();
   std::string marks = "INSERT OR IGNORE INTO actorflow_meta (key, value) VALUES "
                       "('application', '";
   marks += checkpoint_store_marker;

@@ -2,22 +2,25 @@
 // The file of a checkpoint store: its tables, the marks that say a file is an actorflow store,
 // and the check that tells such a file from any other database.
 //
-// Tables (schema version 3):
+// Tables (schema version 4):
 //   actorflow_meta  key/value: 'application' = the marker below, 'schema_version'
 //   runs            one small row per run: id, flow, status, times (ms since the epoch), error,
-//                   the last step's position and the item counters
+//                   the last step's position, the item counters and the cost (nano-dollars)
 //   initial_states  run_id -> the initial State (msgpack)
 //   last_states     run_id -> the State after the last committed step (msgpack)
-//   items           (run_id, key) -> ok, tokens and the ItemOutcome (msgpack)
+//   items           (run_id, key) -> ok, tokens, the ItemOutcome (msgpack), its batch node's
+//                   path and its index (items_by_node: a viewer pages one node's in order)
+//   graphs          run_id -> the flow's graph as JSON (for viewers)
 //   interrupts      (run_id, id) -> seq (the order of first save within the run), node, item
 //                   (NULL: none), question and answer (msgpack), status, times
 //   batch_jobs      (server, input_file_id) -> job_id ('' until created), endpoint, created
 //   batch_calls     custom_id -> run_id, (server, input_file_id): the batch provider's journal
 // The States live apart from `runs` because `runs` is rewritten by every commit_items (its
 // counters): a large State in that row would be copied again with each batch of items.
-// Version 1 is version 2 without `interrupts`, version 2 is 3 without the batch tables: opening
-// one adds the missing tables and marks it 3, so an older actorflow refuses the file instead of
-// half-reading it.
+// Version 1 is version 2 without `interrupts`, version 2 is 3 without the batch tables, 3 is 4
+// without `graphs` and the cost, node and index columns: opening one adds the missing tables
+// and columns (ALTER TABLE, with defaults) and marks it 4, so an older actorflow refuses the
+// file instead of half-reading it.
 
 #include <actorflow/result.hpp>
 

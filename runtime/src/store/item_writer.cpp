@@ -4,8 +4,9 @@
 
 namespace actorflow::detail {
 
-ItemWriter::ItemWriter(CheckpointStorePtr store, std::string run_id)
-    : store_(std::move(store)), run_id_(std::move(run_id)), thread_([this] { loop(); }) {}
+ItemWriter::ItemWriter(CheckpointStorePtr store, std::string run_id, std::function<double()> cost)
+    : store_(std::move(store)), run_id_(std::move(run_id)), cost_(std::move(cost)),
+      thread_([this] { loop(); }) {}
 
 ItemWriter::~ItemWriter() {
   {
@@ -52,7 +53,7 @@ void ItemWriter::loop() {
     lock.unlock();
     // Whatever queued while the last group was written goes in one transaction: the groups
     // grow with the load, so a fast batch pays for few commits.
-    auto committed = store_->commit_items(run_id_, group);
+    auto committed = store_->commit_items(run_id_, group, cost_ ? cost_() : 0.0);
     const auto count = group.size();
     group.clear();
     lock.lock();

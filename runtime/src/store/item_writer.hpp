@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,7 +23,9 @@ namespace actorflow::detail {
 /// Thread-safe. The destructor commits what is queued, then joins.
 class ItemWriter {
 public:
-  ItemWriter(CheckpointStorePtr store, std::string run_id);
+  /// `cost`: the run's cost so far, asked for with each commit (none: 0, the store keeps what
+  /// it has); called on the writer's thread.
+  ItemWriter(CheckpointStorePtr store, std::string run_id, std::function<double()> cost = {});
   ~ItemWriter();
   ItemWriter(const ItemWriter&) = delete;
   ItemWriter& operator=(const ItemWriter&) = delete;
@@ -35,6 +38,7 @@ private:
 
   const CheckpointStorePtr store_;
   const std::string run_id_;
+  const std::function<double()> cost_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;                // the thread: items queued, or stop
   std::condition_variable written_;             // flushers: a group was committed

@@ -59,6 +59,10 @@ public:
         {{"runs_insert", "INSERT INTO runs (id, flow, status, created_ms, updated_ms) "
                          "VALUES ($1::text, $2::text, 'running', $3::bigint, $3::bigint) "
                          "ON CONFLICT (id) DO NOTHING"},
+         {"runs_insert_graph", "INSERT INTO graphs (run_id, graph) VALUES ($1::text, $2::text) "
+                               "ON CONFLICT (run_id) DO UPDATE SET graph = excluded.graph"},
+         {"runs_select_graph", "SELECT graphs.graph FROM runs LEFT JOIN graphs "
+                               "ON graphs.run_id = runs.id WHERE runs.id = $1::text"},
          {"runs_insert_initial", "INSERT INTO initial_states (run_id, state) "
                                  "VALUES ($1::text, $2::bytea) ON CONFLICT (run_id) "
                                  "DO UPDATE SET state = excluded.state"},
@@ -70,12 +74,14 @@ public:
          {"runs_reopen", "UPDATE runs SET status = 'running', error = '', ended_ms = NULL, "
                          "updated_ms = $2::bigint WHERE id = $1::text"},
          {"runs_update_step", "UPDATE runs SET steps = $2::bigint, last_node = $3::text, "
-                              "next_node = $4::text, updated_ms = $5::bigint WHERE id = $1::text"},
+                              "next_node = $4::text, updated_ms = $5::bigint, "
+                              "cost_nanos = GREATEST(cost_nanos, $6::bigint) WHERE id = $1::text"},
          {"runs_upsert_state", "INSERT INTO last_states (run_id, state) "
                                "VALUES ($1::text, $2::bytea) ON CONFLICT (run_id) "
                                "DO UPDATE SET state = excluded.state"},
          {"runs_end", "UPDATE runs SET status = $2::text, error = $3::text, "
-                      "ended_ms = $4::bigint, updated_ms = $4::bigint WHERE id = $1::text"},
+                      "ended_ms = $4::bigint, updated_ms = $4::bigint, "
+                      "cost_nanos = GREATEST(cost_nanos, $5::bigint) WHERE id = $1::text"},
          {"runs_list",
           "SELECT " ACTORFLOW_RUN_COLUMNS " FROM runs ORDER BY created_ms DESC, ord DESC"},
          {"runs_ended_before",
@@ -84,11 +90,12 @@ public:
          {"runs_delete_interrupts", "DELETE FROM interrupts WHERE run_id = $1::text"},
          {"runs_delete_initial", "DELETE FROM initial_states WHERE run_id = $1::text"},
          {"runs_delete_state", "DELETE FROM last_states WHERE run_id = $1::text"},
+         {"runs_delete_graph", "DELETE FROM graphs WHERE run_id = $1::text"},
          {"runs_delete", "DELETE FROM runs WHERE id = $1::text"}});
   }
 
-  Result<void> begin_run(std::string_view run_id, std::string_view flow,
-                         const State& initial) override {
+  Result<void> begin_run(std::string_view run_id, std::string_view flow, const State& initial,
+                         std::string_view graph = {}) override {
     if (run_id.empty())
       return Error{Errc::bad_input, conn_->name() + ": begin_run: the run id is empty"};
     const std::vector<std::uint8_t> bytes = to_msgpack(initial);
@@ -107,6 +114,12 @@ public:
     state.text(run_id).bytes(bytes);
     if (Result<Rows> stored = conn_->run("runs_insert_initial", state, "begin_run"); !stored)
       return stored.error();
+    if (!graph.empty()) {
+      Params drawn;
+      drawn.text(run_id).text(graph);
+      if (Result<Rows> stored = conn_->run("runs_insert_graph", drawn, "begin_run"); !stored)
+        return stored.error();
+    }
     return tx.commit("begin_run");
   }
 
@@ -138,7 +151,7 @@ public:
         return undecodable(conn_->name(), run_id, "its last step's State", state.error());
       const RunRecord& run = resumable.record;
       resumable.last_step =
-          StepCheckpoint{run.steps, run.last_node, run.next_node, std::move(*state)};
+          StepCheckpoint{run.steps, run.last_node, run.next_node, std::move(*state), run.cost};
     }
     return resumable;
   }
@@ -161,7 +174,8 @@ public:
         .int64(static_cast<std::int64_t>(step.step))
         .text(step.node)
         .text(step.next_node)
-        .int64(now_ms());
+        .int64(now_ms())
+        .int64(to_nanos(step.cost));
     if (Result<void> updated = update_run("runs_update_step", position, run_id, "commit_step");
         !updated)
       return updated;
@@ -172,9 +186,28 @@ public:
     return tx.commit("commit_step");
   }
 
-  Result<void> commit_items(std::string_view run_id,
-                            const std::vector<ItemCheckpoint>& items) override {
-    return items_.commit(run_id, items);
+  Result<void> commit_items(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
+                            double cost = 0) override {
+    return items_.commit(run_id, items, cost);
+  }
+
+  Result<ItemPage> list_items(std::string_view run_id, const ItemQuery& query) override {
+    return items_.list(run_id, query);
+  }
+
+  Result<std::string> load_graph(std::string_view run_id) override {
+    Params params;
+    params.text(run_id);
+    Result<Rows> rows = Error{};
+    {
+      std::lock_guard lock(conn_->mutex());
+      rows = conn_->run("runs_select_graph", params, "load_graph");
+    }
+    if (!rows)
+      return rows.error();
+    if (rows->empty())
+      return no_run(conn_->name(), run_id);
+    return std::string(rows->text(0, 0)); // "" for NULL: no graph recorded
   }
 
   Result<std::unordered_map<std::string, ItemOutcome>>
@@ -204,11 +237,12 @@ public:
     return journal_.forget(custom_ids);
   }
 
-  Result<void> end_run(std::string_view run_id, RunStatus status, std::string_view error) override {
+  Result<void> end_run(std::string_view run_id, RunStatus status, std::string_view error,
+                       double cost = 0) override {
     if (status == RunStatus::running)
       return Error{Errc::bad_input, conn_->name() + ": end_run: 'running' is no end"};
     Params params;
-    params.text(run_id).text(to_string(status)).text(error).int64(now_ms());
+    params.text(run_id).text(to_string(status)).text(error).int64(now_ms()).int64(to_nanos(cost));
     std::lock_guard lock(conn_->mutex());
     return update_run("runs_end", params, run_id, "end_run");
   }
@@ -292,8 +326,9 @@ private:
     for (const std::string& run_id : run_ids) {
       Params params;
       params.text(run_id);
-      for (const char* statement : {"runs_delete_items", "runs_delete_interrupts",
-                                    "runs_delete_initial", "runs_delete_state"})
+      for (const char* statement :
+           {"runs_delete_items", "runs_delete_interrupts", "runs_delete_initial",
+            "runs_delete_state", "runs_delete_graph"})
         if (Result<Rows> gone = conn_->run(statement, params, what); !gone)
           return gone.error();
       Result<Rows> run = conn_->run("runs_delete", params, what);

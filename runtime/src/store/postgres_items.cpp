@@ -9,6 +9,7 @@
 #include "core/outcome_codec.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <numeric>
 #include <unordered_set>
@@ -23,14 +24,15 @@ namespace {
 constexpr std::size_t wide_rows = 64;
 constexpr std::size_t narrow_rows = 8;
 
-// Inserts `rows` items ($1 the run id; then key, ok, tokens, outcome per row), returning the
-// keys it inserted: a key already there is left as it is.
+// Inserts `rows` items ($1 the run id; then key, ok, tokens, outcome, node, index per row),
+// returning the keys it inserted: a key already there is left as it is.
 std::string insert_items_sql(std::size_t rows) {
-  std::string sql = "INSERT INTO items (run_id, key, ok, tokens, outcome) VALUES ";
+  std::string sql =
+      "INSERT INTO items (run_id, key, ok, tokens, outcome, node, item_index) VALUES ";
   int param = 2;
   for (std::size_t row = 0; row < rows; ++row) {
     sql += row == 0 ? "($1::text" : ", ($1::text";
-    for (const char* type : {"::text", "::bigint", "::bigint", "::bytea"}) {
+    for (const char* type : {"::text", "::bigint", "::bigint", "::bytea", "::text", "::bigint"}) {
       sql += ", $";
       sql += std::to_string(param++);
       sql += type;
@@ -48,8 +50,18 @@ const char* insert_statement(std::size_t rows) {
 }
 
 void add_item(Params& params, const ItemCheckpoint& item, std::span<const std::uint8_t> outcome) {
-  params.text(item.key).int64(item.outcome.ok() ? 1 : 0).int64(item.outcome.tokens).bytes(outcome);
+  params.text(item.key)
+      .int64(item.outcome.ok() ? 1 : 0)
+      .int64(item.outcome.tokens)
+      .bytes(outcome)
+      .text(item.node)
+      .int64(static_cast<std::int64_t>(item.outcome.index));
 }
+
+// The filter list_items applies: $1 the run, $2 the node ('' any), $3 failed only (0 or 1).
+#define ACTORFLOW_ITEMS_MATCHING                                                                   \
+  " FROM items WHERE run_id = $1::text AND ($2::text = '' OR node = $2::text) "                    \
+  "AND ($3::bigint = 0 OR ok = 0)"
 
 } // namespace
 
@@ -63,12 +75,20 @@ Result<void> PostgresItems::prepare() {
        {"items_replace",
         "WITH old AS (SELECT ok, tokens FROM items WHERE run_id = $1::text AND key = $2::text "
         "FOR UPDATE), updated AS (UPDATE items SET ok = $3::bigint, tokens = $4::bigint, "
-        "outcome = $5::bytea WHERE run_id = $1::text AND key = $2::text) "
-        "SELECT ok, tokens FROM old"},
+        "outcome = $5::bytea, node = $6::text, item_index = $7::bigint "
+        "WHERE run_id = $1::text AND key = $2::text) SELECT ok, tokens FROM old"},
        {"items_add_counts",
         "UPDATE runs SET items_done = items_done + $2::bigint, "
         "items_failed = items_failed + $3::bigint, tokens = tokens + $4::bigint, "
-        "updated_ms = $5::bigint WHERE id = $1::text"},
+        "updated_ms = $5::bigint, cost_nanos = GREATEST(cost_nanos, $6::bigint) "
+        "WHERE id = $1::text"},
+       {"items_run_exists", "SELECT 1 FROM runs WHERE id = $1::text"},
+       {"items_count_matching", "SELECT count(*)" ACTORFLOW_ITEMS_MATCHING},
+       {"items_select_page", "SELECT key, node, outcome" ACTORFLOW_ITEMS_MATCHING
+                             " ORDER BY node, item_index, key LIMIT $4::bigint OFFSET $5::bigint"},
+       {"items_count_nodes", "SELECT node, count(*), sum(CASE WHEN ok = 0 THEN 1 ELSE 0 END)"
+                             "::bigint FROM items WHERE run_id = $1::text GROUP BY node "
+                             "ORDER BY node"},
        // One statement, so one snapshot: a run without items is one row of NULLs, no run is
        // no row.
        {"items_select_all", "SELECT items.key, items.outcome FROM runs "
@@ -76,7 +96,7 @@ Result<void> PostgresItems::prepare() {
 }
 
 Result<void> PostgresItems::commit(std::string_view run_id,
-                                   const std::vector<ItemCheckpoint>& items) {
+                                   const std::vector<ItemCheckpoint>& items, double cost) {
   const EncodedOutcomes encoded(items);
   // The last item of each key, in key order: a later outcome under a key wins, also within
   // one call, and a statement's rows share index pages.
@@ -111,7 +131,12 @@ Result<void> PostgresItems::commit(std::string_view run_id,
       return replaced;
 
   Params counts;
-  counts.text(run_id).int64(moved.done).int64(moved.failed).int64(moved.tokens).int64(now_ms());
+  counts.text(run_id)
+      .int64(moved.done)
+      .int64(moved.failed)
+      .int64(moved.tokens)
+      .int64(now_ms())
+      .int64(to_nanos(cost));
   if (Result<Rows> counted = conn_.run("items_add_counts", counts, "commit_items"); !counted)
     return counted.error();
   return tx.commit("commit_items");
@@ -203,6 +228,57 @@ Result<std::unordered_map<std::string, ItemOutcome>> PostgresItems::load(std::st
     items.emplace(std::string(key), std::move(*outcome));
   }
   return items;
+}
+
+// Four statements under the mutex, each its own snapshot: a live run's commits may fall between
+// them, and a viewer polls again.
+Result<ItemPage> PostgresItems::list(std::string_view run_id, const ItemQuery& query) {
+  const auto clamp = [](std::uint64_t n) {
+    return static_cast<std::int64_t>(
+        std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
+  };
+  Params filter;
+  filter.text(run_id).text(query.node).int64(query.failed_only ? 1 : 0);
+  Params page_params;
+  page_params.text(run_id)
+      .text(query.node)
+      .int64(query.failed_only ? 1 : 0)
+      .int64(clamp(query.limit))
+      .int64(clamp(query.offset));
+  Params run;
+  run.text(run_id);
+  Result<Rows> rows = Error{}, counted = Error{}, nodes = Error{};
+  {
+    std::lock_guard lock(conn_.mutex());
+    Result<Rows> exists = conn_.run("items_run_exists", run, "list_items");
+    if (!exists)
+      return exists.error();
+    if (exists->empty())
+      return no_run(conn_.name(), run_id);
+    counted = conn_.run("items_count_matching", filter, "list_items");
+    if (counted)
+      rows = conn_.run("items_select_page", page_params, "list_items");
+    if (counted && rows)
+      nodes = conn_.run("items_count_nodes", run, "list_items");
+  }
+  for (const Result<Rows>* result : {&counted, &rows, &nodes})
+    if (!*result)
+      return result->error();
+  ItemPage page;
+  page.total = counted->count(0, 0);
+  for (int row = 0; row < nodes->size(); ++row)
+    page.nodes.push_back(ItemPage::NodeCount{std::string(nodes->text(row, 0)), nodes->count(row, 1),
+                                             nodes->count(row, 2)});
+  page.items.reserve(static_cast<std::size_t>(rows->size()));
+  for (int row = 0; row < rows->size(); ++row) {
+    const std::string_view key = rows->text(row, 0);
+    Result<ItemOutcome> outcome = detail::decode_outcome(rows->bytes(row, 2));
+    if (!outcome)
+      return undecodable(conn_.name(), run_id, "item " + std::string(key), outcome.error());
+    page.items.push_back(
+        ItemRecord{std::string(key), std::string(rows->text(row, 1)), std::move(*outcome)});
+  }
+  return page;
 }
 
 } // namespace actorflow::detail::postgres

@@ -26,8 +26,10 @@ public:
   // Prepares the statements; the mutex held.
   Result<void> prepare();
 
-  Result<void> commit(std::string_view run_id, const std::vector<ItemCheckpoint>& items);
+  Result<void> commit(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
+                      double cost);
   Result<std::unordered_map<std::string, ItemOutcome>> load(std::string_view run_id);
+  Result<ItemPage> list(std::string_view run_id, const ItemQuery& query);
 
 private:
   // What a commit moves the run's counters by.

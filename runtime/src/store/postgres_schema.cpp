@@ -27,13 +27,16 @@ constexpr const char* schema =
     "  steps BIGINT NOT NULL DEFAULT 0, last_node TEXT NOT NULL DEFAULT '',"
     "  next_node TEXT NOT NULL DEFAULT '',"
     "  items_done BIGINT NOT NULL DEFAULT 0, items_failed BIGINT NOT NULL DEFAULT 0,"
-    "  tokens BIGINT NOT NULL DEFAULT 0);"
+    "  tokens BIGINT NOT NULL DEFAULT 0, cost_nanos BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX runs_by_created ON runs (created_ms, ord);"
     "CREATE TABLE initial_states (run_id TEXT PRIMARY KEY, state BYTEA NOT NULL);"
     "CREATE TABLE last_states (run_id TEXT PRIMARY KEY, state BYTEA NOT NULL);"
     "CREATE TABLE items ("
     "  run_id TEXT NOT NULL, key TEXT NOT NULL, ok BIGINT NOT NULL, tokens BIGINT NOT NULL,"
-    "  outcome BYTEA NOT NULL, PRIMARY KEY (run_id, key));"
+    "  outcome BYTEA NOT NULL, node TEXT NOT NULL DEFAULT '',"
+    "  item_index BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (run_id, key));"
+    "CREATE INDEX items_by_node ON items (run_id, node, item_index);"
+    "CREATE TABLE graphs (run_id TEXT PRIMARY KEY, graph TEXT NOT NULL);"
     "CREATE TABLE interrupts ("
     "  run_id TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL, node TEXT NOT NULL,"
     "  item BIGINT, question BYTEA NOT NULL, status TEXT NOT NULL, answer BYTEA NOT NULL,"
@@ -55,8 +58,18 @@ constexpr const char* list_tables =
     "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', "
     "'m', 'f') WHERE n.nspname = current_schema() ORDER BY c.relname";
 
-// Checks the marks of a schema that has an actorflow_meta table.
-Result<void> check_marks(Connection& conn) {
+// What version 4 adds to a store of version 3: each column with a default, so that the rows
+// already there read as "unknown" (no node, index 0, no cost).
+constexpr const char* upgrade_to_4 =
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS cost_nanos BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE items ADD COLUMN IF NOT EXISTS node TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE items ADD COLUMN IF NOT EXISTS item_index BIGINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX IF NOT EXISTS items_by_node ON items (run_id, node, item_index);"
+    "CREATE TABLE IF NOT EXISTS graphs (run_id TEXT PRIMARY KEY, graph TEXT NOT NULL);"
+    "UPDATE actorflow_meta SET value = '4' WHERE key = 'schema_version'";
+
+// Checks the marks of a schema that has an actorflow_meta table; its schema version.
+Result<std::int64_t> check_marks(Connection& conn) {
   Result<Rows> marks = conn.exec("SELECT key, value FROM actorflow_meta "
                                  "WHERE key IN ('application', 'schema_version')",
                                  "reading its tables");
@@ -92,7 +105,7 @@ Result<void> check_marks(Connection& conn) {
                                   "its actorflow_meta table has no integer schema_version");
   if (found < oldest_readable_version || found > checkpoint_schema_version)
     return unreadable_schema_version(conn.name(), found, oldest_readable_version);
-  return {};
+  return found;
 }
 
 } // namespace
@@ -145,8 +158,13 @@ Result<void> ensure_checkpoint_tables(Connection& conn) {
     why += "; give actorflow a database or a schema of its own";
     return not_a_checkpoint_store(conn.name(), why);
   }
-  if (Result<void> ours = check_marks(conn); !ours)
-    return ours;
+  Result<std::int64_t> version = check_marks(conn);
+  if (!version)
+    return version.error();
+  if (*version < 4)
+    if (Result<Rows> upgraded = conn.exec(upgrade_to_4, "upgrading it to schema version 4");
+        !upgraded)
+      return upgraded.error();
   return tx.commit("creating its tables");
 }
 

@@ -11,7 +11,8 @@
 
 namespace actorflow::detail::postgres {
 
-/// Creates the tables and marks in a schema that has none, or checks the ones there: an error
+/// Creates the tables and marks in a schema that has none, or checks the ones there (and
+/// upgrades a store of version 3 in place: ALTER TABLE, with defaults): an error
 /// (bad_input) naming the store and the reason for another program's tables or a schema
 /// version this build does not read. Under a lock of the schema's, so that two processes
 /// opening one new store do not both create it. The mutex held.

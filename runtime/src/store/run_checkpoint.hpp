@@ -8,6 +8,7 @@
 #include "store/item_writer.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,10 @@ struct RunCheckpoint {
   /// Resumed: the interrupts the run had recorded (given to its InterruptBoard at the start).
   std::vector<Interrupt> interrupts;
   std::unique_ptr<ItemWriter> items;
+  /// The run's cost so far (what it had recorded before a resume, plus its meter's): written
+  /// with each commit. Set before the run's actors start.
+  std::function<double()> cost;
+  double cost_before = 0; ///< resumed: the cost the run had recorded
 };
 
 } // namespace actorflow::detail

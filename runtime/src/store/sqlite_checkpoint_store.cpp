@@ -67,6 +67,9 @@ public:
                         "VALUES (?1, ?2, 'running', ?3, ?3)"},
          {&insert_initial_,
           "INSERT OR REPLACE INTO initial_states (run_id, state) VALUES (?1, ?2)"},
+         {&insert_graph_, "INSERT OR REPLACE INTO graphs (run_id, graph) VALUES (?1, ?2)"},
+         {&select_graph_, "SELECT graphs.graph FROM runs "
+                          "LEFT JOIN graphs ON graphs.run_id = runs.id WHERE runs.id = ?1"},
          {&select_run_, "SELECT " ACTORFLOW_RUN_COLUMNS ", initial_states.state, "
                         "last_states.state FROM runs "
                         "LEFT JOIN initial_states ON initial_states.run_id = runs.id "
@@ -75,22 +78,23 @@ public:
          {&reopen_run_, "UPDATE runs SET status = 'running', error = '', ended_ms = NULL, "
                         "updated_ms = ?2 WHERE id = ?1"},
          {&update_step_, "UPDATE runs SET steps = ?2, last_node = ?3, next_node = ?4, "
-                         "updated_ms = ?5 WHERE id = ?1"},
+                         "updated_ms = ?5, cost_nanos = max(cost_nanos, ?6) WHERE id = ?1"},
          {&upsert_state_, "INSERT OR REPLACE INTO last_states (run_id, state) VALUES (?1, ?2)"},
-         {&end_run_, "UPDATE runs SET status = ?2, error = ?3, ended_ms = ?4, updated_ms = ?4 "
-                     "WHERE id = ?1"},
+         {&end_run_, "UPDATE runs SET status = ?2, error = ?3, ended_ms = ?4, updated_ms = ?4, "
+                     "cost_nanos = max(cost_nanos, ?5) WHERE id = ?1"},
          {&list_runs_,
           "SELECT " ACTORFLOW_RUN_COLUMNS " FROM runs ORDER BY created_ms DESC, rowid DESC"},
          {&ended_before_, "SELECT id FROM runs WHERE status <> 'running' AND ended_ms < ?1"},
          {&delete_items_, "DELETE FROM items WHERE run_id = ?1"},
          {&delete_interrupts_, "DELETE FROM interrupts WHERE run_id = ?1"},
          {&delete_initial_, "DELETE FROM initial_states WHERE run_id = ?1"},
+         {&delete_graph_, "DELETE FROM graphs WHERE run_id = ?1"},
          {&delete_state_, "DELETE FROM last_states WHERE run_id = ?1"},
          {&delete_run_, "DELETE FROM runs WHERE id = ?1"}});
   }
 
-  Result<void> begin_run(std::string_view run_id, std::string_view flow,
-                         const State& initial) override {
+  Result<void> begin_run(std::string_view run_id, std::string_view flow, const State& initial,
+                         std::string_view graph = {}) override {
     if (run_id.empty())
       return Error{Errc::bad_input, conn_->path() + ": begin_run: the run id is empty"};
     const std::vector<std::uint8_t> bytes = to_msgpack(initial);
@@ -114,6 +118,13 @@ public:
     }
     if (Result<void> stored = put_state(insert_initial_, run_id, bytes, "begin_run"); !stored)
       return stored;
+    if (!graph.empty()) {
+      Reset reset(insert_graph_);
+      if (int rc = bind_all(insert_graph_, 1, run_id, graph); rc != SQLITE_OK)
+        return conn_->error("begin_run", rc);
+      if (Result<void> stored = conn_->run(insert_graph_, "begin_run"); !stored)
+        return stored;
+    }
     return tx.commit("begin_run");
   }
 
@@ -156,7 +167,7 @@ public:
         return undecodable(run_id, "its last step's State", state.error());
       const RunRecord& run = resumable.record;
       resumable.last_step =
-          StepCheckpoint{run.steps, run.last_node, run.next_node, std::move(*state)};
+          StepCheckpoint{run.steps, run.last_node, run.next_node, std::move(*state), run.cost};
     }
     return resumable;
   }
@@ -188,7 +199,7 @@ public:
       if (rc == SQLITE_OK)
         rc = bind_text(update_step_, 4, step.next_node);
       if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(update_step_, 5, now_ms());
+        rc = bind_all(update_step_, 5, now_ms(), to_nanos(step.cost));
       if (rc != SQLITE_OK)
         return conn_->error("commit_step", rc);
       if (Result<void> updated = run_on_run(update_step_, run_id, "commit_step"); !updated)
@@ -199,9 +210,9 @@ public:
     return tx.commit("commit_step");
   }
 
-  Result<void> commit_items(std::string_view run_id,
-                            const std::vector<ItemCheckpoint>& items) override {
-    return items_.commit(run_id, items);
+  Result<void> commit_items(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
+                            double cost = 0) override {
+    return items_.commit(run_id, items, cost);
   }
 
   Result<std::unordered_map<std::string, ItemOutcome>>
@@ -222,7 +233,8 @@ public:
     return interrupts_.load(run_id);
   }
 
-  Result<void> end_run(std::string_view run_id, RunStatus status, std::string_view error) override {
+  Result<void> end_run(std::string_view run_id, RunStatus status, std::string_view error,
+                       double cost = 0) override {
     if (status == RunStatus::running)
       return Error{Errc::bad_input, conn_->path() + ": end_run: 'running' is no end"};
     std::lock_guard lock(conn_->mutex());
@@ -233,7 +245,7 @@ public:
     if (rc == SQLITE_OK)
       rc = bind_text(end_run_, 3, error);
     if (rc == SQLITE_OK)
-      rc = sqlite3_bind_int64(end_run_, 4, now_ms());
+      rc = bind_all(end_run_, 4, now_ms(), to_nanos(cost));
     if (rc != SQLITE_OK)
       return conn_->error("end_run", rc);
     return run_on_run(end_run_, run_id, "end_run");
@@ -253,6 +265,23 @@ public:
     if (rc != SQLITE_DONE)
       return conn_->error("list_runs", rc);
     return runs;
+  }
+
+  Result<ItemPage> list_items(std::string_view run_id, const ItemQuery& query) override {
+    return items_.list(run_id, query);
+  }
+
+  Result<std::string> load_graph(std::string_view run_id) override {
+    std::lock_guard lock(conn_->mutex());
+    Reset reset(select_graph_);
+    int rc = bind_text(select_graph_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(select_graph_);
+    if (rc == SQLITE_DONE)
+      return no_run(run_id);
+    if (rc != SQLITE_ROW)
+      return conn_->error("load_graph", rc);
+    return std::string(column_text(select_graph_, 0)); // "" for NULL: no graph recorded
   }
 
   [[nodiscard]] bool keeps_batch_journal() const noexcept override { return true; }
@@ -342,8 +371,8 @@ private:
   Result<std::size_t> delete_each(const std::vector<std::string>& run_ids, std::string_view what) {
     std::size_t deleted = 0;
     for (const std::string& run_id : run_ids) {
-      for (sqlite3_stmt* stmt :
-           {delete_items_, delete_interrupts_, delete_initial_, delete_state_, delete_run_}) {
+      for (sqlite3_stmt* stmt : {delete_items_, delete_interrupts_, delete_initial_, delete_graph_,
+                                 delete_state_, delete_run_}) {
         Reset reset(stmt);
         if (int rc = bind_text(stmt, 1, run_id); rc != SQLITE_OK)
           return conn_->error(what, rc);
@@ -365,6 +394,9 @@ private:
   SqliteBatchJournal journal_{*conn_};
   sqlite3_stmt* insert_run_ = nullptr;
   sqlite3_stmt* insert_initial_ = nullptr;
+  sqlite3_stmt* insert_graph_ = nullptr;
+  sqlite3_stmt* select_graph_ = nullptr;
+  sqlite3_stmt* delete_graph_ = nullptr;
   sqlite3_stmt* select_run_ = nullptr;
   sqlite3_stmt* reopen_run_ = nullptr;
   sqlite3_stmt* update_step_ = nullptr;

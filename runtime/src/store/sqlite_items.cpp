@@ -9,6 +9,7 @@
 #include "store/sqlite_rows.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <numeric>
 #include <utility>
@@ -17,8 +18,9 @@ namespace actorflow::detail::sqlite {
 
 namespace {
 
-// Parameters an item takes in the item statements: key, ok, tokens, outcome (?1 is the run id).
-constexpr int item_params = 4;
+// Parameters an item takes in the item statements: key, ok, tokens, outcome, node, index (?1 is
+// the run id).
+constexpr int item_params = 6;
 // Items per statement of a multi-row insert. Past 64 a statement gains little; 8 takes most of
 // what is left of a group.
 constexpr std::size_t wide_rows = 64;
@@ -27,7 +29,8 @@ constexpr std::size_t narrow_rows = 8;
 // Inserts `rows` items: (?1, ?2, ?3, ?4, ?5), (?1, ?6, ...), ...; a key already there is left as
 // it is, which the count of changed rows tells.
 std::string insert_items_sql(std::size_t rows) {
-  std::string sql = "INSERT INTO items (run_id, key, ok, tokens, outcome) VALUES ";
+  std::string sql = "INSERT INTO items (run_id, key, ok, tokens, outcome, node, item_index) "
+                    "VALUES ";
   int param = 2;
   for (std::size_t row = 0; row < rows; ++row) {
     sql += row == 0 ? "(?1" : ", (?1";
@@ -41,12 +44,17 @@ std::string insert_items_sql(std::size_t rows) {
   return sql;
 }
 
-// Binds an item's key, ok, tokens and outcome to the parameters from `first` on.
+// Binds an item's key, ok, tokens, outcome, node and index to the parameters from `first` on.
 int bind_item(sqlite3_stmt* stmt, int first, const ItemCheckpoint& item,
               std::span<const std::uint8_t> outcome) {
   return bind_all(stmt, first, std::string_view(item.key), std::int64_t{item.outcome.ok() ? 1 : 0},
-                  item.outcome.tokens, outcome);
+                  item.outcome.tokens, outcome, std::string_view(item.node),
+                  static_cast<std::int64_t>(item.outcome.index));
 }
+
+// The filter list_items applies: ?1 the run, ?2 the node ('' any), ?3 failed only (0 or 1).
+#define ACTORFLOW_ITEMS_MATCHING                                                                   \
+  " FROM items WHERE run_id = ?1 AND (?2 = '' OR node = ?2) AND (?3 = 0 OR ok = 0)"
 
 } // namespace
 
@@ -60,26 +68,32 @@ Result<void> SqliteItems::prepare() {
               {&insert_wide_, insert_wide.c_str()},
               {&insert_narrow_, insert_narrow.c_str()},
               {&select_one_, "SELECT ok, tokens FROM items WHERE run_id = ?1 AND key = ?2"},
-              {&update_one_, "UPDATE items SET ok = ?3, tokens = ?4, outcome = ?5 "
-                             "WHERE run_id = ?1 AND key = ?2"},
+              {&update_one_, "UPDATE items SET ok = ?3, tokens = ?4, outcome = ?5, node = ?6, "
+                             "item_index = ?7 WHERE run_id = ?1 AND key = ?2"},
               {&add_counts_, "UPDATE runs SET items_done = items_done + ?2, "
                              "items_failed = items_failed + ?3, tokens = tokens + ?4, "
-                             "updated_ms = ?5 WHERE id = ?1"},
+                             "updated_ms = ?5, cost_nanos = max(cost_nanos, ?6) WHERE id = ?1"},
+              {&count_matching_, "SELECT count(*)" ACTORFLOW_ITEMS_MATCHING},
+              {&select_page_, "SELECT key, node, outcome" ACTORFLOW_ITEMS_MATCHING
+                              " ORDER BY node, item_index, key LIMIT ?4 OFFSET ?5"},
+              {&count_nodes_, "SELECT node, count(*), sum(ok = 0) FROM items "
+                              "WHERE run_id = ?1 GROUP BY node ORDER BY node"},
               // One statement, so one snapshot: a run without items is one row of NULLs, no run
               // is no row.
               {&select_all_, "SELECT items.key, items.outcome FROM runs "
                              "LEFT JOIN items ON items.run_id = runs.id WHERE runs.id = ?1"}});
 }
 
-Result<void> SqliteItems::commit(std::string_view run_id,
-                                 const std::vector<ItemCheckpoint>& items) {
+Result<void> SqliteItems::commit(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
+                                 double cost) {
   const EncodedOutcomes encoded(items);
   std::lock_guard lock(conn_.mutex());
   // New keys are the common case: they go in a few statements of many rows. A key already
   // there (a retried batch, or twice in this call) undoes that, and the items go one by one.
-  Result<bool> written = write(run_id, items, encoded, Keys::all_new);
+  const std::int64_t cost_nanos = to_nanos(cost);
+  Result<bool> written = write(run_id, items, encoded, Keys::all_new, cost_nanos);
   if (written && !*written)
-    written = write(run_id, items, encoded, Keys::any);
+    written = write(run_id, items, encoded, Keys::any, cost_nanos);
   if (!written)
     return written.error();
   return {};
@@ -122,7 +136,8 @@ Result<std::unordered_map<std::string, ItemOutcome>> SqliteItems::load(std::stri
 // The items and the run's counters, in one transaction; false (and nothing written) when
 // `keys` is all_new and a key was there already.
 Result<bool> SqliteItems::write(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
-                                const EncodedOutcomes& encoded, Keys keys) {
+                                const EncodedOutcomes& encoded, Keys keys,
+                                std::int64_t cost_nanos) {
   Transaction tx(conn_);
   if (Result<void> begun = tx.begin("commit_items"); !begun)
     return begun.error();
@@ -145,7 +160,7 @@ Result<bool> SqliteItems::write(std::string_view run_id, const std::vector<ItemC
       return upserted.error();
     moved = *upserted;
   }
-  if (Result<void> counted = add_counts(run_id, moved); !counted)
+  if (Result<void> counted = add_counts(run_id, moved, cost_nanos); !counted)
     return counted.error();
   if (Result<void> committed = tx.commit("commit_items"); !committed)
     return committed.error();
@@ -240,12 +255,84 @@ Result<SqliteItems::Counts> SqliteItems::upsert_each(std::string_view run_id,
   return moved;
 }
 
-Result<void> SqliteItems::add_counts(std::string_view run_id, const Counts& moved) {
+Result<void> SqliteItems::add_counts(std::string_view run_id, const Counts& moved,
+                                     std::int64_t cost_nanos) {
   Reset reset(add_counts_);
-  const int rc = bind_all(add_counts_, 1, run_id, moved.done, moved.failed, moved.tokens, now_ms());
+  const int rc = bind_all(add_counts_, 1, run_id, moved.done, moved.failed, moved.tokens, now_ms(),
+                          cost_nanos);
   if (rc != SQLITE_OK)
     return conn_.error("commit_items", rc);
   return conn_.run(add_counts_, "commit_items");
+}
+
+// Three statements under one lock: a viewer's page, its count and the nodes' counts. Without a
+// read transaction the three may see different commits of a live run; a viewer polls again.
+Result<ItemPage> SqliteItems::list(std::string_view run_id, const ItemQuery& query) {
+  struct Row {
+    std::string key, node;
+    std::vector<std::uint8_t> outcome;
+  };
+  std::vector<Row> rows;
+  ItemPage page;
+  {
+    std::lock_guard lock(conn_.mutex());
+    Result<bool> known = run_known(conn_, run_exists_, run_id, "list_items");
+    if (!known)
+      return known.error();
+    if (!*known)
+      return no_run(conn_, run_id);
+    const auto bind_filter = [&](sqlite3_stmt* stmt) {
+      return bind_all(stmt, 1, run_id, std::string_view(query.node),
+                      std::int64_t{query.failed_only ? 1 : 0});
+    };
+    {
+      Reset reset(count_matching_);
+      int rc = bind_filter(count_matching_);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(count_matching_);
+      if (rc != SQLITE_ROW)
+        return conn_.error("list_items", rc);
+      page.total = count_of(count_matching_, 0);
+    }
+    {
+      Reset reset(select_page_);
+      const auto clamp = [](std::uint64_t n) {
+        return static_cast<std::int64_t>(
+            std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
+      };
+      int rc = bind_filter(select_page_);
+      if (rc == SQLITE_OK)
+        rc = bind_all(select_page_, 4, clamp(query.limit), clamp(query.offset));
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(select_page_);
+      for (; rc == SQLITE_ROW; rc = sqlite3_step(select_page_)) {
+        const std::span<const std::uint8_t> bytes = column_blob(select_page_, 2);
+        rows.push_back(Row{std::string(column_text(select_page_, 0)),
+                           std::string(column_text(select_page_, 1)),
+                           std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+      }
+      if (rc != SQLITE_DONE)
+        return conn_.error("list_items", rc);
+    }
+    Reset reset(count_nodes_);
+    int rc = bind_text(count_nodes_, 1, run_id);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(count_nodes_);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(count_nodes_))
+      page.nodes.push_back(ItemPage::NodeCount{std::string(column_text(count_nodes_, 0)),
+                                               count_of(count_nodes_, 1),
+                                               count_of(count_nodes_, 2)});
+    if (rc != SQLITE_DONE)
+      return conn_.error("list_items", rc);
+  }
+  page.items.reserve(rows.size());
+  for (Row& row : rows) {
+    Result<ItemOutcome> outcome = detail::decode_outcome(row.outcome);
+    if (!outcome)
+      return undecodable(conn_, run_id, "item " + row.key, outcome.error());
+    page.items.push_back(ItemRecord{std::move(row.key), std::move(row.node), std::move(*outcome)});
+  }
+  return page;
 }
 
 } // namespace actorflow::detail::sqlite

@@ -26,8 +26,10 @@ public:
   // Prepares the statements; the mutex held.
   Result<void> prepare();
 
-  Result<void> commit(std::string_view run_id, const std::vector<ItemCheckpoint>& items);
+  Result<void> commit(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
+                      double cost);
   Result<std::unordered_map<std::string, ItemOutcome>> load(std::string_view run_id);
+  Result<ItemPage> list(std::string_view run_id, const ItemQuery& query);
 
 private:
   // What a commit moves the run's counters by.
@@ -44,7 +46,7 @@ private:
 
   // Each expects the mutex held.
   Result<bool> write(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
-                     const EncodedOutcomes& encoded, Keys keys);
+                     const EncodedOutcomes& encoded, Keys keys, std::int64_t cost_nanos);
   Result<bool> insert_new(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
                           const EncodedOutcomes& encoded);
   Result<bool> insert_rows(sqlite3_stmt* stmt, std::string_view run_id,
@@ -53,7 +55,7 @@ private:
                            const EncodedOutcomes& encoded);
   Result<Counts> upsert_each(std::string_view run_id, const std::vector<ItemCheckpoint>& items,
                              const EncodedOutcomes& encoded);
-  Result<void> add_counts(std::string_view run_id, const Counts& moved);
+  Result<void> add_counts(std::string_view run_id, const Counts& moved, std::int64_t cost_nanos);
 
   static Counts added(Counts counts, const ItemOutcome& outcome);
 
@@ -66,6 +68,9 @@ private:
   sqlite3_stmt* update_one_ = nullptr;
   sqlite3_stmt* add_counts_ = nullptr;
   sqlite3_stmt* select_all_ = nullptr;
+  sqlite3_stmt* count_matching_ = nullptr;
+  sqlite3_stmt* select_page_ = nullptr;
+  sqlite3_stmt* count_nodes_ = nullptr;
 };
 
 } // namespace actorflow::detail::sqlite

@@ -222,7 +222,8 @@ namespace {
 class FailingItemsStore final : public ForwardingStore {
 public:
   using ForwardingStore::ForwardingStore;
-  Result<void> commit_items(std::string_view, const std::vector<ItemCheckpoint>&) override {
+  Result<void> commit_items(std::string_view, const std::vector<ItemCheckpoint>&,
+                            double = 0) override {
     return Error{Errc::unavailable, "disk full (simulated)"};
   }
 };

@@ -1,8 +1,13 @@
 // Flows as pictures: to_mermaid and to_dot compared with the whole expected text, so that a
-// change of layout, escaping or edge order shows up as a diff.
+// change of layout, escaping or edge order shows up as a diff; and the graph as the JSON a
+// durable run records for viewers (core/flow_json.hpp), compared as parsed JSON.
 #include <actorflow/actorflow.hpp>
 
+#include "core/flow_graph.hpp"
+#include "core/flow_json.hpp"
+
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <stdexcept>
@@ -171,4 +176,28 @@ TEST_CASE("a factory that throws or makes no node is drawn as a plain node") {
   n0 --> n1
   n1 --> n2
 )picture");
+}
+
+TEST_CASE("a flow's graph as JSON names every node by path, nested flows as groups") {
+  const Flow flow = editorial();
+  const auto json =
+      nlohmann::json::parse(detail::flow_graph_json(*detail::FlowAccess::graph(flow)));
+  CHECK(json == nlohmann::json::parse(R"({
+    "flow": "editorial", "start": "plan",
+    "nodes": [
+      {"path": "plan", "name": "plan", "parent": "", "kind": "node"},
+      {"path": "summarise", "name": "summarise", "parent": "", "kind": "batch", "window": 8},
+      {"path": "review", "name": "review", "parent": "", "kind": "flow"},
+      {"path": "review/draft", "name": "draft", "parent": "review", "kind": "node"},
+      {"path": "review/check", "name": "check", "parent": "review", "kind": "node"},
+      {"path": "publish", "name": "publish", "parent": "", "kind": "registered",
+       "type": "publisher"}],
+    "edges": [
+      {"from": "plan", "to": "summarise", "action": "default"},
+      {"from": "summarise", "to": "review", "action": "default"},
+      {"from": "review", "to": "publish", "action": "approved"},
+      {"from": "review", "to": "plan", "action": "rejected"},
+      {"from": "review/draft", "to": "review/check", "action": "default"},
+      {"from": "review/check", "to": "review/draft", "action": "revise"}],
+    "starts": {"review": "review/draft"}})"));
 }
