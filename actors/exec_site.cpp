@@ -150,6 +150,7 @@ void ExecSite::acquire(std::string_view provider, std::string_view model, std::u
                        std::optional<Result<detail::ModelLeasePtr>>& out) {
   LeaseReport report{remote_limits_ ? remote_limits_->hooks : spec_->scope.hooks,
                      std::string(provider),
+                     {},
                      std::string(model),
                      spec_->path,
                      ctx_ ? ctx_->item_index() : std::nullopt,
@@ -160,6 +161,10 @@ void ExecSite::acquire(std::string_view provider, std::string_view model, std::u
                      {},
                      0,
                      0};
+  // What the provider is, for those who listen (OpenTelemetry's gen_ai.provider.name).
+  if (spec_->scope.spans() || report.hooks->options.on_model_call)
+    if (auto found = spec_->scope.env->models.find(provider))
+      report.provider_kind = std::string(found->kind());
   OpenSpan wait; // the grant wait's span, when the run is traced
   if (auto* sink = spec_->scope.spans()) {
     wait = OpenSpan{sink->new_id(), sink->now()};

@@ -36,6 +36,7 @@ bool may_have_used_tokens(Errc code) {
 ModelCallEvent event_of(const LeaseReport& report, const std::optional<Error>& error) {
   ModelCallEvent event;
   event.provider = report.provider;
+  event.provider_kind = report.provider_kind;
   event.model = report.model;
   event.node = report.node;
   event.item = report.item;

@@ -39,6 +39,7 @@ struct CallEnd {
 struct LeaseReport {
   std::shared_ptr<const RunHooks> hooks; // never null
   std::string provider;
+  std::string provider_kind; // ModelProvider::kind(), when someone listens (else empty)
   std::string model;
   std::string node;
   std::optional<std::size_t> item;

@@ -28,8 +28,9 @@ namespace actorflow::actors {
 // to a node it dialled.
 using hello_atom = caf::atom_constant<caf::atom("af_hello")>;
 // (rexec_atom, protocol version, node type, item msgpack, slot, launch, index, attempt,
-//  limit gateway, run id, weight): run one attempt of one item; the answer is an rdone_atom
-// message to the sender (the batch actor).
+//  limit gateway, run id, weight, traceparent): run one attempt of one item; the answer is
+// an rdone_atom message to the sender (the batch actor). The traceparent ("" when the run is
+// not exported) is the attempt's place in the run's OpenTelemetry trace (version 5 on).
 using rexec_atom = caf::atom_constant<caf::atom("af_rexec")>;
 // (rdone_atom, slot, launch, outcome msgpack): a node's outcome of one launch.
 using rdone_atom = caf::atom_constant<caf::atom("af_rdone")>;

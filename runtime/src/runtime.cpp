@@ -100,8 +100,11 @@ struct RuntimeImpl {
     if (auto otlp_settings = resolve_otlp(std::move(config.otlp), process_environment());
         !otlp_settings)
       environment->log("otlp: " + otlp_settings.error().message + "; spans are not exported");
-    else if (*otlp_settings)
+    else if (*otlp_settings) {
+      for (const auto& warning : (*otlp_settings)->warnings)
+        environment->log("otlp: " + warning);
       environment->exporter = otlp = std::make_shared<OtlpExporter>(std::move(**otlp_settings));
+    }
     env = std::move(environment);
   }
 
@@ -446,12 +449,17 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
       message += (message.empty() ? "" : "; ") + line;
     return refuse(Error{Errc::invalid_flow, std::move(message)});
   }
+  // As W3C trace context says of a header that does not parse: logged, and the run starts a
+  // trace of its own. One whose caller does not record its trace is not exported either.
   std::optional<detail::TraceParent> trace_parent;
-  if (!options.trace_parent.empty()) {
-    auto parsed = detail::parse_traceparent(options.trace_parent);
-    if (!parsed)
-      return refuse(Error{Errc::bad_input, "run: " + parsed.error().message});
-    trace_parent = *parsed;
+  bool exported_run = impl.otlp != nullptr;
+  if (!options.trace_parent.empty() && impl.otlp) {
+    if (auto parsed = detail::parse_traceparent(options.trace_parent); !parsed)
+      impl.env->log("run: " + parsed.error().message + "; the run starts a trace of its own");
+    else if (!parsed->sampled)
+      exported_run = false;
+    else
+      trace_parent = *parsed;
   }
   run->name = checkpoint ? checkpoint->run_id : std::to_string(run->id);
   run->events =
@@ -470,13 +478,13 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   if (checkpoint && !impl.trace_dir.empty())
     run_trace = std::make_shared<TraceWriter>();
   std::shared_ptr<detail::SpanSink> spans;
-  if (options.on_span || options.trace || impl.trace || run_trace || impl.otlp) {
+  if (options.on_span || options.trace || impl.trace || run_trace || exported_run) {
     spans = std::make_shared<detail::SpanSink>();
     spans->now = impl.now;
     spans->origin = spans->now();
     spans->to_host = options.on_span;
     std::function<void(const SpanEvent&)> exported;
-    if (impl.otlp) {
+    if (exported_run) {
       spans->otlp = detail::new_trace(run->name, trace_parent);
       exported = impl.otlp->hook(spans->otlp);
     }

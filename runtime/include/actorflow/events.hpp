@@ -61,8 +61,12 @@ struct BatchProgress {
 
 /// One model call of a run, reported when it ends (`RunOptions::on_model_call`).
 struct ModelCallEvent {
+  /// The provider's name in the registry ("openai", or a host's own name for it).
   std::string provider;
   std::string model;
+  /// What the provider is (`ModelProvider::kind()`: "openai", "local", ...): OpenTelemetry's
+  /// gen_ai.provider.name. Empty when no one listens to model calls or spans.
+  std::string provider_kind;
   /// "chat" or "embeddings" (OpenTelemetry's gen_ai.operation.name); "" for a call refused
   /// before it went out.
   std::string operation;

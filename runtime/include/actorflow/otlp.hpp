@@ -20,8 +20,9 @@
 /// attempt). Each run is one trace, its root flow the root span, unless
 /// `RunOptions::trace_parent` puts it under a span of the host's own trace.
 ///
-/// What is never exported: prompts, completions, tool arguments and results, State, API keys.
-/// Spans carry names, numbers and error messages only.
+/// What is never exported: prompts, completions, tool arguments and results, State, API keys;
+/// error messages only when `OtlpConfig::export_error_messages` says so. Spans carry names,
+/// numbers and error types.
 ///
 /// Cost and safety: a run hands each span to a bounded queue and goes on; one sender thread
 /// per Runtime takes them in batches and posts them. A slow or dead collector never slows a
@@ -43,10 +44,13 @@ namespace actorflow {
 /// (read when the Runtime starts); with no endpoint either way, nothing is exported and no
 /// thread is started.
 struct OtlpConfig {
-  /// The collector's base URL ("http://127.0.0.1:4318"): spans go to `<endpoint>/v1/traces`.
+  /// The collector's base URL ("http://127.0.0.1:4318"): spans go to `<endpoint>/v1/traces`
+  /// (a URL that ends in "/v1/traces" already is used as it is).
   /// Empty: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is, a full URL), else
   /// OTEL_EXPORTER_OTLP_ENDPOINT (+ "/v1/traces"). OTEL_SDK_DISABLED=true or
-  /// OTEL_TRACES_EXPORTER=none turn an endpoint from the environment off.
+  /// OTEL_TRACES_EXPORTER=none turn an endpoint from the environment off. The body is JSON:
+  /// OTEL_EXPORTER_OTLP_PROTOCOL may say http/json or http/protobuf (a collector takes
+  /// both on one port), not grpc.
   std::string endpoint{};
   /// Extra request headers (a collector's API key). Also OTEL_EXPORTER_OTLP_HEADERS and
   /// OTEL_EXPORTER_OTLP_TRACES_HEADERS ("k1=v1,k2=v2", values percent-decoded); these
@@ -54,6 +58,13 @@ struct OtlpConfig {
   std::map<std::string, std::string> headers{};
   /// The resource's `service.name`. Empty: OTEL_SERVICE_NAME, else "actorflow".
   std::string service_name{};
+  /// More resource attributes (`deployment.environment`, `service.version`, ...); also
+  /// OTEL_RESOURCE_ATTRIBUTES ("k1=v1,k2=v2"), whose entries these win over.
+  std::map<std::string, std::string> resource{};
+  /// Whether a failed span's status carries its error's message. Off: only the error's type
+  /// (`error.type`, and the status message is that type), since messages can quote what a
+  /// model answered or a server sent back.
+  bool export_error_messages = false;
   /// Spans waiting to be sent at most; beyond, new spans are dropped (and counted).
   std::size_t max_queue = 8192;
   /// Spans per request at most.

@@ -137,8 +137,10 @@ struct RunOptions {
   /// recorded. Without a store configured, a run id is an error of the run.
   std::string run_id{};
   /// A W3C traceparent ("00-<trace id>-<span id>-<flags>") of the host's own trace: the run's
-  /// exported spans (actorflow/otlp.hpp) go into that trace, its root under that span. Empty:
-  /// the run is a trace of its own. One that does not parse fails the run (bad_input).
+  /// exported spans (actorflow/otlp.hpp) go into that trace, its root under that span; with
+  /// flags 00 (the host does not record the trace) they are not exported. Empty: the run is
+  /// a trace of its own, as it is (with a line in the log) when the traceparent does not parse,
+  /// as W3C trace context asks of a header that does not.
   std::string trace_parent{};
   /// Which events the run streams besides its interrupts and its end (see
   /// actorflow/run_events.hpp): to `on_event` if set, else to the handle's `events()`.
@@ -239,7 +241,7 @@ public:
   void shutdown();
 
   /// What the OpenTelemetry exporter has sent, dropped and failed so far (all zero when it
-  /// is off). After `shutdown`, final.
+  /// is off). After `shutdown`, only spans that end later still count (as dropped).
   [[nodiscard]] OtlpStats otlp_stats() const;
 
   [[nodiscard]] std::size_t worker_threads() const noexcept;

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 #include <random>
 
@@ -136,21 +138,28 @@ OtlpExporter::OtlpExporter(OtlpSettings settings)
 OtlpExporter::~OtlpExporter() { shutdown(); }
 
 void OtlpExporter::add(const OtlpTracePtr& trace, const SpanEvent& span) {
+  QueuedSpan queued{trace, span}; // copied before the lock: the lock guards a push only
   {
     std::lock_guard lock{mutex_};
     if (stopping_ || queue_.size() >= settings_.config.max_queue) {
       ++stats_.dropped;
       return;
     }
-    queue_.push_back(QueuedSpan{trace, span});
-    if (queue_.size() != settings_.config.max_batch)
-      return; // the sender wakes on its own when the delay has passed
+    queue_.push_back(std::move(queued));
+    // The sender sleeps until the queue has a span, then waits `delay` for a batch to fill.
+    if (queue_.size() != 1 && queue_.size() != settings_.config.max_batch)
+      return;
   }
-  wake_.notify_one(); // a full batch goes now
+  wake_.notify_one();
 }
 
 std::function<void(const SpanEvent&)> OtlpExporter::hook(OtlpTracePtr trace) {
-  return [this, trace = std::move(trace)](const SpanEvent& span) { add(trace, span); };
+  // Weak: a model call can end on a provider thread after its Runtime, and this exporter,
+  // are gone; its span then goes nowhere.
+  return [weak = weak_from_this(), trace = std::move(trace)](const SpanEvent& span) {
+    if (auto exporter = weak.lock())
+      exporter->add(trace, span);
+  };
 }
 
 void OtlpExporter::shutdown() {
@@ -195,7 +204,9 @@ void OtlpExporter::run() {
     std::vector<QueuedSpan> batch;
     {
       std::unique_lock lock{mutex_};
-      // A batch goes when it is full, when the oldest span has waited `delay`, or at shutdown.
+      // Asleep while there is nothing to send; then a batch goes when it is full, when its
+      // first span has waited `delay`, or at shutdown.
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (!stopping_ && queue_.size() < config.max_batch)
         wake_.wait_for(lock, config.delay,
                        [&] { return stopping_ || queue_.size() >= config.max_batch; });
@@ -209,10 +220,13 @@ void OtlpExporter::run() {
         queue_.clear();
         break;
       }
-      const auto n = std::min(queue_.size(), config.max_batch);
-      batch.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      if (queue_.size() <= config.max_batch) {
+        batch.swap(queue_); // the usual case: all of it, without moving a span
+      } else {
+        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(config.max_batch);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+        queue_.erase(queue_.begin(), end);
+      }
     }
     send(std::move(batch));
   }
@@ -223,10 +237,9 @@ void OtlpExporter::run() {
 
 void OtlpExporter::send(std::vector<QueuedSpan> batch) {
   const auto& config = settings_.config;
-  const auto body = otlp_request_json(batch, config.service_name);
+  const auto body = otlp_request_json(batch, config);
   const auto n = static_cast<std::uint64_t>(batch.size());
   batch.clear();
-  std::mt19937 jitter{std::random_device{}()};
   auto backoff = config.first_backoff;
   for (std::uint32_t attempt = 0;; ++attempt) {
     count(&OtlpStats::requests, 1);
@@ -271,7 +284,7 @@ void OtlpExporter::send(std::vector<QueuedSpan> batch) {
     if (!answer.retry_after) {
       // Full jitter on the upper half, so that many exporters do not retry in step.
       std::uniform_int_distribution<long long> spread(wait.count() / 2, wait.count());
-      wait = std::chrono::milliseconds{spread(jitter)};
+      wait = std::chrono::milliseconds{spread(jitter_)};
       backoff = std::min(backoff * 2, std::chrono::milliseconds{30000});
     }
     if (!pause_until(Clock::now() + wait)) {

@@ -14,12 +14,14 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
 namespace actorflow::detail {
 
-class OtlpExporter {
+/// Owned by a shared_ptr (hooks hold it weakly).
+class OtlpExporter : public std::enable_shared_from_this<OtlpExporter> {
 public:
   /// Starts the sender thread.
   explicit OtlpExporter(OtlpSettings settings);
@@ -31,7 +33,8 @@ public:
   /// Queues `span` of the run traced as `trace`; drops it (counted) when the queue is full or
   /// the exporter has shut down. Thread-safe; takes a lock for a moment, nothing else.
   void add(const OtlpTracePtr& trace, const SpanEvent& span);
-  /// A span sink's hook for the run traced as `trace`.
+  /// A span sink's hook for the run traced as `trace`: it holds this exporter weakly, so
+  /// spans that end after it is gone go nowhere.
   [[nodiscard]] std::function<void(const SpanEvent&)> hook(OtlpTracePtr trace);
 
   /// Sends what is queued, waiting at most the config's shutdown_timeout (a request in flight
@@ -58,6 +61,7 @@ private:
   bool stopping_ = false;                           // guarded by mutex_
   std::chrono::steady_clock::time_point give_up_{}; // guarded: shutdown's deadline
   OtlpStats stats_;                                 // guarded by mutex_
+  std::mt19937 jitter_{std::random_device{}()};     // the sender thread's
   std::thread sender_;
 };
 

@@ -35,8 +35,9 @@ public:
   }
 
   // Attributes: [{"key":"k","value":{"stringValue":"v"}}, ...]; the first has no comma.
-  void begin_attributes() {
-    raw(",\"attributes\":[");
+  // `after`: the attributes follow another member of their object.
+  void begin_attributes(bool after = true) {
+    raw(after ? ",\"attributes\":[" : "\"attributes\":[");
     first_ = true;
   }
   void end_attributes() { raw("]"); }
@@ -107,7 +108,9 @@ std::string name_of(const SpanEvent& span) {
 
 void model_call_attributes(Writer& w, const ModelCallEvent& call) {
   w.attribute("gen_ai.operation.name", call.operation.empty() ? "chat" : call.operation);
-  w.attribute("gen_ai.provider.name", call.provider);
+  w.attribute("gen_ai.provider.name",
+              call.provider_kind.empty() ? call.provider : call.provider_kind);
+  w.attribute("actorflow.provider", call.provider); // the name the node code called it by
   w.attribute("gen_ai.request.model", call.model);
   if (!call.response_model.empty())
     w.attribute("gen_ai.response.model", call.response_model);
@@ -125,7 +128,7 @@ void model_call_attributes(Writer& w, const ModelCallEvent& call) {
     w.attribute("actorflow.model_call.batched", "true");
 }
 
-void write_span(Writer& w, const QueuedSpan& queued) {
+void write_span(Writer& w, const QueuedSpan& queued, bool error_messages) {
   const auto& trace = *queued.trace;
   const auto& span = queued.span;
   w.raw("{\"traceId\":\"");
@@ -171,7 +174,7 @@ void write_span(Writer& w, const QueuedSpan& queued) {
     w.raw(",\"status\":{\"code\":");
     w.number(status_error);
     w.raw(",\"message\":");
-    w.quoted(span.error->message);
+    w.quoted(error_messages ? std::string_view(span.error->message) : to_string(span.error->code));
     w.raw("}");
   }
   w.raw("}");
@@ -179,22 +182,24 @@ void write_span(Writer& w, const QueuedSpan& queued) {
 
 } // namespace
 
-std::string otlp_request_json(const std::vector<QueuedSpan>& spans,
-                              const std::string& service_name) {
+std::string otlp_request_json(const std::vector<QueuedSpan>& spans, const OtlpConfig& config) {
   std::string out;
   out.reserve(256 + spans.size() * 420);
   Writer w{out};
   w.raw("{\"resourceSpans\":[{\"resource\":{");
-  w.raw("\"attributes\":[");
-  w.raw("{\"key\":\"service.name\",\"value\":{\"stringValue\":");
-  w.quoted(service_name);
-  w.raw("}},{\"key\":\"telemetry.sdk.name\",\"value\":{\"stringValue\":\"actorflow\"}}");
-  w.raw(",{\"key\":\"telemetry.sdk.language\",\"value\":{\"stringValue\":\"cpp\"}}]}");
-  w.raw(",\"scopeSpans\":[{\"scope\":{\"name\":\"actorflow\"},\"spans\":[");
+  w.begin_attributes(false);
+  w.attribute("service.name", config.service_name);
+  w.attribute("telemetry.sdk.name", "actorflow");
+  w.attribute("telemetry.sdk.language", "cpp");
+  for (const auto& [key, value] : config.resource)
+    if (key != "service.name")
+      w.attribute(key, value);
+  w.end_attributes();
+  w.raw("},\"scopeSpans\":[{\"scope\":{\"name\":\"actorflow\"},\"spans\":[");
   for (std::size_t i = 0; i < spans.size(); ++i) {
     if (i != 0)
       w.raw(",");
-    write_span(w, spans[i]);
+    write_span(w, spans[i], config.export_error_messages);
   }
   w.raw("]}]}]}");
   return out;

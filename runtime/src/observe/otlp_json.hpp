@@ -4,6 +4,7 @@
 // straight into one string: no tree of values per span.
 
 #include <actorflow/events.hpp>
+#include <actorflow/otlp.hpp>
 
 #include "observe/otlp_trace.hpp"
 
@@ -18,8 +19,9 @@ struct QueuedSpan {
   SpanEvent span;
 };
 
-/// The request body for `spans` (all under one resource named `service_name`).
+/// The request body for `spans`, all under one resource (`config`'s service name and
+/// resource attributes); error messages in the spans' status only when `config` says so.
 [[nodiscard]] std::string otlp_request_json(const std::vector<QueuedSpan>& spans,
-                                            const std::string& service_name);
+                                            const OtlpConfig& config);
 
 } // namespace actorflow::detail

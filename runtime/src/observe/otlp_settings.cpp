@@ -50,8 +50,8 @@ std::string percent_decoded(std::string_view text) {
 }
 
 /// "k1=v1,k2=v2" into `headers` (entries already there win: the config's own).
-Result<void> add_headers(std::map<std::string, std::string>& headers, const std::string& list,
-                         const char* variable) {
+Result<void> add_pairs(std::map<std::string, std::string>& headers, const std::string& list,
+                       const char* variable) {
   std::string_view rest = list;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
@@ -93,7 +93,8 @@ Result<std::optional<OtlpSettings>> resolve_otlp(OtlpConfig config, const EnvLoo
     url = config.endpoint;
     while (url.ends_with('/'))
       url.pop_back();
-    url += "/v1/traces";
+    if (!url.ends_with("/v1/traces"))
+      url += "/v1/traces";
   } else {
     // The environment's endpoint, unless the environment also turns the SDK or traces off.
     if (lower(env("OTEL_SDK_DISABLED").value_or("")) == "true" ||
@@ -113,12 +114,28 @@ Result<std::optional<OtlpSettings>> resolve_otlp(OtlpConfig config, const EnvLoo
       return Error{Errc::bad_input, std::string(variable) + " '" + url +
                                         "' is not an http:// or https:// URL (OTLP/HTTP)"};
   }
+  for (const char* variable : {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"})
+    if (auto protocol = env(variable)) {
+      if (*protocol != "http/json" && *protocol != "http/protobuf")
+        return Error{Errc::bad_input, std::string(variable) + " '" + *protocol +
+                                          "': actorflow exports OTLP over HTTP (http/json)"};
+      break; // the signal's own setting wins
+    }
   for (const char* variable : {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"})
     if (auto list = env(variable))
-      if (auto added = add_headers(config.headers, *list, variable); !added)
+      if (auto added = add_pairs(config.headers, *list, variable); !added)
         return added.error();
-  if (config.service_name.empty())
-    config.service_name = env("OTEL_SERVICE_NAME").value_or("actorflow");
+  if (auto list = env("OTEL_RESOURCE_ATTRIBUTES"))
+    if (auto added = add_pairs(config.resource, *list, "OTEL_RESOURCE_ATTRIBUTES"); !added)
+      return added.error();
+  std::vector<std::string> warnings;
+  // As the SDKs do: OTEL_SERVICE_NAME over a service.name among the resource attributes.
+  if (config.service_name.empty()) {
+    const auto named = config.resource.find("service.name");
+    config.service_name =
+        env("OTEL_SERVICE_NAME")
+            .value_or(named != config.resource.end() ? named->second : std::string("actorflow"));
+  }
   if (config.timeout.count() <= 0) {
     config.timeout = std::chrono::milliseconds{10000};
     for (const char* variable : {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"})
@@ -126,16 +143,23 @@ Result<std::optional<OtlpSettings>> resolve_otlp(OtlpConfig config, const EnvLoo
         long long ms = 0;
         const auto* end = text->data() + text->size();
         auto [ptr, ec] = std::from_chars(text->data(), end, ms);
-        if (ec != std::errc{} || ptr != end || ms <= 0)
-          return Error{Errc::bad_input,
-                       std::string(variable) + " '" + *text + "' is not a number of milliseconds"};
+        if (ec != std::errc{} || ptr != end || ms <= 0) {
+          warnings.push_back(std::string(variable) + " '" + *text +
+                             "' is not a number of milliseconds: the timeout stays 10 s");
+          break;
+        }
         config.timeout = std::chrono::milliseconds{ms};
         break;
       }
   }
   if (config.max_queue == 0 || config.max_batch == 0)
     return Error{Errc::bad_input, "otlp: max_queue and max_batch must be above 0"};
-  return std::optional<OtlpSettings>{OtlpSettings{std::move(config), std::move(url)}};
+  if (config.delay.count() <= 0 || config.first_backoff.count() <= 0 ||
+      config.shutdown_timeout.count() < 0)
+    return Error{Errc::bad_input, "otlp: delay and first_backoff must be above 0, "
+                                  "shutdown_timeout not below"};
+  return std::optional<OtlpSettings>{
+      OtlpSettings{std::move(config), std::move(url), std::move(warnings)}};
 }
 
 } // namespace actorflow::detail

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace actorflow::detail {
 
@@ -16,6 +17,8 @@ namespace actorflow::detail {
 struct OtlpSettings {
   OtlpConfig config;
   std::string url;
+  /// Settings of the environment that were ignored, and why (the Runtime logs them).
+  std::vector<std::string> warnings{};
 };
 
 /// Reads an environment variable (none: not set); `std::getenv` in a Runtime, a map in tests.
@@ -24,7 +27,8 @@ using EnvLookup = std::function<std::optional<std::string>(const char*)>;
 
 /// The settings of `config` under `env`; none when there is no endpoint (export is off).
 /// Errors: bad_input naming the setting (an endpoint that is not http(s)://, a header without
-/// '=', a timeout that is not a number).
+/// '=', a protocol other than http/json or http/protobuf, a delay that is not above 0). An
+/// environment timeout that is not a number is a warning: the default stands.
 [[nodiscard]] Result<std::optional<OtlpSettings>> resolve_otlp(OtlpConfig config,
                                                                const EnvLookup& env);
 

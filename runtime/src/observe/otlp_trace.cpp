@@ -89,6 +89,7 @@ Result<TraceParent> parse_traceparent(std::string_view text) {
     return bad("an all-zero id is invalid");
   for (auto byte : span)
     parent.span_id = (parent.span_id << 8) | byte;
+  parent.sampled = (flags & 1) != 0;
   return parent;
 }
 

@@ -37,6 +37,7 @@ using OtlpTracePtr = std::shared_ptr<const OtlpTrace>;
 struct TraceParent {
   std::array<std::uint8_t, 16> trace_id{};
   std::uint64_t span_id = 0;
+  bool sampled = true; ///< flag bit 0: the caller records its trace (else: neither do we)
 };
 /// Errors: bad_input naming the text and what is wrong with it.
 [[nodiscard]] Result<TraceParent> parse_traceparent(std::string_view text);

@@ -5,7 +5,7 @@
 //
 //   node receiver.mjs <tools/otlp/node_modules> <mode>
 //   mode: ok          answers 200
-//         503:<n>     answers the first n requests 503 (Retry-After: 0), then 200
+//         503:<n>     answers the first n requests 503 (Retry-After: 1), then 200
 //         stall       takes every request and never answers
 // Prints its port on its first line. GET /summary: what it decoded, as JSON.
 // Stops on SIGTERM (and with its parent: the tests start it with PR_SET_PDEATHSIG).
@@ -118,7 +118,7 @@ const server = http.createServer((req, res) => {
     if (mode === "stall") return; // the connection stays open, unanswered
     if (summary.answered_503 < unavailable) {
       summary.answered_503 += 1;
-      res.writeHead(503, { "Retry-After": "0" }).end("busy");
+      res.writeHead(503, { "Retry-After": "1" }).end("busy");
       return;
     }
     if (req.headers["content-type"] !== "application/json") {
