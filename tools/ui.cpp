@@ -13,12 +13,14 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace actorflow::tools {
 
@@ -68,6 +70,19 @@ std::optional<std::string> run_id_param(const httplib::Request& req, httplib::Re
     return std::nullopt;
   }
   return req.get_param_value("id");
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+// The Host headers a server on loopback address `host`, port `port`, answers to.
+std::vector<std::string> loopback_hosts(const std::string& host, int port) {
+  const std::string suffix = ":" + std::to_string(port);
+  std::vector<std::string> allowed{(host == "::1" ? "[::1]" : host) + suffix};
+  for (const char* name : {"127.0.0.1", "localhost", "[::1]"})
+    allowed.push_back(name + suffix);
+  return allowed;
 }
 
 void routes(httplib::Server& server, CheckpointStore& store, const UiOptions& options,
@@ -185,6 +200,22 @@ int ui(const UiOptions& options) {
           : (server.bind_to_port(options.host, options.port) ? static_cast<int>(options.port) : -1);
   if (port <= 0)
     return fail("cannot listen on " + options.host + ":" + std::to_string(options.port));
+  // DNS rebinding: a web page elsewhere may make the browser send its requests to loopback
+  // under that page's own name. On loopback, only requests that name this server are
+  // answered (elsewhere its names are not known here).
+  if (is_loopback(options.host))
+    server.set_pre_routing_handler([allowed = loopback_hosts(options.host, port)](
+                                       const httplib::Request& req, httplib::Response& res) {
+      if (std::find(allowed.begin(), allowed.end(), req.get_header_value("Host")) != allowed.end())
+        return httplib::Server::HandlerResponse::Unhandled;
+      refuse(res, 421, "this server answers to " + allowed.front() + " only");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  else
+    std::fprintf(stderr,
+                 "actorflow ui: listening on %s, beyond this machine: the viewer has no "
+                 "login, and shows whatever the store holds\n",
+                 options.host.c_str());
   std::thread listener([&server] { server.listen_after_bind(); });
   std::printf("actorflow ui: serving http://%s:%d/\n", options.host.c_str(), port);
   std::fflush(stdout);

@@ -2,8 +2,10 @@
 
 #include <actorflow/value.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -182,8 +184,11 @@ ApiResult<nlohmann::json> state_json(CheckpointStore& store, const std::string& 
 std::optional<std::string> trace_path(const std::string& trace_dir, const std::string& run_id) {
   // The same rule as the runtime's (RuntimeConfig::trace_dir): an id that would leave the
   // folder has no trace, and must not reach another file.
+  // Control characters too: a NUL would cut the name short, to another file.
+  const bool control = std::any_of(run_id.begin(), run_id.end(),
+                                   [](unsigned char c) { return c < 0x20 || c == 0x7f; });
   if (trace_dir.empty() || run_id.empty() || run_id.find('/') != std::string::npos ||
-      run_id == "." || run_id == "..")
+      run_id == "." || run_id == ".." || control)
     return std::nullopt;
   std::string path = trace_dir + "/" + run_id + ".json";
   if (!std::ifstream(path).good())
@@ -196,6 +201,14 @@ ApiResult<nlohmann::json> trace_json(const std::string& trace_dir, const std::st
   if (!path)
     return ApiError{404, trace_dir.empty() ? "no trace folder (start the tool with --traces DIR)"
                                            : "no trace of run '" + run_id + "' in " + trace_dir};
+  // Parsed whole into a tree: a cap keeps one request from taking gigabytes (a trace of a
+  // 100,000-item batch is some 50 MB on disk, several times that parsed).
+  constexpr std::uintmax_t max_trace_bytes = 64u << 20;
+  std::error_code size_error;
+  if (const auto size = std::filesystem::file_size(*path, size_error);
+      !size_error && size > max_trace_bytes)
+    return ApiError{413, *path + ": " + std::to_string(size >> 20) +
+                             " MB is past the viewer's 64 MB for a trace (open it in Perfetto)"};
   std::ifstream file(*path);
   const nlohmann::json trace = nlohmann::json::parse(file, nullptr, false);
   if (trace.is_discarded() || !trace.is_object() || !trace.contains("traceEvents") ||

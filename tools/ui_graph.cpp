@@ -71,7 +71,7 @@ void write_nodes(const std::vector<GraphNode>& nodes, const std::string& parent,
       out += pad + "  label=" + dot_string(node.name) +
              "; style=\"rounded,dashed\"; color=\"#8a94a6\";";
       if (next)
-        out += " style=\"rounded,filled,bold\"; fillcolor=\"#fff3c4\"; id=\"next\";";
+        out += " style=\"rounded,filled,bold\"; fillcolor=\"#fff3c4\"; id=\"af-next\";";
       out += "\n";
       write_nodes(nodes, node.path, next_node, depth + 1, out);
       out += pad + "}\n";
@@ -84,7 +84,7 @@ void write_nodes(const std::vector<GraphNode>& nodes, const std::string& parent,
     if (node.kind == "batch")
       out += ", class=\"batch\", shape=box3d";
     if (next)
-      out += ", id=\"next\", class=\"next\", fillcolor=\"#ffd666\", penwidth=2.5";
+      out += ", id=\"af-next\", class=\"next\", fillcolor=\"#ffd666\", penwidth=2.5";
     out += "];\n";
   }
 }

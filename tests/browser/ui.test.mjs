@@ -155,7 +155,7 @@ async function main() {
     const drawn = await desk.locator("#graph svg text").allTextContents();
     for (const name of ["start", "load", "prepare", "clean", "tag", "summarise", "report"])
       assert.ok(drawn.includes(name), `the graph does not name "${name}": ${drawn}`);
-    assert.equal(await desk.locator("#graph svg #next").count(), 1, "the next node is not marked");
+    assert.equal(await desk.locator("#graph svg #af-next").count(), 1, "the next node is not marked");
 
     await desk.locator("button.failed-link").click();
     await desk.waitForFunction(() => {

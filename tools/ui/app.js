@@ -290,8 +290,8 @@ async function loadItems() {
   empty.textContent = itemsView.failedOnly ? "No failed items." : "No items committed (this run has no batch, or none has finished an item).";
   const last = Math.min(page.offset + page.items.length, page.total);
   $("page-info").textContent = page.total ? `${formatCount(page.offset + 1)}–${formatCount(last)} of ${formatCount(page.total)}` : "";
-  $("prev").disabled = page.offset === 0;
-  $("next").disabled = last >= page.total;
+  $("items-prev").disabled = page.offset === 0;
+  $("items-next").disabled = last >= page.total;
   $("pager").hidden = page.total <= PAGE_SIZE;
 }
 
@@ -488,11 +488,11 @@ document.addEventListener("DOMContentLoaded", () => {
     itemsView.offset = 0;
     loadItems();
   });
-  $("prev").addEventListener("click", () => {
+  $("items-prev").addEventListener("click", () => {
     itemsView.offset = Math.max(0, itemsView.offset - PAGE_SIZE);
     loadItems();
   });
-  $("next").addEventListener("click", () => {
+  $("items-next").addEventListener("click", () => {
     itemsView.offset += PAGE_SIZE;
     loadItems();
   });

@@ -2,6 +2,7 @@
 
 #include "core/text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -21,11 +22,26 @@ public:
   explicit Writer(std::string& out) : out_(out) {}
 
   void raw(std::string_view text) { out_ += text; }
-  void quoted(std::string_view text) { out_ += json_quote(text); }
+  void quoted(std::string_view text) {
+    // The usual name or path is plain ASCII with nothing to escape: appended as it is. The
+    // rest goes through json_quote (escapes, and bytes that are not UTF-8).
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
+    });
+    if (!plain) {
+      out_ += json_quote(text);
+      return;
+    }
+    out_ += '"';
+    out_.append(text.data(), text.size());
+    out_ += '"';
+  }
   void number(std::int64_t value) {
     char buf[24];
-    auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
-    out_.append(buf, end);
+    const auto* end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+    // By length, not by iterators: GCC 12 at -O3 warns (falsely, -Wrestrict) on the latter.
+    out_.append(buf, static_cast<std::size_t>(end - buf));
   }
   // 64-bit integers are strings in protobuf's JSON mapping.
   void long_string(std::int64_t value) {
@@ -41,6 +57,7 @@ public:
     first_ = true;
   }
   void end_attributes() { raw("]"); }
+  /// `key` is one of this file's own plain names: nothing in it to escape.
   void attribute(std::string_view key, std::string_view value) {
     open(key);
     raw("{\"stringValue\":");
@@ -53,6 +70,15 @@ public:
     long_string(value);
     raw("}}");
   }
+  /// A key from outside (a host's resource attributes): escaped.
+  void foreign_attribute(std::string_view key, std::string_view value) {
+    comma();
+    raw("{\"key\":");
+    quoted(key);
+    raw(",\"value\":{\"stringValue\":");
+    quoted(value);
+    raw("}}");
+  }
   void string_list(std::string_view key, std::string_view single) {
     open(key);
     raw("{\"arrayValue\":{\"values\":[{\"stringValue\":");
@@ -61,13 +87,16 @@ public:
   }
 
 private:
-  void open(std::string_view key) {
+  void comma() {
     if (!first_)
       out_ += ',';
     first_ = false;
-    raw("{\"key\":");
-    quoted(key);
-    raw(",\"value\":");
+  }
+  void open(std::string_view key) {
+    comma();
+    raw("{\"key\":\"");
+    raw(key);
+    raw("\",\"value\":");
   }
 
   std::string& out_;
@@ -193,7 +222,7 @@ std::string otlp_request_json(const std::vector<QueuedSpan>& spans, const OtlpCo
   w.attribute("telemetry.sdk.language", "cpp");
   for (const auto& [key, value] : config.resource)
     if (key != "service.name")
-      w.attribute(key, value);
+      w.foreign_attribute(key, value);
   w.end_attributes();
   w.raw("},\"scopeSpans\":[{\"scope\":{\"name\":\"actorflow\"},\"spans\":[");
   for (std::size_t i = 0; i < spans.size(); ++i) {
