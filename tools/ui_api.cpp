@@ -1,5 +1,6 @@
 #include "ui_api.hpp"
 
+#include <actorflow/trace.hpp>
 #include <actorflow/value.hpp>
 
 #include <algorithm>
@@ -182,16 +183,9 @@ ApiResult<nlohmann::json> state_json(CheckpointStore& store, const std::string& 
 }
 
 std::optional<std::string> trace_path(const std::string& trace_dir, const std::string& run_id) {
-  // The same rule as the runtime's (RuntimeConfig::trace_dir): an id that would leave the
-  // folder has no trace, and must not reach another file.
-  // Control characters too: a NUL would cut the name short, to another file.
-  const bool control = std::any_of(run_id.begin(), run_id.end(),
-                                   [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-  if (trace_dir.empty() || run_id.empty() || run_id.find('/') != std::string::npos ||
-      run_id == "." || run_id == ".." || control)
-    return std::nullopt;
-  std::string path = trace_dir + "/" + run_id + ".json";
-  if (!std::ifstream(path).good())
+  // The runtime's own rule: an id that would lead to another file has no trace.
+  std::optional<std::string> path = run_trace_path(trace_dir, run_id);
+  if (!path || !std::ifstream(*path).good())
     return std::nullopt;
   return path;
 }

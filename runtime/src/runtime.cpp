@@ -190,13 +190,14 @@ struct RuntimeImpl {
   }
 
   /// Writes a durable run's own trace to `<trace_dir>/<run_id>.json`. A run id may hold any
-  /// character: one that would leave the folder is refused (logged), not written elsewhere.
+  /// character: one that would lead to another file is refused (logged), not written there.
   void write_run_trace(const TraceWriter& writer, const std::string& run_id) {
-    if (run_id.find('/') != std::string::npos || run_id == "." || run_id == "..") {
+    const auto path = run_trace_path(trace_dir, run_id);
+    if (!path) {
       env->log("trace_dir: run '" + run_id + "': its id is no file name; no trace written");
       return;
     }
-    if (auto written = writer.write(trace_dir + "/" + run_id + ".json"); !written)
+    if (auto written = writer.write(*path); !written)
       env->log(written.error().message);
   }
 
@@ -225,64 +226,6 @@ struct RuntimeImpl {
 };
 
 } // namespace detail
-
-// -- RunHandle ----------------------------------------------------------------------------------
-
-RunHandle::RunHandle(std::shared_ptr<detail::RunState> state) : state_(std::move(state)) {}
-
-Result<RunResult> RunHandle::get() const {
-  if (!state_)
-    return Error{Errc::bad_input, "RunHandle::get: the handle refers to no run"};
-  std::unique_lock lock{state_->mutex};
-  state_->ended.wait(lock, [&] { return state_->outcome.has_value(); });
-  return *state_->outcome;
-}
-
-bool RunHandle::wait_for(std::chrono::milliseconds timeout) const {
-  if (!state_)
-    return true;
-  std::unique_lock lock{state_->mutex};
-  return state_->ended.wait_for(lock, timeout, [&] { return state_->outcome.has_value(); });
-}
-
-bool RunHandle::done() const {
-  if (!state_)
-    return true;
-  std::lock_guard lock{state_->mutex};
-  return state_->outcome.has_value();
-}
-
-void RunHandle::on_complete(std::function<void(const Result<RunResult>&)> callback) {
-  if (!state_) {
-    callback(Error{Errc::bad_input, "RunHandle::on_complete: the handle refers to no run"});
-    return;
-  }
-  state_->on_complete(std::move(callback));
-}
-
-void RunHandle::cancel() {
-  if (state_)
-    state_->cancel();
-}
-
-std::uint64_t RunHandle::id() const { return state_ ? state_->id : 0; }
-
-RunUsage RunHandle::usage() const { return state_ ? state_->meter->snapshot() : RunUsage{}; }
-
-EventStream RunHandle::events() const { return EventStream(state_ ? state_->events : nullptr); }
-
-std::vector<Interrupt> RunHandle::interrupts() const {
-  return state_ && state_->interrupts ? state_->interrupts->pending() : std::vector<Interrupt>{};
-}
-
-Result<void> RunHandle::answer(std::string_view interrupt_id, Value answer) const {
-  if (!state_ || !state_->interrupts)
-    return Error{Errc::bad_input, "answer: the run has no interrupt '" + std::string(interrupt_id) +
-                                      "' (it never started)"};
-  return state_->interrupts->answer(interrupt_id, std::move(answer));
-}
-
-std::string RunHandle::name() const { return state_ ? state_->name : std::string(); }
 
 // -- Runtime ------------------------------------------------------------------------------------
 
@@ -426,7 +369,7 @@ RunHandle Runtime::start(const Flow& flow, State initial, RunOptions options,
   if (checkpoint) {
     // A resumed run's cost adds this run's calls to what it had recorded.
     checkpoint->cost = [meter = run->meter, before = checkpoint->cost_before] {
-      return before + meter->snapshot().cost;
+      return before + meter->cost();
     };
     checkpoint->items = std::make_unique<detail::ItemWriter>(checkpoint->store, checkpoint->run_id,
                                                              checkpoint->cost);

@@ -22,6 +22,12 @@
 
 namespace actorflow {
 
+/// Where `RuntimeConfig::trace_dir` keeps run `run_id`'s trace: `<dir>/<run_id>.json`. None
+/// when the id is no file name (empty, "." or "..", or holding '/' or a control character,
+/// which would lead to another file): such a run has no trace file.
+[[nodiscard]] std::optional<std::string> run_trace_path(std::string_view dir,
+                                                        std::string_view run_id);
+
 /// Collects spans, from any number of runs, and writes them as a Chrome trace event file:
 /// `{"traceEvents": [...]}` of "X" (complete) events with `name`, `cat` (the kind), `ts` and
 /// `dur` in microseconds, `pid`, `tid` and `args` {id, parent, attempt, and item and error

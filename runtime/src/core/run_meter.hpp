@@ -68,6 +68,11 @@ public:
     }
   }
 
+  /// What the calls so far cost (US dollars): snapshot().cost without copying the rest.
+  [[nodiscard]] double cost() const {
+    std::lock_guard lock{mutex_};
+    return cost_;
+  }
   [[nodiscard]] RunUsage snapshot() const {
     RunUsage u;
     u.calls = calls_.load(std::memory_order_relaxed);

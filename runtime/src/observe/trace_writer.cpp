@@ -262,4 +262,15 @@ Result<void> TraceWriter::write(const std::string& path) const {
   return {};
 }
 
+std::optional<std::string> run_trace_path(std::string_view dir, std::string_view run_id) {
+  const bool control = std::any_of(run_id.begin(), run_id.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+  if (dir.empty() || run_id.empty() || run_id == "." || run_id == ".." ||
+      run_id.find('/') != std::string_view::npos || control)
+    return std::nullopt;
+  return std::string(dir) + "/" + std::string(run_id) + ".json";
+}
+
 } // namespace actorflow
